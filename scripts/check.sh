@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# check.sh - the project's test suites, in order, with one summary line.
+#
+#   1. unit       our C code (meson test --suite unit, build/meson)
+#   2. qtest      upstream's migration-test against our QEMU build
+#                 (quick set; the whole suite with --full)
+#   3. e2e        end-to-end migrations of self-checking guests under every
+#                 strategy (tests/e2e/run.sh)
+#
+# Every suite runs even if an earlier one fails; the last line is
+# "N passed, N failed" over all suites, and the exit status is 1 if any failed.
+#
+# Usage: scripts/check.sh [--full]
+set -uo pipefail
+MP_PROG=check
+. "$(dirname "$0")/lib/common.sh"
+full=""
+case "${1:-}" in --full) full=--full ;; "") ;;
+    -h|--help) sed -n '2,/^set -u/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) mp_log "unknown option '$1' (try --help)"; exit 2 ;; esac
+
+total_pass=0 total_fail=0 summary=""
+# Run one suite; its output's last "N passed, N failed" line is its count.
+suite() {
+    local name=$1; shift
+    local t0 out rc line p f
+    t0=$(mp_now)
+    mp_log "=== $name"
+    out=$(mktemp)
+    "$@" 2>&1 | tee "$out"
+    rc=${PIPESTATUS[0]}
+    line=$(grep -E '[0-9]+ passed, [0-9]+ failed' "$out" | tail -n1)
+    rm -f "$out"
+    p=$(sed -nE 's/.*\b([0-9]+) passed.*/\1/p' <<<"$line"); p=${p:-0}
+    f=$(sed -nE 's/.*\b([0-9]+) failed.*/\1/p' <<<"$line"); f=${f:-0}
+    # a suite that failed without counting a failure still fails
+    [ "$rc" != 0 ] && [ "$f" = 0 ] && f=1
+    total_pass=$((total_pass + p)); total_fail=$((total_fail + f))
+    summary="$summary
+  $name: $p passed, $f failed ($(mp_since "$t0") s)"
+}
+
+unit_tests() {
+    meson test -C "$MP_BUILD/meson" --suite unit --print-errorlogs >/dev/null
+    local rc=$? log="$MP_BUILD/meson/meson-logs/testlog.json"
+    local p f
+    p=$(grep -c '"result": "OK"' "$log" || true)
+    f=$(grep -c '"result": "\(FAIL\|TIMEOUT\|ERROR\|UNEXPECTEDPASS\)"' "$log" || true)
+    grep -o '"name": "[^"]*", [^}]*"result": "[A-Z]*"' "$log" | sed -E 's/"name": "([^"]*)".*"result": "([A-Z]*)"/  \2 \1/' || true
+    echo "unit: $p passed, $f failed"
+    return $rc
+}
+
+suite unit unit_tests
+suite "migration-test${full:+ --full}" "$MP_TOP/scripts/run-migration-test.sh" $full
+suite e2e "$MP_TOP/tests/e2e/run.sh"
+
+printf 'summary:%s\n' "$summary"
+echo "$total_pass passed, $total_fail failed"
+[ "$total_fail" = 0 ]
