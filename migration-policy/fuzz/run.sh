@@ -1,0 +1,28 @@
+#!/bin/sh
+# Build the trace-reader fuzzer with clang (libFuzzer + ASan + UBSan) and
+# run it for N seconds (default 60) on a copy of the seed corpus.
+# CRC checks are disabled in this build (see CRC_BAD in lib/mp-trace.c)
+# so that mutations reach the code behind them.
+#
+#   migration-policy/fuzz/run.sh [SECONDS] [extra libFuzzer flags...]
+#
+# Needs clang and libclang-rt (Debian: apt-get install clang
+# libclang-rt-14-dev).  Uses one job; crashes land in fuzz/out/.
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+secs=${1:-60}
+[ $# -gt 0 ] && shift
+out=$here/out
+mkdir -p "$out/corpus"
+cp -n "$here"/corpus/* "$out/corpus/" 2>/dev/null || true
+cc=${CC:-clang}
+"$cc" -g -O1 -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+    -I"$here/../include" -I"$here/../lib" \
+    "$here/fuzz-trace-read.c" "$here/../lib/mp-trace.c" \
+    "$here/../lib/mp-util.c" "$here/../lib/mp-predict.c" \
+    -lz -lm -o "$out/fuzz-trace-read"
+# 64 MiB chunks are the format's largest allocation; anything bigger than
+# 256 MiB in one malloc is a bug.
+exec "$out/fuzz-trace-read" -max_total_time="$secs" -malloc_limit_mb=256 \
+    -rss_limit_mb=1024 -max_len=65536 -artifact_prefix="$out/" \
+    -print_final_stats=1 "$@" "$out/corpus"

@@ -1,0 +1,440 @@
+/*
+ * migpolicy.h - libmigpolicy: access traces, predictors, replay evaluation
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * The one public header of libmigpolicy.  Everything is prefixed mp_.
+ * Functions returning int return 0 (or a documented positive value) on
+ * success and a negative errno value on failure; they never print.
+ * mp_strerror() turns an error into text; readers and writers also keep
+ * a detailed message (mp_trace_error(), mp_trace_writer_error()).
+ *
+ * The predictor core (history ring, mp_predict_words()) is declared in
+ * mp-predict.h, which this header includes: that file pair is shared
+ * verbatim with QEMU's migration/ directory and must stay free of libc
+ * and allocation, so it cannot live in this header.
+ */
+#ifndef MIGPOLICY_H
+#define MIGPOLICY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mp-predict.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------ */
+/* Errors                                                              */
+
+/**
+ * mp_strerror() - describe an error code returned by libmigpolicy
+ * @err: negative errno value (a positive value is treated as its negation)
+ *
+ * Returns: a static string; never NULL.
+ */
+const char *mp_strerror(int err);
+
+/* ------------------------------------------------------------------ */
+/* Traces                                                              */
+
+/* Binary trace format version written and read (docs/trace-format.md). */
+#define MP_TRACE_VERSION 1
+
+/* Longest source description, bytes, excluding the terminating NUL. */
+#define MP_TRACE_DESC_MAX 1024u
+
+/*
+ * Most blocks a trace may have: one interval (two planes) must fit in one
+ * chunk of at most MP_TRACE_MAX_CHUNK_RAW bytes; 2^28 blocks of 64 KiB
+ * cover 16 TiB of guest RAM.
+ */
+#define MP_TRACE_MAX_BLOCKS (UINT64_C(1) << 28)
+
+/* Largest uncompressed chunk, bytes: bounds every reader allocation. */
+#define MP_TRACE_MAX_CHUNK_RAW (64u << 20)
+
+/* Most intervals per chunk. */
+#define MP_TRACE_MAX_CHUNK_INTERVALS 4096u
+
+/* Most blocks in the text form (one character per block per line). */
+#define MP_TEXT_MAX_BLOCKS (UINT64_C(1) << 24)
+
+/** Encoding of a trace file. */
+typedef enum mp_trace_format {
+    MP_TRACE_BINARY = 0, /* zlib-compressed chunks, docs/trace-format.md */
+    MP_TRACE_TEXT = 1,   /* one line per interval, '.', 'r', 'w' per block */
+} mp_trace_format;
+
+/** struct mp_trace_info - trace header */
+typedef struct mp_trace_info {
+    uint32_t page_size;        /* bytes per page, power of two */
+    uint32_t pages_per_block;  /* pages per block (16 in the paper) */
+    uint32_t interval_ms;      /* sampling interval (500 in the paper) */
+    uint64_t nblocks;          /* blocks per interval */
+    uint64_t guest_ram_bytes;  /* guest RAM covered */
+    char description[MP_TRACE_DESC_MAX + 1]; /* NUL-terminated, printable */
+} mp_trace_info;
+
+/**
+ * mp_trace_info_init() - fill an info with defaults for @nblocks
+ * @info: filled: 4 KiB pages, 16 pages per block, 500 ms, guest RAM =
+ *        nblocks * 64 KiB, empty description
+ * @nblocks: blocks per interval
+ */
+void mp_trace_info_init(mp_trace_info *info, uint64_t nblocks);
+
+/**
+ * mp_trace_info_check() - validate a trace header
+ * @info: header
+ * @msg: buffer for a message naming the bad field, or NULL
+ * @msg_len: size of @msg
+ *
+ * Returns: 0, or -EINVAL.
+ */
+int mp_trace_info_check(const mp_trace_info *info, char *msg, size_t msg_len);
+
+/** struct mp_trace_stats - what a reader has seen so far */
+typedef struct mp_trace_stats {
+    mp_trace_format format;
+    uint64_t file_bytes;       /* size of the whole input */
+    uint64_t intervals;        /* intervals delivered */
+    uint64_t chunks;           /* binary: chunks decoded */
+    uint64_t compressed_bytes; /* binary: zlib payload bytes decoded */
+    uint64_t raw_bytes;        /* binary: uncompressed payload bytes */
+    int complete;              /* 1 once the end marker was verified */
+} mp_trace_stats;
+
+typedef struct mp_trace_reader mp_trace_reader;
+
+/**
+ * mp_trace_reader_new() - allocate a reader
+ *
+ * Returns: a reader (free with mp_trace_reader_free()), or NULL (no memory).
+ */
+mp_trace_reader *mp_trace_reader_new(void);
+
+/**
+ * mp_trace_open() - open a trace file, binary or text (detected)
+ * @r: unopened reader
+ * @path: file
+ *
+ * Reads and validates the header.  On failure mp_trace_error(@r) says why.
+ *
+ * Returns: 0, -errno from the system, -EBADMSG (damaged or not a trace),
+ * -EPROTONOSUPPORT (unknown version or flags), -EFBIG (a size over the
+ * limits above) or -ENOMEM.
+ */
+int mp_trace_open(mp_trace_reader *r, const char *path);
+
+/**
+ * mp_trace_open_mem() - like mp_trace_open(), on a buffer
+ * @r: unopened reader
+ * @buf: trace bytes; must stay valid until the reader is freed
+ * @len: bytes in @buf
+ *
+ * Returns: as mp_trace_open().
+ */
+int mp_trace_open_mem(mp_trace_reader *r, const void *buf, size_t len);
+
+/**
+ * mp_trace_reader_info() - header of an open trace
+ * @r: open reader
+ *
+ * Returns: the header; valid until the reader is freed.
+ */
+const mp_trace_info *mp_trace_reader_info(const mp_trace_reader *r);
+
+/**
+ * mp_trace_read() - next interval
+ * @r: open reader
+ * @written: set to the written plane, ceil(nblocks / 64) words
+ * @accessed: set to the accessed plane (a superset of @written)
+ *
+ * The planes stay valid until the next call.  After an error the reader
+ * stays in error and returns the same code again.
+ *
+ * Returns: 1 with an interval, 0 at the verified end of the trace, or a
+ * negative error (-EBADMSG for damage, truncation included).
+ */
+int mp_trace_read(mp_trace_reader *r, const uint64_t **written,
+                  const uint64_t **accessed);
+
+/**
+ * mp_trace_reader_stats() - counters of an open reader
+ * @r: reader
+ * @st: filled
+ */
+void mp_trace_reader_stats(const mp_trace_reader *r, mp_trace_stats *st);
+
+/**
+ * mp_trace_error() - detailed message of the last reader error
+ * @r: reader
+ *
+ * Returns: e.g. "chunk 3: CRC mismatch"; "" if there was no error.
+ */
+const char *mp_trace_error(const mp_trace_reader *r);
+
+/**
+ * mp_trace_reader_free() - close and free a reader
+ * @r: reader, or NULL
+ */
+void mp_trace_reader_free(mp_trace_reader *r);
+
+typedef struct mp_trace_writer mp_trace_writer;
+
+/**
+ * mp_trace_writer_new() - allocate a writer
+ *
+ * Returns: a writer (free with mp_trace_writer_free()), or NULL.
+ */
+mp_trace_writer *mp_trace_writer_new(void);
+
+/**
+ * mp_trace_create() - create (truncate) a trace file and write its header
+ * @w: unopened writer
+ * @path: file
+ * @info: header; validated with mp_trace_info_check()
+ * @format: binary or text
+ * @chunk_intervals: binary: intervals per chunk, 0 = automatic (about
+ *                   8 MiB of uncompressed planes per chunk, at most 256)
+ *
+ * Returns: 0 or a negative error; mp_trace_writer_error(@w) says why.
+ */
+int mp_trace_create(mp_trace_writer *w, const char *path,
+                    const mp_trace_info *info, mp_trace_format format,
+                    unsigned chunk_intervals);
+
+/**
+ * mp_trace_write() - append one interval
+ * @w: open writer
+ * @written: ceil(nblocks / 64) words
+ * @accessed: as many words, or NULL for "accessed = written"; the writer
+ *            stores accessed | written and clears bits >= nblocks
+ *
+ * Returns: 0 or a negative error.
+ */
+int mp_trace_write(mp_trace_writer *w, const uint64_t *written,
+                   const uint64_t *accessed);
+
+/**
+ * mp_trace_finish() - flush, write the end marker and close the file
+ * @w: open writer
+ *
+ * Returns: 0 or a negative error (the file is then incomplete).
+ */
+int mp_trace_finish(mp_trace_writer *w);
+
+/**
+ * mp_trace_writer_error() - detailed message of the last writer error
+ * @w: writer
+ *
+ * Returns: the message, "" if none.
+ */
+const char *mp_trace_writer_error(const mp_trace_writer *w);
+
+/**
+ * mp_trace_writer_free() - free a writer; an unfinished file is removed
+ * @w: writer, or NULL
+ */
+void mp_trace_writer_free(mp_trace_writer *w);
+
+/* ------------------------------------------------------------------ */
+/* Synthetic traces                                                    */
+
+/** struct mp_synth_params - a synthetic workload (see docs/predictors.md) */
+typedef struct mp_synth_params {
+    uint64_t nblocks;   /* blocks */
+    uint64_t intervals; /* intervals to generate (used by the CLI) */
+    uint64_t seed;      /* PRNG seed; same seed, same trace */
+    double write_hot;   /* share of blocks in the write-hot set */
+    double read_hot;    /* share of blocks in the read-hot set */
+    double p_hot;       /* chance a hot block is touched in an interval */
+    double p_noise;     /* chance any block is touched (read, 1/4 write) */
+    unsigned phase_len; /* intervals between hot-set jumps, 0 = never */
+    double drift;       /* blocks per interval the hot sets slide */
+} mp_synth_params;
+
+typedef struct mp_synth mp_synth;
+
+/**
+ * mp_synth_params_default() - defaults: 4096 blocks, 240 intervals, 5%
+ * write-hot, 20% read-hot, p_hot 0.9, p_noise 0.01, phase every 60
+ * intervals, no drift, seed 1
+ * @p: filled
+ */
+void mp_synth_params_default(mp_synth_params *p);
+
+/**
+ * mp_synth_params_parse() - apply "key=value,..." to @p
+ * @p: parameters to modify
+ * @spec: keys blocks, intervals, seed, write, read, p_hot, noise, phase,
+ *        drift
+ * @msg: buffer for a message naming the bad key, or NULL
+ * @msg_len: size of @msg
+ *
+ * Returns: 0 or -EINVAL.
+ */
+int mp_synth_params_parse(mp_synth_params *p, const char *spec,
+                          char *msg, size_t msg_len);
+
+/**
+ * mp_synth_new() - start a generator
+ * @out: set to the generator
+ * @p: parameters
+ *
+ * Returns: 0, -EINVAL or -ENOMEM.
+ */
+int mp_synth_new(mp_synth **out, const mp_synth_params *p);
+
+/**
+ * mp_synth_next() - generate the next interval
+ * @s: generator
+ * @written: out, ceil(nblocks / 64) words
+ * @accessed: out, as many words (superset of @written)
+ */
+void mp_synth_next(mp_synth *s, uint64_t *written, uint64_t *accessed);
+
+/**
+ * mp_synth_free() - free a generator
+ * @s: generator, or NULL
+ */
+void mp_synth_free(mp_synth *s);
+
+/* ------------------------------------------------------------------ */
+/* Replay evaluation                                                   */
+
+/** struct mp_predictor_spec - a predictor with its parameters and label */
+typedef struct mp_predictor_spec {
+    mp_predictor kind;
+    mp_predict_params params;
+    char label[64];    /* canonical text, e.g. "recent:k=4" */
+} mp_predictor_spec;
+
+/**
+ * mp_predictor_spec_parse() - parse "last", "recent:k=4",
+ * "freq:k=8,m=2,a=1,phase=50,spread=1", with "conf=N" allowed for all
+ * @out: filled (unlisted parameters keep their defaults)
+ * @text: spec
+ * @msg: buffer for a message, or NULL
+ * @msg_len: size of @msg
+ *
+ * Returns: 0 or -EINVAL.
+ */
+int mp_predictor_spec_parse(mp_predictor_spec *out, const char *text,
+                            char *msg, size_t msg_len);
+
+/** struct mp_confusion - counts of (predicted, actual) block classes */
+typedef struct mp_confusion {
+    uint64_t n[MP_CLASS__COUNT][MP_CLASS__COUNT]; /* [predicted][actual] */
+} mp_confusion;
+
+/**
+ * mp_confusion_rate() - the paper's A(actual|predicted)
+ * @c: counts
+ * @actual: actual class over the window
+ * @predicted: predicted class
+ *
+ * Returns: share of blocks predicted @predicted that were @actual, 0..1,
+ * or a NaN if no block was predicted @predicted.
+ */
+double mp_confusion_rate(const mp_confusion *c, mp_class actual,
+                         mp_class predicted);
+
+/**
+ * mp_confusion_accuracy() - share of predictions that were right
+ * @c: counts
+ *
+ * Returns: 0..1, or a NaN for an empty matrix.
+ */
+double mp_confusion_accuracy(const mp_confusion *c);
+
+/** Evaluator implementation: same results, different speed. */
+typedef enum mp_replay_engine {
+    MP_REPLAY_FAST = 0,  /* 64 blocks per word op, popcounts */
+    MP_REPLAY_NAIVE = 1, /* one block at a time (reference) */
+} mp_replay_engine;
+
+/* Largest window, intervals. */
+#define MP_REPLAY_MAX_WINDOW 4096u
+
+typedef struct mp_replay mp_replay;
+
+/**
+ * mp_replay_new() - set up an evaluation
+ * @out: set to the evaluator
+ * @nblocks: blocks per interval
+ * @preds: predictors to evaluate side by side (copied)
+ * @npreds: 1..16
+ * @windows: window sizes W in intervals, each 1..MP_REPLAY_MAX_WINDOW,
+ *           any order, duplicates rejected (copied)
+ * @nwindows: 1..256
+ * @warmup: intervals of history required before the first prediction;
+ *          0 = the longest look-back among @preds
+ * @engine: fast or naive
+ *
+ * At each interval t with at least @warmup intervals seen, every
+ * predictor predicts each block's class for [t+1, t+W]; the actual class
+ * is write if written in any of those intervals, else read if accessed,
+ * else clean.  Each (t, W) with t + W inside the trace is counted.
+ *
+ * Returns: 0, -EINVAL or -ENOMEM.
+ */
+int mp_replay_new(mp_replay **out, uint64_t nblocks,
+                  const mp_predictor_spec *preds, size_t npreds,
+                  const unsigned *windows, size_t nwindows,
+                  unsigned warmup, mp_replay_engine engine);
+
+/**
+ * mp_replay_push() - feed the next interval of the trace
+ * @r: evaluator
+ * @written: ceil(nblocks / 64) words
+ * @accessed: as many words, or NULL for "accessed = written"
+ *
+ * Returns: 0 or a negative error.
+ */
+int mp_replay_push(mp_replay *r, const uint64_t *written,
+                   const uint64_t *accessed);
+
+/**
+ * mp_replay_finish() - end of trace: evaluate the remaining points
+ * @r: evaluator
+ *
+ * Returns: 0 or a negative error.  Later pushes fail with -EINVAL.
+ */
+int mp_replay_finish(mp_replay *r);
+
+/**
+ * mp_replay_result() - counts for one predictor and window
+ * @r: finished evaluator
+ * @pred: index into the @preds given to mp_replay_new()
+ * @window: index into the @windows given to mp_replay_new()
+ * @out: filled
+ *
+ * Returns: 0 or -EINVAL.
+ */
+int mp_replay_result(const mp_replay *r, size_t pred, size_t window,
+                     mp_confusion *out);
+
+/**
+ * mp_replay_points() - prediction points counted for a window
+ * @r: evaluator
+ * @window: index into the windows
+ *
+ * Returns: number of intervals t evaluated for that window.
+ */
+uint64_t mp_replay_points(const mp_replay *r, size_t window);
+
+/**
+ * mp_replay_free() - free an evaluator
+ * @r: evaluator, or NULL
+ */
+void mp_replay_free(mp_replay *r);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MIGPOLICY_H */

@@ -1,0 +1,11 @@
+replay --window 0 small.txt
+replay --window abc small.txt
+replay --window 5-2 small.txt
+replay --predictor bogus small.txt
+replay --predictor recent:k=0 small.txt
+replay --predictor freq:m=9 small.txt
+info missing.bin
+info bad-char.txt
+info truncated.bin
+info crc.bin
+replay crc.bin
