@@ -433,6 +433,251 @@ uint64_t mp_replay_points(const mp_replay *r, size_t window);
  */
 void mp_replay_free(mp_replay *r);
 
+/* ------------------------------------------------------------------ */
+/* Migration cost model (docs/cost-model.md)                           */
+
+/** Migration strategies the model knows; names as in scripts/migbench. */
+typedef enum mp_sim_strategy {
+    MP_SIM_PRECOPY = 0,               /* "precopy" */
+    MP_SIM_PRECOPY_AUTOCONVERGE = 1,  /* "precopy-autoconverge" */
+    MP_SIM_POSTCOPY = 2,              /* "postcopy": switch at once */
+    MP_SIM_POSTCOPY_AFTER_PRECOPY = 3,/* "postcopy-after-precopy" */
+    MP_SIM_POSTCOPY_PREEMPT = 4,      /* "postcopy-preempt": switch at once */
+    MP_SIM_PREDICTIVE = 5,            /* "predictive": push read/clean,
+                                         pull predicted-write blocks */
+    MP_SIM__COUNT = 6,
+} mp_sim_strategy;
+
+/**
+ * mp_sim_strategy_from_name() - strategy of a name
+ * @name: e.g. "postcopy-preempt"
+ *
+ * Returns: the strategy (>= 0), or -EINVAL for an unknown name.
+ */
+int mp_sim_strategy_from_name(const char *name);
+
+/**
+ * mp_sim_strategy_name() - name of a strategy
+ * @s: strategy
+ *
+ * Returns: the name, or NULL for an unknown value.
+ */
+const char *mp_sim_strategy_name(mp_sim_strategy s);
+
+/**
+ * struct mp_sim_workload - a synthetic workload: what the guest holds and
+ * how fast it writes.  Hot sets are stable and disjoint; the write-hot
+ * and read-hot sets are part of the touched set.
+ */
+typedef struct mp_sim_workload {
+    uint64_t guest_ram_bytes;   /* guest RAM */
+    uint64_t touched_bytes;     /* non-zero pages (the rest is zero pages) */
+    uint64_t write_hot_bytes;   /* pages the guest keeps rewriting */
+    uint64_t read_hot_bytes;    /* pages the guest keeps reading */
+    double dirty_pages_per_s;   /* page writes per second into the write-hot
+                                   set, round-robin (a set of H pages has
+                                   min(H, rate * t) distinct dirty pages
+                                   after t seconds) */
+    double touch_pages_per_s;   /* hot pages (read or write) the guest
+                                   touches per second; 0 = the dirty rate */
+    uint32_t page_size;         /* bytes, power of two (4096) */
+} mp_sim_workload;
+
+/** Opaque: a trace held in memory for mp_sim_run(). */
+typedef struct mp_sim_trace mp_sim_trace;
+
+/**
+ * mp_sim_trace_load() - read a whole trace into memory
+ * @out: set to the trace (free with mp_sim_trace_free())
+ * @path: binary or text trace
+ * @msg: buffer for a message naming the problem, or NULL
+ * @msg_len: size of @msg
+ *
+ * Returns: 0, a reader error (as mp_trace_open()/mp_trace_read()),
+ * -EINVAL (no intervals), -EFBIG (planes over MP_SIM_TRACE_MAX_BYTES) or
+ * -ENOMEM.
+ */
+int mp_sim_trace_load(mp_sim_trace **out, const char *path, char *msg,
+                      size_t msg_len);
+
+/**
+ * mp_sim_trace_info() - header of a loaded trace
+ * @t: trace
+ *
+ * Returns: the header, valid until the trace is freed.
+ */
+const mp_trace_info *mp_sim_trace_info(const mp_sim_trace *t);
+
+/**
+ * mp_sim_trace_intervals() - intervals in a loaded trace
+ * @t: trace
+ *
+ * Returns: the number of intervals (>= 1).
+ */
+uint64_t mp_sim_trace_intervals(const mp_sim_trace *t);
+
+/**
+ * mp_sim_trace_free() - free a loaded trace
+ * @t: trace, or NULL
+ */
+void mp_sim_trace_free(mp_sim_trace *t);
+
+/** Largest planes mp_sim_trace_load() keeps in memory, bytes. */
+#define MP_SIM_TRACE_MAX_BYTES (UINT64_C(2) << 30)
+
+/* Defaults of struct mp_sim_input fields left 0. */
+#define MP_SIM_DEFAULT_DOWNTIME_LIMIT_MS 300.0 /* QEMU's downtime-limit */
+#define MP_SIM_DEFAULT_TIMEOUT_S 120.0         /* the harness's --timeout-s */
+#define MP_SIM_DEFAULT_WINDOW 4u               /* intervals */
+#define MP_SIM_DEFAULT_INTERVAL_MS 500u        /* the paper's sampling */
+
+/**
+ * struct mp_sim_input - one simulated migration; start from
+ * mp_sim_input_default()
+ */
+typedef struct mp_sim_input {
+    mp_sim_strategy strategy;
+    mp_sim_workload workload;     /* used when @trace is NULL */
+    const mp_sim_trace *trace;    /* drive the model with a trace, or NULL */
+    int history_intervals;        /* predictive: intervals of access
+                                     history the predictor holds when the
+                                     migration starts (a trace: the
+                                     migration starts after that many
+                                     intervals); -1 = @window */
+    double bandwidth_bytes_per_s; /* link; 0 = unlimited (the calibrated
+                                     loopback throughput is used) */
+    int bandwidth_cap_only;       /* 1: @bandwidth_bytes_per_s is QEMU's
+                                     max-bandwidth on an unshaped path (the
+                                     harness without --link-rate-mbps):
+                                     stop-and-copy, which QEMU does not
+                                     rate-limit, runs at the calibrated
+                                     machine rate; 0: it is the link */
+    double rtt_ms;                /* round-trip time */
+    double downtime_limit_ms;     /* 0 = MP_SIM_DEFAULT_DOWNTIME_LIMIT_MS */
+    double timeout_s;             /* pre-copy cancelled after this; 0 =
+                                     MP_SIM_DEFAULT_TIMEOUT_S */
+    mp_predictor_spec predictor;  /* predictive: the predictor */
+    unsigned window;              /* predictive: intervals per prediction
+                                     (and warm-up); 0 = default */
+    unsigned interval_ms;         /* synthetic: predictor sampling interval;
+                                     0 = 500 (a trace has its own) */
+} mp_sim_input;
+
+/**
+ * mp_sim_input_default() - defaults: precopy, 1 GiB guest with 64 MiB
+ * touched and nothing hot, 4 KiB pages, 125,000,000 B/s, RTT 0, limits
+ * as MP_SIM_DEFAULT_*, predictor "last", window 4, history = the window,
+ * 500 ms intervals
+ * @in: filled
+ */
+void mp_sim_input_default(mp_sim_input *in);
+
+/** struct mp_sim_result - what the model predicts for one migration */
+typedef struct mp_sim_result {
+    mp_sim_strategy strategy;
+    int converged;             /* 1 completed, 0 cancelled at the timeout */
+    int switched;              /* 1 if the run entered post-copy */
+    double total_time_ms;      /* migrate -> completion (or cancel) */
+    double setup_time_ms;      /* included in total_time_ms */
+    double downtime_ms;        /* guest paused (stop-and-copy / switch) */
+    double switch_time_ms;     /* migrate -> post-copy switch; -1 if none */
+    double exposure_ms;        /* switch -> completion: the guest needs
+                                  both hosts; 0 without post-copy */
+    uint64_t bytes_total;      /* precopy + downtime + postcopy */
+    uint64_t bytes_precopy;    /* sent while the guest ran at the source */
+    uint64_t bytes_downtime;   /* sent while the guest was paused */
+    uint64_t bytes_postcopy;   /* sent after the switch (faults included) */
+    uint64_t pages_sent;       /* normal (non-zero) pages, resends included */
+    uint64_t zero_pages;       /* zero pages (header only) */
+    unsigned precopy_passes;   /* passes over the dirty bitmap while the
+                                  guest ran (the first full pass included);
+                                  the harness's precopy_iterations counts
+                                  the setup sync too: passes + 1 */
+    double throttle_pct;       /* auto-converge: final vCPU throttle */
+    double postcopy_faults;    /* remote page requests */
+    double blocktime_ms;       /* vCPU time blocked on them (1 vCPU) */
+    /* predictive only */
+    uint64_t deferred_bytes;   /* held back for the pull phase */
+    uint64_t resent_bytes;     /* pushed, written before the switch, resent */
+    uint64_t deferred_unwritten_bytes; /* deferred but never written */
+} mp_sim_result;
+
+/**
+ * mp_sim_run() - predict one migration
+ * @in: input
+ * @out: filled
+ *
+ * Synthetic workloads are computed in closed form round by round; a trace
+ * is replayed block by block, interval by interval, with the real
+ * predictor for "predictive".  The model and its constants are described
+ * in docs/cost-model.md.
+ *
+ * Returns: 0, -EINVAL (an input out of range: sizes that do not fit the
+ * guest RAM, a page size that is not a power of two >= 512, a negative
+ * or non-finite rate, time or bandwidth, predictor parameters, a trace
+ * history not shorter than the trace) or -ENOMEM.  @out is zeroed on
+ * failure.
+ */
+int mp_sim_run(const mp_sim_input *in, mp_sim_result *out);
+
+/**
+ * mp_sim_workload_from_spec() - the workload of a harness run
+ * @wl: filled
+ * @spec: migbench workload: "idle", "memload:w=MiB,r=MiB,c=MiB,rate=N",
+ *        "linpack:n=N,lda=L" or an alias (wh64, wh256, linpack)
+ * @guest_ram_bytes: guest RAM
+ * @kvm: 1 if the guest runs under KVM, 0 for TCG (sets the write rate)
+ * @msg: buffer for a message, or NULL
+ * @msg_len: size of @msg
+ *
+ * Adds the test guest's own kernel and initrd footprint to the touched
+ * set (calibrated; docs/cost-model.md).
+ *
+ * Returns: 0 or -EINVAL.
+ */
+int mp_sim_workload_from_spec(mp_sim_workload *wl, const char *spec,
+                              uint64_t guest_ram_bytes, int kvm,
+                              char *msg, size_t msg_len);
+
+/** struct mp_sim_record - measured outcome of one harness run */
+typedef struct mp_sim_record {
+    char strategy[40];
+    char workload_spec[160];
+    char status[24];           /* "completed", "cancelled", ... */
+    int converged;             /* -1 if absent */
+    /* NaN where the record has null or lacks the field */
+    double total_time_ms;
+    double downtime_ms;
+    double bytes_total;
+    double bytes_precopy;
+    double bytes_postcopy;
+    double precopy_iterations;
+    double postcopy_requests;
+    double postcopy_blocktime_ms;
+} mp_sim_record;
+
+/**
+ * mp_sim_record_parse() - read one JSON line written by scripts/migbench
+ * @line: one JSON object (need not be NUL-terminated)
+ * @len: bytes in @line
+ * @rec: filled with the measured figures
+ * @in: filled with the model input of that run (from mp_sim_input_default()
+ *      and the record's strategy, workload_spec, guest_ram_mib, accel,
+ *      bandwidth_cap_bytes_per_s, link.rate_mbps (a shaped link; else
+ *      the cap is QEMU's only), rtt_ms_measured (else rtt_ms_configured),
+ *      downtime_limit_ms, timeout_s)
+ * @msg: buffer for a message (with a column for bad JSON), or NULL
+ * @msg_len: size of @msg
+ *
+ * Only top-level fields (and link.rate_mbps) are used; other nested
+ * values and unknown fields are skipped, in any order.
+ *
+ * Returns: 0, -EBADMSG (not a JSON object) or -EINVAL (a field the model
+ * needs is missing or unusable).
+ */
+int mp_sim_record_parse(const char *line, size_t len, mp_sim_record *rec,
+                        mp_sim_input *in, char *msg, size_t msg_len);
+
 #ifdef __cplusplus
 }
 #endif

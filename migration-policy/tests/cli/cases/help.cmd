@@ -4,7 +4,7 @@ info --help
 convert --help
 replay --help
 record
-simulate
+simulate --help
 frobnicate
 info --frob
 info

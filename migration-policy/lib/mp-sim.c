@@ -1,0 +1,1706 @@
+/*
+ * mp-sim.c - migration cost model: time, downtime, bytes and post-copy
+ * faults of each strategy, from a synthetic workload or a trace
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * The model follows what QEMU 10.0 does on our machines (measured facts:
+ * /work/shared/notes/stock-migration-lessons.md); docs/cost-model.md
+ * describes it.  Every calibrated number lives in the table `cal` below.
+ * Nothing here prints; the state of one run lives on the caller's stack
+ * (synthetic) or in a struct tsim owned by mp_sim_run() (trace).
+ */
+#include "mp-internal.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------ */
+/* Calibration: every constant the model does not take as input        */
+
+static const struct sim_calibration {
+    double page_header_bytes;
+    double zero_scan_s_per_page;
+    double setup_ms;
+    double switchover_ms;
+    double precopy_switch_rtts;
+    double postcopy_switch_rtts;
+    double loopback_bytes_per_s;
+    double stop_copy_uncapped_bytes_per_s;
+    double fault_service_ms;
+    double fault_service_preempt_ms;
+    double background_faults;
+    double tcg_guest_pages_per_s;
+    double kvm_guest_pages_per_s;
+    double guest_base_bytes;
+    double guest_base_ram_share;
+    double idle_extra_bytes;
+    double idle_write_hot_bytes;
+    double idle_dirty_pages_per_s;
+    double throttle_initial_pct;
+    double throttle_step_pct;
+    double throttle_max_pct;
+    double throttle_trigger_pct;
+    double throttle_period_s;
+} cal = {
+    /* QEMU's save_page_header(): a be64 offset|flags per page; a zero page
+     * is only that.  256 MiB guest: 92,259,713 B for 22,379 normal and
+     * 43,287 zero pages = 4096 B per normal page + 9 B per page. */
+    .page_header_bytes = 8,
+    /* buffer_is_zero() on every page of the first pass: ~10 GB/s = 0.4 us
+     * per 4 KiB page; matches the ~0.1 s by which 1 GiB post-copy runs
+     * (225k zero pages) exceed bytes / bandwidth. */
+    .zero_scan_s_per_page = 0.4e-6,
+    /* setup_time_ms in the harness records: 1-12 ms. */
+    .setup_ms = 5,
+    /* Device state, final sync, STOP -> RESUME: post-copy switches at RTT
+     * 0 paused the guest 6.4-10.7 ms (events). */
+    .switchover_ms = 8,
+    /* Pre-copy: the last bytes reach the destination one-way delay later. */
+    .precopy_switch_rtts = 0.5,
+    /* Post-copy switch: 23 ms at 11 ms RTT vs 6.5 ms at RTT 0, i.e. ~1.5
+     * round trips (package + listen/run handshake). */
+    .postcopy_switch_rtts = 1.5,
+    /* "Unlimited" on loopback is the migration thread's CPU, shared with
+     * the TCG vCPU on 2 cores: 11 runs moved 92-168 MB at 66-513 MB/s,
+     * median ~240 MB/s (post-copy faster than pre-copy). */
+    .loopback_bytes_per_s = 250e6,
+    /* QEMU lifts max-bandwidth for stop-and-copy: with a 125 MB/s cap and
+     * no link, 12.4 MB went in 30-44 ms (idle, vCPU competing until the
+     * stop) and 30-33 MB in 12-15 ms (auto-converge, vCPU throttled) of
+     * STOP -> RESUME, 8.4 MB in 23-81 ms unlimited: 0.3-2.8 GB/s; 500 MB/s. */
+    .stop_copy_uncapped_bytes_per_s = 500e6,
+    /* Without preempt an urgent page queues behind bulk data in the one
+     * channel: blocktime / requests at RTT 0 was 1.1-1.2 ms (wh64, wh256
+     * at 125 MB/s), 2-3 ms after pre-copy, 5-12 ms for few requests. */
+    .fault_service_ms = 2,
+    /* With preempt the urgent page has its own channel: 0.07 ms (2,734
+     * requests, wh64) to 0.4 ms (249, 256 MiB guest) at RTT 0. */
+    .fault_service_preempt_ms = 0.2,
+    /* The guest kernel's own scattered pages (timers, stacks, page
+     * tables) fault in every post-copy phase whatever the workload: 10-36
+     * requests measured without preempt. */
+    .background_faults = 10,
+    /* Page writes per second of a flat-out TCG guest (memload, LINPACK
+     * sweeps).  The notes' "dirty-pages-rate saturates around 30k pages/s"
+     * is the link's page rate at 1 Gb/s (the whole hot set re-dirtied each
+     * sync period), so it only bounds the guest from below; wh64 never
+     * converging at 1 Gb/s needs >= 30.5k.  100k = ~400 MB/s of TCG
+     * stores, an estimate. */
+    .tcg_guest_pages_per_s = 100e3,
+    /* Natively the workloads run 15-25x faster than under TCG (notes):
+     * 20x, an extrapolation not yet measured here. */
+    .kvm_guest_pages_per_s = 2e6,
+    /* Test guest's own non-zero pages (kernel, initrd, struct pages):
+     * 256 MiB guests had 63-71 MiB besides the workload, 1 GiB guests
+     * 76-84 MiB: 62 MiB + 2.1 % of RAM (struct page alone is 1.6 %). */
+    .guest_base_bytes = 62.0 * 1048576,
+    .guest_base_ram_share = 0.021,
+    /* The idle test guest (1 GiB): 23,900 non-zero pages, ~10 MiB more
+     * than the footprint above (memload runs show none).  It dirties
+     * little (timers, logs): 1 MiB at 100 pages/s, so one pass converges
+     * on any link.  (Its 12 MB of stop-and-copy bytes measured at 125
+     * MB/s are the first pass's tail: QEMU stops as soon as the pending
+     * estimate fits the threshold; the model sends whole passes.) */
+    .idle_extra_bytes = 10.0 * 1048576,
+    .idle_write_hot_bytes = 1048576,
+    .idle_dirty_pages_per_s = 100,
+    /* QEMU auto-converge: cpu-throttle-initial 20, cpu-throttle-increment
+     * 10, max-cpu-throttle 99, throttle-trigger-threshold 50 %, decided at
+     * a sync at most once per second, acting on every second high period
+     * (dirty_rate_high_cnt is reset after each step). */
+    .throttle_initial_pct = 20,
+    .throttle_step_pct = 10,
+    .throttle_max_pct = 99,
+    .throttle_trigger_pct = 50,
+    .throttle_period_s = 1.0,
+};
+
+/* Steps of the fault model's integration over the post-copy stream. */
+#define FAULT_STEPS 2000
+
+/*
+ * Trace: each interval is played in this many slots, each block's writes
+ * and accesses in one of them, so that a pass shorter than an interval
+ * sees part of the interval's writes (8 = 62.5 ms at 500 ms intervals).
+ */
+#define TRACE_SLOTS 8u
+
+/*
+ * Trace: most word operations spent playing the guest (slots x plane
+ * words, well under 1 s).  A migration that would play more (a very slow
+ * link in post-copy, which no timeout ends) finishes with the guest
+ * idle from then on.
+ */
+#define TRACE_MAX_WORD_OPS (UINT64_C(1) << 28)
+
+/* Most passes before the model gives up (a timeout ends them earlier). */
+#define MAX_PASSES 1000000u
+
+static const char *const strategy_names[MP_SIM__COUNT] = {
+    [MP_SIM_PRECOPY] = "precopy",
+    [MP_SIM_PRECOPY_AUTOCONVERGE] = "precopy-autoconverge",
+    [MP_SIM_POSTCOPY] = "postcopy",
+    [MP_SIM_POSTCOPY_AFTER_PRECOPY] = "postcopy-after-precopy",
+    [MP_SIM_POSTCOPY_PREEMPT] = "postcopy-preempt",
+    [MP_SIM_PREDICTIVE] = "predictive",
+};
+
+int mp_sim_strategy_from_name(const char *name)
+{
+    for (int s = 0; s < MP_SIM__COUNT; s++) {
+        if (name && strcmp(name, strategy_names[s]) == 0) {
+            return s;
+        }
+    }
+    return -EINVAL;
+}
+
+const char *mp_sim_strategy_name(mp_sim_strategy s)
+{
+    return (unsigned)s < MP_SIM__COUNT ? strategy_names[s] : NULL;
+}
+
+void mp_sim_input_default(mp_sim_input *in)
+{
+    char msg[8];
+
+    memset(in, 0, sizeof(*in));
+    in->strategy = MP_SIM_PRECOPY;
+    in->workload.guest_ram_bytes = UINT64_C(1) << 30;
+    in->workload.touched_bytes = UINT64_C(64) << 20;
+    in->workload.page_size = 4096;
+    in->bandwidth_bytes_per_s = 125e6;
+    in->downtime_limit_ms = MP_SIM_DEFAULT_DOWNTIME_LIMIT_MS;
+    in->timeout_s = MP_SIM_DEFAULT_TIMEOUT_S;
+    mp_predictor_spec_parse(&in->predictor, "last", msg, sizeof(msg));
+    in->window = MP_SIM_DEFAULT_WINDOW;
+    in->history_intervals = -1;
+    in->interval_ms = MP_SIM_DEFAULT_INTERVAL_MS;
+}
+
+/* ------------------------------------------------------------------ */
+/* Loaded traces                                                       */
+
+struct mp_sim_trace {
+    mp_trace_info info;
+    uint64_t nintervals;
+    uint64_t nwords;
+    uint64_t *planes;   /* per interval: written plane, accessed plane */
+};
+
+int mp_sim_trace_load(mp_sim_trace **out, const char *path, char *msg,
+                      size_t msg_len)
+{
+    mp_trace_reader *r = mp_trace_reader_new();
+    mp_sim_trace *t = calloc(1, sizeof(*t));
+    const uint64_t *w, *a;
+    uint64_t cap = 0;
+    int err, got;
+
+    *out = NULL;
+    if (!r || !t) {
+        err = -ENOMEM;
+        mp_msg(msg, msg_len, "%s", mp_strerror(err));
+        goto fail;
+    }
+    err = mp_trace_open(r, path);
+    if (err) {
+        mp_msg(msg, msg_len, "%s", mp_trace_error(r));
+        goto fail;
+    }
+    t->info = *mp_trace_reader_info(r);
+    t->nwords = MP_WORDS(t->info.nblocks);
+    while ((got = mp_trace_read(r, &w, &a)) == 1) {
+        if (t->nintervals == cap) {
+            uint64_t ncap = cap ? cap * 2 : 64;
+            void *p;
+            if (ncap * t->nwords * 16 > MP_SIM_TRACE_MAX_BYTES) {
+                ncap = MP_SIM_TRACE_MAX_BYTES / (t->nwords * 16);
+                if (ncap <= cap) {
+                    err = -EFBIG;
+                    mp_msg(msg, msg_len, "planes exceed %llu bytes",
+                           (unsigned long long)MP_SIM_TRACE_MAX_BYTES);
+                    goto fail;
+                }
+            }
+            p = realloc(t->planes, ncap * t->nwords * 16);
+            if (!p) {
+                err = -ENOMEM;
+                mp_msg(msg, msg_len, "%s", mp_strerror(err));
+                goto fail;
+            }
+            t->planes = p;
+            cap = ncap;
+        }
+        memcpy(t->planes + t->nintervals * 2 * t->nwords, w, t->nwords * 8);
+        memcpy(t->planes + (t->nintervals * 2 + 1) * t->nwords, a,
+               t->nwords * 8);
+        t->nintervals++;
+    }
+    if (got < 0) {
+        err = got;
+        mp_msg(msg, msg_len, "%s", mp_trace_error(r));
+        goto fail;
+    }
+    if (t->nintervals == 0) {
+        err = -EINVAL;
+        mp_msg(msg, msg_len, "trace has no intervals");
+        goto fail;
+    }
+    mp_trace_reader_free(r);
+    *out = t;
+    return 0;
+fail:
+    mp_trace_reader_free(r);
+    mp_sim_trace_free(t);
+    return err;
+}
+
+const mp_trace_info *mp_sim_trace_info(const mp_sim_trace *t)
+{
+    return &t->info;
+}
+
+uint64_t mp_sim_trace_intervals(const mp_sim_trace *t)
+{
+    return t->nintervals;
+}
+
+void mp_sim_trace_free(mp_sim_trace *t)
+{
+    if (t) {
+        free(t->planes);
+        free(t);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Shared pieces                                                       */
+
+/* What every engine needs, derived once from the input. */
+typedef struct sim_env {
+    double B;           /* effective bandwidth, bytes/s */
+    double B_stop;      /* bandwidth during stop-and-copy */
+    double rtt_s;
+    double limit_s;     /* downtime limit */
+    double timeout_s;
+    double setup_s;
+    unsigned window;
+    unsigned history;   /* intervals of history at the start */
+} sim_env;
+
+static void env_init(sim_env *e, const mp_sim_input *in)
+{
+    e->B = in->bandwidth_bytes_per_s > 0 ? in->bandwidth_bytes_per_s :
+           cal.loopback_bytes_per_s;
+    e->B_stop = in->bandwidth_cap_only ?
+                fmax(e->B, cal.stop_copy_uncapped_bytes_per_s) : e->B;
+    e->rtt_s = in->rtt_ms / 1000.0;
+    e->limit_s = (in->downtime_limit_ms > 0 ? in->downtime_limit_ms :
+                  MP_SIM_DEFAULT_DOWNTIME_LIMIT_MS) / 1000.0;
+    e->timeout_s = in->timeout_s > 0 ? in->timeout_s :
+                   MP_SIM_DEFAULT_TIMEOUT_S;
+    e->setup_s = cal.setup_ms / 1000.0;
+    e->window = in->window ? in->window : MP_SIM_DEFAULT_WINDOW;
+    e->history = in->history_intervals >= 0 ?
+                 (unsigned)in->history_intervals : e->window;
+}
+
+static bool is_preempt(mp_sim_strategy s)
+{
+    return s == MP_SIM_POSTCOPY_PREEMPT;
+}
+
+/* Seconds the vCPU waits for one remote page. */
+static double fault_cost_s(const sim_env *e, mp_sim_strategy s,
+                           double page_bytes)
+{
+    double service = is_preempt(s) ? cal.fault_service_preempt_ms :
+                     cal.fault_service_ms;
+
+    return e->rtt_s + service / 1000.0 + page_bytes / e->B;
+}
+
+static double switch_downtime_s(const sim_env *e, bool postcopy)
+{
+    return cal.switchover_ms / 1000.0 +
+           (postcopy ? cal.postcopy_switch_rtts : cal.precopy_switch_rtts) *
+           e->rtt_s;
+}
+
+/*
+ * Remote faults while a post-copy stream of @stream_s seconds runs and a
+ * single vCPU walks @hot distinct pages at @touch_per_s (when not
+ * blocked).  Pages arrive in stream order, unrelated to the walk, so a
+ * page first touched at time t is missing with probability
+ * q = 1 - t / stream_s.  Each fault blocks for @cost_s; with locality
+ * (no preempt) the background stream moves to the faulting address and
+ * delivers the next @prefetch pages of the walk during that wait, so one
+ * fault covers 1 + q * prefetch touches.  Pages touched again were
+ * fetched already.  The guest kernel's background faults are added.
+ */
+static void fault_model(double hot, double touch_per_s, double stream_s,
+                        double cost_s, double prefetch, double *faults,
+                        double *block_s)
+{
+    double f = 0, n = 0, dt;
+
+    if (stream_s <= 0) {
+        *faults = 0;
+        *block_s = 0;
+        return;
+    }
+    dt = stream_s / FAULT_STEPS;
+    for (int i = 0; i < FAULT_STEPS && hot >= 1 && touch_per_s > 0 &&
+         n < hot; i++) {
+        double q = 1.0 - ((double)i + 0.5) / FAULT_STEPS;
+        double per_touch = q / (1.0 + q * prefetch);
+        double dn = dt / (1.0 / touch_per_s + per_touch * cost_s);
+        if (n + dn > hot) {
+            dn = hot - n;
+        }
+        f += dn * per_touch;
+        n += dn;
+    }
+    f += cal.background_faults;
+    *faults = f;
+    /* One vCPU cannot wait longer than the stream it waits for. */
+    *block_s = fmin(f * cost_s, stream_s);
+}
+
+/* ------------------------------------------------------------------ */
+/* Synthetic workloads                                                 */
+
+typedef struct syn {
+    sim_env e;
+    double P, h;        /* page bytes, header bytes */
+    double T, Z;        /* touched (non-zero) and zero pages */
+    double Hw, Hr;      /* write-hot and read-hot pages */
+    double r, touch;    /* page writes/s, hot touches/s */
+    double pass1_bytes, pass1_s;   /* the first pass */
+} syn;
+
+static double page_cost(const syn *s)
+{
+    return s->P + s->h;
+}
+
+/* Post-copy phase of @pages pages: fills the fault and byte figures. */
+static void syn_pull(const syn *s, mp_sim_strategy st, double pages,
+                     double extra_bytes, double extra_s, double hot,
+                     double touch, mp_sim_result *res, double t)
+{
+    double down = switch_downtime_s(&s->e, true);
+    double bytes = pages * page_cost(s) + extra_bytes;
+    double stream_s = bytes / s->e.B + extra_s;
+    double cost = fault_cost_s(&s->e, st, s->P);
+    double prefetch = is_preempt(st) ? 0 : cost * s->e.B / page_cost(s);
+
+    res->switched = 1;
+    res->switch_time_ms = t * 1000;
+    res->downtime_ms = down * 1000;
+    res->bytes_postcopy = (uint64_t)llround(bytes);
+    res->pages_sent += (uint64_t)llround(pages);
+    fault_model(hot, touch, stream_s, cost, prefetch < hot ? prefetch : hot,
+                &res->postcopy_faults, &res->blocktime_ms);
+    res->blocktime_ms *= 1000;
+    res->exposure_ms = (down + stream_s) * 1000;
+    res->total_time_ms = (t + down + stream_s) * 1000;
+    res->converged = 1;
+}
+
+/* Distinct pages of the write-hot set dirtied in @dt s at @throttle_pct. */
+static double dirtied(const syn *s, double dt, double throttle_pct)
+{
+    double d = s->r * (1.0 - throttle_pct / 100.0) * dt;
+
+    return d < s->Hw ? d : s->Hw;
+}
+
+/*
+ * Pre-copy rounds: the first pass sends every page (zero pages as
+ * headers), each later pass the distinct pages dirtied during the one
+ * before; stop-and-copy (not rate-limited by QEMU) once they fit
+ * bandwidth x downtime limit.  Each pass ends with a dirty-log sync.
+ * @switch_after_first: stop after the first pass (post-copy follows) and
+ * return the dirty pages left in *@dirty_out.  Returns true if the
+ * migration ended here (converged or cancelled).
+ */
+static bool syn_precopy(const syn *s, bool autoconverge,
+                        bool switch_after_first, mp_sim_result *res,
+                        double *t_out, double *dirty_out)
+{
+    const sim_env *e = &s->e;
+    double t = e->setup_s, thr = 0, dirty, dt;
+    double last_decision = t, period_dirty = 0, period_sent = 0;
+    unsigned high = 0;
+
+    if (t + s->pass1_s > e->timeout_s) {
+        res->bytes_precopy = (uint64_t)llround(
+            s->pass1_bytes * (e->timeout_s - t) / s->pass1_s);
+        res->total_time_ms = e->timeout_s * 1000;
+        return true;
+    }
+    t += s->pass1_s;
+    res->bytes_precopy = (uint64_t)llround(s->pass1_bytes);
+    res->pages_sent = (uint64_t)llround(s->T);
+    res->zero_pages = (uint64_t)llround(s->Z);
+    res->precopy_passes = 1;
+    dirty = dirtied(s, s->pass1_s, 0);
+    period_dirty = dirty * s->P;
+    period_sent = s->pass1_bytes;
+    for (;;) {
+        double rem = dirty * page_cost(s);
+        if (rem <= e->B * e->limit_s) {
+            double down = rem / e->B_stop + switch_downtime_s(e, false);
+            res->bytes_downtime = (uint64_t)llround(rem);
+            res->pages_sent += (uint64_t)llround(dirty);
+            res->downtime_ms = down * 1000;
+            res->total_time_ms = (t + down) * 1000;
+            res->converged = 1;
+            return true;
+        }
+        if (switch_after_first) {
+            *t_out = t;
+            *dirty_out = dirty;
+            return false;
+        }
+        if (t >= e->timeout_s || res->precopy_passes >= MAX_PASSES) {
+            res->total_time_ms = t * 1000;
+            return true;
+        }
+        if (autoconverge && t - last_decision >= cal.throttle_period_s) {
+            if (period_dirty > period_sent * cal.throttle_trigger_pct / 100 &&
+                ++high >= 2) {
+                high = 0;
+                thr = thr == 0 ? cal.throttle_initial_pct :
+                      fmin(cal.throttle_max_pct, thr + cal.throttle_step_pct);
+            }
+            last_decision = t;
+            period_dirty = period_sent = 0;
+        }
+        dt = rem / e->B;
+        if (t + dt > e->timeout_s) {
+            res->bytes_precopy += (uint64_t)llround((e->timeout_s - t) * e->B);
+            res->pages_sent += (uint64_t)llround(
+                dirty * (e->timeout_s - t) / dt);
+            res->total_time_ms = e->timeout_s * 1000;
+            res->throttle_pct = thr;
+            return true;
+        }
+        t += dt;
+        res->bytes_precopy += (uint64_t)llround(rem);
+        res->pages_sent += (uint64_t)llround(dirty);
+        res->precopy_passes++;
+        period_sent += rem;
+        dirty = dirtied(s, dt, thr);
+        period_dirty += dirty * s->P;
+        res->throttle_pct = thr;
+    }
+}
+
+static int syn_run(const mp_sim_input *in, mp_sim_result *res)
+{
+    const mp_sim_workload *wl = &in->workload;
+    syn s;
+    double N, t, dirty;
+    mp_sim_strategy st = in->strategy;
+
+    if (wl->page_size < 512 || (wl->page_size & (wl->page_size - 1)) ||
+        wl->guest_ram_bytes < wl->page_size ||
+        wl->touched_bytes > wl->guest_ram_bytes ||
+        wl->write_hot_bytes + wl->read_hot_bytes > wl->touched_bytes ||
+        !(wl->dirty_pages_per_s >= 0) || !(wl->touch_pages_per_s >= 0) ||
+        !isfinite(wl->dirty_pages_per_s) || !isfinite(wl->touch_pages_per_s)) {
+        return -EINVAL;
+    }
+    memset(&s, 0, sizeof(s));
+    env_init(&s.e, in);
+    s.P = wl->page_size;
+    s.h = cal.page_header_bytes;
+    N = floor((double)wl->guest_ram_bytes / s.P);
+    s.T = ceil((double)wl->touched_bytes / s.P);
+    s.Z = N > s.T ? N - s.T : 0;
+    s.Hw = ceil((double)wl->write_hot_bytes / s.P);
+    s.Hr = ceil((double)wl->read_hot_bytes / s.P);
+    s.r = wl->dirty_pages_per_s;
+    s.touch = wl->touch_pages_per_s > 0 ? wl->touch_pages_per_s : s.r;
+    s.pass1_bytes = s.T * page_cost(&s) + s.Z * s.h;
+    s.pass1_s = s.pass1_bytes / s.e.B + s.Z * cal.zero_scan_s_per_page;
+    res->setup_time_ms = s.e.setup_s * 1000;
+
+    switch (st) {
+    case MP_SIM_PRECOPY:
+    case MP_SIM_PRECOPY_AUTOCONVERGE:
+        syn_precopy(&s, st == MP_SIM_PRECOPY_AUTOCONVERGE, false, res, &t,
+                    &dirty);
+        break;
+    case MP_SIM_POSTCOPY:
+    case MP_SIM_POSTCOPY_PREEMPT:
+        /* Switch at once: every page goes once, in the post-copy stream. */
+        res->zero_pages = (uint64_t)llround(s.Z);
+        syn_pull(&s, st, s.T, s.Z * s.h, s.Z * cal.zero_scan_s_per_page,
+                 s.Hw + s.Hr, s.touch, res, s.e.setup_s);
+        break;
+    case MP_SIM_POSTCOPY_AFTER_PRECOPY:
+        if (!syn_precopy(&s, false, true, res, &t, &dirty)) {
+            /* Only the dirtied write-hot pages are stale at the
+             * destination; the guest's writes find them at rate r. */
+            syn_pull(&s, st, dirty, 0, 0, dirty, s.r, res, t);
+        }
+        break;
+    case MP_SIM_PREDICTIVE: {
+        double warm_s = (double)(s.e.history < s.e.window ?
+                                 s.e.window - s.e.history : 0) *
+                        (in->interval_ms ? in->interval_ms :
+                         MP_SIM_DEFAULT_INTERVAL_MS) / 1000.0;
+        double frac = s.pass1_s > 0 ? fmin(1.0, warm_s / s.pass1_s) : 1.0;
+        double pushed_hot = s.Hw * frac, push_bytes, push_s, resend;
+        double deferred, pull, tp;
+
+        /* Until the predictor has W intervals of history it predicts
+         * nothing hot: the push covers the write-hot pages it meets
+         * meanwhile. */
+        push_bytes = (s.T - s.Hw + pushed_hot) * page_cost(&s) + s.Z * s.h;
+        push_s = push_bytes / s.e.B + s.Z * cal.zero_scan_s_per_page;
+        t = s.e.setup_s;
+        if (t + push_s > s.e.timeout_s) {
+            res->bytes_precopy = (uint64_t)llround(
+                push_bytes * (s.e.timeout_s - t) / push_s);
+            res->total_time_ms = s.e.timeout_s * 1000;
+            break;
+        }
+        t += push_s;
+        res->bytes_precopy = (uint64_t)llround(push_bytes);
+        res->pages_sent = (uint64_t)llround(s.T - s.Hw + pushed_hot);
+        res->zero_pages = (uint64_t)llround(s.Z);
+        res->precopy_passes = 1;
+        resend = s.Hw > 0 ? pushed_hot * fmin(1.0, s.r * push_s / s.Hw) : 0;
+        deferred = s.Hw - pushed_hot;
+        pull = deferred + resend;
+        tp = pull * page_cost(&s) / s.e.B;
+        res->deferred_bytes = (uint64_t)llround(deferred * s.P);
+        res->resent_bytes = (uint64_t)llround(resend * s.P);
+        res->deferred_unwritten_bytes = (uint64_t)llround(
+            s.Hw > 0 ? deferred * s.P *
+            fmax(0.0, 1.0 - s.r * (push_s + tp) / s.Hw) : 0);
+        if (pull * page_cost(&s) <= s.e.B * s.e.limit_s) {
+            /* Little left: finish like pre-copy, no post-copy exposure. */
+            double down = pull * page_cost(&s) / s.e.B_stop +
+                          switch_downtime_s(&s.e, false);
+            res->bytes_downtime = (uint64_t)llround(pull * page_cost(&s));
+            res->pages_sent += (uint64_t)llround(pull);
+            res->downtime_ms = down * 1000;
+            res->total_time_ms = (t + down) * 1000;
+            res->converged = 1;
+            break;
+        }
+        /* The pull is ordered by predicted hotness and holds only the
+         * write set: the stream walks the pages the guest writes. */
+        syn_pull(&s, st, pull, 0, 0, pull, s.r, res, t);
+        break;
+    }
+    default:
+        return -EINVAL;
+    }
+    res->bytes_total = res->bytes_precopy + res->bytes_downtime +
+                       res->bytes_postcopy;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Trace-driven engine                                                 */
+
+typedef enum tphase { T_PASS, T_PULL, T_DONE } tphase;
+
+typedef struct tsim {
+    const mp_sim_input *in;
+    const mp_sim_trace *tr;
+    sim_env e;
+    mp_sim_result *res;
+    uint64_t nb, nw;
+    double page_bytes, blk_pages, blk_normal, blk_zero, blk_zero_s;
+    double t, next_event_t, interval_s, throttle;
+    uint64_t gi;            /* next trace interval the guest plays */
+    uint64_t start;         /* first interval of the migration */
+    uint64_t events;        /* intervals played since the start */
+    unsigned slot;          /* next slot of interval gi */
+    uint64_t slots_played, max_slots;
+    tphase phase;
+    uint64_t cursor;
+    uint64_t *nonzero;      /* blocks holding data */
+    uint64_t *dirty;        /* to send in this pass / still needed */
+    uint64_t *log;          /* written since the last sync */
+    uint64_t *written;      /* written since the migration started */
+    uint64_t *pushed;       /* predictive: sent in the push */
+    uint64_t *deferred;     /* predictive: held back */
+    uint64_t *pred_w, *pred_r;
+    void *hist_mem;
+    mp_history hist;
+    double bytes_pass, bytes_pull;
+    double faults, block_s, fault_cost;
+} tsim;
+
+static const uint64_t *tr_written(const tsim *s, uint64_t i)
+{
+    return s->tr->planes + i * 2 * s->nw;
+}
+
+static const uint64_t *tr_accessed(const tsim *s, uint64_t i)
+{
+    return s->tr->planes + (i * 2 + 1) * s->nw;
+}
+
+static bool bit(const uint64_t *p, uint64_t b)
+{
+    return (p[b / 64] >> (b % 64)) & 1;
+}
+
+/* Send block @b: advances time, counts bytes of the current phase. */
+static void tsend(tsim *s, uint64_t b)
+{
+    bool nz = bit(s->nonzero, b);
+    double bytes = nz ? s->blk_normal : s->blk_zero;
+
+    s->t += bytes / s->e.B + (nz ? 0 : s->blk_zero_s);
+    if (s->phase == T_PULL) {
+        s->bytes_pull += bytes;
+    } else {
+        s->bytes_pass += bytes;
+    }
+    if (nz) {
+        s->res->pages_sent += (uint64_t)s->blk_pages;
+    } else {
+        s->res->zero_pages += (uint64_t)s->blk_pages;
+    }
+    s->dirty[b / 64] &= ~(UINT64_C(1) << (b % 64));
+}
+
+/* Next set bit of dirty at or after @from, or nb. */
+static uint64_t next_dirty(const tsim *s, uint64_t from)
+{
+    uint64_t w = from / 64, m;
+
+    if (from >= s->nb) {
+        return s->nb;
+    }
+    m = s->dirty[w] & (~UINT64_C(0) << (from % 64));
+    while (!m) {
+        if (++w >= s->nw) {
+            return s->nb;
+        }
+        m = s->dirty[w];
+    }
+    return w * 64 + (uint64_t)__builtin_ctzll(m);
+}
+
+static void predict(tsim *s)
+{
+    mp_predict_words(&s->hist, s->in->predictor.kind,
+                     &s->in->predictor.params, 0, s->nw, s->pred_w,
+                     s->pred_r, NULL, NULL);
+}
+
+enum { SEND_EVENT, SEND_PASS_END, SEND_DONE };
+
+static int send_until(tsim *s, double t_limit);
+
+/*
+ * Blocks of word @i whose writes and accesses land in slot @k of an
+ * interval: 8 groups of 8 neighbouring blocks, rotated by the word index
+ * so that no region always comes first.
+ */
+static uint64_t slot_mask(uint64_t i, unsigned k)
+{
+    return UINT64_C(0xff) << (8 * ((k + i) % TRACE_SLOTS));
+}
+
+/*
+ * The guest plays the next slot of its current interval: a trace only
+ * says that a block was written or accessed *sometime* in the interval,
+ * so each block gets a fixed slot (slot_mask()).  In post-copy the guest
+ * first touches the slot's accessed blocks in address order: the
+ * background stream runs on up to the guest's clock, and a block still
+ * missing faults and stalls the vCPU for the fault cost, which also
+ * delays the guest's next slot.
+ */
+static void guest_event(tsim *s)
+{
+    const uint64_t *w = tr_written(s, s->gi), *a = tr_accessed(s, s->gi);
+    double tg = s->next_event_t;
+    unsigned k = s->slot;
+
+    if (s->phase == T_PULL) {
+        bool preempt = is_preempt(s->in->strategy);
+        double per_block = preempt ? s->blk_pages : 1;
+        for (uint64_t i = 0; i < s->nw; i++) {
+            uint64_t m = a[i] & s->dirty[i] & slot_mask(i, k);
+            while (m) {
+                uint64_t b = i * 64 + (uint64_t)__builtin_ctzll(m);
+                m &= m - 1;
+                send_until(s, tg);
+                if (!bit(s->dirty, b)) {
+                    continue;
+                }
+                tsend(s, b);
+                s->faults += per_block;
+                s->block_s += per_block * s->fault_cost;
+                tg += per_block * s->fault_cost;
+                if (!preempt) {
+                    s->cursor = b + 1 < s->nb ? b + 1 : 0;
+                }
+            }
+        }
+    }
+    for (uint64_t i = 0; i < s->nw; i++) {
+        uint64_t wm = w[i] & slot_mask(i, k);
+        s->log[i] |= wm;
+        s->written[i] |= wm;
+        s->nonzero[i] |= wm;
+    }
+    s->next_event_t = tg + s->interval_s / TRACE_SLOTS /
+                      (1.0 - s->throttle / 100.0);
+    if (++s->slots_played >= s->max_slots) {
+        s->next_event_t = INFINITY;     /* see TRACE_MAX_WORD_OPS */
+    }
+    if (++s->slot < TRACE_SLOTS) {
+        return;
+    }
+    /* End of the interval: the predictor sees it whole. */
+    s->slot = 0;
+    if (s->hist_mem) {
+        mp_history_push(&s->hist, w, a);
+        if (++s->events % s->e.window == 0) {
+            predict(s);
+        }
+    } else {
+        s->events++;
+    }
+    if (++s->gi >= s->tr->nintervals) {
+        s->gi = s->start < s->tr->nintervals ? s->start : 0;
+    }
+}
+
+/* Guest paused for @dt seconds: its next interval comes later. */
+static void pause_guest(tsim *s, double dt)
+{
+    s->t += dt;
+    s->next_event_t += dt;
+}
+
+/*
+ * Send until @t_limit, the end of a pass, or nothing left.  The pass
+ * scans the dirty bitmap in address order; the post-copy stream wraps
+ * around (a fault may have moved its cursor).
+ */
+static int send_until(tsim *s, double t_limit)
+{
+    bool predictive = s->in->strategy == MP_SIM_PREDICTIVE;
+
+    while (s->t < t_limit) {
+        uint64_t b = next_dirty(s, s->cursor);
+        if (s->phase == T_PULL) {
+            if (b >= s->nb) {
+                b = next_dirty(s, 0);
+                if (b >= s->nb) {
+                    return SEND_DONE;
+                }
+            }
+        } else if (b >= s->nb) {
+            return SEND_PASS_END;
+        }
+        s->cursor = b + 1;
+        if (s->phase == T_PASS && predictive && bit(s->pred_w, b)) {
+            s->deferred[b / 64] |= UINT64_C(1) << (b % 64);
+            s->dirty[b / 64] &= ~(UINT64_C(1) << (b % 64));
+            continue;
+        }
+        tsend(s, b);
+        if (predictive && s->phase == T_PASS) {
+            s->pushed[b / 64] |= UINT64_C(1) << (b % 64);
+        }
+    }
+    return SEND_EVENT;
+}
+
+static double dirty_bytes(const tsim *s)
+{
+    double bytes = 0;
+
+    for (uint64_t i = 0; i < s->nw; i++) {
+        uint64_t nz = (uint64_t)__builtin_popcountll(s->dirty[i] &
+                                                     s->nonzero[i]);
+        uint64_t all = (uint64_t)__builtin_popcountll(s->dirty[i]);
+        bytes += (double)nz * s->blk_normal + (double)(all - nz) * s->blk_zero;
+    }
+    return bytes;
+}
+
+/* Sync at the end of a pass: the log becomes the next pass. */
+static void sync_log(tsim *s)
+{
+    for (uint64_t i = 0; i < s->nw; i++) {
+        s->dirty[i] |= s->log[i];
+        s->log[i] = 0;
+    }
+    s->cursor = 0;
+}
+
+static void switch_to_pull(tsim *s)
+{
+    double down = switch_downtime_s(&s->e, true);
+
+    s->res->switched = 1;
+    s->res->switch_time_ms = s->t * 1000;
+    s->res->downtime_ms = down * 1000;
+    pause_guest(s, down);
+    s->phase = T_PULL;
+    s->cursor = 0;
+}
+
+static int tsim_alloc(tsim *s)
+{
+    uint64_t **maps[] = { &s->nonzero, &s->dirty, &s->log, &s->written,
+                          &s->pushed, &s->deferred, &s->pred_w, &s->pred_r };
+
+    for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
+        *maps[i] = calloc(s->nw ? s->nw : 1, sizeof(uint64_t));
+        if (!*maps[i]) {
+            return -ENOMEM;
+        }
+    }
+    if (s->in->strategy == MP_SIM_PREDICTIVE) {
+        const mp_predict_params *p = &s->in->predictor.params;
+        unsigned depth = p->k > p->conf_depth ? p->k : p->conf_depth;
+        size_t bytes;
+        if (mp_predict_params_check(s->in->predictor.kind, p)) {
+            return -EINVAL;
+        }
+        if (depth < 1) {
+            depth = 1;
+        }
+        bytes = mp_history_bytes(s->nb, depth);
+        s->hist_mem = bytes ? malloc(bytes) : NULL;
+        if (!s->hist_mem) {
+            return -ENOMEM;
+        }
+        mp_history_init(&s->hist, s->hist_mem, bytes, s->nb, depth);
+    }
+    return 0;
+}
+
+static void tsim_free(tsim *s)
+{
+    free(s->nonzero);
+    free(s->dirty);
+    free(s->log);
+    free(s->written);
+    free(s->pushed);
+    free(s->deferred);
+    free(s->pred_w);
+    free(s->pred_r);
+    free(s->hist_mem);
+}
+
+static int trace_run(const mp_sim_input *in, mp_sim_result *res)
+{
+    const mp_sim_trace *tr = in->trace;
+    const mp_trace_info *info = &tr->info;
+    mp_sim_strategy st = in->strategy;
+    uint64_t tail = mp_tail_mask(info->nblocks);
+    tsim s;
+    int err, ended = 0;
+    unsigned high = 0;
+    double last_decision, period_dirty = 0, period_sent = 0, sent_mark = 0;
+
+    memset(&s, 0, sizeof(s));
+    s.in = in;
+    s.tr = tr;
+    s.res = res;
+    env_init(&s.e, in);
+    s.nb = info->nblocks;
+    s.nw = tr->nwords;
+    s.page_bytes = info->page_size;
+    s.blk_pages = info->pages_per_block;
+    s.blk_normal = s.blk_pages * (s.page_bytes + cal.page_header_bytes);
+    s.blk_zero = s.blk_pages * cal.page_header_bytes;
+    s.blk_zero_s = s.blk_pages * cal.zero_scan_s_per_page;
+    s.interval_s = info->interval_ms / 1000.0;
+    s.start = s.e.history;
+    if (s.start >= tr->nintervals) {
+        return -EINVAL;
+    }
+    s.fault_cost = fault_cost_s(&s.e, st, s.page_bytes);
+    s.max_slots = TRACE_MAX_WORD_OPS / s.nw;
+    if (s.max_slots < 64 * TRACE_SLOTS) {
+        s.max_slots = 64 * TRACE_SLOTS;
+    }
+    err = tsim_alloc(&s);
+    if (err) {
+        tsim_free(&s);
+        return err;
+    }
+    /* A block accessed anywhere in the trace holds data. */
+    for (uint64_t i = 0; i < tr->nintervals; i++) {
+        const uint64_t *a = tr_accessed(&s, i);
+        for (uint64_t j = 0; j < s.nw; j++) {
+            s.nonzero[j] |= a[j];
+        }
+    }
+    if (s.hist_mem) {
+        for (uint64_t i = 0; i < s.start; i++) {
+            mp_history_push(&s.hist, tr_written(&s, i), tr_accessed(&s, i));
+        }
+        predict(&s);
+    }
+    /* The first pass (or the post-copy stream) covers every block. */
+    memset(s.dirty, 0xff, s.nw * 8);
+    s.dirty[s.nw - 1] &= tail;
+    s.gi = s.start;
+    s.t = s.e.setup_s;
+    s.next_event_t = s.interval_s / TRACE_SLOTS / 2;
+    last_decision = s.t;
+    res->setup_time_ms = s.e.setup_s * 1000;
+    s.phase = T_PASS;
+    if (st == MP_SIM_POSTCOPY || st == MP_SIM_POSTCOPY_PREEMPT) {
+        switch_to_pull(&s);
+    }
+
+    while (!ended) {
+        /* A pre-copy phase is cancelled at the timeout, to the block. */
+        int r = send_until(&s, s.phase == T_PASS ?
+                           fmin(s.next_event_t, s.e.timeout_s) :
+                           s.next_event_t);
+
+        if (r == SEND_EVENT) {
+            if (s.phase == T_PASS && s.t >= s.e.timeout_s) {
+                res->total_time_ms = s.t * 1000;
+                ended = 1;
+                break;
+            }
+            guest_event(&s);
+            continue;
+        }
+        if (r == SEND_DONE) {
+            res->converged = 1;
+            res->total_time_ms = s.t * 1000;
+            res->exposure_ms = res->total_time_ms - res->switch_time_ms;
+            ended = 1;
+            break;
+        }
+        /* End of a pass over the bitmap. */
+        res->precopy_passes++;
+        if (st == MP_SIM_PREDICTIVE) {
+            uint64_t resent = 0, deferred = 0;
+            for (uint64_t i = 0; i < s.nw; i++) {
+                resent += (uint64_t)__builtin_popcountll(s.log[i] &
+                                                         s.pushed[i]);
+                deferred += (uint64_t)__builtin_popcountll(s.deferred[i]);
+                s.dirty[i] |= s.deferred[i];
+            }
+            res->resent_bytes = (uint64_t)((double)resent * s.blk_pages *
+                                           s.page_bytes);
+            res->deferred_bytes = (uint64_t)((double)deferred * s.blk_pages *
+                                             s.page_bytes);
+            sync_log(&s);
+            if (dirty_bytes(&s) > s.e.B * s.e.limit_s) {
+                switch_to_pull(&s);
+                continue;
+            }
+        } else {
+            sync_log(&s);
+        }
+        if (dirty_bytes(&s) <= s.e.B * s.e.limit_s) {
+            /* Stop-and-copy: send what is left with the guest paused. */
+            double t0 = s.t, b0 = s.bytes_pass;
+            s.e.B = s.e.B_stop;
+            for (uint64_t b = next_dirty(&s, 0); b < s.nb;
+                 b = next_dirty(&s, b + 1)) {
+                tsend(&s, b);
+            }
+            res->bytes_downtime = (uint64_t)llround(s.bytes_pass - b0);
+            s.bytes_pass = b0;
+            s.t += switch_downtime_s(&s.e, false);
+            res->downtime_ms = (s.t - t0) * 1000;
+            res->total_time_ms = s.t * 1000;
+            res->converged = 1;
+            ended = 1;
+            break;
+        }
+        if (st == MP_SIM_POSTCOPY_AFTER_PRECOPY) {
+            switch_to_pull(&s);
+            continue;
+        }
+        if (s.t >= s.e.timeout_s || res->precopy_passes >= MAX_PASSES) {
+            res->total_time_ms = s.t * 1000;
+            ended = 1;
+            break;
+        }
+        if (st == MP_SIM_PRECOPY_AUTOCONVERGE) {
+            period_dirty += dirty_bytes(&s);
+            period_sent += s.bytes_pass - sent_mark;
+            sent_mark = s.bytes_pass;
+            if (s.t - last_decision >= cal.throttle_period_s) {
+                if (period_dirty > period_sent * cal.throttle_trigger_pct /
+                    100 && ++high >= 2) {
+                    high = 0;
+                    s.throttle = s.throttle == 0 ? cal.throttle_initial_pct :
+                        fmin(cal.throttle_max_pct,
+                             s.throttle + cal.throttle_step_pct);
+                }
+                last_decision = s.t;
+                period_dirty = period_sent = 0;
+            }
+            res->throttle_pct = s.throttle;
+        }
+    }
+    res->bytes_precopy = (uint64_t)llround(s.bytes_pass);
+    res->bytes_postcopy = (uint64_t)llround(s.bytes_pull);
+    res->bytes_total = res->bytes_precopy + res->bytes_downtime +
+                       res->bytes_postcopy;
+    if (res->switched) {
+        s.faults += cal.background_faults;
+        s.block_s += cal.background_faults * s.fault_cost;
+        res->postcopy_faults = s.faults;
+        /* One vCPU cannot wait longer than the post-copy phase lasts. */
+        res->blocktime_ms = fmin(s.block_s * 1000, res->exposure_ms -
+                                 res->downtime_ms);
+    }
+    if (st == MP_SIM_PREDICTIVE) {
+        uint64_t unwritten = 0;
+        for (uint64_t i = 0; i < s.nw; i++) {
+            unwritten += (uint64_t)__builtin_popcountll(s.deferred[i] &
+                                                        ~s.written[i]);
+        }
+        res->deferred_unwritten_bytes = (uint64_t)((double)unwritten *
+                                                   s.blk_pages * s.page_bytes);
+    }
+    tsim_free(&s);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Entry point                                                         */
+
+int mp_sim_run(const mp_sim_input *in, mp_sim_result *out)
+{
+    int err;
+
+    if (!in || !out || (unsigned)in->strategy >= MP_SIM__COUNT ||
+        !(in->bandwidth_bytes_per_s >= 0) ||
+        !isfinite(in->bandwidth_bytes_per_s) || !(in->rtt_ms >= 0) ||
+        !isfinite(in->rtt_ms) || !(in->downtime_limit_ms >= 0) ||
+        !isfinite(in->downtime_limit_ms) || !(in->timeout_s >= 0) ||
+        !isfinite(in->timeout_s) || in->window > MP_REPLAY_MAX_WINDOW) {
+        return -EINVAL;
+    }
+    if (in->strategy == MP_SIM_PREDICTIVE &&
+        mp_predict_params_check(in->predictor.kind, &in->predictor.params)) {
+        return -EINVAL;
+    }
+    memset(out, 0, sizeof(*out));
+    out->strategy = in->strategy;
+    out->switch_time_ms = -1;
+    err = in->trace ? trace_run(in, out) : syn_run(in, out);
+    if (err) {
+        memset(out, 0, sizeof(*out));
+        out->strategy = in->strategy;
+        out->switch_time_ms = -1;
+    }
+    return err;
+}
+
+/* ------------------------------------------------------------------ */
+/* Harness workloads                                                   */
+
+static const struct {
+    const char *alias, *spec;
+} workload_aliases[] = {
+    /* scripts/migbench/workloads.py */
+    { "wh64", "memload:w=64" },
+    { "wh256", "memload:w=256" },
+    { "linpack", "linpack:n=2000,lda=2000" },
+};
+
+/* "k=v,k=v" into @vals for @keys; unknown keys fail. */
+static int parse_kv(const char *rest, const char *const *keys, size_t nkeys,
+                    double *vals, bool *given, char *msg, size_t msg_len)
+{
+    char buf[160], *tok, *save = NULL;
+
+    if (strlen(rest) >= sizeof(buf)) {
+        mp_msg(msg, msg_len, "workload parameters too long");
+        return -EINVAL;
+    }
+    strcpy(buf, rest);
+    for (tok = strtok_r(buf, ",", &save); tok;
+         tok = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(tok, '=');
+        size_t k;
+        if (!eq) {
+            mp_msg(msg, msg_len, "workload parameter '%s' is not key=value",
+                   tok);
+            return -EINVAL;
+        }
+        *eq = '\0';
+        for (k = 0; k < nkeys && strcmp(tok, keys[k]); k++) {
+        }
+        if (k == nkeys) {
+            mp_msg(msg, msg_len, "unknown workload parameter '%s'", tok);
+            return -EINVAL;
+        }
+        if (mp_parse_double(eq + 1, &vals[k])) {
+            mp_msg(msg, msg_len, "workload parameter %s: '%s' is not a "
+                   "number", tok, eq + 1);
+            return -EINVAL;
+        }
+        given[k] = true;
+    }
+    return 0;
+}
+
+int mp_sim_workload_from_spec(mp_sim_workload *wl, const char *spec,
+                              uint64_t guest_ram_bytes, int kvm,
+                              char *msg, size_t msg_len)
+{
+    const double mib = 1048576.0;
+    double ram = (double)guest_ram_bytes, base, guest_rate, touched;
+    const char *colon;
+    char name[32];
+    size_t nlen;
+
+    for (size_t i = 0; i < sizeof(workload_aliases) /
+         sizeof(workload_aliases[0]); i++) {
+        if (strcmp(spec, workload_aliases[i].alias) == 0) {
+            spec = workload_aliases[i].spec;
+        }
+    }
+    colon = strchr(spec, ':');
+    nlen = colon ? (size_t)(colon - spec) : strlen(spec);
+    if (nlen >= sizeof(name)) {
+        mp_msg(msg, msg_len, "unknown workload '%s'", spec);
+        return -EINVAL;
+    }
+    memcpy(name, spec, nlen);
+    name[nlen] = '\0';
+    if (guest_ram_bytes < (UINT64_C(16) << 20)) {
+        mp_msg(msg, msg_len, "guest RAM %llu bytes is too small",
+               (unsigned long long)guest_ram_bytes);
+        return -EINVAL;
+    }
+    memset(wl, 0, sizeof(*wl));
+    wl->page_size = 4096;
+    wl->guest_ram_bytes = guest_ram_bytes;
+    base = cal.guest_base_bytes + cal.guest_base_ram_share * ram;
+    guest_rate = kvm ? cal.kvm_guest_pages_per_s : cal.tcg_guest_pages_per_s;
+    /* Every workload starts from the idle guest's own writes. */
+    wl->write_hot_bytes = (uint64_t)cal.idle_write_hot_bytes;
+    wl->dirty_pages_per_s = cal.idle_dirty_pages_per_s;
+    touched = base;
+
+    if (strcmp(name, "idle") == 0) {
+        if (colon && colon[1]) {
+            mp_msg(msg, msg_len, "workload idle takes no parameters");
+            return -EINVAL;
+        }
+        touched += cal.idle_extra_bytes;
+    } else if (strcmp(name, "memload") == 0) {
+        static const char *const keys[] = { "w", "r", "c", "rate", "shift" };
+        double v[5] = { 64, 0, 0, 0, 0 };
+        bool given[5] = { false };
+        if (colon && parse_kv(colon + 1, keys, 5, v, given, msg, msg_len)) {
+            return -EINVAL;
+        }
+        touched += (v[0] + v[1] + v[2]) * mib;
+        if (v[0] > 0) {
+            wl->write_hot_bytes = (uint64_t)(v[0] * mib);
+            wl->dirty_pages_per_s = v[3] > 0 ? fmin(v[3], guest_rate) :
+                                    guest_rate;
+        }
+        wl->read_hot_bytes = (uint64_t)(v[1] * mib);
+        wl->touch_pages_per_s = guest_rate;
+    } else if (strcmp(name, "linpack") == 0) {
+        static const char *const keys[] = { "n", "lda" };
+        double v[2] = { 2000, 0 }, matrix;
+        bool given[2] = { false };
+        if (colon && parse_kv(colon + 1, keys, 2, v, given, msg, msg_len)) {
+            return -EINVAL;
+        }
+        if (!given[1]) {
+            v[1] = v[0] + 8;    /* linpack.c's default leading dimension */
+        }
+        /* A and its copy (both rewritten every round) plus vectors; the
+         * factorisation sweeps A: its write-hot set. */
+        matrix = 8.0 * v[0] * v[1];
+        touched += 2 * matrix + 4 * 8.0 * v[0];
+        wl->write_hot_bytes = (uint64_t)matrix;
+        wl->dirty_pages_per_s = guest_rate;
+        wl->touch_pages_per_s = guest_rate;
+    } else {
+        mp_msg(msg, msg_len, "unknown workload '%s' (idle, memload:..., "
+               "linpack:..., wh64, wh256, linpack)", name);
+        return -EINVAL;
+    }
+    if (touched > ram) {
+        touched = ram;
+    }
+    wl->touched_bytes = (uint64_t)touched;
+    if (wl->write_hot_bytes + wl->read_hot_bytes > wl->touched_bytes) {
+        mp_msg(msg, msg_len, "workload '%s' does not fit %llu MiB of guest "
+               "RAM", spec, (unsigned long long)(guest_ram_bytes >> 20));
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Harness records: a small JSON reader for top-level fields            */
+
+typedef struct jp {
+    const char *s;
+    size_t n, i;
+    char *msg;
+    size_t msg_len;
+} jp;
+
+/* Deepest nesting skipped. */
+#define JSON_MAX_DEPTH 64
+
+static void jp_ws(jp *p)
+{
+    while (p->i < p->n && (p->s[p->i] == ' ' || p->s[p->i] == '\t' ||
+                           p->s[p->i] == '\r' || p->s[p->i] == '\n')) {
+        p->i++;
+    }
+}
+
+static int jp_fail(jp *p, const char *what)
+{
+    mp_msg(p->msg, p->msg_len, "column %zu: %s", p->i + 1, what);
+    return -EBADMSG;
+}
+
+/* String at p->i (the opening quote); copied to @out if given (escapes
+ * other than \" \\ \/ are kept raw; truncated to @out_len - 1). */
+static int jp_string(jp *p, char *out, size_t out_len)
+{
+    size_t o = 0;
+
+    p->i++;
+    while (p->i < p->n && p->s[p->i] != '"') {
+        char c = p->s[p->i];
+        if ((unsigned char)c < 0x20) {
+            return jp_fail(p, "control character in string");
+        }
+        if (c == '\\') {
+            if (++p->i >= p->n) {
+                break;
+            }
+            c = p->s[p->i];
+            if (c == 'u') {
+                if (p->i + 4 >= p->n) {
+                    break;
+                }
+                p->i += 4;
+                c = '?';
+            } else if (!strchr("\"\\/bfnrt", c)) {
+                return jp_fail(p, "bad escape in string");
+            }
+        }
+        if (out && o + 1 < out_len) {
+            out[o++] = c;
+        }
+        p->i++;
+    }
+    if (p->i >= p->n) {
+        return jp_fail(p, "unterminated string");
+    }
+    p->i++;
+    if (out && out_len) {
+        out[o] = '\0';
+    }
+    return 0;
+}
+
+static int jp_number(jp *p, double *out)
+{
+    char buf[64];
+    size_t st = p->i, len;
+    char *end;
+
+    while (p->i < p->n && strchr("+-0123456789.eE", p->s[p->i])) {
+        p->i++;
+    }
+    len = p->i - st;
+    if (len == 0 || len >= sizeof(buf)) {
+        p->i = st;
+        return jp_fail(p, "bad number");
+    }
+    memcpy(buf, p->s + st, len);
+    buf[len] = '\0';
+    *out = strtod(buf, &end);
+    if (*end) {
+        p->i = st;
+        return jp_fail(p, "bad number");
+    }
+    return 0;
+}
+
+static int jp_literal(jp *p, const char *word)
+{
+    size_t len = strlen(word);
+
+    if (p->n - p->i < len || memcmp(p->s + p->i, word, len) != 0) {
+        return jp_fail(p, "unexpected character");
+    }
+    p->i += len;
+    return 0;
+}
+
+static int jp_skip_value(jp *p, int depth);
+
+static int jp_skip_container(jp *p, int depth, char close)
+{
+    bool obj = close == '}';
+
+    if (depth > JSON_MAX_DEPTH) {
+        return jp_fail(p, "nested too deeply");
+    }
+    p->i++;
+    jp_ws(p);
+    if (p->i < p->n && p->s[p->i] == close) {
+        p->i++;
+        return 0;
+    }
+    for (;;) {
+        int err;
+        jp_ws(p);
+        if (obj) {
+            if (p->i >= p->n || p->s[p->i] != '"') {
+                return jp_fail(p, "expected a member name");
+            }
+            if ((err = jp_string(p, NULL, 0))) {
+                return err;
+            }
+            jp_ws(p);
+            if (p->i >= p->n || p->s[p->i] != ':') {
+                return jp_fail(p, "expected ':'");
+            }
+            p->i++;
+        }
+        if ((err = jp_skip_value(p, depth + 1))) {
+            return err;
+        }
+        jp_ws(p);
+        if (p->i < p->n && p->s[p->i] == ',') {
+            p->i++;
+            continue;
+        }
+        if (p->i < p->n && p->s[p->i] == close) {
+            p->i++;
+            return 0;
+        }
+        return jp_fail(p, obj ? "expected ',' or '}'" : "expected ',' or ']'");
+    }
+}
+
+static int jp_skip_value(jp *p, int depth)
+{
+    double d;
+
+    jp_ws(p);
+    if (p->i >= p->n) {
+        return jp_fail(p, "unexpected end of line");
+    }
+    switch (p->s[p->i]) {
+    case '{':
+        return jp_skip_container(p, depth, '}');
+    case '[':
+        return jp_skip_container(p, depth, ']');
+    case '"':
+        return jp_string(p, NULL, 0);
+    case 't':
+        return jp_literal(p, "true");
+    case 'f':
+        return jp_literal(p, "false");
+    case 'n':
+        return jp_literal(p, "null");
+    default:
+        return jp_number(p, &d);
+    }
+}
+
+/* The top-level fields we read. */
+enum jtype { J_STR, J_NUM, J_BOOL };
+
+typedef struct record_raw {
+    mp_sim_record rec;
+    char accel[16];
+    char workload[64];
+    double guest_ram_mib, bw, rtt_measured, rtt_configured, limit_ms, timeout;
+    double link_rate_mbps;  /* link.rate_mbps: the relay shapes the link */
+} record_raw;
+
+/* Offset and, for strings, buffer size of a record_raw field. */
+#define RF(field) offsetof(record_raw, field)
+#define RS(field) RF(field), sizeof(((record_raw *)0)->field)
+/* Top-level fields read from a harness record (docs/harness.md). */
+static const struct {
+    const char *name;
+    enum jtype type;
+    size_t off;
+    size_t len;
+} record_fields[] = {
+    { "strategy", J_STR, RS(rec.strategy) },
+    { "workload_spec", J_STR, RS(rec.workload_spec) },
+    { "workload", J_STR, RS(workload) },
+    { "status", J_STR, RS(rec.status) },
+    { "accel", J_STR, RS(accel) },
+    { "converged", J_BOOL, RF(rec.converged), 0 },
+    { "total_time_ms", J_NUM, RF(rec.total_time_ms), 0 },
+    { "downtime_ms", J_NUM, RF(rec.downtime_ms), 0 },
+    { "bytes_total", J_NUM, RF(rec.bytes_total), 0 },
+    { "bytes_precopy", J_NUM, RF(rec.bytes_precopy), 0 },
+    { "bytes_postcopy", J_NUM, RF(rec.bytes_postcopy), 0 },
+    { "precopy_iterations", J_NUM, RF(rec.precopy_iterations), 0 },
+    { "postcopy_requests", J_NUM, RF(rec.postcopy_requests), 0 },
+    { "postcopy_blocktime_ms", J_NUM, RF(rec.postcopy_blocktime_ms), 0 },
+    { "guest_ram_mib", J_NUM, RF(guest_ram_mib), 0 },
+    { "bandwidth_cap_bytes_per_s", J_NUM, RF(bw), 0 },
+    { "rtt_ms_measured", J_NUM, RF(rtt_measured), 0 },
+    { "rtt_ms_configured", J_NUM, RF(rtt_configured), 0 },
+    { "downtime_limit_ms", J_NUM, RF(limit_ms), 0 },
+    { "timeout_s", J_NUM, RF(timeout), 0 },
+};
+#undef RS
+#undef RF
+
+/* The "link" object: only its rate_mbps is read. */
+static int jp_link(jp *p, record_raw *raw)
+{
+    jp_ws(p);
+    if (p->i >= p->n || p->s[p->i] != '{') {
+        return jp_skip_value(p, 1);
+    }
+    p->i++;
+    jp_ws(p);
+    if (p->i < p->n && p->s[p->i] == '}') {
+        p->i++;
+        return 0;
+    }
+    for (;;) {
+        char key[32];
+        int err;
+        jp_ws(p);
+        if (p->i >= p->n || p->s[p->i] != '"') {
+            return jp_fail(p, "expected a member name");
+        }
+        if ((err = jp_string(p, key, sizeof(key)))) {
+            return err;
+        }
+        jp_ws(p);
+        if (p->i >= p->n || p->s[p->i] != ':') {
+            return jp_fail(p, "expected ':'");
+        }
+        p->i++;
+        jp_ws(p);
+        if (strcmp(key, "rate_mbps") == 0 && p->i < p->n &&
+            p->s[p->i] >= '0' && p->s[p->i] <= '9') {
+            err = jp_number(p, &raw->link_rate_mbps);
+        } else {
+            err = jp_skip_value(p, 2);
+        }
+        if (err) {
+            return err;
+        }
+        jp_ws(p);
+        if (p->i < p->n && p->s[p->i] == ',') {
+            p->i++;
+            continue;
+        }
+        if (p->i < p->n && p->s[p->i] == '}') {
+            p->i++;
+            return 0;
+        }
+        return jp_fail(p, "expected ',' or '}'");
+    }
+}
+
+/* Value of a known field: store it (null leaves NaN / -1). */
+static int jp_field(jp *p, record_raw *raw, size_t f)
+{
+    char *base = (char *)raw + record_fields[f].off;
+
+    jp_ws(p);
+    if (p->i < p->n && p->s[p->i] == 'n') {
+        return jp_literal(p, "null");
+    }
+    switch (record_fields[f].type) {
+    case J_STR:
+        if (p->i >= p->n || p->s[p->i] != '"') {
+            return jp_skip_value(p, 1);     /* wrong type: ignore */
+        }
+        return jp_string(p, base, record_fields[f].len);
+    case J_NUM:
+        if (p->i < p->n && (p->s[p->i] == '-' ||
+                            (p->s[p->i] >= '0' && p->s[p->i] <= '9'))) {
+            double d;
+            int err = jp_number(p, &d);
+            if (!err) {
+                memcpy(base, &d, sizeof(d));
+            }
+            return err;
+        }
+        return jp_skip_value(p, 1);
+    case J_BOOL: {
+        int v;
+        if (p->i < p->n && p->s[p->i] == 't') {
+            v = 1;
+            if (jp_literal(p, "true")) {
+                return -EBADMSG;
+            }
+        } else if (p->i < p->n && p->s[p->i] == 'f') {
+            v = 0;
+            if (jp_literal(p, "false")) {
+                return -EBADMSG;
+            }
+        } else {
+            return jp_skip_value(p, 1);
+        }
+        memcpy(base, &v, sizeof(v));
+        return 0;
+    }
+    }
+    return jp_skip_value(p, 1);
+}
+
+int mp_sim_record_parse(const char *line, size_t len, mp_sim_record *rec,
+                        mp_sim_input *in, char *msg, size_t msg_len)
+{
+    jp p = { line, len, 0, msg, msg_len };
+    record_raw raw;
+    const char *spec;
+    int strategy, err;
+
+    memset(&raw, 0, sizeof(raw));
+    raw.rec.converged = -1;
+    raw.rec.total_time_ms = raw.rec.downtime_ms = NAN;
+    raw.rec.bytes_total = raw.rec.bytes_precopy = raw.rec.bytes_postcopy = NAN;
+    raw.rec.precopy_iterations = raw.rec.postcopy_requests = NAN;
+    raw.rec.postcopy_blocktime_ms = NAN;
+    raw.guest_ram_mib = raw.bw = raw.rtt_measured = raw.rtt_configured = NAN;
+    raw.limit_ms = raw.timeout = raw.link_rate_mbps = NAN;
+
+    jp_ws(&p);
+    if (p.i >= p.n || line[p.i] != '{') {
+        return jp_fail(&p, "expected a JSON object");
+    }
+    p.i++;
+    jp_ws(&p);
+    if (p.i < p.n && line[p.i] == '}') {
+        p.i++;
+    } else {
+        for (;;) {
+            char key[64];
+            size_t f;
+            jp_ws(&p);
+            if (p.i >= p.n || line[p.i] != '"') {
+                return jp_fail(&p, "expected a member name");
+            }
+            if ((err = jp_string(&p, key, sizeof(key)))) {
+                return err;
+            }
+            jp_ws(&p);
+            if (p.i >= p.n || line[p.i] != ':') {
+                return jp_fail(&p, "expected ':'");
+            }
+            p.i++;
+            for (f = 0; f < sizeof(record_fields) / sizeof(record_fields[0]);
+                 f++) {
+                if (strcmp(key, record_fields[f].name) == 0) {
+                    break;
+                }
+            }
+            if (f < sizeof(record_fields) / sizeof(record_fields[0])) {
+                err = jp_field(&p, &raw, f);
+            } else if (strcmp(key, "link") == 0) {
+                err = jp_link(&p, &raw);
+            } else {
+                err = jp_skip_value(&p, 1);
+            }
+            if (err) {
+                return err;
+            }
+            jp_ws(&p);
+            if (p.i < p.n && line[p.i] == ',') {
+                p.i++;
+                continue;
+            }
+            if (p.i < p.n && line[p.i] == '}') {
+                p.i++;
+                break;
+            }
+            return jp_fail(&p, "expected ',' or '}'");
+        }
+    }
+    jp_ws(&p);
+    if (p.i != p.n) {
+        return jp_fail(&p, "text after the object");
+    }
+    *rec = raw.rec;
+
+    mp_sim_input_default(in);
+    strategy = mp_sim_strategy_from_name(raw.rec.strategy);
+    if (strategy < 0) {
+        mp_msg(msg, msg_len, "strategy '%s' is not one the model knows",
+               raw.rec.strategy);
+        return -EINVAL;
+    }
+    in->strategy = (mp_sim_strategy)strategy;
+    if (!(raw.guest_ram_mib > 0)) {
+        mp_msg(msg, msg_len, "guest_ram_mib missing");
+        return -EINVAL;
+    }
+    spec = raw.rec.workload_spec[0] ? raw.rec.workload_spec : raw.workload;
+    if (!spec[0]) {
+        mp_msg(msg, msg_len, "workload_spec missing");
+        return -EINVAL;
+    }
+    if (!raw.rec.workload_spec[0]) {
+        snprintf(raw.rec.workload_spec, sizeof(raw.rec.workload_spec), "%s",
+                 spec);
+        *rec = raw.rec;
+    }
+    err = mp_sim_workload_from_spec(&in->workload, spec,
+                                    (uint64_t)(raw.guest_ram_mib * 1048576.0),
+                                    strcmp(raw.accel, "kvm") == 0, msg,
+                                    msg_len);
+    if (err) {
+        return err;
+    }
+    /* null cap = unlimited: 0 selects the calibrated loopback rate.  A
+     * shaped link (the relay's rate) bounds the transfer too. */
+    in->bandwidth_bytes_per_s = raw.bw > 0 && raw.bw < 1e12 ? raw.bw : 0;
+    if (raw.link_rate_mbps > 0) {
+        double link = raw.link_rate_mbps * 1e6 / 8;
+        if (in->bandwidth_bytes_per_s == 0 || link < in->bandwidth_bytes_per_s) {
+            in->bandwidth_bytes_per_s = link;
+        }
+    } else {
+        in->bandwidth_cap_only = 1;
+    }
+    in->rtt_ms = raw.rtt_measured >= 0 ? raw.rtt_measured :
+                 raw.rtt_configured >= 0 ? raw.rtt_configured : 0;
+    if (raw.limit_ms > 0) {
+        in->downtime_limit_ms = raw.limit_ms;
+    }
+    if (raw.timeout > 0) {
+        in->timeout_s = raw.timeout;
+    }
+    return 0;
+}
