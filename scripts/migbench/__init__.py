@@ -1,0 +1,1 @@
+"""migbench: the migration harness (stdlib only). See docs/harness.md."""

@@ -1,0 +1,326 @@
+"""The benchmark matrix: strategies x workloads x bandwidth x RTT x reps.
+
+Each run is appended to results.jsonl (flushed and fsynced) the moment it
+finishes and results.csv is rewritten from it, so a crash keeps what was
+done and `bench --resume DIR` runs only the missing (cell, rep) pairs.
+Repetitions are the outer loop, so every strategy of a repetition runs
+side by side under similar machine load.
+"""
+import csv
+import itertools
+import json
+import os
+import shutil
+import subprocess
+import time
+
+from . import paths, stats, strategies
+from .migrate import RunConfig, run_migration
+
+BASELINE = {
+    "description": "project baseline: 1 GiB guest, 1 Gb/s cap, 5 stock strategies, "
+                   "idle / memload w=64 / memload w=256 / linpack N=2000, 3 reps",
+    "strategies": list(strategies.STOCK_NAMES),
+    "workloads": ["idle", "wh64", "wh256", "linpack"],
+    "bandwidths": ["125000000"],
+    "rtts_ms": [0.0],
+    "reps": 3,
+    "ram_mib": 1024,
+    # Pre-copy of a write-hot set larger than bandwidth x downtime never
+    # converges (stock-migration-lessons: 15 GB in 120 s); 60 s shows that as
+    # well and keeps the 60-run matrix near an hour.
+    "timeout_s": 60,
+}
+SMOKE = {
+    "description": "tiny matrix to exercise the bench code",
+    "strategies": ["precopy", "postcopy"],
+    "workloads": ["memload:w=8,r=4,c=4"],
+    "bandwidths": ["unlimited"],
+    "rtts_ms": [0.0],
+    "reps": 1,
+    "ram_mib": 256,
+    "warmup_s": 1.0,
+    "after_s": 1.0,
+}
+PRESETS = {"baseline": BASELINE, "smoke": SMOKE}
+
+CSV_FIELDS = [
+    "cell", "rep", "strategy", "workload", "workload_spec", "guest_ram_mib",
+    "bandwidth_cap_bytes_per_s", "rtt_ms_configured", "rtt_ms_measured", "accel",
+    "status", "converged", "postcopy_switched", "total_time_ms", "total_time_host_ms",
+    "setup_time_ms", "downtime_ms", "downtime_events_ms", "downtime_heartbeat_ms",
+    "downtime_qemu_ms", "bytes_total", "bytes_precopy", "bytes_downtime",
+    "bytes_postcopy", "dirty_sync_count", "precopy_iterations", "postcopy_requests",
+    "postcopy_blocktime_ms", "progress_before", "progress_during", "progress_after",
+    "progress_during_ratio", "verify_ok", "guest_running_after", "loadavg_1m", "errors",
+]
+
+
+def parse_bandwidth(s):
+    """'unlimited'|'0' -> None; '125000000' bytes/s; '1gbit', '800mbit' bits/s;
+    '100MB' / '100MiB' bytes/s."""
+    t = str(s).strip().lower()
+    if t in ("unlimited", "0", "none", ""):
+        return None
+    for suf, mul in (("gbit", 1e9 / 8), ("mbit", 1e6 / 8), ("mib", 2 ** 20),
+                     ("mb", 1e6), ("gib", 2 ** 30), ("gb", 1e9)):
+        if t.endswith(suf):
+            return int(float(t[:-len(suf)]) * mul)
+    return int(float(t))
+
+
+def bw_label(b):
+    return "unlim" if b is None else "%gMBps" % (b / 1e6)
+
+
+def cell_key(strategy, workload, bw, rtt):
+    return "%s|%s|%s|%gms" % (strategy, workload, bw_label(bw), rtt)
+
+
+def cells(matrix):
+    for wl, bw, rtt, st in itertools.product(matrix["workloads"], matrix["bandwidths"],
+                                             matrix["rtts_ms"], matrix["strategies"]):
+        yield st, wl, parse_bandwidth(bw), float(rtt)
+
+
+def _flatten(rec):
+    p = rec.get("progress_units_per_s") or {}
+    row = {k: rec.get(k) for k in CSV_FIELDS}
+    row.update({
+        "progress_before": p.get("before"), "progress_during": p.get("during"),
+        "progress_after": p.get("after"),
+        "loadavg_1m": (rec.get("host", {}).get("loadavg_start") or [None])[0],
+        "errors": "; ".join(rec.get("errors") or []),
+    })
+    return row
+
+
+def read_jsonl(path):
+    out = []
+    if os.path.exists(path):
+        with open(path) as f:
+            for line in f:
+                line = line.strip()
+                if line:
+                    try:
+                        out.append(json.loads(line))
+                    except ValueError:
+                        pass            # a torn last line from a crash
+    return out
+
+
+def write_csv(outdir, recs):
+    tmp = os.path.join(outdir, "results.csv.tmp")
+    with open(tmp, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=CSV_FIELDS)
+        w.writeheader()
+        for r in recs:
+            w.writerow(_flatten(r))
+    os.replace(tmp, os.path.join(outdir, "results.csv"))
+
+
+def run_bench(matrix, outdir, base_cfg, log=paths.log):
+    os.makedirs(outdir, exist_ok=True)
+    cfg_path = os.path.join(outdir, "matrix.json")
+    if not os.path.exists(cfg_path):
+        with open(cfg_path, "w") as f:
+            json.dump(matrix, f, indent=2)
+            f.write("\n")
+    jsonl = os.path.join(outdir, "results.jsonl")
+    recs = read_jsonl(jsonl)
+    done = {(r.get("cell"), r.get("rep")) for r in recs}
+    all_cells = list(cells(matrix))
+    total = len(all_cells) * matrix["reps"]
+    n = len(done)
+    if done:
+        log("resuming: %d of %d runs already in %s" % (len(done), total, jsonl))
+    for rep in range(matrix["reps"]):
+        for st, wl, bw, rtt in all_cells:
+            key = cell_key(st, wl, bw, rtt)
+            if (key, rep) in done:
+                continue
+            n += 1
+            log("run %d/%d: %s rep %d" % (n, total, key, rep))
+            cfg = RunConfig(**{**base_cfg.__dict__})
+            cfg.strategy, cfg.workload = st, wl
+            cfg.bandwidth_bytes_per_s, cfg.rtt_ms = bw, rtt
+            cfg.ram_mib = matrix.get("ram_mib", cfg.ram_mib)
+            cfg.warmup_s = matrix.get("warmup_s", cfg.warmup_s)
+            cfg.after_s = matrix.get("after_s", cfg.after_s)
+            cfg.workdir = os.path.join(outdir, "runs", "%03d-%s-%s-rep%d" % (
+                n, st, key.split("|")[1].replace(":", "_").replace(",", "_"), rep))
+            rec = run_migration(cfg, log=log)
+            rec["cell"], rec["rep"] = key, rep
+            with open(jsonl, "a") as f:
+                f.write(json.dumps(rec, sort_keys=True) + "\n")
+                f.flush()
+                os.fsync(f.fileno())
+            recs.append(rec)
+            write_csv(outdir, recs)
+            log("  -> %s total %s ms downtime %s ms verify_ok %s%s" % (
+                rec["status"], rec.get("total_time_ms"), rec.get("downtime_ms"),
+                rec.get("verify_ok"),
+                ("  errors: " + "; ".join(rec["errors"])) if rec.get("errors") else ""))
+    write_csv(outdir, recs)
+    return recs
+
+
+# ---- reporting --------------------------------------------------------------
+
+METRICS = [  # (record key or fn, column title, scale)
+    ("total_time_ms", "total ms", 1),
+    ("downtime_ms", "downtime ms", 1),
+    ("downtime_heartbeat_ms", "hb-down ms", 1),
+    ("bytes_total", "MB sent", 1e-6),
+    ("postcopy_blocktime_ms", "blocktime ms", 1),
+    ("postcopy_requests", "pc-req", 1),
+    ("progress_during_ratio", "prog-dur", 1),
+]
+
+
+def _metric(rec, key, scale):
+    v = rec.get(key)
+    return None if v is None else v * scale
+
+
+def group(recs):
+    g = {}
+    for r in recs:
+        g.setdefault(r.get("cell"), []).append(r)
+    return g
+
+
+def fmt_mmm(vals, prec):
+    med, lo, hi = stats.median_min_max(vals)
+    if med is None:
+        return "-"
+    f = "%%.%df" % prec
+    if lo == hi:
+        return f % med
+    return (f + " [" + f + "-" + f + "]") % (med, lo, hi)
+
+
+def table(recs):
+    """Medians with [min-max] per cell, one line per cell."""
+    g = group(recs)
+    head = ["cell", "n", "conv", "verify"] + [m[1] for m in METRICS]
+    rows = [head]
+    for key in sorted(g, key=lambda k: tuple(k.split("|")[1:]) + (k.split("|")[0],)):
+        rs = g[key]
+        row = [key, str(len(rs)),
+               "%d/%d" % (sum(1 for r in rs if r.get("converged")), len(rs)),
+               "%d/%d" % (sum(1 for r in rs if r.get("verify_ok")), len(rs))]
+        for k, _, scale in METRICS:
+            row.append(fmt_mmm([_metric(r, k, scale) for r in rs],
+                               2 if k == "progress_during_ratio" else 0))
+        rows.append(row)
+    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows)
+
+
+PLOTS = [  # (file stem, record key, scale, y label)
+    ("total_time", "total_time_ms", 1e-3, "total migration time (s)"),
+    ("downtime", "downtime_ms", 1, "downtime, STOP->RESUME events (ms)"),
+    ("bytes", "bytes_total", 1e-6, "bytes transferred (MB)"),
+    ("blocktime", "postcopy_blocktime_ms", 1, "post-copy vCPU blocktime (ms)"),
+    ("page_requests", "postcopy_requests", 1, "post-copy page requests"),
+    ("progress", "progress_during_ratio", 1, "guest progress during / before"),
+]
+
+
+def plots(recs, outdir, log=paths.log):
+    """One PNG per metric: clustered bars (median) with min-max error bars,
+    one cluster per workload/bandwidth/RTT, one bar per strategy."""
+    gp = shutil.which("gnuplot")
+    if not gp:
+        log("gnuplot not found: no plots")
+        return []
+    g = group(recs)
+    strats = []
+    for r in recs:
+        if r["strategy"] not in strats:
+            strats.append(r["strategy"])
+    clusters = []
+    for key in g:
+        c = "|".join(key.split("|")[1:])
+        if c not in clusters:
+            clusters.append(c)
+    pdir = os.path.join(outdir, "plots")
+    os.makedirs(pdir, exist_ok=True)
+    made = []
+    for stem, k, scale, ylabel in PLOTS:
+        dat = os.path.join(pdir, stem + ".dat")
+        # gnuplot rejects a histogram column without a single valid point
+        have = [s for s in strats
+                if any(_metric(r, k, scale) is not None for r in recs
+                       if r["strategy"] == s)]
+        any_val = False
+        with open(dat, "w") as f:
+            f.write("# cluster " + " ".join("%s_med %s_min %s_max" % (s, s, s)
+                                             for s in have) + "\n")
+            for c in clusters:
+                cols = []
+                for s in have:
+                    vals = [_metric(r, k, scale) for r in g.get(s + "|" + c, [])]
+                    med, lo, hi = stats.median_min_max(vals)
+                    if med is None:
+                        cols += ["NaN"] * 3
+                    else:
+                        any_val = True
+                        cols += ["%g" % med, "%g" % lo, "%g" % hi]
+                f.write('"%s" %s\n' % (c.replace("|", " "), " ".join(cols)))
+        if not any_val:
+            continue
+        png = os.path.join(pdir, stem + ".png")
+        series = ", ".join(
+            "'%s' using %d:%d:%d:xtic(1) title '%s'" % (dat, 2 + 3 * i, 3 + 3 * i,
+                                                        4 + 3 * i, s)
+            for i, s in enumerate(have))
+        script = "\n".join([
+            "set terminal pngcairo size 1200,600 noenhanced" if _has_cairo(gp)
+            else "set terminal png size 1200,600 noenhanced",
+            "set output '%s'" % png,
+            "set title '%s (median, bars min-max)'" % ylabel,
+            "set ylabel '%s'" % ylabel,
+            "set style data histogram",
+            "set style histogram errorbars gap 1 lw 1",
+            "set style fill solid 0.6 border -1",
+            "set key outside right",
+            "set xtics rotate by -25",
+            "set yrange [0:*]",
+            "set grid ytics",
+            "plot " + series, ""])
+        r = subprocess.run([gp], input=script, text=True, capture_output=True)
+        if r.returncode == 0 and os.path.exists(png):
+            made.append(png)
+        else:
+            log("gnuplot failed for %s: %s" % (stem, r.stderr.strip()[:300]))
+    return made
+
+
+_cairo = {}
+
+
+def _has_cairo(gp):
+    if gp not in _cairo:
+        r = subprocess.run([gp, "-e", "set terminal pngcairo"], capture_output=True,
+                           text=True)
+        _cairo[gp] = r.returncode == 0 and "unknown" not in r.stderr.lower()
+    return _cairo[gp]
+
+
+def report(recs, outdir, log=paths.log):
+    t = table(recs)
+    with open(os.path.join(outdir, "table.txt"), "w") as f:
+        f.write(t + "\n")
+    print(t)
+    made = plots(recs, outdir, log=log)
+    for p in made:
+        print("plot: " + p)
+    return t
+
+
+def default_outdir():
+    return os.path.join(paths.BUILD, "bench", time.strftime("%Y%m%d-%H%M%S"))
+
+

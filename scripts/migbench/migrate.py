@@ -1,0 +1,505 @@
+"""One measured migration: the driver behind `run` and every `bench` cell.
+
+Sequence: start source and destination (-incoming defer) -> wait for the
+guest's READY -> warm up (progress-before) -> caps/params on both sides ->
+migrate-incoming on the destination -> optional linkemu relay + RTT
+measurement -> migrate -> poll query-migrate (switch to post-copy by the
+strategy's rule; cancel pre-copy at the timeout) -> wait for the
+destination to finish, read its blocktime -> measure progress-after, ping,
+verify -> tear down by PID.  Everything is in one try/finally.
+"""
+import json
+import os
+import platform
+
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Optional
+
+from . import paths, procs, stats, strategies, workloads
+from .link import Link, RttSampler
+from .qemu import QemuVM, guest_args
+from .qmp import QMPError
+
+SCHEMA = "migbench-run/1"
+# "Unlimited" bandwidth must be explicit: QEMU's default cap is 128 MiB/s.
+UNLIMITED_BYTES_PER_S = 10 ** 12
+FINAL_STATES = ("completed", "failed", "cancelled")
+# Pre-copy states in which migrate_cancel is safe (the source still owns the VM).
+CANCELLABLE_STATES = ("setup", "active", "pre-switchover")
+
+
+@dataclass
+class RunConfig:
+    strategy: str = "precopy"
+    workload: str = "idle"
+    ram_mib: int = 1024
+    bandwidth_bytes_per_s: Optional[int] = None        # None: unlimited
+    postcopy_bandwidth_bytes_per_s: Optional[int] = None  # None: same as cap
+    downtime_limit_ms: Optional[int] = None            # None: QEMU default
+    rtt_ms: float = 0.0
+    link_rate_mbps: Optional[float] = None
+    link_queue_bytes: Optional[int] = None
+    link_window_bytes: Optional[int] = None
+    accel: Optional[str] = None                        # None: probe (cached)
+    qemu_src: Optional[str] = None
+    qemu_dst: Optional[str] = None
+    kernel: Optional[str] = None
+    initrd: Optional[str] = None
+    warmup_s: float = 3.0
+    after_s: float = 3.0
+    timeout_s: float = 120.0
+    boot_timeout_s: float = 120.0
+    verify: bool = True
+    rtt_samples: int = 20
+    workdir: Optional[str] = None
+    progress: bool = True
+    extra: dict = field(default_factory=dict)          # free-form labels
+
+
+class RunError(Exception):
+    pass
+
+
+def loadavg():
+    try:
+        with open("/proc/loadavg") as f:
+            return [float(x) for x in f.read().split()[:3]]
+    except OSError:
+        return None
+
+
+def _ram(info):
+    return info.get("ram", {}) if info else {}
+
+
+def _progress_line(t_rel, info, switched):
+    ram = _ram(info)
+    mb = ram.get("transferred", 0) / 1e6
+    rem = ram.get("remaining", 0) / 1e6
+    rate = ram.get("dirty-pages-rate", 0)
+    st = info.get("status", "?")
+    return ("[%6.1fs] %-15s xfer %8.1f MB  remaining %8.1f MB  dirty %6d pg/s  "
+            "%7.1f Mb/s%s" % (t_rel, st, mb, rem, rate, ram.get("mbps", 0.0),
+                               "  (post-copy)" if switched else ""))
+
+
+def run_migration(cfg: RunConfig, log=paths.log):
+    """Run one migration; returns the JSON record (dict).  Never leaves QEMU
+    or relay processes behind.  Failures are recorded in the record
+    ('status': 'error', 'errors': [...]) rather than raised, except for
+    Interrupted (Ctrl-C), which propagates after teardown."""
+    from . import accel as accel_mod
+
+    strat = strategies.get(cfg.strategy)
+    alias, wl_spec, wl_name, wl_params = workloads.resolve(cfg.workload)
+    qemu_src = cfg.qemu_src or paths.default_qemu()
+    qemu_dst = cfg.qemu_dst or qemu_src
+    if cfg.accel:
+        accel, accel_reason = cfg.accel, "given with --accel"
+    else:
+        accel, accel_reason = accel_mod.probe(qemu_src, log=log)
+    ts = time.strftime("%Y%m%d-%H%M%S")
+    workdir = cfg.workdir or os.path.join(
+        paths.BUILD, "migbench-runs", "%s-%s-%s" % (ts, cfg.strategy,
+                                                    (alias or wl_name)))
+    os.makedirs(workdir, exist_ok=True)
+
+    cap = cfg.bandwidth_bytes_per_s
+    pc_cap = cfg.postcopy_bandwidth_bytes_per_s
+    if pc_cap is None:
+        pc_cap = cap
+    rec = {
+        "schema": SCHEMA,
+        "timestamp_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "strategy": strat.name,
+        "strategy_caps": dict(strat.caps),
+        "strategy_params": dict(strat.params),
+        "switch_rule": strat.switch,
+        "workload": alias or wl_name,
+        "workload_name": wl_name,
+        "workload_spec": wl_spec,
+        "workload_params": wl_params,
+        "guest_ram_mib": cfg.ram_mib,
+        "accel": accel,
+        "accel_reason": accel_reason,
+        "qemu_src": qemu_src,
+        "qemu_dst": qemu_dst,
+        "qemu_version": paths.qemu_version(qemu_src),
+        "bandwidth_cap_bytes_per_s": cap,
+        "max_bandwidth_set": cap if cap else UNLIMITED_BYTES_PER_S,
+        "max_postcopy_bandwidth_set": (pc_cap or 0) if strat.postcopy else None,
+        "downtime_limit_ms": cfg.downtime_limit_ms,
+        "rtt_ms_configured": cfg.rtt_ms,
+        "rtt_ms_measured": None,
+        "link": None,
+        "host": {"hostname": platform.node(), "kernel": platform.release(),
+                 "ncpu": os.cpu_count(), "loadavg_start": loadavg()},
+        "warmup_s": cfg.warmup_s,
+        "after_s": cfg.after_s,
+        "timeout_s": cfg.timeout_s,
+        "workdir": workdir,
+        "labels": cfg.extra,
+        "status": "error",
+        "errors": [],
+    }
+    src = dst = link = sampler = None
+    t_migrate = None
+    try:
+        # ---- guests -------------------------------------------------------
+        gargs = dict(kernel=cfg.kernel, initrd=cfg.initrd)
+        src = QemuVM("src", qemu_src, guest_args(cfg.ram_mib, accel, wl_spec, **gargs)
+                     + strat.src_args, workdir)
+        dst = QemuVM("dst", qemu_dst, guest_args(cfg.ram_mib, accel, wl_spec, **gargs)
+                     + strat.dst_args, workdir, incoming=True)
+        src.start()
+        dst.start()
+        t_boot = time.time()
+        ready = src.console.wait("READY", cfg.boot_timeout_s)
+        if not ready:
+            raise RunError("guest did not print MPWL READY within %.0f s (%s)"
+                           % (cfg.boot_timeout_s, src.log_tail() or "no QEMU output"))
+        t_ready = ready[0]
+        rec["guest_boot_s"] = round(t_ready - t_boot, 3)
+        rec["guest_ready"] = ready[1]
+        log("guest ready after %.1f s: %s" % (t_ready - t_boot, ready[2]))
+        _sleep_watch(cfg.warmup_s, src)
+
+        # ---- capabilities and parameters, both sides ------------------------
+        caps = dict(strategies.ALWAYS_CAPS)
+        caps.update(strat.caps)
+        dst_caps = dict(caps)
+        if strat.postcopy:
+            dst_caps.update(strategies.POSTCOPY_DST_CAPS)
+        params = {"max-bandwidth": rec["max_bandwidth_set"]}
+        if strat.postcopy:
+            params["max-postcopy-bandwidth"] = rec["max_postcopy_bandwidth_set"]
+        if cfg.downtime_limit_ms is not None:
+            params["downtime-limit"] = cfg.downtime_limit_ms
+        params.update(strat.params)
+        for vm, c in ((src, caps), (dst, dst_caps)):
+            vm.qmp.cmd("migrate-set-capabilities", capabilities=[
+                {"capability": k, "state": v} for k, v in c.items()])
+            vm.qmp.cmd("migrate-set-parameters", **params)
+        rec["caps_src"], rec["caps_dst"], rec["params"] = caps, dst_caps, params
+
+        dst_port = _start_incoming(dst)
+        port = dst_port
+        if cfg.rtt_ms > 0 or cfg.link_rate_mbps:
+            link = Link(dst_port, rtt_ms=cfg.rtt_ms, rate_mbps=cfg.link_rate_mbps,
+                        queue_bytes=cfg.link_queue_bytes,
+                        window_bytes=cfg.link_window_bytes,
+                        log_path=os.path.join(workdir, "linkemu.log"))
+            m = link.measure(cfg.rtt_samples)
+            rec["rtt_ms_measured"] = round(m["median_ms"], 3)
+            rec["link"] = {"argv": link.argv, "binary": link.binary,
+                           "ready": link.ready_line, "rate_mbps": cfg.link_rate_mbps,
+                           "rtt_idle": m,
+                           "method": "median of %d echo round trips of 32 B "
+                                     "through the relay's probe route" % m["samples"]}
+            log("link: configured RTT %.1f ms, measured median %.2f ms"
+                % (cfg.rtt_ms, m["median_ms"]))
+            port = link.port
+            sampler = RttSampler(link.probe_port)
+        # extension point: a strategy may choose its own URI from this context
+        uri_ctx = {"port": port, "dst_port": dst_port, "workdir": workdir,
+                   "cfg": cfg, "src": src, "dst": dst, "link": link}
+        uri = strat.uri(uri_ctx) if strat.uri else "tcp:127.0.0.1:%d" % port
+        rec["uri"] = uri
+
+        # ---- migrate ------------------------------------------------------
+        rec["host"]["loadavg_migrate"] = loadavg()
+        t_migrate = time.time()
+        if sampler:
+            sampler.start()
+        src.qmp.cmd("migrate", uri=uri)
+        info, switched, t_switch, sync_at_switch, cancelled, t_cancel = _poll(
+            cfg, strat, src, dst, t_migrate, log)
+        t_src_end = time.time()
+        rec["postcopy_switch_requested"] = switched
+        # Requested is not entered: pre-copy may complete before the switch
+        # takes effect; the MIGRATION event tells whether post-copy ran.
+        rec["postcopy_switched"] = bool(src.qmp.find_events(
+            "MIGRATION", lambda e: e["data"].get("status") == "postcopy-active"))
+        rec["postcopy_switch_after_s"] = (round(t_switch - t_migrate, 3)
+                                          if switched else None)
+        rec["dirty_sync_count_at_switch"] = sync_at_switch
+        status = info.get("status")
+        rec["status"] = status
+        rec["converged"] = status == "completed"
+        rec["cancelled_at_timeout"] = cancelled
+        rec["qemu_src_info"] = info
+        if sampler:
+            sampler.stop()
+            rec["link"]["rtt_during_migration"] = sampler.summary()
+
+        # ---- destination side: completion, blocktime, RESUME ----------------
+        t_end = t_src_end
+        running = src
+        if status == "completed":
+            running = dst
+            dinfo = _wait_dst_completed(dst, 60.0)
+            rec["qemu_dst_info"] = dinfo
+            rec["postcopy_blocktime_ms"] = dinfo.get("postcopy-blocktime")
+            rec["postcopy_vcpu_blocktime_ms"] = dinfo.get("postcopy-vcpu-blocktime")
+            resume = dst.qmp.wait_event("RESUME", 30.0)
+            comp = src.qmp.find_events("MIGRATION",
+                                       lambda e: e["data"].get("status") == "completed")
+            if comp:
+                t_end = comp[0]["ts"]
+            stop = src.qmp.find_events("STOP", lambda e: e["ts"] >= t_migrate - 1)
+            if stop and resume:
+                rec["downtime_events_ms"] = round((resume["ts"] - stop[0]["ts"]) * 1e3, 3)
+            rec["t_stop_src"] = stop[0]["ts"] if stop else None
+            rec["t_resume_dst"] = resume["ts"] if resume else None
+            passes = src.qmp.find_events(
+                "MIGRATION_PASS", lambda e: not stop or e["ts"] <= stop[0]["ts"])
+            rec["precopy_iterations"] = len(passes)
+        elif status == "cancelled":
+            rec["converged"] = False
+        else:
+            rec["errors"].append("migration ended in state %s: %s"
+                                 % (status, info.get("error-desc", "")))
+        rec["total_time_host_ms"] = round((t_end - t_migrate) * 1e3, 1)
+
+        # ---- after: progress, liveness, verifier ------------------------------
+        _sleep_watch(cfg.after_s, running)
+        t_after_end = time.time()
+        tok = "mb%d" % int(t_after_end * 1000)
+        t_ping = time.time()
+        running.console.send("ping " + tok)
+        pong = running.console.wait("PONG", 15.0, lambda p: p["tok"] == tok, after=t_ping - 1)
+        rec["guest_pong"] = pong is not None
+        if pong:
+            rec["guest_pong_ms"] = round((pong[0] - t_ping) * 1e3, 1)
+        rec["guest_hb_after"] = len([h for h in running.console.hb_copy()
+                                     if h[0] > t_end])
+        rec["guest_running_after"] = bool(pong) and rec["guest_hb_after"] > 0
+        if cfg.verify:
+            t_v = time.time()
+            running.console.send("verify")
+            v = running.console.wait("VERIFY", workloads.VERIFY_TIMEOUT_S[wl_name],
+                                     after=t_v - 0.01)
+            if v:
+                rec["verify"] = v[1]
+                rec["verify_line"] = v[2]
+                rec["verify_ok"] = v[1].get("mismatches") == 0
+                rec["verify_s"] = round(v[0] - t_v, 2)
+            else:
+                rec["verify"] = None
+                rec["verify_ok"] = False
+                rec["errors"].append("no MPWL VERIFY within %d s"
+                                     % workloads.VERIFY_TIMEOUT_S[wl_name])
+
+        # ---- derived figures ----------------------------------------------
+        _derive(rec, info, src, dst, t_ready, t_migrate, t_end, t_after_end, cfg)
+        rec["mpwl_errors"] = src.console.errors() + dst.console.errors()
+        if rec["mpwl_errors"]:
+            rec["errors"].append("guest reported %d MPWL ERROR lines"
+                                 % len(rec["mpwl_errors"]))
+    except procs.Interrupted:
+        rec["errors"].append("interrupted")
+        rec["status"] = "interrupted"
+        raise
+    except Exception as e:      # recorded, not raised: a bench goes on
+        if isinstance(e, (RunError, QMPError, OSError, RuntimeError)):
+            rec["errors"].append(str(e))
+        else:
+            rec["errors"].append("internal error: " + "".join(
+                traceback.format_exception_only(type(e), e)).strip())
+            rec["traceback"] = traceback.format_exc()
+        rec["status"] = "error"
+        for vm in (src, dst):
+            if vm is not None and vm.proc is not None and vm.proc.poll() is not None:
+                rec["errors"].append("%s QEMU exited rc=%s: %s"
+                                     % (vm.name, vm.proc.returncode, vm.log_tail()))
+    finally:
+        if sampler:
+            sampler.stop()
+        for vm in (src, dst):
+            if vm is not None:
+                vm.stop()
+        if link:
+            link.close()
+        rec["host"]["loadavg_end"] = loadavg()
+        try:
+            with open(os.path.join(workdir, "record.json"), "w") as f:
+                json.dump(rec, f, indent=2, sort_keys=True)
+                f.write("\n")
+        except (OSError, TypeError, ValueError):
+            pass
+    return rec
+
+
+def _start_incoming(dst):
+    """migrate-incoming on port 0 and read the port QEMU bound from the
+    destination's query-migrate (no race with other users of free ports);
+    fall back to a port picked here if this QEMU does not report it."""
+    dst.qmp.cmd("migrate-incoming", uri="tcp:127.0.0.1:0")
+    for addr in dst.qmp.cmd("query-migrate").get("socket-address", []):
+        if addr.get("type") == "inet" and int(addr.get("port", 0)):
+            return int(addr["port"])
+    raise RunError("destination did not report its incoming port")
+
+
+def _sleep_watch(secs, vm):
+    end = time.monotonic() + secs
+    while time.monotonic() < end:
+        if not vm.alive():
+            raise RunError("%s QEMU died: %s" % (vm.name, vm.log_tail()))
+        time.sleep(min(0.2, max(0.0, end - time.monotonic())))
+
+
+def _poll(cfg, strat, src, dst, t_migrate, log):
+    rule = strategies.SWITCH_RULES[strat.switch]
+    switched, t_switch, sync_at_switch = False, None, None
+    cancelled, t_cancel = False, None
+    deadline = t_migrate + cfg.timeout_s
+    hard_deadline = deadline + max(300.0, cfg.timeout_s)   # post-copy cannot be cancelled
+    next_print = t_migrate + 1.0
+    info = {}
+    last_ram = None
+    if strat.postcopy and rule({}, {"elapsed_s": 0.0}):
+        # an unconditional rule ('immediate') fires right after `migrate`,
+        # before the first query-migrate; QEMU accepts it during setup
+        try:
+            src.qmp.cmd("migrate-start-postcopy")
+            switched, t_switch = True, time.time()
+            log("post-copy switch requested at %.3f s (immediate)" % (t_switch - t_migrate))
+        except QMPError as e:
+            log("migrate-start-postcopy refused: %s" % e)
+    while True:
+        info = src.qmp.cmd("query-migrate")
+        st = info.get("status")
+        if "ram" in info:
+            last_ram = info
+        elif last_ram is not None and st in FINAL_STATES:
+            # a cancelled migration reports no ram stats: keep the last ones
+            merged = {k: v for k, v in last_ram.items() if k != "status"}
+            merged.update(info)
+            merged["stats_from_last_poll"] = True
+            info = merged
+        now = time.time()
+        if (strat.postcopy and not switched and st in ("setup", "active")
+                and rule(info, {"elapsed_s": now - t_migrate})):
+            try:
+                src.qmp.cmd("migrate-start-postcopy")
+                switched, t_switch = True, time.time()
+                sync_at_switch = _ram(info).get("dirty-sync-count")
+                log("post-copy switch requested at %.2f s (dirty-sync-count %s)"
+                    % (t_switch - t_migrate, sync_at_switch))
+            except QMPError as e:
+                log("migrate-start-postcopy refused: %s" % e)
+        if st in FINAL_STATES:
+            return info, switched, t_switch, sync_at_switch, cancelled, t_cancel
+        if now > deadline and not cancelled and st in CANCELLABLE_STATES:
+            log("no convergence in %.0f s: migrate_cancel" % cfg.timeout_s)
+            src.qmp.cmd("migrate_cancel")
+            cancelled, t_cancel = True, now
+        if now > hard_deadline:
+            raise RunError("migration still %s after %.0f s" % (st, now - t_migrate))
+        for vm in (src, dst):
+            if not vm.alive() and not (vm is dst and cancelled):
+                raise RunError("%s QEMU died during migration: %s"
+                               % (vm.name, vm.log_tail()))
+        if cfg.progress and now >= next_print:
+            print(_progress_line(now - t_migrate, info, switched), file=sys.stderr,
+                  flush=True)
+            next_print += 1.0
+        time.sleep(0.05 if strat.postcopy and not switched else 0.1)
+
+
+def _wait_dst_completed(dst, timeout_s):
+    end = time.monotonic() + timeout_s
+    info = {}
+    while time.monotonic() < end:
+        info = dst.qmp.cmd("query-migrate")
+        if info.get("status") in FINAL_STATES:
+            return info
+        time.sleep(0.1)
+    return info
+
+
+def _derive(rec, info, src, dst, t_ready, t_migrate, t_end, t_after_end, cfg):
+    ram = _ram(info)
+    rec["total_time_ms"] = info.get("total-time")
+    rec["setup_time_ms"] = info.get("setup-time")
+    rec["downtime_qemu_ms"] = info.get("downtime")
+    rec["bytes_total"] = ram.get("transferred")
+    rec["bytes_precopy"] = ram.get("precopy-bytes")
+    rec["bytes_downtime"] = ram.get("downtime-bytes")
+    rec["bytes_postcopy"] = ram.get("postcopy-bytes")
+    rec["ram_total_bytes"] = ram.get("total")
+    rec["pages_normal"] = ram.get("normal")
+    rec["pages_duplicate"] = ram.get("duplicate")
+    rec["dirty_sync_count"] = ram.get("dirty-sync-count")
+    rec["postcopy_requests"] = ram.get("postcopy-requests")
+    rec.setdefault("precopy_iterations", ram.get("dirty-sync-count"))
+    src_hb, dst_hb = src.console.hb_copy(), dst.console.hb_copy()
+    all_hb = sorted(src_hb + dst_hb)
+    period = stats.hb_period_s(src_hb, t_ready, t_migrate)
+    rec["hb_period_ms"] = round(period * 1e3, 2)
+    before = stats.hb_rate(src_hb, t_migrate - cfg.warmup_s, t_migrate)
+    during = stats.hb_rate_bracketing(all_hb, t_migrate, t_end)
+    after = stats.hb_rate(all_hb, t_end, t_after_end)
+    rec["progress_units_per_s"] = {"before": before, "during": during, "after": after}
+    rec["progress_during_ratio"] = (during / before) if before and during is not None else None
+    gap = stats.switch_gap([h for h in src_hb if h[0] <= t_end], dst_hb)
+    if gap and rec.get("status") == "completed":
+        rec["heartbeat_gap_ms"] = round(gap["gap_s"] * 1e3, 1)
+        rec["downtime_heartbeat_ms"] = round(max(0.0, gap["gap_s"] - period) * 1e3, 1)
+        rec["heartbeat_seq"] = {"src_last": gap["src_last_seq"],
+                                "dst_first": gap["dst_first_seq"]}
+    mg = stats.max_gap(all_hb, t_migrate, t_after_end)
+    rec["heartbeat_max_gap_ms"] = round(mg * 1e3, 1) if mg else None
+    if rec.get("downtime_events_ms") is not None:
+        rec["downtime_ms"] = rec["downtime_events_ms"]
+        rec["downtime_method"] = "events: source STOP -> destination RESUME (QEMU event timestamps, host clock)"
+    elif rec.get("downtime_heartbeat_ms") is not None:
+        rec["downtime_ms"] = rec["downtime_heartbeat_ms"]
+        rec["downtime_method"] = "heartbeat gap minus heartbeat period"
+    else:
+        rec["downtime_ms"] = None
+        rec["downtime_method"] = None
+
+
+def summary_text(rec):
+    """A short human summary of one record."""
+    def f(v, fmt="%.1f"):
+        return "-" if v is None else fmt % v
+    mb = lambda b: None if b is None else b / 1e6
+    p = rec.get("progress_units_per_s") or {}
+    v = rec.get("verify") or {}
+    lines = [
+        "strategy %s  workload %s  guest %d MiB  accel %s" % (
+            rec["strategy"], rec["workload_spec"], rec["guest_ram_mib"], rec["accel"]),
+        "bandwidth cap %s  RTT configured %s ms, measured %s ms" % (
+            "unlimited" if not rec["bandwidth_cap_bytes_per_s"]
+            else "%.0f MB/s" % (rec["bandwidth_cap_bytes_per_s"] / 1e6),
+            f(rec["rtt_ms_configured"]), f(rec["rtt_ms_measured"], "%.2f")),
+        "status %s  converged %s  post-copy switch %s" % (
+            rec["status"], rec.get("converged"), rec.get("postcopy_switched")),
+        "total %s ms (QEMU) / %s ms (host)  setup %s ms" % (
+            f(rec.get("total_time_ms"), "%d"), f(rec.get("total_time_host_ms")),
+            f(rec.get("setup_time_ms"), "%d")),
+        "downtime %s ms [events STOP->RESUME]  heartbeat %s ms  QEMU %s ms" % (
+            f(rec.get("downtime_events_ms")), f(rec.get("downtime_heartbeat_ms")),
+            f(rec.get("downtime_qemu_ms"), "%d")),
+        "bytes total %s MB (pre-copy %s, downtime %s, post-copy %s)  syncs %s  passes %s" % (
+            f(mb(rec.get("bytes_total"))), f(mb(rec.get("bytes_precopy"))),
+            f(mb(rec.get("bytes_downtime"))), f(mb(rec.get("bytes_postcopy"))),
+            rec.get("dirty_sync_count"), rec.get("precopy_iterations")),
+        "post-copy requests %s  blocktime %s ms" % (
+            rec.get("postcopy_requests"), rec.get("postcopy_blocktime_ms")),
+        "progress units/s before %s during %s after %s" % (
+            f(p.get("before")), f(p.get("during")), f(p.get("after"))),
+        "guest running after %s  verify %s" % (
+            rec.get("guest_running_after"), rec.get("verify_line", "-")),
+    ]
+    if rec.get("errors"):
+        lines.append("errors: " + "; ".join(rec["errors"]))
+    return "\n".join(lines)
+
+

@@ -1,0 +1,131 @@
+"""A minimal QMP client over a unix socket (stdlib only).
+
+A reader thread parses every line as it arrives, so events carry both
+QEMU's own timestamp (host wall clock, microseconds) and the host time at
+which we received them.  Commands are synchronous: `cmd()` waits for the
+reply carrying its id.
+"""
+import itertools
+import json
+import os
+import socket
+import threading
+import time
+
+
+class QMPError(Exception):
+    pass
+
+
+class QMP:
+    def __init__(self, path, name="qmp"):
+        self.path = path
+        self.name = name
+        self.sock = None
+        self.events = []            # dicts: event, data, ts (QEMU), rx (host)
+        self._replies = {}
+        self._cv = threading.Condition()
+        self._ids = itertools.count(1)
+        self._closed = False
+        self._send_lock = threading.Lock()
+
+    def connect(self, timeout_s=15.0, proc=None):
+        deadline = time.monotonic() + timeout_s
+        while True:
+            if proc is not None and proc.poll() is not None:
+                raise QMPError("%s: QEMU exited (rc %s) before QMP was up"
+                               % (self.name, proc.returncode))
+            try:
+                if os.path.exists(self.path):
+                    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                    s.connect(self.path)
+                    self.sock = s
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise QMPError("%s: cannot connect to %s" % (self.name, self.path))
+            time.sleep(0.05)
+        self._file = self.sock.makefile("rb")
+        greeting = json.loads(self._file.readline())
+        if "QMP" not in greeting:
+            raise QMPError("%s: bad greeting %r" % (self.name, greeting))
+        threading.Thread(target=self._reader, daemon=True,
+                         name="qmp-" + self.name).start()
+        self.cmd("qmp_capabilities")
+        return self
+
+    def _reader(self):
+        try:
+            for raw in self._file:
+                rx = time.time()
+                try:
+                    msg = json.loads(raw)
+                except ValueError:
+                    continue
+                with self._cv:
+                    if "event" in msg:
+                        t = msg.get("timestamp", {})
+                        ts = t.get("seconds", 0) + t.get("microseconds", 0) / 1e6
+                        self.events.append({"event": msg["event"],
+                                            "data": msg.get("data", {}),
+                                            "ts": ts, "rx": rx})
+                    elif "id" in msg:
+                        self._replies[msg["id"]] = msg
+                    self._cv.notify_all()
+        except (OSError, ValueError):
+            pass
+        with self._cv:
+            self._closed = True
+            self._cv.notify_all()
+
+    def cmd(self, name, timeout_s=30.0, **args):
+        """Run one command; returns its 'return' value or raises QMPError."""
+        i = next(self._ids)
+        msg = {"execute": name, "id": i}
+        if args:
+            msg["arguments"] = args
+        data = (json.dumps(msg) + "\n").encode()
+        with self._send_lock:
+            try:
+                self.sock.sendall(data)
+            except OSError as e:
+                raise QMPError("%s: %s: send failed: %s" % (self.name, name, e))
+        deadline = time.monotonic() + timeout_s
+        with self._cv:
+            while i not in self._replies:
+                left = deadline - time.monotonic()
+                if self._closed or left <= 0:
+                    raise QMPError("%s: %s: %s" % (
+                        self.name, name, "connection closed" if self._closed
+                        else "no reply in %.0f s" % timeout_s))
+                self._cv.wait(left)
+            reply = self._replies.pop(i)
+        if "error" in reply:
+            raise QMPError("%s: %s: %s" % (self.name, name,
+                                            reply["error"].get("desc", reply)))
+        return reply.get("return")
+
+    def find_events(self, name, pred=None):
+        with self._cv:
+            return [e for e in self.events
+                    if e["event"] == name and (pred is None or pred(e))]
+
+    def wait_event(self, name, timeout_s, pred=None):
+        deadline = time.monotonic() + timeout_s
+        with self._cv:
+            while True:
+                for e in self.events:
+                    if e["event"] == name and (pred is None or pred(e)):
+                        return e
+                left = deadline - time.monotonic()
+                if left <= 0 or self._closed:
+                    return None
+                self._cv.wait(left)
+
+    def close(self):
+        try:
+            if self.sock:
+                self.sock.close()
+        except OSError:
+            pass

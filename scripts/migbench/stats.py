@@ -1,0 +1,60 @@
+"""Pure helpers: medians, heartbeat rates and gaps (unit-tested)."""
+import statistics
+
+
+def median_min_max(values):
+    v = [x for x in values if x is not None]
+    if not v:
+        return None, None, None
+    return statistics.median(v), min(v), max(v)
+
+
+def hb_rate(hb, t0, t1):
+    """Work units per second from heartbeats (host_time, seq, units) in [t0, t1].
+
+    Uses the first and last heartbeat inside the window, so it measures what
+    the guest actually did between two observed points.  None if fewer than
+    two heartbeats fall in the window.
+    """
+    w = [h for h in hb if t0 <= h[0] <= t1]
+    if len(w) < 2 or w[-1][0] <= w[0][0]:
+        return None
+    return (w[-1][2] - w[0][2]) / (w[-1][0] - w[0][0])
+
+
+def hb_rate_bracketing(hb, t0, t1):
+    """Work units per second over [t0, t1], measured between the last
+    heartbeat at or before t0 and the first at or after t1, so that a
+    migration shorter than the heartbeat period still gets a rate (it then
+    includes up to one period on each side).  None without both ends."""
+    before = [h for h in hb if h[0] <= t0]
+    after = [h for h in hb if h[0] >= t1]
+    if not before or not after or after[0][0] <= before[-1][0]:
+        return None
+    a, b = before[-1], after[0]
+    return (b[2] - a[2]) / (b[0] - a[0])
+
+
+def hb_period_s(hb, t0, t1, default=0.1):
+    """Median interval between consecutive heartbeats in [t0, t1]."""
+    w = [h[0] for h in hb if t0 <= h[0] <= t1]
+    d = [b - a for a, b in zip(w, w[1:])]
+    return statistics.median(d) if d else default
+
+
+def switch_gap(src_hb, dst_hb):
+    """Heartbeat gap across the switch: first destination heartbeat minus the
+    last source heartbeat (host receive times), plus the sequence numbers on
+    both sides.  None if either side has none."""
+    if not src_hb or not dst_hb:
+        return None
+    last, first = src_hb[-1], dst_hb[0]
+    return {"gap_s": first[0] - last[0], "src_last_seq": last[1],
+            "dst_first_seq": first[1]}
+
+
+def max_gap(hb, t0, t1):
+    """Longest interval between consecutive heartbeats inside [t0, t1] (s)."""
+    w = [h[0] for h in hb if t0 <= h[0] <= t1]
+    d = [b - a for a, b in zip(w, w[1:])]
+    return max(d) if d else None

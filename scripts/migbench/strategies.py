@@ -1,0 +1,116 @@
+"""Migration strategies as data: one table, no if-chains.
+
+A Strategy names the capabilities to enable (on both sides), extra
+parameters, the post-copy switch rule and optional extra QEMU arguments.
+Switch rules are looked up in SWITCH_RULES by name; each is a function
+called on every poll of the source's `query-migrate` and returns True when
+`migrate-start-postcopy` should be issued now.
+
+Extension point: other work (the `predictive` scheduler, `zero-copy`)
+calls `register(Strategy(...))` from its own module (listed in EXTENSIONS)
+and, if it needs one, `register_switch_rule(name, fn)`.  A Strategy may also
+give `src_args`/`dst_args` (extra QEMU arguments, e.g. a shared memory
+backend), `uri` (a function of the run context returning the migration URI)
+and `requires` (a short note printed in --list).
+"""
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Optional
+
+# Capabilities the harness always enables where they apply:
+#  - events: MIGRATION / MIGRATION_PASS events with timestamps (both sides)
+#  - postcopy-blocktime: vCPU blocktime accounting on the destination
+ALWAYS_CAPS = {"events": True}
+POSTCOPY_DST_CAPS = {"postcopy-blocktime": True}
+
+
+@dataclass
+class Strategy:
+    name: str
+    description: str
+    caps: Dict[str, bool] = field(default_factory=dict)      # both sides
+    params: Dict[str, object] = field(default_factory=dict)  # both sides
+    switch: str = "never"                                    # SWITCH_RULES key
+    src_args: List[str] = field(default_factory=list)
+    dst_args: List[str] = field(default_factory=list)
+    # fn(ctx) -> URI; ctx has port (relay or destination), dst_port, workdir,
+    # cfg, src, dst (QemuVM), link; default "tcp:127.0.0.1:<port>"
+    uri: Optional[Callable] = None
+    requires: str = ""
+
+    @property
+    def postcopy(self):
+        return bool(self.caps.get("postcopy-ram"))
+
+
+def _switch_never(info, ctx):
+    return False
+
+
+def _switch_immediate(info, ctx):
+    return True
+
+
+def _switch_after_first_pass(info, ctx):
+    # The first bitmap sync happens in setup (dirty-sync-count = 1); the
+    # second when the first full pass over RAM has been sent and the pending
+    # estimate drops (QEMU then syncs exactly).  So count >= 2 <=> the first
+    # pass is done.  Polled every 50 ms (the MIGRATION_PASS event carries
+    # the same count).
+    return info.get("ram", {}).get("dirty-sync-count", 0) >= 2
+
+
+SWITCH_RULES: Dict[str, Callable] = {
+    "never": _switch_never,
+    "immediate": _switch_immediate,
+    "after-first-pass": _switch_after_first_pass,
+}
+
+STRATEGIES: Dict[str, Strategy] = {}
+
+
+def register(s: Strategy):
+    if s.switch not in SWITCH_RULES:
+        raise ValueError("strategy %s: unknown switch rule %s" % (s.name, s.switch))
+    STRATEGIES[s.name] = s
+
+
+def register_switch_rule(name, fn):
+    SWITCH_RULES[name] = fn
+
+
+STOCK = [
+    Strategy("precopy", "pre-copy only (QEMU defaults)"),
+    Strategy("precopy-autoconverge", "pre-copy with auto-converge (vCPU throttling)",
+             caps={"auto-converge": True}),
+    Strategy("postcopy", "post-copy, switch immediately after migrate",
+             caps={"postcopy-ram": True}, switch="immediate"),
+    Strategy("postcopy-after-precopy",
+             "pre-copy first pass, then post-copy (switch at dirty-sync-count >= 2)",
+             caps={"postcopy-ram": True}, switch="after-first-pass"),
+    Strategy("postcopy-preempt", "post-copy with the preempt channel, immediate switch",
+             caps={"postcopy-ram": True, "postcopy-preempt": True}, switch="immediate"),
+]
+STOCK_NAMES = [s.name for s in STOCK]
+for _s in STOCK:
+    register(_s)
+
+# Modules that register more strategies when present (added by other issues).
+EXTENSIONS = ["migbench.strategies_predictive", "migbench.strategies_zerocopy"]
+
+
+def load_extensions():
+    import importlib
+    for mod in EXTENSIONS:
+        try:
+            importlib.import_module(mod)
+        except ModuleNotFoundError as e:
+            if e.name != mod:
+                raise
+
+
+def get(name):
+    load_extensions()
+    if name not in STRATEGIES:
+        raise KeyError("unknown strategy %r (known: %s)"
+                       % (name, ", ".join(STRATEGIES)))
+    return STRATEGIES[name]
