@@ -21,11 +21,7 @@ if [ -z "$strategies" ]; then
     fi
 fi
 out="$MP_BUILD/demo/$(date +%Y%m%d-%H%M%S)"
-mkdir -p "$out"
-for s in $strategies; do
-    mp_log "migrating with strategy $s"
-    /usr/bin/python3 "$MP_TOP/scripts/migbench" run --strategy "$s" --workload wh64 \
-        --ram-mib 1024 --bandwidth 1gbit --json-out "$out/$s.json"
-done
-/usr/bin/python3 "$MP_TOP/scripts/migbench" report --compare "$out"/*.json 2>/dev/null ||
-    mp_log "records: ${out#$MP_TOP/}/*.json"
+# One repetition of each strategy on the same guest and link, side by side.
+/usr/bin/python3 "$MP_TOP/scripts/migbench" bench --out "$out" --reps 1 \
+    --strategies "$(echo $strategies | tr ' ' ',')" --workloads wh64 \
+    --bandwidths 1gbit --rtts-ms 0 --ram-mib 1024
