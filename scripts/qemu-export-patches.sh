@@ -22,17 +22,27 @@ FILES_LIST="$MP_TOP/qemu/files.list"
     mp_die "build/qemu-src has uncommitted changes: commit them first (one logical change per commit)"
 
 excludes=()
+base=$(mktemp)
+trap 'rm -f "$base"' EXIT
 while read -r from to; do
-    # Our own files: the tree's final version goes back to the repository.
-    if ! cmp -s "$SRC/$to" "$MP_TOP/$from"; then
-        cp "$SRC/$to" "$MP_TOP/$from"
-        mp_log "updated $from from the tree"
-    fi
+    # Our own files: the tree's final version goes back to the repository,
+    # unless the repository's copy changed too since the tree was prepared
+    # (someone else edited it): then neither side may silently win.
     excludes+=(":(exclude)$to")
+    cmp -s "$SRC/$to" "$MP_TOP/$from" && continue
+    git -C "$SRC" show "project-files:$to" > "$base" 2>/dev/null || : > "$base"
+    if cmp -s "$SRC/$to" "$base"; then
+        continue    # only the repository changed: keep it (prepare brings it in)
+    fi
+    if [ -f "$MP_TOP/$from" ] && ! cmp -s "$MP_TOP/$from" "$base"; then
+        mp_die "$from changed both in the repository and in the tree since prepare: merge by hand (tree copy: ${SRC#$MP_TOP/}/$to)"
+    fi
+    cp "$SRC/$to" "$MP_TOP/$from"
+    mp_log "updated $from from the tree"
 done < <([ -f "$FILES_LIST" ] && sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$FILES_LIST")
 
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+trap 'rm -rf "$tmp" "$base"' EXIT
 git -C "$SRC" format-patch -q --no-signature --zero-commit --no-numbered \
     --subject-prefix=PATCH -N -o "$tmp" project-files..HEAD -- . "${excludes[@]}"
 rm -f "$PATCHES"/[0-9][0-9][0-9][0-9]-*.patch

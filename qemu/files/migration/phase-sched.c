@@ -1,0 +1,789 @@
+/*
+ * Predictive phase scheduler for live migration (x-phase-sched)
+ *
+ * Copyright (c) 2026 The qemu-phase-sched authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * Guest RAM is cut into blocks of x-phase-sched-block-pages target pages,
+ * numbered by ram_addr_t (block = (ram_addr >> TARGET_PAGE_BITS) >> shift).
+ * RAMBlock offsets are aligned to 64 target pages (find_ram_offset()),
+ * so with at most 64 pages per block no block straddles two RAMBlocks.
+ *
+ * Memory cost per GiB of guest RAM with 4 KiB pages and 16-page blocks
+ * (16384 blocks):
+ *   - RAMBlock.phase_written, one bit per page:             32 KiB
+ *   - accessed-page log (TCG only), one bit per page:      32 KiB
+ *   - history, 2 bits per block per interval:    4 KiB x window (8: 32 KiB)
+ *   - predicted write/read, deferred (now and before), written since
+ *     deferral, pull set, scratch, one bit per block each: 14 KiB
+ *   - confidence, one byte per block:                      16 KiB
+ * i.e. about 126 KiB per GiB with the default window of 8 intervals.
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/bitmap.h"
+#include "qemu/bitops.h"
+#include "qemu/host-utils.h"
+#include "qemu/rcu.h"
+#include "qemu/timer.h"
+#include "qemu/main-loop.h"
+#include "qapi/error.h"
+#include "exec/ram_addr.h"
+#include "exec/target_page.h"
+#include "exec/cputlb.h"
+#include "hw/core/cpu.h"
+#include "system/tcg.h"
+#include "migration.h"
+#include "options.h"
+#include "ram.h"
+#include "mp-predict.h"
+#include "phase-sched.h"
+#include "trace.h"
+
+/*
+ * A block predicted write whose confidence is at least this (out of 255,
+ * i.e. 75 % of the confidence window agreed) is pulled in the first,
+ * hottest pass after the switch to post-copy.
+ */
+#define PHASE_SCHED_HOT_CONFIDENCE 192
+
+/**
+ * PhaseSchedAccessLog: pages whose TLB entry was filled since the last
+ * sample, one bit per target page of ram_addr_t space
+ *
+ * Published with RCU: vCPU threads set bits (set_bit_atomic()), the
+ * migration thread harvests them with qatomic_xchg() at each sample.
+ */
+typedef struct PhaseSchedAccessLog {
+    struct rcu_head rcu;
+    uint64_t npages;
+    unsigned long bmap[];
+} PhaseSchedAccessLog;
+
+bool phase_sched_access_log_armed;
+static PhaseSchedAccessLog *phase_sched_access_log;
+
+/**
+ * PhaseSchedState: the scheduler of one migration
+ *
+ * Block planes are uint64_t words as mp-predict.h wants them, indexed by
+ * global block number.  Owned by the migration thread.
+ */
+typedef struct PhaseSchedState {
+    unsigned block_shift;          /* log2(pages per block) */
+    uint64_t nblocks;
+    uint64_t nwords;               /* uint64_t words per block plane */
+    int64_t interval_ns;
+    int64_t next_sample_ns;        /* QEMU_CLOCK_REALTIME */
+    unsigned warmup;               /* intervals before deferring */
+    bool completing;               /* final stop-and-copy started */
+    bool in_pull;                  /* post-copy started */
+
+    mp_history hist;
+    void *hist_mem;
+    mp_predictor kind;
+    mp_predict_params params;
+
+    uint64_t *written;             /* scratch: written blocks, this sample */
+    uint64_t *pred_write;
+    uint64_t *pred_read;
+    uint8_t *confidence;           /* per block, 0..255 */
+    uint64_t *deferred;            /* blocks held back for post-copy */
+    uint64_t *deferred_written;    /* deferred blocks written since */
+    uint64_t *deferred_old;        /* deferred set of the evaluation before */
+    uint64_t *pull_set;            /* blocks of the current pull pass */
+    uint64_t deferred_dirty;       /* dirty pages in deferred blocks */
+    uint64_t threshold_peak;       /* largest threshold_size seen, bytes */
+    bool finish_precopy;           /* deferred set fits: stop deferring */
+
+    int pull_pass;                 /* 0: none, 1: hot, 2: rest, 3: done */
+    uint64_t pull_cursor;          /* block the pull pass is at */
+    /* 1 + block last requested, or 0; set by the return-path thread */
+    uint64_t pull_hint;
+} PhaseSchedState;
+
+static PhaseSchedState *phase_sched;
+static PhaseSchedStats phase_sched_stats;
+
+static inline uint64_t phase_sched_rb_first_block(PhaseSchedState *ps,
+                                                  RAMBlock *rb)
+{
+    return (rb->offset >> TARGET_PAGE_BITS) >> ps->block_shift;
+}
+
+static inline bool plane_test(const uint64_t *plane, uint64_t b)
+{
+    return plane[b / 64] & (UINT64_C(1) << (b % 64));
+}
+
+static inline void plane_set(uint64_t *plane, uint64_t b)
+{
+    plane[b / 64] |= UINT64_C(1) << (b % 64);
+}
+
+static inline void plane_clear(uint64_t *plane, uint64_t b)
+{
+    plane[b / 64] &= ~(UINT64_C(1) << (b % 64));
+}
+
+/* First set bit at or after @b and before @end, or @end. */
+static uint64_t plane_next(const uint64_t *plane, uint64_t b, uint64_t end)
+{
+    while (b < end) {
+        uint64_t w = plane[b / 64] >> (b % 64);
+
+        if (w) {
+            b += ctz64(w);
+            return MIN(b, end);
+        }
+        b = (b / 64 + 1) * 64;
+    }
+    return end;
+}
+
+static uint64_t plane_count(const uint64_t *plane, uint64_t nwords)
+{
+    uint64_t n = 0;
+
+    for (uint64_t i = 0; i < nwords; i++) {
+        n += ctpop64(plane[i]);
+    }
+    return n;
+}
+
+/*
+ * OR a word of a page bitmap into a block plane.  @first_page is the
+ * global page number of bit 0 of @word.
+ */
+static void plane_fold_page_word(PhaseSchedState *ps, uint64_t *plane,
+                                 uint64_t first_page, unsigned long word)
+{
+    unsigned step = MIN(1u << ps->block_shift, BITS_PER_LONG);
+    unsigned long mask = step == BITS_PER_LONG ? ~0UL : (1UL << step) - 1;
+
+    for (unsigned p = 0; p < BITS_PER_LONG && word; p += step) {
+        if (word & mask) {
+            uint64_t b = (first_page + p) >> ps->block_shift;
+
+            if (b < ps->nblocks) {
+                plane_set(plane, b);
+            }
+        }
+        word = step == BITS_PER_LONG ? 0 : word >> step;
+    }
+}
+
+void phase_sched_access_log_record(ram_addr_t addr)
+{
+    PhaseSchedAccessLog *log;
+    uint64_t page = addr >> TARGET_PAGE_BITS;
+
+    RCU_READ_LOCK_GUARD();
+    log = qatomic_rcu_read(&phase_sched_access_log);
+    if (log && page < log->npages) {
+        set_bit_atomic(page, log->bmap);
+    }
+}
+
+/* A vCPU's TLB may only be flushed by its own thread (cputlb.c). */
+static void phase_sched_flush_tlb_work(CPUState *cpu, run_on_cpu_data data)
+{
+    tlb_flush(cpu);
+}
+
+/*
+ * Start a new accessed interval: every page must be refilled to count.
+ * The flush runs on each vCPU before its next TB, so accesses in between
+ * through TLB entries already filled are not counted in any interval.
+ */
+static void phase_sched_flush_tlbs(void)
+{
+    CPUState *cpu;
+
+    CPU_FOREACH(cpu) {
+        async_run_on_cpu(cpu, phase_sched_flush_tlb_work, RUN_ON_CPU_NULL);
+    }
+}
+
+static PhaseSchedAccessSource phase_sched_resolve_source(void)
+{
+    PhaseSchedAccessSource src = migrate_phase_sched_access_source();
+
+    if (src == PHASE_SCHED_ACCESS_SOURCE_AUTO) {
+        /* page-idle is not implemented: KVM falls back to dirty bits. */
+        src = tcg_enabled() ? PHASE_SCHED_ACCESS_SOURCE_TCG
+                            : PHASE_SCHED_ACCESS_SOURCE_NONE;
+    }
+    return src;
+}
+
+bool phase_sched_setup(Error **errp)
+{
+    PhaseSchedState *ps;
+    RAMBlock *rb;
+    uint64_t npages = 0;
+    unsigned window = migrate_phase_sched_window();
+    size_t bytes;
+
+    memset(&phase_sched_stats, 0, sizeof(phase_sched_stats));
+    /* A previous migration that failed early may not have cleaned up. */
+    phase_sched_cleanup();
+    if (!migrate_phase_sched()) {
+        return true;
+    }
+
+    RAMBLOCK_FOREACH(rb) {
+        npages = MAX(npages, (rb->offset + rb->max_length) >> TARGET_PAGE_BITS);
+        /* The first sync harvested every page ever dirtied: forget it. */
+        if (rb->phase_written) {
+            bitmap_zero(rb->phase_written, rb->max_length >> TARGET_PAGE_BITS);
+        }
+    }
+
+    ps = g_new0(PhaseSchedState, 1);
+    ps->block_shift = ctz32(migrate_phase_sched_block_pages());
+    ps->nblocks = DIV_ROUND_UP(MAX(npages, 1), 1u << ps->block_shift);
+    ps->nwords = DIV_ROUND_UP(ps->nblocks, 64);
+    ps->interval_ns = (int64_t)migrate_phase_sched_interval() * SCALE_MS;
+    ps->warmup = MAX(migrate_phase_sched_warmup(), 1);
+    ps->kind = (mp_predictor)migrate_phase_sched_predictor();
+
+    /* The window is both the look-back of the predictor and its rating. */
+    mp_predict_params_default(ps->kind, &ps->params);
+    ps->params.k = window;
+    ps->params.conf_depth = window;
+    ps->params.min_writes = MIN(ps->params.min_writes, window);
+    ps->params.min_accesses = MIN(ps->params.min_accesses, window);
+    if (mp_predict_params_check(ps->kind, &ps->params)) {
+        error_setg(errp, "x-phase-sched: invalid predictor parameters "
+                   "(predictor '%s', window %u)",
+                   PhaseSchedPredictor_str(migrate_phase_sched_predictor()),
+                   window);
+        g_free(ps);
+        return false;
+    }
+
+    bytes = mp_history_bytes(ps->nblocks, window);
+    if (!bytes) {
+        error_setg(errp, "x-phase-sched: cannot track %" PRIu64 " blocks",
+                   ps->nblocks);
+        g_free(ps);
+        return false;
+    }
+    ps->hist_mem = g_malloc0(bytes);
+    if (mp_history_init(&ps->hist, ps->hist_mem, bytes, ps->nblocks,
+                        window)) {
+        error_setg(errp, "x-phase-sched: cannot set up the access history");
+        g_free(ps->hist_mem);
+        g_free(ps);
+        return false;
+    }
+
+    ps->written = g_new0(uint64_t, ps->nwords);
+    ps->pred_write = g_new0(uint64_t, ps->nwords);
+    ps->pred_read = g_new0(uint64_t, ps->nwords);
+    ps->deferred = g_new0(uint64_t, ps->nwords);
+    ps->deferred_written = g_new0(uint64_t, ps->nwords);
+    ps->deferred_old = g_new0(uint64_t, ps->nwords);
+    ps->pull_set = g_new0(uint64_t, ps->nwords);
+    ps->confidence = g_new0(uint8_t, ps->nwords * 64);
+
+    phase_sched_stats.valid = true;
+    phase_sched_stats.history_bytes = bytes;
+    phase_sched_stats.access_source = phase_sched_resolve_source();
+
+    if (phase_sched_stats.access_source == PHASE_SCHED_ACCESS_SOURCE_TCG) {
+        PhaseSchedAccessLog *log;
+
+        log = g_malloc0(sizeof(*log) +
+                        BITS_TO_LONGS(npages) * sizeof(unsigned long));
+        log->npages = npages;
+        qatomic_rcu_set(&phase_sched_access_log, log);
+        qatomic_set(&phase_sched_access_log_armed, true);
+        phase_sched_flush_tlbs();
+    }
+
+    ps->next_sample_ns = qemu_clock_get_ns(QEMU_CLOCK_REALTIME) +
+                         ps->interval_ns;
+    phase_sched = ps;
+
+    trace_phase_sched_setup(ps->nblocks, 1u << ps->block_shift, window,
+                            mp_predictor_name(ps->kind),
+                            PhaseSchedAccessSource_str(
+                                phase_sched_stats.access_source),
+                            bytes);
+    return true;
+}
+
+void phase_sched_cleanup(void)
+{
+    PhaseSchedState *ps = phase_sched;
+    PhaseSchedAccessLog *log = phase_sched_access_log;
+
+    if (log) {
+        qatomic_set(&phase_sched_access_log_armed, false);
+        qatomic_rcu_set(&phase_sched_access_log, NULL);
+        g_free_rcu(log, rcu);
+    }
+    if (!ps) {
+        return;
+    }
+    phase_sched = NULL;
+    trace_phase_sched_cleanup(phase_sched_stats.intervals,
+                              phase_sched_stats.sample_time_us);
+    g_free(ps->hist_mem);
+    g_free(ps->written);
+    g_free(ps->pred_write);
+    g_free(ps->pred_read);
+    g_free(ps->deferred);
+    g_free(ps->deferred_written);
+    g_free(ps->deferred_old);
+    g_free(ps->pull_set);
+    g_free(ps->confidence);
+    g_free(ps);
+}
+
+bool phase_sched_sample_due(void)
+{
+    PhaseSchedState *ps = phase_sched;
+
+    return ps && !ps->in_pull && !ps->completing &&
+           qemu_clock_get_ns(QEMU_CLOCK_REALTIME) >= ps->next_sample_ns;
+}
+
+bool phase_sched_deferring(void)
+{
+    PhaseSchedState *ps = phase_sched;
+
+    return ps && !ps->in_pull && !ps->completing && !ps->finish_precopy &&
+           mp_history_count(&ps->hist) >= ps->warmup;
+}
+
+bool phase_sched_page_deferred(RAMBlock *rb, unsigned long page)
+{
+    PhaseSchedState *ps = phase_sched;
+    uint64_t b;
+
+    if (!phase_sched_deferring()) {
+        return false;
+    }
+    b = phase_sched_rb_first_block(ps, rb) + (page >> ps->block_shift);
+    return b < ps->nblocks && plane_test(ps->deferred, b);
+}
+
+unsigned long phase_sched_block_end(RAMBlock *rb, unsigned long page)
+{
+    PhaseSchedState *ps = phase_sched;
+    unsigned shift = ps ? ps->block_shift : 0;
+
+    return ((page >> shift) + 1) << shift;
+}
+
+void phase_sched_recount_deferred(void)
+{
+    PhaseSchedState *ps = phase_sched;
+    uint64_t n = 0;
+    RAMBlock *rb;
+
+    if (!ps) {
+        return;
+    }
+
+    RCU_READ_LOCK_GUARD();
+    RAMBLOCK_FOREACH_NOT_IGNORED(rb) {
+        unsigned long used = rb->used_length >> TARGET_PAGE_BITS;
+        uint64_t first = phase_sched_rb_first_block(ps, rb);
+        uint64_t end = first + DIV_ROUND_UP(used, 1u << ps->block_shift);
+        uint64_t b;
+
+        if (!rb->bmap) {
+            continue;
+        }
+        end = MIN(end, ps->nblocks);
+        for (b = plane_next(ps->deferred, first, end); b < end;
+             b = plane_next(ps->deferred, b + 1, end)) {
+            unsigned long p = (b - first) << ps->block_shift;
+            unsigned long np = MIN(1ul << ps->block_shift, used - p);
+
+            n += bitmap_count_one_with_offset(rb->bmap, p, np);
+        }
+    }
+    ps->deferred_dirty = n;
+    qatomic_set(&phase_sched_stats.deferred_pages, n);
+}
+
+uint64_t phase_sched_deferred_bytes(void)
+{
+    PhaseSchedState *ps = phase_sched;
+
+    if (!phase_sched_deferring()) {
+        return 0;
+    }
+    return ps->deferred_dirty << TARGET_PAGE_BITS;
+}
+
+/* Fold RAMBlock.phase_written (page bits) into ps->written (block bits). */
+static uint64_t phase_sched_fold_written(PhaseSchedState *ps)
+{
+    RAMBlock *rb;
+
+    memset(ps->written, 0, ps->nwords * sizeof(uint64_t));
+    RAMBLOCK_FOREACH_NOT_IGNORED(rb) {
+        unsigned long *pw = rb->phase_written;
+        unsigned long nlongs;
+        uint64_t first_page = rb->offset >> TARGET_PAGE_BITS;
+
+        if (!pw) {
+            continue;
+        }
+        nlongs = BITS_TO_LONGS(rb->max_length >> TARGET_PAGE_BITS);
+        for (unsigned long i = 0; i < nlongs; i++) {
+            if (pw[i]) {
+                plane_fold_page_word(ps, ps->written,
+                                     first_page + i * BITS_PER_LONG, pw[i]);
+                pw[i] = 0;
+            }
+        }
+    }
+    return plane_count(ps->written, ps->nwords);
+}
+
+/* Harvest the accessed-page log into @accessed (block bits). */
+static void phase_sched_fold_accessed(PhaseSchedState *ps, uint64_t *accessed)
+{
+    PhaseSchedAccessLog *log = qatomic_rcu_read(&phase_sched_access_log);
+
+    memset(accessed, 0, ps->nwords * sizeof(uint64_t));
+    if (!log) {
+        return;
+    }
+    for (unsigned long i = 0; i < BITS_TO_LONGS(log->npages); i++) {
+        if (qatomic_read(&log->bmap[i])) {
+            unsigned long w = qatomic_xchg(&log->bmap[i], 0);
+
+            plane_fold_page_word(ps, accessed, (uint64_t)i * BITS_PER_LONG, w);
+        }
+    }
+}
+
+/* Predict every block and derive the deferred set from it. */
+static void phase_sched_evaluate(PhaseSchedState *ps)
+{
+    mp_predict_stats st = { 0 };
+    uint64_t i;
+
+    if (mp_predict_words(&ps->hist, ps->kind, &ps->params, 0, ps->nwords,
+                         ps->pred_write, ps->pred_read, ps->confidence,
+                         &st)) {
+        /* Parameters were checked at setup: cannot happen. */
+        g_assert_not_reached();
+    }
+
+    memcpy(ps->deferred_old, ps->deferred, ps->nwords * sizeof(uint64_t));
+    if (mp_history_count(&ps->hist) < ps->warmup) {
+        memset(ps->deferred, 0, ps->nwords * sizeof(uint64_t));
+    } else {
+        memcpy(ps->deferred, ps->pred_write, ps->nwords * sizeof(uint64_t));
+    }
+    /* A block newly deferred starts with a clean "written since" record. */
+    for (i = 0; i < ps->nwords; i++) {
+        ps->deferred_written[i] &= ps->deferred[i];
+    }
+
+    phase_sched_stats.deferred_blocks = plane_count(ps->deferred, ps->nwords);
+    trace_phase_sched_predict(mp_history_count(&ps->hist),
+                              st.blocks[MP_CLASS_WRITE],
+                              st.blocks[MP_CLASS_READ],
+                              st.blocks[MP_CLASS_CLEAN],
+                              phase_sched_stats.deferred_blocks);
+}
+
+void phase_sched_sample(int64_t sync_ns)
+{
+    PhaseSchedState *ps = phase_sched;
+    int64_t t0 = qemu_clock_get_ns(QEMU_CLOCK_REALTIME);
+    uint64_t *w, *a;
+    uint64_t nwritten, sample_us;
+
+    if (!ps) {
+        return;
+    }
+
+    nwritten = phase_sched_fold_written(ps);
+    mp_history_next_slot(&ps->hist, &w, &a);
+    memcpy(w, ps->written, ps->nwords * sizeof(uint64_t));
+    phase_sched_fold_accessed(ps, a);
+    if (phase_sched_access_log) {
+        phase_sched_flush_tlbs();
+    }
+    mp_history_commit(&ps->hist);
+
+    /* Deferred blocks that were written again are deferred rightly. */
+    for (uint64_t i = 0; i < ps->nwords; i++) {
+        ps->deferred_written[i] |= ps->written[i] & ps->deferred[i];
+    }
+
+    phase_sched_evaluate(ps);
+    phase_sched_recount_deferred();
+
+    sample_us = (qemu_clock_get_ns(QEMU_CLOCK_REALTIME) - t0 + sync_ns) /
+                SCALE_US;
+    phase_sched_stats.intervals++;
+    phase_sched_stats.sample_time_us += sample_us;
+    phase_sched_stats.sample_time_max_us =
+        MAX(phase_sched_stats.sample_time_max_us, sample_us);
+    ps->next_sample_ns = t0 + ps->interval_ns;
+
+    trace_phase_sched_sample(phase_sched_stats.intervals, nwritten,
+                             plane_count(a, ps->nwords), ps->deferred_dirty,
+                             sample_us);
+}
+
+bool phase_sched_want_postcopy(uint64_t must_precopy, uint64_t can_postcopy,
+                               uint64_t threshold)
+{
+    PhaseSchedState *ps = phase_sched;
+
+    if (ps) {
+        ps->threshold_peak = MAX(ps->threshold_peak, threshold);
+    }
+    if (!phase_sched_deferring() || !ps->deferred_dirty ||
+        must_precopy > threshold) {
+        return false;
+    }
+    /*
+     * A deferred set that fits the downtime limit by itself gains nothing
+     * from post-copy (which costs remote faults and leaves the VM depending
+     * on both hosts): stop deferring and let pre-copy converge. Compare with
+     * the peak threshold, because the current one is estimated from the last
+     * iteration's throughput, which collapses once the push phase has
+     * nothing left to send but deferred pages.
+     */
+    if ((ps->deferred_dirty << TARGET_PAGE_BITS) + must_precopy <=
+        ps->threshold_peak) {
+        ps->finish_precopy = true;
+        qatomic_set(&phase_sched_stats.deferred_pages, 0);
+        trace_phase_sched_finish_precopy(ps->deferred_dirty,
+                                         ps->threshold_peak);
+        return false;
+    }
+    trace_phase_sched_switch(must_precopy, can_postcopy, threshold,
+                             ps->deferred_dirty);
+    phase_sched_stats.switched_to_postcopy = true;
+    return true;
+}
+
+/* Dirty pages of a block, given its global number. */
+static uint64_t phase_sched_block_dirty(PhaseSchedState *ps, RAMBlock *rb,
+                                        uint64_t b)
+{
+    unsigned long used = rb->used_length >> TARGET_PAGE_BITS;
+    unsigned long p = (b - phase_sched_rb_first_block(ps, rb)) <<
+                      ps->block_shift;
+
+    if (p >= used) {
+        return 0;
+    }
+    return bitmap_count_one_with_offset(rb->bmap, p,
+                                        MIN(1ul << ps->block_shift, used - p));
+}
+
+void phase_sched_postcopy_begin(void)
+{
+    PhaseSchedState *ps = phase_sched;
+    uint64_t idle = 0, hot = 0;
+    RAMBlock *rb;
+
+    if (!ps) {
+        return;
+    }
+    /* What was deferred at the switch is what the pull phase owes. */
+    phase_sched_recount_deferred();
+    ps->in_pull = true;
+
+    /*
+     * Writes seen by the syncs since the last sample (the caller's last
+     * one included) count as "written after deferral" too.
+     */
+    phase_sched_fold_written(ps);
+    for (uint64_t i = 0; i < ps->nwords; i++) {
+        ps->deferred_written[i] |= ps->written[i] & ps->deferred[i];
+    }
+
+    RCU_READ_LOCK_GUARD();
+    RAMBLOCK_FOREACH_NOT_IGNORED(rb) {
+        uint64_t first = phase_sched_rb_first_block(ps, rb);
+        uint64_t end = MIN(first + DIV_ROUND_UP(rb->used_length >>
+                                                TARGET_PAGE_BITS,
+                                                1u << ps->block_shift),
+                           ps->nblocks);
+
+        for (uint64_t b = plane_next(ps->deferred, first, end); b < end;
+             b = plane_next(ps->deferred, b + 1, end)) {
+            /*
+             * Judge only blocks that stayed deferred for a whole interval:
+             * a block deferred just before the switch had no time to be
+             * written again.
+             */
+            if (plane_test(ps->deferred_old, b) &&
+                !plane_test(ps->deferred_written, b)) {
+                idle += phase_sched_block_dirty(ps, rb, b);
+            }
+            if (ps->confidence[b] >= PHASE_SCHED_HOT_CONFIDENCE) {
+                plane_set(ps->pull_set, b);
+                hot++;
+            }
+        }
+    }
+    phase_sched_stats.mispredict_deferred_pages = idle;
+    ps->pull_pass = 1;
+    ps->pull_cursor = 0;
+    trace_phase_sched_pull_pass(1, hot);
+}
+
+void phase_sched_completion_begin(void)
+{
+    PhaseSchedState *ps = phase_sched;
+
+    if (ps) {
+        ps->completing = true;
+    }
+}
+
+/*
+ * Find the first block of the pull set at or after block @from that still
+ * has a dirty page; blocks found clean leave the set.
+ */
+static bool phase_sched_pull_scan(PhaseSchedState *ps, uint64_t from,
+                                  RAMBlock **rbp, unsigned long *pagep)
+{
+    RAMBlock *rb;
+
+    RAMBLOCK_FOREACH_NOT_IGNORED(rb) {
+        unsigned long used = rb->used_length >> TARGET_PAGE_BITS;
+        uint64_t first = phase_sched_rb_first_block(ps, rb);
+        uint64_t end = MIN(first + DIV_ROUND_UP(used, 1u << ps->block_shift),
+                           ps->nblocks);
+        uint64_t b;
+
+        if (from >= end) {
+            continue;
+        }
+        for (b = plane_next(ps->pull_set, MAX(from, first), end); b < end;
+             b = plane_next(ps->pull_set, b + 1, end)) {
+            unsigned long p = (b - first) << ps->block_shift;
+            unsigned long pend = MIN(p + (1ul << ps->block_shift), used);
+            unsigned long dirty = find_next_bit(rb->bmap, pend, p);
+
+            if (dirty < pend) {
+                ps->pull_cursor = b;
+                *rbp = rb;
+                *pagep = dirty;
+                return true;
+            }
+            /* Nothing left in this block (sent or requested). */
+            plane_clear(ps->pull_set, b);
+        }
+    }
+    return false;
+}
+
+bool phase_sched_next_pull_page(RAMBlock **rbp, unsigned long *pagep)
+{
+    PhaseSchedState *ps = phase_sched;
+    uint64_t hint;
+
+    if (!ps || ps->pull_pass < 1 || ps->pull_pass > 2) {
+        return false;
+    }
+
+    /*
+     * Follow the destination's faults: the guest is likely to touch the
+     * blocks after the one it just faulted on, so the pass goes on from
+     * there (upstream's linear scan does the same, but only without
+     * postcopy-preempt).
+     */
+    hint = qatomic_xchg(&ps->pull_hint, 0);
+    if (hint) {
+        ps->pull_cursor = hint - 1;
+    }
+
+    for (;;) {
+        if (phase_sched_pull_scan(ps, ps->pull_cursor, rbp, pagep) ||
+            (ps->pull_cursor && phase_sched_pull_scan(ps, 0, rbp, pagep))) {
+            return true;
+        }
+
+        /* Pass over: the second pass takes every other deferred block. */
+        ps->pull_cursor = 0;
+        if (++ps->pull_pass > 2) {
+            trace_phase_sched_pull_pass(3, 0);
+            return false;
+        }
+        memcpy(ps->pull_set, ps->deferred, ps->nwords * sizeof(uint64_t));
+        trace_phase_sched_pull_pass(2, plane_count(ps->pull_set, ps->nwords));
+    }
+}
+
+void phase_sched_count_sent(RAMBlock *rb, unsigned long page, int pages,
+                            bool requested)
+{
+    PhaseSchedState *ps = phase_sched;
+    uint64_t b;
+
+    if (!ps || pages <= 0) {
+        return;
+    }
+    if (ps->in_pull) {
+        if (!requested) {
+            phase_sched_stats.pulled_background_pages += pages;
+        }
+        return;
+    }
+    if (mp_history_count(&ps->hist) < ps->warmup) {
+        phase_sched_stats.pushed_unpredicted_pages += pages;
+        return;
+    }
+    b = phase_sched_rb_first_block(ps, rb) + (page >> ps->block_shift);
+    if (b >= ps->nblocks) {
+        return;
+    }
+    if (plane_test(ps->pred_write, b)) {
+        phase_sched_stats.pushed_write_pages += pages;
+    } else if (plane_test(ps->pred_read, b)) {
+        phase_sched_stats.pushed_read_pages += pages;
+    } else {
+        phase_sched_stats.pushed_clean_pages += pages;
+    }
+}
+
+void phase_sched_count_redirtied(uint64_t pages)
+{
+    if (phase_sched_deferring()) {
+        phase_sched_stats.mispredict_pushed_pages += pages;
+    }
+}
+
+void phase_sched_note_request(RAMBlock *rb, ram_addr_t start, uint64_t pages)
+{
+    PhaseSchedState *ps = phase_sched;
+    uint64_t b;
+
+    if (!ps || !ps->in_pull) {
+        return;
+    }
+    qatomic_add(&phase_sched_stats.pulled_fault_pages, pages);
+    b = phase_sched_rb_first_block(ps, rb) +
+        ((start >> TARGET_PAGE_BITS) >> ps->block_shift);
+    if (b < ps->nblocks) {
+        /* Block + 1, so that 0 means "no hint". */
+        qatomic_set(&ps->pull_hint, b + 1);
+    }
+}
+
+bool phase_sched_get_stats(PhaseSchedStats *stats)
+{
+    *stats = phase_sched_stats;
+    return stats->valid;
+}

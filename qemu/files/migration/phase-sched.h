@@ -1,0 +1,231 @@
+/*
+ * Predictive phase scheduler for live migration (x-phase-sched)
+ *
+ * Copyright (c) 2026 The qemu-phase-sched authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * The source samples, per block of guest pages, whether the block was
+ * written (dirty log) and accessed (TCG softmmu TLB fills) in each
+ * interval, keeps a bounded history (mp-predict.h), predicts each block's
+ * class for the next window and lets ram.c push read and clean blocks
+ * in pre-copy while write blocks keep their dirty bit until post-copy
+ * pulls them.  See docs/devel/migration/phase-scheduler.rst.
+ *
+ * Ownership: the state is created and destroyed with the RAM save state
+ * (ram_save_setup()/ram_save_cleanup(), BQL held) and otherwise used by
+ * the migration thread only, except for the counters the return-path
+ * thread bumps atomically (pages requested by the destination) and the
+ * accessed-page log that vCPU threads fill (exec/ram_addr.h).
+ */
+
+#ifndef QEMU_MIGRATION_PHASE_SCHED_H
+#define QEMU_MIGRATION_PHASE_SCHED_H
+
+#include "exec/cpu-common.h"
+#include "qapi/qapi-types-migration.h"
+
+/**
+ * PhaseSchedStats: counters of one migration, kept after it ends
+ *
+ * Pages are target pages.  Read by query-migrate (BQL), written by the
+ * migration thread (pulled_fault_pages: return-path thread, atomically).
+ */
+typedef struct PhaseSchedStats {
+    /* Pages sent in the push phase, by the class of their block. */
+    uint64_t pushed_read_pages;
+    uint64_t pushed_clean_pages;
+    /* ... of write blocks: only in a stop-and-copy that ends pre-copy. */
+    uint64_t pushed_write_pages;
+    /* ... before the first prediction (warm-up). */
+    uint64_t pushed_unpredicted_pages;
+    /* Dirty pages in deferred blocks, at the last evaluation or switch. */
+    uint64_t deferred_pages;
+    /* Blocks deferred at the last evaluation. */
+    uint64_t deferred_blocks;
+    /* Pages sent after the switch by the background (hottest first). */
+    uint64_t pulled_background_pages;
+    /* Pages the destination requested after the switch (faults). */
+    uint64_t pulled_fault_pages;
+    /* Mispredictions: pages found re-dirtied after being pushed ... */
+    uint64_t mispredict_pushed_pages;
+    /*
+     * ... and dirty pages, at the switch, of blocks deferred for at least
+     * a whole interval and not written after their deferral.
+     */
+    uint64_t mispredict_deferred_pages;
+    /* Intervals sampled, and the sampler's cost. */
+    uint64_t intervals;
+    uint64_t sample_time_us;       /* sum over all samples */
+    uint64_t sample_time_max_us;   /* longest single sample */
+    /* History memory, bytes. */
+    uint64_t history_bytes;
+    /* Accessed-bit source in use (auto resolved). */
+    PhaseSchedAccessSource access_source;
+    /* The scheduler started post-copy by itself. */
+    bool switched_to_postcopy;
+    /* Stats are valid (x-phase-sched was on in the last migration). */
+    bool valid;
+} PhaseSchedStats;
+
+/**
+ * phase_sched_setup() - create the scheduler state for a new migration
+ * @errp: error object
+ *
+ * Called from ram_init_bitmaps() with the RAM list lock and the RCU read
+ * lock held, after the first dirty-log sync.
+ *
+ * Returns: true on success (or when x-phase-sched is off).
+ */
+bool phase_sched_setup(Error **errp);
+
+/**
+ * phase_sched_cleanup() - destroy the scheduler state, keep the stats
+ *
+ * Disarms the accessed-page log.  Called with the BQL held.
+ */
+void phase_sched_cleanup(void);
+
+/**
+ * phase_sched_sample_due() - has the current interval ended?
+ *
+ * Returns: true when the scheduler is active, not in post-copy and the
+ * sampling interval has elapsed since the last sample.
+ */
+bool phase_sched_sample_due(void);
+
+/**
+ * phase_sched_sample() - close the current interval
+ *
+ * Folds the written pages collected by the dirty-log syncs of this
+ * interval (RAMBlock.phase_written) and the accessed-page log into one
+ * history slot, re-arms the accessed-page log (flushing the TLBs under
+ * TCG) and re-evaluates the prediction and the deferred set.  The caller
+ * (ram_phase_sched_sample()) has just synced the dirty log; it holds the
+ * BQL, the RCU read lock and the RAM bitmap mutex.
+ *
+ * @sync_ns: time the caller spent syncing the dirty log, counted as part
+ *           of the sample's cost
+ */
+void phase_sched_sample(int64_t sync_ns);
+
+/**
+ * phase_sched_deferring() - are write blocks being held back right now?
+ *
+ * Returns: true after warm-up, in the push phase, before the final
+ * stop-and-copy.
+ */
+bool phase_sched_deferring(void);
+
+/**
+ * phase_sched_page_deferred() - is a page's block deferred?
+ * @rb: RAMBlock
+ * @page: target page index within @rb
+ *
+ * Returns: true when phase_sched_deferring() and the page's block is
+ * predicted write.
+ */
+bool phase_sched_page_deferred(RAMBlock *rb, unsigned long page);
+
+/**
+ * phase_sched_block_end() - first page after the block of a page
+ * @rb: RAMBlock
+ * @page: target page index within @rb
+ *
+ * Returns: target page index within @rb (may exceed the RAMBlock).
+ */
+unsigned long phase_sched_block_end(RAMBlock *rb, unsigned long page);
+
+/**
+ * phase_sched_recount_deferred() - recount dirty pages in deferred blocks
+ *
+ * Called after every dirty-log sync with the bitmap mutex held.
+ */
+void phase_sched_recount_deferred(void);
+
+/**
+ * phase_sched_deferred_bytes() - dirty bytes held back for post-copy
+ *
+ * Returns: bytes (0 when not deferring).
+ */
+uint64_t phase_sched_deferred_bytes(void);
+
+/**
+ * phase_sched_want_postcopy() - should migration switch to post-copy now?
+ * @must_precopy: bytes that must be sent before the switch
+ * @can_postcopy: bytes that may be pulled after it
+ * @threshold: bytes that fit in the downtime limit at the current
+ *             bandwidth (MigrationState.threshold_size)
+ *
+ * Returns: true when deferring and the push remainder fits @threshold
+ * while something is deferred.  Completion as plain pre-copy (everything
+ * fits @threshold) is checked by the caller first.
+ */
+bool phase_sched_want_postcopy(uint64_t must_precopy, uint64_t can_postcopy,
+                               uint64_t threshold);
+
+/**
+ * phase_sched_postcopy_begin() - the pull phase starts
+ *
+ * Called after the last pre-copy dirty-log sync, migration thread.
+ * Accounts mispredicted deferrals and prepares the hottest-first pass.
+ */
+void phase_sched_postcopy_begin(void);
+
+/**
+ * phase_sched_completion_begin() - the final stop-and-copy starts
+ *
+ * Stops deferring so that every dirty page is sent.
+ */
+void phase_sched_completion_begin(void);
+
+/**
+ * phase_sched_next_pull_page() - next page for the hottest-first pull
+ * @rbp: set to the RAMBlock of the page
+ * @pagep: set to the target page index within *@rbp
+ *
+ * Walks the deferred blocks that are dirty, those predicted write with
+ * high confidence first, then the others; each pass goes on from the
+ * block of the destination's latest page request.  RCU read lock held.
+ *
+ * Returns: false when the pull passes are over (the caller then falls
+ * back to the linear scan).
+ */
+bool phase_sched_next_pull_page(RAMBlock **rbp, unsigned long *pagep);
+
+/**
+ * phase_sched_count_sent() - account pages sent by the migration thread
+ * @rb: RAMBlock
+ * @page: first target page sent
+ * @pages: pages sent
+ * @requested: sent because the destination asked for them
+ */
+void phase_sched_count_sent(RAMBlock *rb, unsigned long page, int pages,
+                            bool requested);
+
+/**
+ * phase_sched_count_redirtied() - account pages re-dirtied after sending
+ * @pages: pages a dirty-log sync found dirty again
+ */
+void phase_sched_count_redirtied(uint64_t pages);
+
+/**
+ * phase_sched_note_request() - the destination asked for pages
+ * @rb: RAMBlock
+ * @start: offset of the first page in @rb, bytes
+ * @pages: target pages requested
+ *
+ * Accounts them and makes the background pull go on from there.  Called
+ * from the return-path thread.
+ */
+void phase_sched_note_request(RAMBlock *rb, ram_addr_t start, uint64_t pages);
+
+/**
+ * phase_sched_get_stats() - copy the stats of the current/last migration
+ * @stats: filled in
+ *
+ * Returns: false when x-phase-sched was not used.
+ */
+bool phase_sched_get_stats(PhaseSchedStats *stats);
+
+#endif /* QEMU_MIGRATION_PHASE_SCHED_H */

@@ -1,0 +1,364 @@
+/*
+ * QTest testcases for the migration phase scheduler (x-phase-sched)
+ *
+ * Copyright (c) 2026 The qemu-phase-sched authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * The guest of the framework writes one byte of every page of its test
+ * area in a loop, so after the warm-up every block of that area is
+ * predicted write and deferred: the scheduler must switch to post-copy by
+ * itself (nobody issues migrate-start-postcopy here) and the destination
+ * must end up with the guest's memory, which migrate_end() checks.  The
+ * destination is left as a stock QEMU would be: only postcopy-ram.
+ */
+
+#include "qemu/osdep.h"
+#include "libqtest.h"
+#include "migration/framework.h"
+#include "migration/migration-qmp.h"
+#include "migration/migration-util.h"
+#include "qobject/qdict.h"
+
+/* Short intervals keep the test quick; the default is 500 ms. */
+#define PHASE_TEST_INTERVAL_MS 100
+
+typedef struct PhaseSchedTestArgs {
+    const char *predictor;       /* NULL: default */
+    const char *access_source;   /* NULL: default */
+    bool preempt;
+    /*
+     * Downtime limit so large that everything fits: the migration must
+     * end as plain pre-copy, without a switch.
+     */
+    bool expect_precopy;
+} PhaseSchedTestArgs;
+
+static QTestState *phase_sched_start_single(void)
+{
+    return qtest_init("-machine none -nodefaults");
+}
+
+/* x-phase-sched without postcopy-ram is refused, naming both. */
+static void test_phase_sched_requires_postcopy(void)
+{
+    QTestState *vm = phase_sched_start_single();
+    QDict *rsp, *err;
+    const char *desc;
+
+    rsp = qtest_qmp(vm, "{ 'execute': 'migrate-set-capabilities',"
+                    "  'arguments': { 'capabilities': [ {"
+                    "    'capability': 'x-phase-sched', 'state': true } ] } }");
+    g_assert(qdict_haskey(rsp, "error"));
+    err = qdict_get_qdict(rsp, "error");
+    desc = qdict_get_str(err, "desc");
+    g_assert(strstr(desc, "x-phase-sched"));
+    g_assert(strstr(desc, "postcopy-ram"));
+    qobject_unref(rsp);
+
+    /* With postcopy-ram it is accepted, and postcopy-ram stays needed. */
+    migrate_set_capability(vm, "postcopy-ram", true);
+    migrate_set_capability(vm, "x-phase-sched", true);
+    rsp = qtest_qmp(vm, "{ 'execute': 'migrate-set-capabilities',"
+                    "  'arguments': { 'capabilities': [ {"
+                    "    'capability': 'postcopy-ram', 'state': false } ] } }");
+    g_assert(qdict_haskey(rsp, "error"));
+    qobject_unref(rsp);
+
+    qtest_quit(vm);
+}
+
+/* Parameters: defaults, ranges. */
+static void test_phase_sched_parameters(void)
+{
+    QTestState *vm = phase_sched_start_single();
+    QDict *rsp;
+    char *hmp;
+
+    rsp = qtest_qmp_assert_success_ref(vm,
+                                "{ 'execute': 'query-migrate-parameters' }");
+    g_assert_cmpint(qdict_get_int(rsp, "x-phase-sched-interval"), ==, 500);
+    g_assert_cmpint(qdict_get_int(rsp, "x-phase-sched-block-pages"), ==, 16);
+    g_assert_cmpint(qdict_get_int(rsp, "x-phase-sched-warmup"), ==, 2);
+    g_assert_cmpstr(qdict_get_str(rsp, "x-phase-sched-predictor"), ==,
+                    "last");
+    g_assert_cmpstr(qdict_get_str(rsp, "x-phase-sched-access-source"), ==,
+                    "auto");
+    qobject_unref(rsp);
+
+    /* A block must be a power of two of at most 64 pages. */
+    rsp = qtest_qmp(vm, "{ 'execute': 'migrate-set-parameters',"
+                    "  'arguments': { 'x-phase-sched-block-pages': 24 } }");
+    g_assert(qdict_haskey(rsp, "error"));
+    qobject_unref(rsp);
+    rsp = qtest_qmp(vm, "{ 'execute': 'migrate-set-parameters',"
+                    "  'arguments': { 'x-phase-sched-interval': 5 } }");
+    g_assert(qdict_haskey(rsp, "error"));
+    qobject_unref(rsp);
+    rsp = qtest_qmp(vm, "{ 'execute': 'migrate-set-parameters',"
+                    "  'arguments': { 'x-phase-sched-access-source':"
+                    "                 'page-idle' } }");
+    g_assert(qdict_haskey(rsp, "error"));
+    qobject_unref(rsp);
+
+    migrate_set_parameter_int(vm, "x-phase-sched-block-pages", 32);
+    migrate_set_parameter_str(vm, "x-phase-sched-predictor", "freq");
+    rsp = qtest_qmp_assert_success_ref(vm,
+                                "{ 'execute': 'query-migrate-parameters' }");
+    g_assert_cmpint(qdict_get_int(rsp, "x-phase-sched-block-pages"), ==, 32);
+    g_assert_cmpstr(qdict_get_str(rsp, "x-phase-sched-predictor"), ==,
+                    "freq");
+    qobject_unref(rsp);
+
+    /* HMP sets and shows them too. */
+    g_free(qtest_hmp(vm, "migrate_set_parameter x-phase-sched-predictor "
+                     "recent"));
+    g_free(qtest_hmp(vm, "migrate_set_parameter x-phase-sched-interval 250"));
+    hmp = qtest_hmp(vm, "info migrate_parameters");
+    g_assert(strstr(hmp, "x-phase-sched-predictor: recent"));
+    g_assert(strstr(hmp, "x-phase-sched-interval: 250 ms"));
+    g_free(hmp);
+
+    qtest_quit(vm);
+}
+
+static void phase_sched_migrate(const PhaseSchedTestArgs *targs)
+{
+    MigrateStart args = { };
+    QTestState *from, *to;
+    QDict *rsp, *ps;
+    const char *source;
+    char *hmp;
+
+    if (migrate_start(&from, &to, "defer", &args)) {
+        return;
+    }
+
+    migrate_set_capability(from, "postcopy-ram", true);
+    migrate_set_capability(to, "postcopy-ram", true);
+    if (targs->preempt) {
+        migrate_set_capability(from, "postcopy-preempt", true);
+        migrate_set_capability(to, "postcopy-preempt", true);
+    }
+    migrate_set_capability(from, "x-phase-sched", true);
+    migrate_set_parameter_int(from, "x-phase-sched-interval",
+                              PHASE_TEST_INTERVAL_MS);
+    if (targs->predictor) {
+        migrate_set_parameter_str(from, "x-phase-sched-predictor",
+                                  targs->predictor);
+    }
+    if (targs->access_source) {
+        migrate_set_parameter_str(from, "x-phase-sched-access-source",
+                                  targs->access_source);
+    }
+    /*
+     * Slow enough that pre-copy of the hot test area cannot converge
+     * (about 3 MB fit the downtime limit, the guest rewrites 100 MB), so
+     * only the scheduler's own switch can finish the migration.
+     */
+    migrate_set_parameter_int(from, "max-bandwidth", 30 * 1000 * 1000);
+    migrate_set_parameter_int(from, "downtime-limit",
+                              targs->expect_precopy ? 30 * 1000 : 100);
+
+    qtest_qmp_assert_success(to, "{ 'execute': 'migrate-incoming',"
+                             "  'arguments': { "
+                             "      'channels': [ { 'channel-type': 'main',"
+                             "      'addr': { 'transport': 'socket',"
+                             "                'type': 'inet',"
+                             "                'host': '127.0.0.1',"
+                             "                'port': '0' } } ] } }");
+
+    /* The guest is running its loop. */
+    wait_for_serial("src_serial");
+
+    migrate_qmp(from, to, NULL, NULL, "{}");
+
+    /* No migrate-start-postcopy: the scheduler switches by itself. */
+    wait_for_migration_complete(from);
+    wait_for_serial("dest_serial");
+
+    rsp = migrate_query(from);
+    g_assert(qdict_haskey(rsp, "phase-sched"));
+    ps = qdict_get_qdict(rsp, "phase-sched");
+    if (targs->expect_precopy) {
+        g_assert(!qdict_get_bool(ps, "switched-to-postcopy"));
+        g_assert_cmpint(qdict_get_int(ps, "pulled-background-pages"), ==, 0);
+    } else {
+        g_assert(qdict_get_bool(ps, "switched-to-postcopy"));
+        g_assert_cmpint(qdict_get_int(ps, "intervals"), >=, 2);
+        g_assert_cmpint(qdict_get_int(ps, "deferred-pages"), >, 0);
+        /* The memory the guest does not write went in the push phase. */
+        g_assert_cmpint(qdict_get_int(ps, "pushed-read-pages") +
+                        qdict_get_int(ps, "pushed-clean-pages"), >, 0);
+        g_assert_cmpint(qdict_get_int(ps, "pulled-background-pages") +
+                        qdict_get_int(ps, "pulled-fault-pages"), >, 0);
+    }
+    /* auto: TCG records accesses; KVM has dirty bits only. */
+    source = qdict_get_str(ps, "access-source");
+    g_assert(g_str_equal(source, "tcg") || g_str_equal(source, "none"));
+    if (targs->access_source) {
+        g_assert_cmpstr(source, ==, targs->access_source);
+    }
+    g_test_message("phase-sched: source %s, %" PRId64 " intervals, sampler "
+                   "%" PRId64 " us (max %" PRId64 "), pushed read %" PRId64
+                   " clean %" PRId64 " write %" PRId64 " unpredicted %" PRId64
+                   ", deferred %" PRId64 " blocks %" PRId64 " pages, pulled "
+                   "background %" PRId64 " fault %" PRId64 ", mispredicted "
+                   "pushed %" PRId64 " deferred %" PRId64,
+                   source, qdict_get_int(ps, "intervals"),
+                   qdict_get_int(ps, "sample-time"),
+                   qdict_get_int(ps, "sample-time-max"),
+                   qdict_get_int(ps, "pushed-read-pages"),
+                   qdict_get_int(ps, "pushed-clean-pages"),
+                   qdict_get_int(ps, "pushed-write-pages"),
+                   qdict_get_int(ps, "pushed-unpredicted-pages"),
+                   qdict_get_int(ps, "deferred-blocks"),
+                   qdict_get_int(ps, "deferred-pages"),
+                   qdict_get_int(ps, "pulled-background-pages"),
+                   qdict_get_int(ps, "pulled-fault-pages"),
+                   qdict_get_int(ps, "mispredict-pushed-pages"),
+                   qdict_get_int(ps, "mispredict-deferred-pages"));
+    qobject_unref(rsp);
+
+    hmp = qtest_hmp(from, "info migrate");
+    g_assert(strstr(hmp, "phase-sched"));
+    g_free(hmp);
+
+    migrate_end(from, to, true);
+}
+
+static void test_phase_sched_postcopy(void)
+{
+    PhaseSchedTestArgs args = { };
+
+    phase_sched_migrate(&args);
+}
+
+static void test_phase_sched_preempt(void)
+{
+    PhaseSchedTestArgs args = { .preempt = true };
+
+    phase_sched_migrate(&args);
+}
+
+static void test_phase_sched_access_none(void)
+{
+    PhaseSchedTestArgs args = { .access_source = "none" };
+
+    phase_sched_migrate(&args);
+}
+
+static void test_phase_sched_precopy(void)
+{
+    PhaseSchedTestArgs args = { .expect_precopy = true };
+
+    phase_sched_migrate(&args);
+}
+
+/*
+ * Upstream's post-copy tests with the scheduler on the source: they issue
+ * migrate-start-postcopy themselves, here during the warm-up (before
+ * anything is deferred), and recovery must survive a paused pull phase.
+ */
+static void *phase_sched_hook_start(QTestState *from, QTestState *to)
+{
+    /* x-phase-sched needs postcopy-ram, which the framework sets later. */
+    migrate_set_capability(from, "postcopy-ram", true);
+    migrate_set_capability(from, "x-phase-sched", true);
+    migrate_set_parameter_int(from, "x-phase-sched-interval",
+                              PHASE_TEST_INTERVAL_MS);
+    /*
+     * The framework waits for a marker in the hot test area to reach the
+     * destination during pre-copy; a deferred page would not get there,
+     * so defer only after 1 s, when the first pass is well past it.
+     */
+    migrate_set_parameter_int(from, "x-phase-sched-warmup", 10);
+    return NULL;
+}
+
+static void phase_sched_hook_end(QTestState *from, QTestState *to,
+                                 void *opaque)
+{
+    QDict *rsp = migrate_query(from);
+    QDict *ps;
+
+    g_assert(qdict_haskey(rsp, "phase-sched"));
+    ps = qdict_get_qdict(rsp, "phase-sched");
+    g_test_message("phase-sched: %" PRId64 " intervals, deferred %" PRId64
+                   " pages, switched by itself: %d",
+                   qdict_get_int(ps, "intervals"),
+                   qdict_get_int(ps, "deferred-pages"),
+                   qdict_get_bool(ps, "switched-to-postcopy"));
+    qobject_unref(rsp);
+}
+
+static void test_phase_sched_manual_start(void)
+{
+    MigrateCommon args = {
+        .start_hook = phase_sched_hook_start,
+        .end_hook = phase_sched_hook_end,
+    };
+
+    test_postcopy_common(&args);
+}
+
+static void test_phase_sched_recovery(void)
+{
+    MigrateCommon args = {
+        .start_hook = phase_sched_hook_start,
+        .end_hook = phase_sched_hook_end,
+    };
+
+    test_postcopy_recovery_common(&args);
+}
+
+static void test_phase_sched_recent(void)
+{
+    PhaseSchedTestArgs args = { .predictor = "recent" };
+
+    phase_sched_migrate(&args);
+}
+
+static void test_phase_sched_freq(void)
+{
+    PhaseSchedTestArgs args = { .predictor = "freq" };
+
+    phase_sched_migrate(&args);
+}
+
+void migration_test_add_phase_sched(MigrationTestEnv *env)
+{
+    if (!env->is_x86) {
+        return;
+    }
+
+    migration_test_add("/migration/phase/capability/requires-postcopy",
+                       test_phase_sched_requires_postcopy);
+    migration_test_add("/migration/phase/parameters",
+                       test_phase_sched_parameters);
+    if (env->has_uffd) {
+        migration_test_add("/migration/phase/postcopy/plain",
+                           test_phase_sched_postcopy);
+    }
+
+    if (!env->full_set) {
+        return;
+    }
+
+    if (env->has_uffd) {
+        migration_test_add("/migration/phase/postcopy/preempt",
+                           test_phase_sched_preempt);
+        migration_test_add("/migration/phase/postcopy/access-none",
+                           test_phase_sched_access_none);
+        migration_test_add("/migration/phase/precopy-fits",
+                           test_phase_sched_precopy);
+        migration_test_add("/migration/phase/postcopy/manual-start",
+                           test_phase_sched_manual_start);
+        migration_test_add("/migration/phase/postcopy/recovery",
+                           test_phase_sched_recovery);
+        migration_test_add("/migration/phase/postcopy/predictor/recent",
+                           test_phase_sched_recent);
+        migration_test_add("/migration/phase/postcopy/predictor/freq",
+                           test_phase_sched_freq);
+    }
+}
