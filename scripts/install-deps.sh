@@ -26,8 +26,14 @@ PKGS_FIRMWARE="seabios ipxe-qemu"
 PKGS_GUEST="busybox-static cpio"
 # Benchmarks: plots.
 PKGS_BENCH="gnuplot-nox"
+# libvirt integration (docs/policy.md), from bookworm-backports (11.3): the
+# monolithic libvirtd and virsh for tests/libvirt/run.sh, libvirt-dev for
+# migpolicy advise/migrate, libxml2-dev for libmigpolicy's policy tags.
+# bookworm's 9.0 passes -no-acpi, which QEMU 10 rejects.
+PKGS_LIBVIRT="libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients libvirt-dev
+ libxml2-dev"
 
-ALL="$PKGS_BUILD $PKGS_BACKPORTS $PKGS_FIRMWARE $PKGS_GUEST $PKGS_BENCH"
+ALL="$PKGS_BUILD $PKGS_BACKPORTS $PKGS_FIRMWARE $PKGS_GUEST $PKGS_BENCH $PKGS_LIBVIRT"
 
 missing_pkgs() {
     local p out=""
@@ -83,9 +89,9 @@ echo "install-deps: installing:$missing" >&2
 export DEBIAN_FRONTEND=noninteractive
 bp=""
 for p in $missing; do
-    case " $PKGS_BACKPORTS " in *" $p "*) bp="$bp $p";; esac
+    case " $PKGS_BACKPORTS $PKGS_LIBVIRT " in *" $p "*) bp="$bp $p";; esac
 done
-rest=$(for p in $missing; do case " $PKGS_BACKPORTS " in *" $p "*) ;; *) echo "$p";; esac; done)
+rest=$(for p in $missing; do case " $PKGS_BACKPORTS $PKGS_LIBVIRT " in *" $p "*) ;; *) echo "$p";; esac; done)
 [ -n "$rest" ] && apt-get install -y -qq --no-install-recommends $rest >/dev/null
 [ -n "$bp" ] && apt-get install -y -qq --no-install-recommends -t bookworm-backports $bp >/dev/null
 left=$(missing_pkgs)

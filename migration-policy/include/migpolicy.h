@@ -678,6 +678,364 @@ typedef struct mp_sim_record {
 int mp_sim_record_parse(const char *line, size_t len, mp_sim_record *rec,
                         mp_sim_input *in, char *msg, size_t msg_len);
 
+
+/* ------------------------------------------------------------------ */
+/* Migration policy (docs/policy.md)                                   */
+
+/* XML namespace of the policy tags in a domain's <metadata>. */
+#define MP_POLICY_NS "https://qemu-phase-sched.invalid/policy/1"
+
+/*
+ * XML namespace of the decision marker (<mpd:decision>).  Its own: libvirt
+ * keeps only one <metadata> element per namespace.
+ */
+#define MP_DECISION_NS "https://qemu-phase-sched.invalid/decision/1"
+
+/* Longest label, file origin or reason text kept, bytes incl. NUL. */
+#define MP_POLICY_LABEL_MAX 64u
+#define MP_POLICY_ORIGIN_MAX 160u
+#define MP_POLICY_MSG_MAX 512u
+
+/** What the chooser minimises. */
+typedef enum mp_objective {
+    MP_OBJECTIVE_UNSET = 0,
+    MP_OBJECTIVE_DOWNTIME = 1,   /* "downtime" */
+    MP_OBJECTIVE_TOTAL_TIME = 2, /* "total-time" */
+    MP_OBJECTIVE_TRAFFIC = 3,    /* "traffic" */
+    MP_OBJECTIVE_BALANCED = 4,   /* "balanced" */
+} mp_objective;
+
+/** Whether a post-copy phase is acceptable. */
+typedef enum mp_postcopy_rule {
+    MP_POSTCOPY_UNSET = 0,
+    MP_POSTCOPY_ALLOWED = 1,     /* "allowed" */
+    MP_POSTCOPY_FORBIDDEN = 2,   /* "forbidden" */
+} mp_postcopy_rule;
+
+/** Where the VM runs (the fog/cloud IaaS of docs/policy.md). */
+typedef enum mp_tier {
+    MP_TIER_UNSET = 0,
+    MP_TIER_FOG = 1,             /* "fog" */
+    MP_TIER_CLOUD = 2,           /* "cloud" */
+} mp_tier;
+
+/** Fields of a policy; index of mp_policy.origin[]. */
+typedef enum mp_policy_field {
+    MP_PF_OBJECTIVE = 0,         /* <objective> */
+    MP_PF_POSTCOPY = 1,          /* <postcopy> */
+    MP_PF_MAX_DOWNTIME = 2,      /* <max-downtime-ms> */
+    MP_PF_MAX_TRAFFIC = 3,       /* <max-traffic-mib> */
+    MP_PF_TIER = 4,              /* <tier> */
+    MP_PF_LABEL = 5,             /* <label> (selects fleet rules) */
+    MP_PF__COUNT = 6,
+} mp_policy_field;
+
+/**
+ * struct mp_policy - a migration policy, partial (tags of one VM, one
+ * fleet rule) or resolved (mp_policy_resolve())
+ */
+typedef struct mp_policy {
+    unsigned set;                /* bit (1 << mp_policy_field) per field given */
+    mp_objective objective;
+    mp_postcopy_rule postcopy;
+    double max_downtime_ms;      /* 0 = no limit */
+    double max_traffic_mib;      /* MiB (2^20 bytes) sent in all; 0 = none */
+    mp_tier tier;
+    char label[MP_POLICY_LABEL_MAX];
+    /* resolved: where each field came from ("tag", "FILE:LINE [sel]",
+     * "default", "tier fog") */
+    char origin[MP_PF__COUNT][MP_POLICY_ORIGIN_MAX];
+} mp_policy;
+
+/**
+ * struct mp_marker - the source-side decision carried to the destination
+ * in the migrating XML (<mpd:decision xmlns:mpd=MP_DECISION_NS strategy=
+ * postcopy= expires=/>)
+ */
+typedef struct mp_marker {
+    int present;                 /* 1 if the XML had a marker */
+    int postcopy;                /* 1 if the migration uses post-copy */
+    char strategy[32];           /* e.g. "predictive" */
+    int64_t expires_unix_s;      /* marker ignored after this (0 = never) */
+} mp_marker;
+
+/** struct mp_domain - what libmigpolicy reads from a domain XML */
+typedef struct mp_domain {
+    char name[256];
+    char emulator[1024];         /* <devices><emulator>, "" if absent */
+    uint64_t memory_bytes;       /* <memory>, 0 if absent */
+    int ram_shareable;           /* <memoryBacking><access mode='shared'/> */
+    int has_policy;              /* 1 if <mp:policy> was present */
+    mp_policy tags;              /* partial: the per-VM tags */
+    mp_marker marker;
+} mp_domain;
+
+/**
+ * mp_objective_name(), mp_postcopy_rule_name(), mp_tier_name() - tag text
+ *
+ * Returns: the name, or "unset".
+ */
+const char *mp_objective_name(mp_objective o);
+const char *mp_postcopy_rule_name(mp_postcopy_rule r);
+const char *mp_tier_name(mp_tier t);
+
+/**
+ * mp_policy_field_name() - tag/key of a policy field
+ *
+ * Returns: e.g. "max-downtime-ms", or NULL for an unknown value.
+ */
+const char *mp_policy_field_name(mp_policy_field f);
+
+/**
+ * mp_policy_set_field() - parse one tag or fleet key into a policy
+ * @p: policy to modify (the field's bit in @p->set is set)
+ * @key: "objective", "postcopy", "max-downtime-ms", "max-traffic-mib",
+ *       "tier" or "label"
+ * @value: text, surrounding white space ignored
+ * @msg: buffer for a message naming the key and the problem, or NULL
+ * @msg_len: size of @msg
+ *
+ * Returns: 0, -ENOENT (unknown key) or -EINVAL (bad value).
+ */
+int mp_policy_set_field(mp_policy *p, const char *key, const char *value,
+                        char *msg, size_t msg_len);
+
+/**
+ * mp_domain_parse_xml() - read name, emulator, memory, policy tags and
+ * decision marker from a domain XML
+ * @xml: domain XML (libvirt's, with <metadata><mp:policy xmlns:mp=...>)
+ * @len: bytes in @xml
+ * @out: filled
+ * @msg: buffer for a message naming the element and the problem, or NULL
+ * @msg_len: size of @msg
+ *
+ * Children of <mp:policy> may be in the policy namespace or in none (as
+ * `virsh metadata --set` stores them).  An unknown child, a duplicate, a
+ * bad value, or a second <mp:policy> is an error.
+ *
+ * Returns: 0, -EBADMSG (not XML, or not a <domain>), -EINVAL (malformed
+ * tags) or -ENOMEM.
+ */
+int mp_domain_parse_xml(const char *xml, size_t len, mp_domain *out,
+                        char *msg, size_t msg_len);
+
+/** Opaque: fleet policy rules from policy files. */
+typedef struct mp_fleet mp_fleet;
+
+/**
+ * mp_fleet_new() - an empty rule set
+ *
+ * Returns: the set (free with mp_fleet_free()), or NULL.
+ */
+mp_fleet *mp_fleet_new(void);
+
+/**
+ * mp_fleet_load_file() - add the rules of one policy file
+ * @f: rule set
+ * @path: INI-style file: "[*]", "[name=GLOB]" or "[label=NAME]" sections
+ *        of "key = value" lines (keys as the tags), '#' comments
+ * @msg: buffer for "PATH:LINE: problem", or NULL
+ * @msg_len: size of @msg
+ *
+ * Returns: 0, -errno (unreadable), -EINVAL (malformed; nothing added) or
+ * -ENOMEM.
+ */
+int mp_fleet_load_file(mp_fleet *f, const char *path, char *msg,
+                       size_t msg_len);
+
+/**
+ * mp_fleet_load_dir() - add every "*.conf" of a directory, in name order
+ * @f: rule set
+ * @dir: directory; a missing directory adds nothing and succeeds
+ * @msg: as mp_fleet_load_file()
+ * @msg_len: size of @msg
+ *
+ * Returns: as mp_fleet_load_file().
+ */
+int mp_fleet_load_dir(mp_fleet *f, const char *dir, char *msg,
+                      size_t msg_len);
+
+/**
+ * mp_fleet_free() - free a rule set
+ * @f: set, or NULL
+ */
+void mp_fleet_free(mp_fleet *f);
+
+/**
+ * mp_policy_resolve() - the effective policy of one VM
+ * @fleet: rules, or NULL
+ * @name: domain name (matched against name= globs)
+ * @tags: the VM's own tags (partial), or NULL; its label selects label=
+ *        rules
+ * @out: filled with every field set and its origin
+ *
+ * Precedence, per field: built-in default < tier default < matching
+ * fleet rules from least to most specific ("*", then name globs by
+ * number of literal characters, then label=, then an exact name; ties:
+ * the later rule) < the VM's tags.
+ */
+void mp_policy_resolve(const mp_fleet *fleet, const char *name,
+                       const mp_policy *tags, mp_policy *out);
+
+/** Strategies the chooser compares. */
+typedef enum mp_strategy {
+    MP_STRATEGY_PRECOPY = 0,                /* "precopy" */
+    MP_STRATEGY_PRECOPY_AUTOCONVERGE = 1,   /* "precopy-autoconverge" */
+    MP_STRATEGY_POSTCOPY = 2,               /* "postcopy" */
+    MP_STRATEGY_POSTCOPY_AFTER_PRECOPY = 3, /* "postcopy-after-precopy" */
+    MP_STRATEGY_PREDICTIVE = 4,             /* "predictive" (x-phase-sched) */
+    MP_STRATEGY_ZERO_COPY = 5,              /* "zero-copy": same host,
+                                               shared RAM left in place */
+    MP_STRATEGY__COUNT = 6,
+} mp_strategy;
+
+/**
+ * mp_strategy_name() - name of a strategy
+ *
+ * Returns: the name, or NULL for an unknown value.
+ */
+const char *mp_strategy_name(mp_strategy s);
+
+/**
+ * mp_strategy_from_name() - strategy of a name
+ *
+ * Returns: the strategy (>= 0) or -EINVAL.
+ */
+int mp_strategy_from_name(const char *name);
+
+/**
+ * mp_strategy_uses_postcopy() - whether a strategy may enter post-copy
+ *
+ * Returns: 1 or 0.
+ */
+int mp_strategy_uses_postcopy(mp_strategy s);
+
+/** struct mp_choose_input - what the chooser knows of the migration */
+typedef struct mp_choose_input {
+    mp_sim_input sim;            /* workload, link, limits (strategy is
+                                    set per candidate; downtime_limit_ms
+                                    is lowered to max-downtime-ms) */
+    int same_host;               /* destination is this host */
+    int ram_shareable;           /* guest RAM is shared memory */
+    int phase_sched;             /* source QEMU has x-phase-sched */
+} mp_choose_input;
+
+/** Outcome of one candidate. */
+typedef enum mp_verdict {
+    MP_VERDICT_CHOSEN = 0,
+    MP_VERDICT_ELIGIBLE = 1,     /* allowed, not the best */
+    MP_VERDICT_DROPPED = 2,      /* breaks the policy or does not finish */
+    MP_VERDICT_UNAVAILABLE = 3,  /* cannot be used here */
+} mp_verdict;
+
+/** struct mp_choice_row - one candidate of the explanation table */
+typedef struct mp_choice_row {
+    mp_strategy strategy;
+    mp_verdict verdict;
+    int predicted;               /* 1 if @sim holds a prediction */
+    mp_sim_result sim;           /* downtime, total time, bytes, exposure */
+    double score;                /* objective value (lower is better) */
+    char reason[MP_POLICY_MSG_MAX]; /* why dropped/unavailable, or "" */
+} mp_choice_row;
+
+/** struct mp_choice - the chooser's answer */
+typedef struct mp_choice {
+    mp_policy policy;            /* the policy applied */
+    mp_objective objective;      /* the objective used */
+    double downtime_limit_ms;    /* QEMU downtime-limit to apply */
+    int chosen;                  /* index into @rows, -1 if none fits */
+    mp_choice_row rows[MP_STRATEGY__COUNT];
+} mp_choice;
+
+/**
+ * mp_policy_choose() - predict every strategy and pick the best allowed
+ * @policy: resolved policy (mp_policy_resolve())
+ * @in: measurements and workload
+ * @out: filled (the table also when nothing fits)
+ *
+ * Each candidate is predicted with mp_sim_run(); a candidate is dropped
+ * if it does not complete before the timeout, uses post-copy when the
+ * policy forbids it, or exceeds max-downtime-ms or max-traffic-mib.  The
+ * objective picks among the rest (balanced: the mean of downtime, total
+ * time, bytes and exposure, each divided by its largest value among the
+ * allowed candidates).
+ *
+ * Returns: 0, -ENOENT (no candidate fits; @out->chosen is -1) or
+ * -EINVAL (a bad input, as mp_sim_run()).
+ */
+int mp_policy_choose(const mp_policy *policy, const mp_choose_input *in,
+                     mp_choice *out);
+
+/** Hook: what to do with migrations when post-copy is forbidden. */
+typedef enum mp_hook_unmarked {
+    MP_HOOK_UNMARKED_VETO = 0,   /* refuse unmarked migrations (default) */
+    MP_HOOK_UNMARKED_ALLOW = 1,  /* let them through (cannot check) */
+} mp_hook_unmarked;
+
+/** Hook: when to add our fork's -global settings to the XML. */
+typedef enum mp_hook_inject {
+    MP_HOOK_INJECT_MARKED = 0,   /* when the marker says post-copy */
+    MP_HOOK_INJECT_ALWAYS = 1,   /* whenever post-copy is allowed */
+    MP_HOOK_INJECT_NEVER = 2,
+} mp_hook_inject;
+
+/** struct mp_hook_options - the hook's configuration */
+typedef struct mp_hook_options {
+    mp_hook_unmarked unmarked;
+    mp_hook_inject inject;
+    int64_t now_unix_s;          /* current time (marker expiry) */
+    /* 1 if @emulator accepts -global migration.x-phase-sched; NULL =
+     * assume no */
+    int (*emulator_has_phase_sched)(const char *emulator, void *opaque);
+    void *opaque;
+} mp_hook_options;
+
+/** struct mp_hook_result - the hook's decision */
+typedef struct mp_hook_result {
+    int veto;                    /* 1: refuse the migration (exit 1) */
+    char reason[MP_POLICY_MSG_MAX]; /* the refusal, or "" */
+    char log[MP_POLICY_MSG_MAX]; /* one line describing the decision */
+    char *xml;                   /* rewritten XML (free()), NULL = unchanged */
+    mp_policy policy;            /* the resolved policy */
+} mp_hook_result;
+
+/**
+ * mp_hook_migrate_begin() - decide "qemu DOMAIN migrate begin -" on the
+ * destination
+ * @xml: the incoming domain XML
+ * @len: bytes in @xml
+ * @fleet: fleet rules, or NULL
+ * @opt: configuration
+ * @res: filled
+ *
+ * Vetoes malformed tags, and a migration the policy forbids: marked
+ * post-copy when post-copy is forbidden, or unmarked (libvirt does not
+ * tell hooks whether a migration uses post-copy) unless @opt allows it.
+ * Removes the marker and, per @opt->inject and when the emulator has
+ * x-phase-sched, adds <qemu:commandline> -global migration.x-postcopy-ram=on
+ * and -global migration.x-phase-sched=on; a migration marked pre-copy has
+ * those two removed instead (other arguments stay).
+ *
+ * Returns: 0 (see @res->veto), -ENOMEM.
+ */
+int mp_hook_migrate_begin(const char *xml, size_t len, const mp_fleet *fleet,
+                          const mp_hook_options *opt, mp_hook_result *res);
+
+/**
+ * mp_marker_add_xml() - add (or replace) the decision marker in a domain
+ * XML; for a strategy without post-copy also remove the scheduler's
+ * -global arguments (see mp_hook_migrate_begin())
+ * @xml: domain XML
+ * @len: bytes
+ * @strategy: chosen strategy
+ * @expires_unix_s: marker expiry
+ * @out: set to the new XML (free())
+ *
+ * Returns: 0, -EBADMSG or -ENOMEM.
+ */
+int mp_marker_add_xml(const char *xml, size_t len, mp_strategy strategy,
+                      int64_t expires_unix_s, char **out);
+
 #ifdef __cplusplus
 }
 #endif

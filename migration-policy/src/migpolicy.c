@@ -18,6 +18,8 @@
 
 #include "migpolicy.h"
 
+#include "cmd-virt.h"
+
 #define EXIT_USAGE 2
 
 #define MAX_PREDS 16
@@ -1896,8 +1898,10 @@ static void main_help(void)
            "faults per\n"
            "            strategy (cost model); --validate against harness "
            "results\n"
+           "%s"
            "\n'%s COMMAND --help' describes a command.\n"
-           "Exit status: 0 success, 1 failure, 2 bad usage.\n", prog, prog);
+           "Exit status: 0 success, 1 failure, 2 bad usage.\n", prog,
+           cmd_virt_help, prog);
 }
 
 int main(int argc, char **argv)
@@ -1929,6 +1933,12 @@ int main(int argc, char **argv)
     }
     if (!strcmp(cmd, "simulate")) {
         return cmd_simulate(argc - 1, argv + 1);
+    }
+    {
+        int rc = cmd_virt_dispatch(cmd, argc - 1, argv + 1);
+        if (rc >= 0) {
+            return rc;
+        }
     }
     if (!strcmp(cmd, "record")) {
         err_msg("%s: not implemented yet (planned; no trace or result is "

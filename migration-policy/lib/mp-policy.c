@@ -1,0 +1,1433 @@
+/*
+ * mp-policy.c - migration policy: per-VM tags in the domain XML, fleet
+ * policy files, the strategy chooser and the libvirt hook's decision
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * docs/policy.md describes the tags, the precedence and the chooser.
+ * XML is read and written with libxml2 (no network, no entity
+ * expansion).  Nothing here prints.
+ */
+#include "mp-internal.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fnmatch.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+#include <libxml/xmlsave.h>
+
+/* libvirt's namespace of <qemu:commandline>. */
+#define QEMU_NS "http://libvirt.org/schemas/domain/qemu/1.0"
+
+/* Largest policy file, bytes: a fleet file is a few hundred lines. */
+#define FLEET_FILE_MAX (1u << 20)
+
+/*
+ * Zero-copy (same host, shared RAM): RAM stays in place (QEMU's
+ * x-ignore-shared); only device state moves.  About 1 MiB of device
+ * state for a small virtio guest, sent at the loopback rate, plus the
+ * cost model's setup and switchover (docs/cost-model.md: 5 ms + 8 ms).
+ * An estimate, not measured.
+ */
+#define ZERO_COPY_DEVICE_BYTES (1u << 20)
+#define ZERO_COPY_SETUP_MS 5.0
+#define ZERO_COPY_SWITCHOVER_MS 8.0
+#define ZERO_COPY_BYTES_PER_S 250e6
+
+/* ------------------------------------------------------------------ */
+/* Names                                                               */
+
+static const char *const objective_names[] = {
+    [MP_OBJECTIVE_UNSET] = "unset",
+    [MP_OBJECTIVE_DOWNTIME] = "downtime",
+    [MP_OBJECTIVE_TOTAL_TIME] = "total-time",
+    [MP_OBJECTIVE_TRAFFIC] = "traffic",
+    [MP_OBJECTIVE_BALANCED] = "balanced",
+};
+
+static const char *const postcopy_names[] = {
+    [MP_POSTCOPY_UNSET] = "unset",
+    [MP_POSTCOPY_ALLOWED] = "allowed",
+    [MP_POSTCOPY_FORBIDDEN] = "forbidden",
+};
+
+static const char *const tier_names[] = {
+    [MP_TIER_UNSET] = "unset",
+    [MP_TIER_FOG] = "fog",
+    [MP_TIER_CLOUD] = "cloud",
+};
+
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+const char *mp_objective_name(mp_objective o)
+{
+    return (unsigned)o < NELEM(objective_names) ? objective_names[o] : "unset";
+}
+
+const char *mp_postcopy_rule_name(mp_postcopy_rule r)
+{
+    return (unsigned)r < NELEM(postcopy_names) ? postcopy_names[r] : "unset";
+}
+
+const char *mp_tier_name(mp_tier t)
+{
+    return (unsigned)t < NELEM(tier_names) ? tier_names[t] : "unset";
+}
+
+/* One row per strategy: its name, its cost-model strategy, whether it
+ * can enter post-copy. */
+static const struct strategy_desc {
+    const char *name;
+    int sim;                 /* mp_sim_strategy, -1 = not modelled there */
+    bool postcopy;
+} strategies[] = {
+    [MP_STRATEGY_PRECOPY] = { "precopy", MP_SIM_PRECOPY, false },
+    [MP_STRATEGY_PRECOPY_AUTOCONVERGE] =
+        { "precopy-autoconverge", MP_SIM_PRECOPY_AUTOCONVERGE, false },
+    [MP_STRATEGY_POSTCOPY] = { "postcopy", MP_SIM_POSTCOPY, true },
+    [MP_STRATEGY_POSTCOPY_AFTER_PRECOPY] =
+        { "postcopy-after-precopy", MP_SIM_POSTCOPY_AFTER_PRECOPY, true },
+    [MP_STRATEGY_PREDICTIVE] = { "predictive", MP_SIM_PREDICTIVE, true },
+    [MP_STRATEGY_ZERO_COPY] = { "zero-copy", -1, false },
+};
+_Static_assert(NELEM(strategies) == MP_STRATEGY__COUNT,
+               "strategies[] must describe every mp_strategy");
+
+const char *mp_strategy_name(mp_strategy s)
+{
+    return (unsigned)s < MP_STRATEGY__COUNT ? strategies[s].name : NULL;
+}
+
+int mp_strategy_from_name(const char *name)
+{
+    for (int s = 0; s < MP_STRATEGY__COUNT; s++) {
+        if (name && strcmp(name, strategies[s].name) == 0) {
+            return s;
+        }
+    }
+    return -EINVAL;
+}
+
+int mp_strategy_uses_postcopy(mp_strategy s)
+{
+    return (unsigned)s < MP_STRATEGY__COUNT && strategies[s].postcopy;
+}
+
+/* ------------------------------------------------------------------ */
+/* Fields: one table for tags and fleet keys                           */
+
+static int parse_enum(const char *v, const char *const *names, size_t n,
+                      int *out)
+{
+    for (size_t i = 1; i < n; i++) {
+        if (strcmp(v, names[i]) == 0) {
+            *out = (int)i;
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
+
+static void enum_choices(const char *const *names, size_t n, char *buf,
+                         size_t len)
+{
+    size_t off = 0;
+
+    buf[0] = 0;
+    for (size_t i = 1; i < n && off < len; i++) {
+        off += (size_t)snprintf(buf + off, len - off, "%s%s",
+                                i > 1 ? (i + 1 == n ? " or " : ", ") : "",
+                                names[i]);
+    }
+}
+
+/* A positive finite decimal without unit, e.g. "300" or "2.5". */
+static int parse_positive_number(const char *v, double *out)
+{
+    double d;
+
+    if (mp_parse_double(v, &d) || !(d > 0) || d > 1e15) {
+        return -EINVAL;
+    }
+    *out = d;
+    return 0;
+}
+
+static int parse_label(const char *v, char *out)
+{
+    size_t n = strlen(v);
+
+    if (n == 0 || n >= MP_POLICY_LABEL_MAX) {
+        return -EINVAL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!isalnum((unsigned char)v[i]) && !strchr("-_.", v[i])) {
+            return -EINVAL;
+        }
+    }
+    memcpy(out, v, n + 1);
+    return 0;
+}
+
+static const char *const field_names[MP_PF__COUNT] = {
+    [MP_PF_OBJECTIVE] = "objective",
+    [MP_PF_POSTCOPY] = "postcopy",
+    [MP_PF_MAX_DOWNTIME] = "max-downtime-ms",
+    [MP_PF_MAX_TRAFFIC] = "max-traffic-mib",
+    [MP_PF_TIER] = "tier",
+    [MP_PF_LABEL] = "label",
+};
+
+const char *mp_policy_field_name(mp_policy_field f)
+{
+    return (unsigned)f < MP_PF__COUNT ? field_names[f] : NULL;
+}
+
+/* Trim white space in place; returns the start. */
+static char *trim(char *s)
+{
+    char *e;
+
+    while (isspace((unsigned char)*s)) {
+        s++;
+    }
+    e = s + strlen(s);
+    while (e > s && isspace((unsigned char)e[-1])) {
+        *--e = 0;
+    }
+    return s;
+}
+
+int mp_policy_set_field(mp_policy *p, const char *key, const char *value,
+                        char *msg, size_t msg_len)
+{
+    char buf[256], choices[128];
+    char *v;
+    int f, e = 0;
+
+    for (f = 0; f < MP_PF__COUNT; f++) {
+        if (strcmp(key, field_names[f]) == 0) {
+            break;
+        }
+    }
+    if (f == MP_PF__COUNT) {
+        mp_msg(msg, msg_len, "unknown element <%s> (known: objective, "
+               "postcopy, max-downtime-ms, max-traffic-mib, tier, label)",
+               key);
+        return -ENOENT;
+    }
+    if (strlen(value) >= sizeof(buf)) {
+        mp_msg(msg, msg_len, "<%s>: value too long", key);
+        return -EINVAL;
+    }
+    strcpy(buf, value);
+    v = trim(buf);
+    switch ((mp_policy_field)f) {
+    case MP_PF_OBJECTIVE:
+        if (parse_enum(v, objective_names, NELEM(objective_names), &e)) {
+            enum_choices(objective_names, NELEM(objective_names), choices,
+                         sizeof(choices));
+            mp_msg(msg, msg_len, "<objective>: '%s' is not one of %s", v,
+                   choices);
+            return -EINVAL;
+        }
+        p->objective = (mp_objective)e;
+        break;
+    case MP_PF_POSTCOPY:
+        if (parse_enum(v, postcopy_names, NELEM(postcopy_names), &e)) {
+            mp_msg(msg, msg_len, "<postcopy>: '%s' is not allowed or "
+                   "forbidden", v);
+            return -EINVAL;
+        }
+        p->postcopy = (mp_postcopy_rule)e;
+        break;
+    case MP_PF_MAX_DOWNTIME:
+        if (parse_positive_number(v, &p->max_downtime_ms)) {
+            mp_msg(msg, msg_len, "<max-downtime-ms>: '%s' is not a positive "
+                   "number of milliseconds (no unit)", v);
+            return -EINVAL;
+        }
+        break;
+    case MP_PF_MAX_TRAFFIC:
+        if (parse_positive_number(v, &p->max_traffic_mib)) {
+            mp_msg(msg, msg_len, "<max-traffic-mib>: '%s' is not a positive "
+                   "number of MiB (no unit)", v);
+            return -EINVAL;
+        }
+        break;
+    case MP_PF_TIER:
+        if (parse_enum(v, tier_names, NELEM(tier_names), &e)) {
+            mp_msg(msg, msg_len, "<tier>: '%s' is not fog or cloud", v);
+            return -EINVAL;
+        }
+        p->tier = (mp_tier)e;
+        break;
+    case MP_PF_LABEL:
+        if (parse_label(v, p->label)) {
+            mp_msg(msg, msg_len, "<label>: '%s' is not 1-%u letters, digits, "
+                   "'-', '_' or '.'", v, MP_POLICY_LABEL_MAX - 1);
+            return -EINVAL;
+        }
+        break;
+    default:
+        return -ENOENT;
+    }
+    p->set |= 1u << f;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Domain XML                                                          */
+
+static bool is_elem(const xmlNode *n, const char *name)
+{
+    return n && n->type == XML_ELEMENT_NODE &&
+           strcmp((const char *)n->name, name) == 0;
+}
+
+static bool in_ns(const xmlNode *n, const char *href)
+{
+    return n->ns && n->ns->href && strcmp((const char *)n->ns->href, href) == 0;
+}
+
+static xmlNode *child(const xmlNode *parent, const char *name)
+{
+    for (xmlNode *c = parent ? parent->children : NULL; c; c = c->next) {
+        if (is_elem(c, name) && !c->ns) {
+            return c;
+        }
+    }
+    return NULL;
+}
+
+static void copy_text(const xmlNode *n, char *out, size_t len)
+{
+    xmlChar *t = n ? xmlNodeGetContent(n) : NULL;
+
+    out[0] = 0;
+    if (t) {
+        char *s = trim((char *)t);
+        snprintf(out, len, "%s", s);
+        xmlFree(t);
+    }
+}
+
+/* libvirt's <memory unit='KiB'>N</memory> into bytes; 0 if unreadable. */
+static uint64_t memory_bytes(const xmlNode *mem)
+{
+    static const struct { const char *unit; uint64_t mul; } units[] = {
+        { "b", 1 }, { "bytes", 1 }, { "KiB", 1024 }, { "k", 1024 },
+        { "MiB", 1 << 20 }, { "M", 1 << 20 }, { "GiB", 1 << 30 },
+        { "G", 1 << 30 }, { "KB", 1000 }, { "MB", 1000000 },
+        { "GB", 1000000000 },
+    };
+    char text[64];
+    xmlChar *u;
+    uint64_t v, mul = 1024;
+
+    if (!mem) {
+        return 0;
+    }
+    copy_text(mem, text, sizeof(text));
+    if (mp_parse_u64(text, &v)) {
+        return 0;
+    }
+    u = xmlGetProp(mem, (const xmlChar *)"unit");
+    if (u) {
+        mul = 0;
+        for (size_t i = 0; i < NELEM(units); i++) {
+            if (strcmp((char *)u, units[i].unit) == 0) {
+                mul = units[i].mul;
+            }
+        }
+        xmlFree(u);
+    }
+    return v * mul;
+}
+
+static int parse_policy_elem(const xmlNode *pol, mp_policy *p, char *msg,
+                             size_t msg_len)
+{
+    char sub[MP_POLICY_MSG_MAX];
+
+    for (const xmlNode *c = pol->children; c; c = c->next) {
+        char text[256];
+        int f, err;
+
+        if (c->type == XML_TEXT_NODE || c->type == XML_COMMENT_NODE) {
+            if (c->type == XML_TEXT_NODE) {
+                xmlChar *t = xmlNodeGetContent(c);
+                bool blank = true;
+                for (const xmlChar *q = t; q && *q; q++) {
+                    blank = blank && isspace(*q);
+                }
+                xmlFree(t);
+                if (!blank) {
+                    mp_msg(msg, msg_len, "<mp:policy>: text outside an "
+                           "element");
+                    return -EINVAL;
+                }
+            }
+            continue;
+        }
+        if (c->type != XML_ELEMENT_NODE) {
+            continue;
+        }
+        if (c->ns && !in_ns(c, MP_POLICY_NS)) {
+            mp_msg(msg, msg_len, "<mp:policy>: element <%s> is in foreign "
+                   "namespace '%s'", (const char *)c->name,
+                   (const char *)c->ns->href);
+            return -EINVAL;
+        }
+        for (const xmlNode *g = c->children; g; g = g->next) {
+            if (g->type == XML_ELEMENT_NODE) {
+                mp_msg(msg, msg_len, "<mp:policy>/<%s>: expected text, "
+                       "found element <%s>", (const char *)c->name,
+                       (const char *)g->name);
+                return -EINVAL;
+            }
+        }
+        for (f = 0; f < MP_PF__COUNT; f++) {
+            if (strcmp((const char *)c->name, field_names[f]) == 0) {
+                break;
+            }
+        }
+        if (f < MP_PF__COUNT && (p->set & (1u << f))) {
+            mp_msg(msg, msg_len, "<mp:policy>/<%s>: given twice",
+                   field_names[f]);
+            return -EINVAL;
+        }
+        copy_text(c, text, sizeof(text));
+        err = mp_policy_set_field(p, (const char *)c->name, text, sub,
+                                  sizeof(sub));
+        if (err) {
+            mp_msg(msg, msg_len, "<mp:policy>: %s", sub);
+            return -EINVAL;
+        }
+    }
+    return 0;
+}
+
+static void parse_marker(const xmlNode *d, mp_marker *m)
+{
+    xmlChar *s = xmlGetProp(d, (const xmlChar *)"strategy");
+    xmlChar *pc = xmlGetProp(d, (const xmlChar *)"postcopy");
+    xmlChar *ex = xmlGetProp(d, (const xmlChar *)"expires");
+    uint64_t v;
+
+    m->present = 1;
+    snprintf(m->strategy, sizeof(m->strategy), "%s", s ? (char *)s : "");
+    /* A marker that does not say "no" is taken as post-copy. */
+    m->postcopy = !(pc && strcmp((char *)pc, "no") == 0);
+    m->expires_unix_s = ex && !mp_parse_u64((char *)ex, &v) ?
+                        (int64_t)v : 0;
+    xmlFree(s);
+    xmlFree(pc);
+    xmlFree(ex);
+}
+
+static xmlDoc *read_xml(const char *xml, size_t len)
+{
+    if (len > INT32_MAX) {
+        return NULL;
+    }
+    return xmlReadMemory(xml, (int)len, "domain.xml", NULL,
+                         XML_PARSE_NONET | XML_PARSE_NOERROR |
+                         XML_PARSE_NOWARNING);
+}
+
+static int parse_domain_doc(xmlDoc *doc, mp_domain *out, char *msg,
+                            size_t msg_len)
+{
+    xmlNode *root = xmlDocGetRootElement(doc), *md, *mb, *dev;
+
+    memset(out, 0, sizeof(*out));
+    if (!is_elem(root, "domain")) {
+        mp_msg(msg, msg_len, "not a libvirt domain XML (root element is "
+               "not <domain>)");
+        return -EBADMSG;
+    }
+    copy_text(child(root, "name"), out->name, sizeof(out->name));
+    out->memory_bytes = memory_bytes(child(root, "memory"));
+    dev = child(root, "devices");
+    copy_text(child(dev, "emulator"), out->emulator, sizeof(out->emulator));
+    mb = child(root, "memoryBacking");
+    if (mb) {
+        xmlNode *acc = child(mb, "access");
+        xmlChar *mode = acc ? xmlGetProp(acc, (const xmlChar *)"mode") : NULL;
+        out->ram_shareable = mode && strcmp((char *)mode, "shared") == 0;
+        xmlFree(mode);
+    }
+    md = child(root, "metadata");
+    for (xmlNode *c = md ? md->children : NULL; c; c = c->next) {
+        if (c->type == XML_ELEMENT_NODE && in_ns(c, MP_DECISION_NS) &&
+            is_elem(c, "decision")) {
+            parse_marker(c, &out->marker);
+            continue;
+        }
+        if (c->type != XML_ELEMENT_NODE || !in_ns(c, MP_POLICY_NS)) {
+            continue;
+        }
+        if (is_elem(c, "policy")) {
+            int err;
+            if (out->has_policy) {
+                mp_msg(msg, msg_len, "<metadata>: more than one <mp:policy>");
+                return -EINVAL;
+            }
+            out->has_policy = 1;
+            err = parse_policy_elem(c, &out->tags, msg, msg_len);
+            if (err) {
+                return err;
+            }
+        } else {
+            mp_msg(msg, msg_len, "<metadata>: unknown element <mp:%s> in "
+                   "the policy namespace (known: policy)",
+                   (const char *)c->name);
+            return -EINVAL;
+        }
+    }
+    return 0;
+}
+
+int mp_domain_parse_xml(const char *xml, size_t len, mp_domain *out,
+                        char *msg, size_t msg_len)
+{
+    xmlDoc *doc = read_xml(xml, len);
+    int err;
+
+    if (!doc) {
+        memset(out, 0, sizeof(*out));
+        mp_msg(msg, msg_len, "not well-formed XML");
+        return -EBADMSG;
+    }
+    err = parse_domain_doc(doc, out, msg, msg_len);
+    xmlFreeDoc(doc);
+    return err;
+}
+
+/* ------------------------------------------------------------------ */
+/* Fleet policy files                                                  */
+
+typedef enum sel_kind {
+    SEL_ANY = 0,        /* [*] */
+    SEL_NAME_GLOB = 1,  /* [name=web-*] */
+    SEL_LABEL = 2,      /* [label=batch] */
+    SEL_NAME = 3,       /* [name=web-1]: no wildcard */
+} sel_kind;
+
+typedef struct fleet_rule {
+    sel_kind kind;
+    char pattern[256];
+    unsigned literal;   /* literal characters of a glob: more is more
+                           specific */
+    unsigned order;     /* load order: a later rule wins a tie */
+    mp_policy p;
+    char origin[MP_POLICY_ORIGIN_MAX];
+} fleet_rule;
+
+struct mp_fleet {
+    fleet_rule *rules;
+    size_t n, cap;
+};
+
+mp_fleet *mp_fleet_new(void)
+{
+    return calloc(1, sizeof(mp_fleet));
+}
+
+void mp_fleet_free(mp_fleet *f)
+{
+    if (f) {
+        free(f->rules);
+        free(f);
+    }
+}
+
+static int parse_selector(const char *s, fleet_rule *r)
+{
+    const char *v;
+
+    if (strcmp(s, "*") == 0) {
+        r->kind = SEL_ANY;
+        r->pattern[0] = 0;
+        return 0;
+    }
+    if (strncmp(s, "name=", 5) == 0) {
+        v = s + 5;
+        r->kind = strpbrk(v, "*?[") ? SEL_NAME_GLOB : SEL_NAME;
+    } else if (strncmp(s, "label=", 6) == 0) {
+        v = s + 6;
+        r->kind = SEL_LABEL;
+    } else {
+        return -EINVAL;
+    }
+    if (!*v || strlen(v) >= sizeof(r->pattern)) {
+        return -EINVAL;
+    }
+    strcpy(r->pattern, v);
+    r->literal = 0;
+    for (; *v; v++) {
+        r->literal += !strchr("*?[]", *v);
+    }
+    return 0;
+}
+
+static int fleet_push(mp_fleet *f, const fleet_rule *r)
+{
+    if (f->n == f->cap) {
+        size_t ncap = f->cap ? f->cap * 2 : 16;
+        fleet_rule *p = realloc(f->rules, ncap * sizeof(*p));
+        if (!p) {
+            return -ENOMEM;
+        }
+        f->rules = p;
+        f->cap = ncap;
+    }
+    f->rules[f->n++] = *r;
+    return 0;
+}
+
+int mp_fleet_load_file(mp_fleet *f, const char *path, char *msg,
+                       size_t msg_len)
+{
+    FILE *fp = fopen(path, "r");
+    char line[1024], sub[MP_POLICY_MSG_MAX];
+    size_t first = f->n;
+    unsigned lineno = 0;
+    fleet_rule cur;
+    bool in_section = false;
+    long total = 0;
+    int err = 0;
+
+    if (!fp) {
+        err = -errno;
+        mp_msg(msg, msg_len, "%s: %s", path, strerror(-err));
+        return err;
+    }
+    memset(&cur, 0, sizeof(cur));
+    while (fgets(line, sizeof(line), fp)) {
+        char *s, *eq;
+        size_t n = strlen(line);
+
+        lineno++;
+        total += (long)n;
+        if (total > (long)FLEET_FILE_MAX) {
+            mp_msg(msg, msg_len, "%s: larger than %u bytes", path,
+                   FLEET_FILE_MAX);
+            err = -EINVAL;
+            break;
+        }
+        if (n && line[n - 1] != '\n' && !feof(fp)) {
+            mp_msg(msg, msg_len, "%s:%u: line too long", path, lineno);
+            err = -EINVAL;
+            break;
+        }
+        s = trim(line);
+        if (!*s || *s == '#' || *s == ';') {
+            continue;
+        }
+        if (*s == '[') {
+            char *e = strchr(s, ']');
+            if (in_section && (err = fleet_push(f, &cur))) {
+                break;
+            }
+            memset(&cur, 0, sizeof(cur));
+            if (!e || e[1]) {
+                mp_msg(msg, msg_len, "%s:%u: malformed section header "
+                       "(expected [*], [name=GLOB] or [label=NAME])", path,
+                       lineno);
+                err = -EINVAL;
+                break;
+            }
+            *e = 0;
+            if (parse_selector(trim(s + 1), &cur)) {
+                mp_msg(msg, msg_len, "%s:%u: unknown selector '%s' (expected "
+                       "*, name=GLOB or label=NAME)", path, lineno,
+                       trim(s + 1));
+                err = -EINVAL;
+                break;
+            }
+            snprintf(cur.origin, sizeof(cur.origin), "%s:%u [%s%s%s]", path,
+                     lineno, cur.kind == SEL_ANY ? "*" :
+                     cur.kind == SEL_LABEL ? "label=" : "name=",
+                     cur.pattern, "");
+            in_section = true;
+            continue;
+        }
+        if (!in_section) {
+            mp_msg(msg, msg_len, "%s:%u: setting outside a section", path,
+                   lineno);
+            err = -EINVAL;
+            break;
+        }
+        eq = strchr(s, '=');
+        if (!eq) {
+            mp_msg(msg, msg_len, "%s:%u: expected 'key = value'", path,
+                   lineno);
+            err = -EINVAL;
+            break;
+        }
+        *eq = 0;
+        if (strcmp(trim(s), "label") == 0) {
+            mp_msg(msg, msg_len, "%s:%u: 'label' is a per-VM tag; select "
+                   "labelled VMs with [label=NAME]", path, lineno);
+            err = -EINVAL;
+            break;
+        }
+        if (mp_policy_set_field(&cur.p, trim(s), eq + 1, sub, sizeof(sub))) {
+            mp_msg(msg, msg_len, "%s:%u: %s", path, lineno, sub);
+            err = -EINVAL;
+            break;
+        }
+    }
+    if (!err && ferror(fp)) {
+        err = -EIO;
+        mp_msg(msg, msg_len, "%s: read error", path);
+    }
+    if (!err && in_section) {
+        err = fleet_push(f, &cur);
+    }
+    fclose(fp);
+    if (err) {
+        f->n = first;
+        if (err == -ENOMEM) {
+            mp_msg(msg, msg_len, "%s", mp_strerror(err));
+        }
+        return err;
+    }
+    for (size_t i = first; i < f->n; i++) {
+        f->rules[i].order = (unsigned)i;
+    }
+    return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int mp_fleet_load_dir(mp_fleet *f, const char *dir, char *msg,
+                      size_t msg_len)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    int err = 0;
+
+    if (!d) {
+        if (errno == ENOENT) {
+            return 0;
+        }
+        err = -errno;
+        mp_msg(msg, msg_len, "%s: %s", dir, strerror(-err));
+        return err;
+    }
+    while ((de = readdir(d))) {
+        size_t l = strlen(de->d_name);
+        if (de->d_name[0] == '.' || l < 6 ||
+            strcmp(de->d_name + l - 5, ".conf") != 0) {
+            continue;
+        }
+        if (n == cap) {
+            char **p;
+            cap = cap ? cap * 2 : 16;
+            p = realloc(names, cap * sizeof(*p));
+            if (!p) {
+                err = -ENOMEM;
+                break;
+            }
+            names = p;
+        }
+        names[n] = malloc(strlen(dir) + l + 2);
+        if (!names[n]) {
+            err = -ENOMEM;
+            break;
+        }
+        sprintf(names[n], "%s/%s", dir, de->d_name);
+        n++;
+    }
+    closedir(d);
+    if (!err) {
+        if (n) {
+            qsort(names, n, sizeof(*names), cmp_str);
+        }
+        for (size_t i = 0; i < n && !err; i++) {
+            err = mp_fleet_load_file(f, names[i], msg, msg_len);
+        }
+    } else {
+        mp_msg(msg, msg_len, "%s", mp_strerror(err));
+    }
+    for (size_t i = 0; i < n; i++) {
+        free(names[i]);
+    }
+    free(names);
+    return err;
+}
+
+/* Is @a less specific than @b (applied first, so @b overrides)? */
+static int cmp_specificity(const void *pa, const void *pb)
+{
+    const fleet_rule *a = *(const fleet_rule *const *)pa;
+    const fleet_rule *b = *(const fleet_rule *const *)pb;
+
+    if (a->kind != b->kind) {
+        return (int)a->kind - (int)b->kind;
+    }
+    if (a->literal != b->literal) {
+        return a->literal < b->literal ? -1 : 1;
+    }
+    return a->order < b->order ? -1 : a->order > b->order;
+}
+
+static void apply_fields(mp_policy *out, const mp_policy *src,
+                         const char *origin)
+{
+    for (int f = 0; f < MP_PF__COUNT; f++) {
+        if (!(src->set & (1u << f))) {
+            continue;
+        }
+        switch ((mp_policy_field)f) {
+        case MP_PF_OBJECTIVE:
+            out->objective = src->objective;
+            break;
+        case MP_PF_POSTCOPY:
+            out->postcopy = src->postcopy;
+            break;
+        case MP_PF_MAX_DOWNTIME:
+            out->max_downtime_ms = src->max_downtime_ms;
+            break;
+        case MP_PF_MAX_TRAFFIC:
+            out->max_traffic_mib = src->max_traffic_mib;
+            break;
+        case MP_PF_TIER:
+            out->tier = src->tier;
+            break;
+        case MP_PF_LABEL:
+            memcpy(out->label, src->label, sizeof(out->label));
+            break;
+        default:
+            break;
+        }
+        out->set |= 1u << f;
+        snprintf(out->origin[f], sizeof(out->origin[f]), "%s", origin);
+    }
+}
+
+static bool rule_matches(const fleet_rule *r, const char *name,
+                         const char *label)
+{
+    switch (r->kind) {
+    case SEL_ANY:
+        return true;
+    case SEL_NAME:
+        return strcmp(r->pattern, name) == 0;
+    case SEL_NAME_GLOB:
+        return fnmatch(r->pattern, name, 0) == 0;
+    case SEL_LABEL:
+        return label && *label && strcmp(r->pattern, label) == 0;
+    }
+    return false;
+}
+
+void mp_policy_resolve(const mp_fleet *fleet, const char *name,
+                       const mp_policy *tags, mp_policy *out)
+{
+    const char *label = tags && (tags->set & (1u << MP_PF_LABEL)) ?
+                        tags->label : NULL;
+    const fleet_rule *stack[64];
+    size_t n = 0;
+    mp_policy defaults;
+
+    memset(out, 0, sizeof(*out));
+    memset(&defaults, 0, sizeof(defaults));
+    defaults.objective = MP_OBJECTIVE_BALANCED;
+    defaults.postcopy = MP_POSTCOPY_ALLOWED;
+    defaults.set = (1u << MP_PF_OBJECTIVE) | (1u << MP_PF_POSTCOPY);
+    apply_fields(out, &defaults, "default");
+    for (int f = 0; f < MP_PF__COUNT; f++) {
+        if (!out->origin[f][0]) {
+            snprintf(out->origin[f], sizeof(out->origin[f]), "default");
+        }
+    }
+    for (size_t i = 0; fleet && i < fleet->n; i++) {
+        if (rule_matches(&fleet->rules[i], name ? name : "", label)) {
+            if (n == NELEM(stack)) {
+                /* Keep the most specific 64: drop the least. */
+                qsort(stack, n, sizeof(*stack), cmp_specificity);
+                memmove(stack, stack + 1, (n - 1) * sizeof(*stack));
+                n--;
+            }
+            stack[n++] = &fleet->rules[i];
+        }
+    }
+    qsort(stack, n, sizeof(*stack), cmp_specificity);
+    /* A tier given anywhere sets the objective's default first. */
+    {
+        mp_tier tier = MP_TIER_UNSET;
+        for (size_t i = 0; i < n; i++) {
+            if (stack[i]->p.set & (1u << MP_PF_TIER)) {
+                tier = stack[i]->p.tier;
+            }
+        }
+        if (tags && (tags->set & (1u << MP_PF_TIER))) {
+            tier = tags->tier;
+        }
+        if (tier == MP_TIER_FOG) {
+            /* Fog links are thin and shared: by default spare them. */
+            out->objective = MP_OBJECTIVE_TRAFFIC;
+            snprintf(out->origin[MP_PF_OBJECTIVE], MP_POLICY_ORIGIN_MAX,
+                     "tier fog");
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        apply_fields(out, &stack[i]->p, stack[i]->origin);
+    }
+    if (tags) {
+        apply_fields(out, tags, "tag");
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Chooser                                                             */
+
+static double mib(uint64_t bytes)
+{
+    return (double)bytes / 1048576.0;
+}
+
+static void add_reason(mp_choice_row *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void add_reason(mp_choice_row *r, const char *fmt, ...)
+{
+    size_t off = strlen(r->reason);
+    va_list ap;
+
+    if (off && off + 2 < sizeof(r->reason)) {
+        strcpy(r->reason + off, "; ");
+        off += 2;
+    }
+    va_start(ap, fmt);
+    vsnprintf(r->reason + off, sizeof(r->reason) - off, fmt, ap);
+    va_end(ap);
+}
+
+static void predict_zero_copy(mp_sim_result *res)
+{
+    double xfer_ms = ZERO_COPY_DEVICE_BYTES / ZERO_COPY_BYTES_PER_S * 1000;
+
+    memset(res, 0, sizeof(*res));
+    res->converged = 1;
+    res->switch_time_ms = -1;
+    res->setup_time_ms = ZERO_COPY_SETUP_MS;
+    res->downtime_ms = ZERO_COPY_SWITCHOVER_MS + xfer_ms;
+    res->total_time_ms = ZERO_COPY_SETUP_MS + res->downtime_ms;
+    res->bytes_total = ZERO_COPY_DEVICE_BYTES;
+    res->bytes_downtime = ZERO_COPY_DEVICE_BYTES;
+}
+
+/* Figures a candidate is judged on. */
+enum { M_DOWNTIME, M_TOTAL, M_BYTES, M_EXPOSURE, M_SCORE, M__COUNT };
+
+static void metrics(const mp_sim_result *r, double m[M__COUNT])
+{
+    m[M_DOWNTIME] = r->downtime_ms;
+    m[M_TOTAL] = r->total_time_ms;
+    m[M_BYTES] = (double)r->bytes_total;
+    m[M_EXPOSURE] = r->exposure_ms;
+    m[M_SCORE] = 0;
+}
+
+/*
+ * How each objective picks: the primary figure decides unless two
+ * candidates are within its tolerance (max(abs, rel x best)) of the best;
+ * among those the tie-breakers decide in order.  The tolerances are the
+ * model's resolution, not preferences: a switchover alone measured
+ * 6.4-10.7 ms (docs/cost-model.md) and short pre-copy downtimes are the
+ * model's least accurate figure, so a downtime 10 ms shorter must not buy
+ * seconds of post-copy exposure; totals vary 10-25 % run to run (notes),
+ * 5 % is the least difference worth a choice; bytes agree within 6 %
+ * (validation), 2 % keeps near-equal traffic from deciding.
+ */
+static const struct objective_rule {
+    int primary;
+    double tol_abs, tol_rel;
+    int tie[3];
+} objective_rules[] = {
+    [MP_OBJECTIVE_DOWNTIME] = { M_DOWNTIME, 10.0 /* ms */, 0.10,
+                                { M_EXPOSURE, M_TOTAL, M_BYTES } },
+    [MP_OBJECTIVE_TOTAL_TIME] = { M_TOTAL, 100.0 /* ms */, 0.05,
+                                  { M_DOWNTIME, M_EXPOSURE, M_BYTES } },
+    [MP_OBJECTIVE_TRAFFIC] = { M_BYTES, 1048576.0 /* B */, 0.02,
+                               { M_TOTAL, M_DOWNTIME, M_EXPOSURE } },
+    /* balanced: mean of the four figures over their largest value. */
+    [MP_OBJECTIVE_BALANCED] = { M_SCORE, 0.02, 0.0,
+                                { M_EXPOSURE, M_DOWNTIME, M_TOTAL } },
+};
+
+int mp_policy_choose(const mp_policy *policy, const mp_choose_input *in,
+                     mp_choice *out)
+{
+    mp_sim_input si = in->sim;
+    double max[4] = { 0, 0, 0, 0 };
+    double limit;
+
+    memset(out, 0, sizeof(*out));
+    out->policy = *policy;
+    out->objective = policy->objective ? policy->objective :
+                     MP_OBJECTIVE_BALANCED;
+    out->chosen = -1;
+    limit = si.downtime_limit_ms > 0 ? si.downtime_limit_ms :
+            MP_SIM_DEFAULT_DOWNTIME_LIMIT_MS;
+    /* QEMU's downtime-limit is what pre-copy aims at: a tighter policy
+     * limit becomes QEMU's limit. */
+    if (policy->max_downtime_ms > 0 && policy->max_downtime_ms < limit) {
+        limit = policy->max_downtime_ms;
+    }
+    si.downtime_limit_ms = limit;
+    out->downtime_limit_ms = limit;
+
+    for (int s = 0; s < MP_STRATEGY__COUNT; s++) {
+        mp_choice_row *r = &out->rows[s];
+        int err;
+
+        r->strategy = (mp_strategy)s;
+        r->verdict = MP_VERDICT_ELIGIBLE;
+        if (s == MP_STRATEGY_ZERO_COPY) {
+            if (!in->same_host) {
+                add_reason(r, "destination is another host (zero-copy "
+                           "leaves RAM in place: same host only)");
+            }
+            if (!in->ram_shareable) {
+                add_reason(r, "guest RAM is not shareable (needs "
+                           "<memoryBacking><access mode='shared'/>)");
+            }
+            if (r->reason[0]) {
+                r->verdict = MP_VERDICT_UNAVAILABLE;
+                continue;
+            }
+            predict_zero_copy(&r->sim);
+            r->predicted = 1;
+        } else {
+            si.strategy = (mp_sim_strategy)strategies[s].sim;
+            err = mp_sim_run(&si, &r->sim);
+            if (err) {
+                return err;
+            }
+            r->predicted = 1;
+            if (s == MP_STRATEGY_PREDICTIVE && !in->phase_sched) {
+                r->verdict = MP_VERDICT_UNAVAILABLE;
+                add_reason(r, "source QEMU lacks the x-phase-sched "
+                           "capability");
+                continue;
+            }
+        }
+        if (!r->sim.converged) {
+            add_reason(r, "does not complete before the %.0f s timeout",
+                       (si.timeout_s > 0 ? si.timeout_s :
+                        MP_SIM_DEFAULT_TIMEOUT_S));
+        }
+        if (strategies[s].postcopy &&
+            policy->postcopy == MP_POSTCOPY_FORBIDDEN) {
+            add_reason(r, "post-copy forbidden (%s)",
+                       policy->origin[MP_PF_POSTCOPY]);
+        }
+        if (policy->max_downtime_ms > 0 &&
+            r->sim.downtime_ms > policy->max_downtime_ms) {
+            add_reason(r, "downtime %.0f ms > max-downtime-ms %g (%s)",
+                       r->sim.downtime_ms, policy->max_downtime_ms,
+                       policy->origin[MP_PF_MAX_DOWNTIME]);
+        }
+        if (policy->max_traffic_mib > 0 &&
+            mib(r->sim.bytes_total) > policy->max_traffic_mib) {
+            add_reason(r, "traffic %.0f MiB > max-traffic-mib %g (%s)",
+                       mib(r->sim.bytes_total), policy->max_traffic_mib,
+                       policy->origin[MP_PF_MAX_TRAFFIC]);
+        }
+        if (r->reason[0]) {
+            r->verdict = MP_VERDICT_DROPPED;
+            continue;
+        }
+        max[0] = fmax(max[0], r->sim.downtime_ms);
+        max[1] = fmax(max[1], r->sim.total_time_ms);
+        max[2] = fmax(max[2], (double)r->sim.bytes_total);
+        max[3] = fmax(max[3], r->sim.exposure_ms);
+    }
+    {
+        const struct objective_rule *rule = &objective_rules[out->objective];
+        double m[MP_STRATEGY__COUNT][M__COUNT], best = INFINITY, tol;
+
+        for (int s = 0; s < MP_STRATEGY__COUNT; s++) {
+            mp_choice_row *r = &out->rows[s];
+            if (r->verdict != MP_VERDICT_ELIGIBLE) {
+                continue;
+            }
+            metrics(&r->sim, m[s]);
+            for (int i = 0; i < M_SCORE; i++) {
+                m[s][M_SCORE] += max[i] > 0 ? m[s][i] / max[i] / 4 : 0;
+            }
+            r->score = m[s][rule->primary];
+            best = fmin(best, r->score);
+        }
+        tol = fmax(rule->tol_abs, rule->tol_rel * best);
+        for (int s = 0; s < MP_STRATEGY__COUNT; s++) {
+            int c = out->chosen;
+            if (out->rows[s].verdict != MP_VERDICT_ELIGIBLE ||
+                out->rows[s].score > best + tol) {
+                continue;
+            }
+            if (c < 0) {
+                out->chosen = s;
+                continue;
+            }
+            /* Strictly better only: ties keep the earlier (simpler)
+             * strategy. */
+            for (int k = 0; k < 3; k++) {
+                int i = rule->tie[k];
+                if (m[s][i] != m[c][i]) {
+                    if (m[s][i] < m[c][i]) {
+                        out->chosen = s;
+                    }
+                    break;
+                }
+            }
+        }
+    }
+    if (out->chosen < 0) {
+        return -ENOENT;
+    }
+    out->rows[out->chosen].verdict = MP_VERDICT_CHOSEN;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Hook and marker                                                     */
+
+static int dump_doc(xmlDoc *doc, char **out)
+{
+    xmlBuffer *buf = xmlBufferCreate();
+    xmlSaveCtxt *ctx;
+    int err = 0;
+
+    *out = NULL;
+    if (!buf) {
+        return -ENOMEM;
+    }
+    ctx = xmlSaveToBuffer(buf, "UTF-8", XML_SAVE_NO_DECL);
+    if (!ctx) {
+        xmlBufferFree(buf);
+        return -ENOMEM;
+    }
+    if (xmlSaveDoc(ctx, doc) < 0) {
+        err = -ENOMEM;
+    }
+    xmlSaveClose(ctx);
+    if (!err) {
+        *out = strdup((const char *)xmlBufferContent(buf));
+        if (!*out) {
+            err = -ENOMEM;
+        }
+    }
+    xmlBufferFree(buf);
+    return err;
+}
+
+/* Remove every <mpd:decision> under <metadata>; returns how many. */
+static int remove_markers(xmlNode *root)
+{
+    xmlNode *md = child(root, "metadata"), *c, *next;
+    int n = 0;
+
+    for (c = md ? md->children : NULL; c; c = next) {
+        next = c->next;
+        if (is_elem(c, "decision") && in_ns(c, MP_DECISION_NS)) {
+            xmlUnlinkNode(c);
+            xmlFreeNode(c);
+            n++;
+        }
+    }
+    return n;
+}
+
+/* The arguments the hook adds for our fork: the capability needs
+ * postcopy-ram at QEMU start (migration_object_check()). */
+static const char *const phase_sched_args[] = {
+    "-global", "migration.x-postcopy-ram=on",
+    "-global", "migration.x-phase-sched=on",
+};
+
+static bool is_injected_arg(const xmlNode *n, size_t *idx)
+{
+    xmlChar *v;
+    bool hit = false;
+
+    if (!is_elem(n, "arg") || !in_ns(n, QEMU_NS)) {
+        return false;
+    }
+    v = xmlGetProp(n, (const xmlChar *)"value");
+    for (size_t i = 1; v && i < NELEM(phase_sched_args); i += 2) {
+        if (strcmp((char *)v, phase_sched_args[i]) == 0) {
+            *idx = i;
+            hit = true;
+        }
+    }
+    xmlFree(v);
+    return hit;
+}
+
+/*
+ * Remove the arguments inject_args() adds (each "-global" with its value)
+ * from <qemu:commandline>, and the element if nothing is left in it: a
+ * pre-copy migration must not start the destination with x-phase-sched on
+ * (libvirt sets postcopy-ram=false there and the fork refuses).  Returns
+ * the number of arguments removed.
+ */
+static int strip_injected_args(xmlNode *root)
+{
+    int removed = 0;
+
+    for (xmlNode *cl = root->children, *ncl; cl; cl = ncl) {
+        bool left = false;
+        ncl = cl->next;
+        if (!is_elem(cl, "commandline") || !in_ns(cl, QEMU_NS)) {
+            continue;
+        }
+        for (xmlNode *a = cl->children, *next; a; a = next) {
+            size_t idx;
+            next = a->next;
+            if (is_injected_arg(a, &idx)) {
+                /* Its "-global": the previous element sibling. */
+                xmlNode *g = a->prev;
+                while (g && g->type != XML_ELEMENT_NODE) {
+                    g = g->prev;
+                }
+                if (g && is_elem(g, "arg")) {
+                    xmlChar *gv = xmlGetProp(g, (const xmlChar *)"value");
+                    bool is_global = gv && strcmp((char *)gv, "-global") == 0;
+                    xmlFree(gv);
+                    if (is_global) {
+                        xmlUnlinkNode(g);
+                        xmlFreeNode(g);
+                    }
+                }
+                xmlUnlinkNode(a);
+                xmlFreeNode(a);
+                removed++;
+            }
+        }
+        for (xmlNode *a = cl->children; a; a = a->next) {
+            left = left || a->type == XML_ELEMENT_NODE;
+        }
+        if (!left && removed) {
+            xmlUnlinkNode(cl);
+            xmlFreeNode(cl);
+        }
+    }
+    return removed;
+}
+
+static int inject_args(xmlNode *root)
+{
+    xmlNode *cl = NULL, *c;
+    xmlNs *ns;
+
+    for (c = root->children; c; c = c->next) {
+        if (is_elem(c, "commandline") && in_ns(c, QEMU_NS)) {
+            cl = c;
+            break;
+        }
+    }
+    if (!cl) {
+        cl = xmlNewChild(root, NULL, (const xmlChar *)"commandline", NULL);
+        if (!cl) {
+            return -ENOMEM;
+        }
+        ns = xmlNewNs(cl, (const xmlChar *)QEMU_NS, (const xmlChar *)"qemu");
+        if (!ns) {
+            return -ENOMEM;
+        }
+        xmlSetNs(cl, ns);
+    }
+    ns = cl->ns;
+    /* Already there (a VM that came with them): add nothing. */
+    for (c = cl->children; c; c = c->next) {
+        xmlChar *v = is_elem(c, "arg") ?
+                     xmlGetProp(c, (const xmlChar *)"value") : NULL;
+        bool have = v && strcmp((char *)v, phase_sched_args[3]) == 0;
+        xmlFree(v);
+        if (have) {
+            return 0;
+        }
+    }
+    for (size_t i = 0; i < NELEM(phase_sched_args); i++) {
+        xmlNode *a = xmlNewChild(cl, ns, (const xmlChar *)"arg", NULL);
+        if (!a || !xmlSetProp(a, (const xmlChar *)"value",
+                              (const xmlChar *)phase_sched_args[i])) {
+            return -ENOMEM;
+        }
+    }
+    return 1;
+}
+
+int mp_hook_migrate_begin(const char *xml, size_t len, const mp_fleet *fleet,
+                          const mp_hook_options *opt, mp_hook_result *res)
+{
+    xmlDoc *doc;
+    mp_domain dom;
+    mp_marker *m = &dom.marker;
+    char msg[MP_POLICY_MSG_MAX];
+    bool marked, changed = false, inject = false;
+    const char *why_no_inject = "";
+    int err;
+
+    memset(res, 0, sizeof(*res));
+    doc = read_xml(xml, len);
+    if (!doc) {
+        res->veto = 1;
+        mp_msg(res->reason, sizeof(res->reason), "migpolicy: incoming "
+                 "domain XML is not well-formed");
+        mp_msg(res->log, sizeof(res->log), "? veto: bad XML");
+        return 0;
+    }
+    err = parse_domain_doc(doc, &dom, msg, sizeof(msg));
+    if (err) {
+        res->veto = 1;
+        mp_msg(res->reason, sizeof(res->reason), "migpolicy: refusing "
+                 "migration of '%s': malformed policy: %s", dom.name, msg);
+        mp_msg(res->log, sizeof(res->log), "%s veto: malformed policy: %s",
+                 dom.name, msg);
+        xmlFreeDoc(doc);
+        return 0;
+    }
+    mp_policy_resolve(fleet, dom.name, dom.has_policy ? &dom.tags : NULL,
+                      &res->policy);
+    marked = m->present &&
+             (m->expires_unix_s == 0 || m->expires_unix_s >= opt->now_unix_s);
+    if (res->policy.postcopy == MP_POSTCOPY_FORBIDDEN) {
+        if (marked && m->postcopy) {
+            res->veto = 1;
+            mp_msg(res->reason, sizeof(res->reason), "migpolicy: refusing "
+                     "migration of '%s': post-copy is forbidden (%s) and "
+                     "this migration is marked post-copy (strategy %s)",
+                     dom.name, res->policy.origin[MP_PF_POSTCOPY],
+                     m->strategy);
+        } else if (!marked && opt->unmarked == MP_HOOK_UNMARKED_VETO) {
+            res->veto = 1;
+            mp_msg(res->reason, sizeof(res->reason), "migpolicy: refusing "
+                     "migration of '%s': post-copy is forbidden (%s) and "
+                     "libvirt does not tell hooks whether this migration "
+                     "uses post-copy; migrate it with 'migpolicy migrate' "
+                     "(which marks pre-copy migrations)%s", dom.name,
+                     res->policy.origin[MP_PF_POSTCOPY],
+                     m->present ? " (the marker present has expired)" : "");
+        }
+    }
+    if (res->veto) {
+        mp_msg(res->log, sizeof(res->log), "%s veto: postcopy=forbidden "
+                 "(%s), marker=%s", dom.name,
+                 res->policy.origin[MP_PF_POSTCOPY],
+                 marked ? m->strategy : m->present ? "expired" : "none");
+        xmlFreeDoc(doc);
+        return 0;
+    }
+    if (m->present) {
+        changed = remove_markers(xmlDocGetRootElement(doc)) > 0;
+    }
+    /* A pre-copy migration of a VM that carries the scheduler's settings
+     * (they travel with the live XML): drop them for this destination. */
+    if (marked && !m->postcopy &&
+        strip_injected_args(xmlDocGetRootElement(doc)) > 0) {
+        changed = true;
+    }
+    if (res->policy.postcopy == MP_POSTCOPY_FORBIDDEN) {
+        why_no_inject = "post-copy forbidden";
+    } else if (opt->inject == MP_HOOK_INJECT_NEVER) {
+        why_no_inject = "injection off";
+    } else if (opt->inject == MP_HOOK_INJECT_MARKED &&
+               !(marked && m->postcopy)) {
+        why_no_inject = "not marked post-copy";
+    } else if (!opt->emulator_has_phase_sched ||
+               opt->emulator_has_phase_sched(dom.emulator, opt->opaque) != 1) {
+        why_no_inject = "emulator lacks x-phase-sched";
+    } else {
+        inject = true;
+    }
+    if (inject) {
+        err = inject_args(xmlDocGetRootElement(doc));
+        if (err < 0) {
+            xmlFreeDoc(doc);
+            return err;
+        }
+        changed = changed || err > 0;
+    }
+    mp_msg(res->log, sizeof(res->log), "%s accept: objective=%s "
+             "postcopy=%s marker=%s phase-sched=%s%s%s", dom.name,
+             mp_objective_name(res->policy.objective),
+             mp_postcopy_rule_name(res->policy.postcopy),
+             marked ? m->strategy : m->present ? "expired" : "none",
+             inject ? "injected" : "not injected", inject ? "" : ": ",
+             why_no_inject);
+    if (changed) {
+        err = dump_doc(doc, &res->xml);
+        if (err) {
+            xmlFreeDoc(doc);
+            return err;
+        }
+    }
+    xmlFreeDoc(doc);
+    return 0;
+}
+
+int mp_marker_add_xml(const char *xml, size_t len, mp_strategy strategy,
+                      int64_t expires_unix_s, char **out)
+{
+    xmlDoc *doc = read_xml(xml, len);
+    xmlNode *root, *md, *d;
+    xmlNs *ns;
+    char ex[32];
+    int err;
+
+    *out = NULL;
+    if (!doc) {
+        return -EBADMSG;
+    }
+    root = xmlDocGetRootElement(doc);
+    if (!is_elem(root, "domain") || (unsigned)strategy >= MP_STRATEGY__COUNT) {
+        xmlFreeDoc(doc);
+        return -EBADMSG;
+    }
+    remove_markers(root);
+    if (!strategies[strategy].postcopy) {
+        strip_injected_args(root);
+    }
+    md = child(root, "metadata");
+    if (!md) {
+        md = xmlNewChild(root, NULL, (const xmlChar *)"metadata", NULL);
+    }
+    d = md ? xmlNewChild(md, NULL, (const xmlChar *)"decision", NULL) : NULL;
+    ns = d ? xmlNewNs(d, (const xmlChar *)MP_DECISION_NS,
+                      (const xmlChar *)"mpd") : NULL;
+    snprintf(ex, sizeof(ex), "%lld", (long long)expires_unix_s);
+    if (!ns ||
+        !xmlSetProp(d, (const xmlChar *)"strategy",
+                    (const xmlChar *)strategies[strategy].name) ||
+        !xmlSetProp(d, (const xmlChar *)"postcopy",
+                    (const xmlChar *)(strategies[strategy].postcopy ?
+                                      "yes" : "no")) ||
+        !xmlSetProp(d, (const xmlChar *)"expires", (const xmlChar *)ex)) {
+        xmlFreeDoc(doc);
+        return -ENOMEM;
+    }
+    xmlSetNs(d, ns);
+    err = dump_doc(doc, out);
+    xmlFreeDoc(doc);
+    return err;
+}

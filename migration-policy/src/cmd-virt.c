@@ -1,0 +1,1773 @@
+/*
+ * cmd-virt.c - migpolicy's policy commands: policy, choose, hook-qemu
+ * (no libvirt needed) and advise, migrate (libvirt)
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * One decision path behind all of them: mp_policy_resolve() for the
+ * policy, mp_policy_choose() for the strategy, mp_hook_migrate_begin()
+ * for the destination's hook (docs/policy.md).  Exit status: 0 success,
+ * 1 failure (hook: veto), 2 bad usage.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "migpolicy.h"
+
+#include "cmd-virt.h"
+
+#define EXIT_USAGE 2
+
+/* Fleet policy files read when no --policy-dir is given. */
+#define DEFAULT_POLICY_DIR "/etc/migpolicy/policy.d"
+
+/* The hook's configuration when MIGPOLICY_HOOK_CONF is not set. */
+#define DEFAULT_HOOK_CONF "/etc/libvirt/hooks/migpolicy.conf"
+
+/* Largest domain XML the hook reads from stdin, bytes. */
+#define HOOK_XML_MAX (16u << 20)
+
+#define MAX_FLEET_FILES 32
+
+const char cmd_virt_help[] =
+    "  policy    show a domain's effective migration policy (tags + fleet "
+    "files)\n"
+    "  choose    predict every strategy for a workload and pick one by "
+    "policy\n"
+    "  hook-qemu libvirt qemu hook (installed by libvirt-hooks/install.sh)\n"
+    "  advise    measure a libvirt domain's migration and print the choice\n"
+    "  migrate   migrate a libvirt domain with the chosen strategy\n"
+    "            (advise, migrate: only in a build with libvirt-dev)\n";
+
+static void verr(const char *cmd, const char *fmt, va_list ap)
+{
+    fprintf(stderr, "migpolicy %s: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
+static int fail(const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static int fail(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    verr(cmd, fmt, ap);
+    va_end(ap);
+    return 1;
+}
+
+static int usage(const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static int usage(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    verr(cmd, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "Try 'migpolicy %s --help'.\n", cmd);
+    return EXIT_USAGE;
+}
+
+/* ------------------------------------------------------------------ */
+/* Shared helpers                                                      */
+
+/* "64MiB", "1G", "4096" -> bytes. */
+static int parse_size(const char *s, uint64_t *out)
+{
+    static const struct { const char *sfx; double mul; } units[] = {
+        { "", 1 }, { "B", 1 }, { "K", 1024.0 }, { "KiB", 1024.0 },
+        { "M", 1048576.0 }, { "MiB", 1048576.0 },
+        { "G", 1073741824.0 }, { "GiB", 1073741824.0 },
+    };
+    char *end;
+    double v;
+
+    if (*s < '0' || *s > '9') {
+        return -1;
+    }
+    v = strtod(s, &end);
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+        if (strcmp(end, units[i].sfx) == 0) {
+            v *= units[i].mul;
+            if (!isfinite(v) || v >= 1.8e19) {
+                return -1;
+            }
+            *out = (uint64_t)llround(v);
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* "125000000", "1gbit", "100MB/s", "unlimited" -> bytes/s (0 = unlimited). */
+static int parse_rate(const char *s, double *out)
+{
+    static const struct { const char *sfx; double mul; } units[] = {
+        { "", 1 }, { "B/s", 1 },
+        { "kbit", 1e3 / 8 }, { "mbit", 1e6 / 8 }, { "gbit", 1e9 / 8 },
+        { "KB/s", 1e3 }, { "MB/s", 1e6 }, { "GB/s", 1e9 },
+        { "KiB/s", 1024.0 }, { "MiB/s", 1048576.0 }, { "GiB/s", 1073741824.0 },
+    };
+    char *end;
+    double v;
+
+    if (strcmp(s, "unlimited") == 0) {
+        *out = 0;
+        return 0;
+    }
+    if (*s < '0' || *s > '9') {
+        return -1;
+    }
+    v = strtod(s, &end);
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+        if (strcmp(end, units[i].sfx) == 0) {
+            v *= units[i].mul;
+            if (!isfinite(v) || v <= 0) {
+                return -1;
+            }
+            *out = v;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static int parse_number(const char *s, double *out)
+{
+    char *end;
+
+    if (!*s || *s == '-' || *s == '+') {
+        return -1;
+    }
+    *out = strtod(s, &end);
+    return *end || !isfinite(*out) || *out < 0 ? -1 : 0;
+}
+
+static int read_all(FILE *fp, size_t max, char **out, size_t *len)
+{
+    size_t cap = 65536, n = 0;
+    char *buf = malloc(cap + 1);
+
+    if (!buf) {
+        return -ENOMEM;
+    }
+    for (;;) {
+        size_t got;
+        if (n == cap) {
+            char *p;
+            if (cap >= max) {
+                free(buf);
+                return -EFBIG;
+            }
+            cap *= 2;
+            p = realloc(buf, cap + 1);
+            if (!p) {
+                free(buf);
+                return -ENOMEM;
+            }
+            buf = p;
+        }
+        got = fread(buf + n, 1, cap - n, fp);
+        n += got;
+        if (got == 0) {
+            break;
+        }
+    }
+    if (ferror(fp)) {
+        free(buf);
+        return -EIO;
+    }
+    buf[n] = 0;
+    *out = buf;
+    *len = n;
+    return 0;
+}
+
+static int read_file(const char *path, char **out, size_t *len)
+{
+    FILE *fp = strcmp(path, "-") ? fopen(path, "r") : stdin;
+    int err;
+
+    if (!fp) {
+        return -errno;
+    }
+    err = read_all(fp, HOOK_XML_MAX, out, len);
+    if (fp != stdin) {
+        fclose(fp);
+    }
+    return err;
+}
+
+/* Fleet rules from --fleet files, then the policy directory. */
+typedef struct fleet_opts {
+    const char *files[MAX_FLEET_FILES];
+    int nfiles;
+    const char *dir;     /* NULL = DEFAULT_POLICY_DIR */
+} fleet_opts;
+
+static mp_fleet *load_fleet(const char *cmd, const fleet_opts *fo)
+{
+    mp_fleet *f = mp_fleet_new();
+    char msg[MP_POLICY_MSG_MAX];
+
+    if (!f) {
+        fail(cmd, "%s", mp_strerror(-ENOMEM));
+        return NULL;
+    }
+    if (mp_fleet_load_dir(f, fo->dir ? fo->dir : DEFAULT_POLICY_DIR, msg,
+                          sizeof(msg))) {
+        fail(cmd, "policy file %s", msg);
+        mp_fleet_free(f);
+        return NULL;
+    }
+    for (int i = 0; i < fo->nfiles; i++) {
+        if (mp_fleet_load_file(f, fo->files[i], msg, sizeof(msg))) {
+            fail(cmd, "policy file %s", msg);
+            mp_fleet_free(f);
+            return NULL;
+        }
+    }
+    return f;
+}
+
+static void print_policy(const mp_policy *p)
+{
+    char v[64];
+
+    for (int f = 0; f < MP_PF__COUNT; f++) {
+        switch ((mp_policy_field)f) {
+        case MP_PF_OBJECTIVE:
+            snprintf(v, sizeof(v), "%s", mp_objective_name(p->objective));
+            break;
+        case MP_PF_POSTCOPY:
+            snprintf(v, sizeof(v), "%s", mp_postcopy_rule_name(p->postcopy));
+            break;
+        case MP_PF_MAX_DOWNTIME:
+            if (p->max_downtime_ms > 0) {
+                snprintf(v, sizeof(v), "%g", p->max_downtime_ms);
+            } else {
+                snprintf(v, sizeof(v), "none");
+            }
+            break;
+        case MP_PF_MAX_TRAFFIC:
+            if (p->max_traffic_mib > 0) {
+                snprintf(v, sizeof(v), "%g", p->max_traffic_mib);
+            } else {
+                snprintf(v, sizeof(v), "none");
+            }
+            break;
+        case MP_PF_TIER:
+            snprintf(v, sizeof(v), "%s", mp_tier_name(p->tier));
+            break;
+        case MP_PF_LABEL:
+            snprintf(v, sizeof(v), "%s", p->label[0] ? p->label : "none");
+            break;
+        default:
+            continue;
+        }
+        printf("  %-16s %-10s (%s)\n", mp_policy_field_name((mp_policy_field)f),
+               v, p->origin[f]);
+    }
+}
+
+static const char *verdict_name(mp_verdict v)
+{
+    static const char *const n[] = { "CHOSEN", "eligible", "dropped",
+                                     "n/a" };
+    return (unsigned)v < 4 ? n[v] : "?";
+}
+
+static void print_choice(const mp_choice *c)
+{
+    printf("%-23s %-8s %9s %9s %9s %9s  %s\n", "strategy", "verdict",
+           "down_ms", "total_s", "MiB", "expo_ms", "why");
+    for (int s = 0; s < MP_STRATEGY__COUNT; s++) {
+        const mp_choice_row *r = &c->rows[s];
+        if (r->predicted) {
+            printf("%-23s %-8s %9.0f %9.2f %9.1f %9.0f  %s\n",
+                   mp_strategy_name(r->strategy), verdict_name(r->verdict),
+                   r->sim.downtime_ms, r->sim.total_time_ms / 1000,
+                   (double)r->sim.bytes_total / 1048576.0, r->sim.exposure_ms,
+                   r->reason);
+        } else {
+            printf("%-23s %-8s %9s %9s %9s %9s  %s\n",
+                   mp_strategy_name(r->strategy), verdict_name(r->verdict),
+                   "-", "-", "-", "-", r->reason);
+        }
+    }
+    if (c->chosen >= 0) {
+        printf("choice: %s (objective %s, downtime-limit %.0f ms)\n",
+               mp_strategy_name((mp_strategy)c->chosen),
+               mp_objective_name(c->objective), c->downtime_limit_ms);
+    } else {
+        printf("choice: none (no strategy satisfies the policy)\n");
+    }
+}
+
+static void json_str(const char *s)
+{
+    putchar('"');
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\') {
+            printf("\\%c", *s);
+        } else if ((unsigned char)*s < 0x20) {
+            printf("\\u%04x", *s);
+        } else {
+            putchar(*s);
+        }
+    }
+    putchar('"');
+}
+
+static void print_choice_json(const mp_choice *c)
+{
+    printf("\"objective\":\"%s\",\"downtime_limit_ms\":%.0f,\"choice\":",
+           mp_objective_name(c->objective), c->downtime_limit_ms);
+    if (c->chosen >= 0) {
+        json_str(mp_strategy_name((mp_strategy)c->chosen));
+    } else {
+        printf("null");
+    }
+    printf(",\"candidates\":[");
+    for (int s = 0; s < MP_STRATEGY__COUNT; s++) {
+        const mp_choice_row *r = &c->rows[s];
+        printf("%s{\"strategy\":\"%s\",\"verdict\":\"%s\"", s ? "," : "",
+               mp_strategy_name(r->strategy), verdict_name(r->verdict));
+        if (r->predicted) {
+            printf(",\"downtime_ms\":%.1f,\"total_time_ms\":%.1f,"
+                   "\"bytes_total\":%" PRIu64 ",\"exposure_ms\":%.1f,"
+                   "\"converged\":%d", r->sim.downtime_ms,
+                   r->sim.total_time_ms, r->sim.bytes_total,
+                   r->sim.exposure_ms, r->sim.converged);
+        }
+        printf(",\"reason\":");
+        json_str(r->reason);
+        putchar('}');
+    }
+    printf("]");
+}
+
+/* Workload options shared by choose, advise and migrate. */
+enum {
+    OPT_FLEET = 0x100, OPT_POLICY_DIR, OPT_XML, OPT_RAM, OPT_TOUCHED,
+    OPT_WHOT, OPT_DIRTY, OPT_WORKLOAD, OPT_RTT, OPT_LIMIT, OPT_JSON,
+    OPT_CAP_ONLY, OPT_SAME_HOST, OPT_SHAREABLE, OPT_PHASE_SCHED, OPT_TIMEOUT,
+    OPT_STRATEGY, OPT_DRY_RUN, OPT_INTERVAL,
+};
+
+/* ------------------------------------------------------------------ */
+/* policy                                                              */
+
+static void policy_help(void)
+{
+    printf("Usage: migpolicy policy [OPTIONS] DOMAIN-XML\n"
+           "Print the effective migration policy of a domain: its <mp:policy>\n"
+           "tags in <metadata> over the fleet policy files, with where each\n"
+           "value came from.  DOMAIN-XML may be '-' (stdin), e.g.\n"
+           "'virsh dumpxml VM | migpolicy policy -'.\n"
+           "\nOptions:\n"
+           "      --fleet FILE       add a fleet policy file (repeatable)\n"
+           "      --policy-dir DIR   fleet policy files *.conf (default: %s)\n"
+           "  -h, --help             show this help\n"
+           "\nExit status 1 names the malformed element or file line.\n",
+           DEFAULT_POLICY_DIR);
+}
+
+static int fleet_option(const char *cmd, int c, fleet_opts *fo)
+{
+    if (c == OPT_FLEET) {
+        if (fo->nfiles == MAX_FLEET_FILES) {
+            return usage(cmd, "too many --fleet files (at most %d)",
+                         MAX_FLEET_FILES);
+        }
+        fo->files[fo->nfiles++] = optarg;
+        return 0;
+    }
+    fo->dir = optarg;
+    return 0;
+}
+
+static int cmd_policy(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "fleet", required_argument, NULL, OPT_FLEET },
+        { "policy-dir", required_argument, NULL, OPT_POLICY_DIR },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    fleet_opts fo = { .nfiles = 0 };
+    char msg[MP_POLICY_MSG_MAX], *xml;
+    mp_fleet *fleet;
+    mp_domain dom;
+    mp_policy pol;
+    size_t len;
+    int c, err;
+
+    optind = 1;
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        switch (c) {
+        case OPT_FLEET:
+        case OPT_POLICY_DIR:
+            if ((err = fleet_option("policy", c, &fo))) {
+                return err;
+            }
+            break;
+        case 'h':
+            policy_help();
+            return 0;
+        default:
+            return usage("policy", "unknown option or missing argument '%s'",
+                         argv[optind - 1]);
+        }
+    }
+    if (optind != argc - 1) {
+        return usage("policy", "expected one DOMAIN-XML argument");
+    }
+    err = read_file(argv[optind], &xml, &len);
+    if (err) {
+        return fail("policy", "%s: %s", argv[optind], mp_strerror(err));
+    }
+    err = mp_domain_parse_xml(xml, len, &dom, msg, sizeof(msg));
+    free(xml);
+    if (err) {
+        return fail("policy", "%s: %s", argv[optind], msg);
+    }
+    fleet = load_fleet("policy", &fo);
+    if (!fleet) {
+        return 1;
+    }
+    mp_policy_resolve(fleet, dom.name, dom.has_policy ? &dom.tags : NULL,
+                      &pol);
+    mp_fleet_free(fleet);
+    printf("domain %s: %s\n", dom.name,
+           dom.has_policy ? "per-VM tags present" : "no per-VM tags");
+    print_policy(&pol);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* choose                                                              */
+
+/* Workload and link options; returns 1 if @c was one of them, -1 on a
+ * bad value (message printed), 0 otherwise. */
+typedef struct wl_opts {
+    const char *spec;
+    uint64_t ram, touched, whot;
+    double dirty;
+    int have_ram, have_touched, have_whot, have_dirty, have_rtt;
+} wl_opts;
+
+static int link_option(const char *cmd, int c, mp_choose_input *in,
+                       wl_opts *w)
+{
+    double d;
+
+    switch (c) {
+    case 'b':
+        if (parse_rate(optarg, &in->sim.bandwidth_bytes_per_s)) {
+            usage(cmd, "--bandwidth: '%s' is not a rate (e.g. 1gbit, "
+                  "100MB/s, unlimited)", optarg);
+            return -1;
+        }
+        return 1;
+    case OPT_RTT:
+        if (parse_number(optarg, &in->sim.rtt_ms)) {
+            usage(cmd, "--rtt-ms: '%s' is not a number", optarg);
+            return -1;
+        }
+        w->have_rtt = 1;
+        return 1;
+    case OPT_LIMIT:
+        if (parse_number(optarg, &d) || d <= 0) {
+            usage(cmd, "--downtime-limit-ms: '%s' is not a positive number",
+                  optarg);
+            return -1;
+        }
+        in->sim.downtime_limit_ms = d;
+        return 1;
+    case OPT_TIMEOUT:
+        if (parse_number(optarg, &d) || d <= 0) {
+            usage(cmd, "--timeout-s: '%s' is not a positive number", optarg);
+            return -1;
+        }
+        in->sim.timeout_s = d;
+        return 1;
+    case OPT_CAP_ONLY:
+        in->sim.bandwidth_cap_only = 1;
+        return 1;
+    case OPT_WORKLOAD:
+        w->spec = optarg;
+        return 1;
+    case OPT_RAM:
+    case OPT_TOUCHED:
+    case OPT_WHOT: {
+        uint64_t v;
+        if (parse_size(optarg, &v)) {
+            usage(cmd, "'%s' is not a size (e.g. 64MiB)", optarg);
+            return -1;
+        }
+        if (c == OPT_RAM) {
+            w->ram = v;
+            w->have_ram = 1;
+        } else if (c == OPT_TOUCHED) {
+            w->touched = v;
+            w->have_touched = 1;
+        } else {
+            w->whot = v;
+            w->have_whot = 1;
+        }
+        return 1;
+    }
+    case OPT_DIRTY:
+        if (parse_number(optarg, &w->dirty)) {
+            usage(cmd, "--dirty-rate: '%s' is not a number of pages/s",
+                  optarg);
+            return -1;
+        }
+        w->have_dirty = 1;
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* Build the workload: a spec first, then the explicit sizes over it. */
+static int apply_workload(const char *cmd, const wl_opts *w,
+                          mp_choose_input *in)
+{
+    mp_sim_workload *wl = &in->sim.workload;
+    char msg[256];
+
+    if (w->have_ram) {
+        wl->guest_ram_bytes = w->ram;
+    }
+    if (w->spec && mp_sim_workload_from_spec(wl, w->spec, wl->guest_ram_bytes,
+                                             0, msg, sizeof(msg))) {
+        usage(cmd, "--workload: %s", msg);
+        return -1;
+    }
+    if (w->have_touched) {
+        wl->touched_bytes = w->touched;
+    }
+    if (w->have_whot) {
+        wl->write_hot_bytes = w->whot;
+    }
+    if (w->have_dirty) {
+        wl->dirty_pages_per_s = w->dirty;
+    }
+    if (wl->touched_bytes > wl->guest_ram_bytes) {
+        wl->touched_bytes = wl->guest_ram_bytes;
+    }
+    if (wl->write_hot_bytes + wl->read_hot_bytes > wl->touched_bytes) {
+        usage(cmd, "the hot sets (%" PRIu64 " B) exceed the touched memory "
+              "(%" PRIu64 " B)", wl->write_hot_bytes + wl->read_hot_bytes,
+              wl->touched_bytes);
+        return -1;
+    }
+    return 0;
+}
+
+#define WORKLOAD_OPTIONS \
+    { "bandwidth", required_argument, NULL, 'b' }, \
+    { "rtt-ms", required_argument, NULL, OPT_RTT }, \
+    { "downtime-limit-ms", required_argument, NULL, OPT_LIMIT }, \
+    { "timeout-s", required_argument, NULL, OPT_TIMEOUT }, \
+    { "cap-only", no_argument, NULL, OPT_CAP_ONLY }, \
+    { "workload", required_argument, NULL, OPT_WORKLOAD }, \
+    { "ram", required_argument, NULL, OPT_RAM }, \
+    { "touched", required_argument, NULL, OPT_TOUCHED }, \
+    { "write-hot", required_argument, NULL, OPT_WHOT }, \
+    { "dirty-rate", required_argument, NULL, OPT_DIRTY }, \
+    { "fleet", required_argument, NULL, OPT_FLEET }, \
+    { "policy-dir", required_argument, NULL, OPT_POLICY_DIR }, \
+    { "json", no_argument, NULL, OPT_JSON }
+
+#define WORKLOAD_HELP \
+    "  -b, --bandwidth RATE       link rate (1gbit, 100MB/s, unlimited)\n" \
+    "      --cap-only             RATE is QEMU's max-bandwidth, not a " \
+    "link\n" \
+    "      --rtt-ms MS            round-trip time\n" \
+    "      --downtime-limit-ms MS QEMU downtime-limit (default 300; a " \
+    "lower\n" \
+    "                             max-downtime-ms tag lowers it)\n" \
+    "      --timeout-s S          pre-copy gives up after S (default 120)\n" \
+    "      --workload SPEC        idle, memload:w=,r=,c=, linpack:n= " \
+    "(as simulate)\n" \
+    "      --ram SIZE, --touched SIZE, --write-hot SIZE, --dirty-rate " \
+    "PAGES/S\n" \
+    "      --fleet FILE           add a fleet policy file (repeatable)\n" \
+    "      --policy-dir DIR       fleet policy files (default " \
+    DEFAULT_POLICY_DIR ")\n" \
+    "      --json                 one JSON object\n"
+
+static void choose_help(void)
+{
+    printf("Usage: migpolicy choose [OPTIONS] [DOMAIN-XML]\n"
+           "Predict every strategy with the cost model and choose one by the\n"
+           "domain's policy (tags in DOMAIN-XML over the fleet files; no XML:\n"
+           "the fleet's and built-in defaults for a VM named 'vm').\n"
+           "\nOptions:\n"
+           WORKLOAD_HELP
+           "      --same-host            the destination is this host\n"
+           "      --shareable            guest RAM is shared memory\n"
+           "      --phase-sched          the source QEMU has x-phase-sched\n"
+           "  -h, --help                 show this help\n"
+           "\nExit status 1 when no strategy satisfies the policy.\n");
+}
+
+static int cmd_choose(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        WORKLOAD_OPTIONS,
+        { "same-host", no_argument, NULL, OPT_SAME_HOST },
+        { "shareable", no_argument, NULL, OPT_SHAREABLE },
+        { "phase-sched", no_argument, NULL, OPT_PHASE_SCHED },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    fleet_opts fo = { .nfiles = 0 };
+    mp_choose_input in;
+    wl_opts w = { .spec = NULL };
+    mp_domain dom;
+    mp_policy pol;
+    mp_choice ch;
+    mp_fleet *fleet;
+    bool json = false;
+    int c, err;
+
+    memset(&in, 0, sizeof(in));
+    memset(&dom, 0, sizeof(dom));
+    mp_sim_input_default(&in.sim);
+    optind = 1;
+    while ((c = getopt_long(argc, argv, ":b:h", opts, NULL)) != -1) {
+        int r = link_option("choose", c, &in, &w);
+        if (r < 0) {
+            return EXIT_USAGE;
+        }
+        if (r) {
+            continue;
+        }
+        switch (c) {
+        case OPT_FLEET:
+        case OPT_POLICY_DIR:
+            if ((err = fleet_option("choose", c, &fo))) {
+                return err;
+            }
+            break;
+        case OPT_JSON:
+            json = true;
+            break;
+        case OPT_SAME_HOST:
+            in.same_host = 1;
+            break;
+        case OPT_SHAREABLE:
+            in.ram_shareable = 1;
+            break;
+        case OPT_PHASE_SCHED:
+            in.phase_sched = 1;
+            break;
+        case 'h':
+            choose_help();
+            return 0;
+        default:
+            return usage("choose", "unknown option or missing argument '%s'",
+                         argv[optind - 1]);
+        }
+    }
+    if (optind < argc - 1) {
+        return usage("choose", "expected at most one DOMAIN-XML argument");
+    }
+    snprintf(dom.name, sizeof(dom.name), "vm");
+    if (optind == argc - 1) {
+        char msg[MP_POLICY_MSG_MAX], *xml;
+        size_t len;
+        err = read_file(argv[optind], &xml, &len);
+        if (err) {
+            return fail("choose", "%s: %s", argv[optind], mp_strerror(err));
+        }
+        err = mp_domain_parse_xml(xml, len, &dom, msg, sizeof(msg));
+        free(xml);
+        if (err) {
+            return fail("choose", "%s: %s", argv[optind], msg);
+        }
+        if (dom.memory_bytes && !w.have_ram) {
+            in.sim.workload.guest_ram_bytes = dom.memory_bytes;
+        }
+        in.ram_shareable = in.ram_shareable || dom.ram_shareable;
+    }
+    if (apply_workload("choose", &w, &in)) {
+        return EXIT_USAGE;
+    }
+    fleet = load_fleet("choose", &fo);
+    if (!fleet) {
+        return 1;
+    }
+    mp_policy_resolve(fleet, dom.name, dom.has_policy ? &dom.tags : NULL,
+                      &pol);
+    mp_fleet_free(fleet);
+    err = mp_policy_choose(&pol, &in, &ch);
+    if (err && err != -ENOENT) {
+        return fail("choose", "cost model: %s", mp_strerror(err));
+    }
+    if (json) {
+        printf("{\"domain\":");
+        json_str(dom.name);
+        putchar(',');
+        print_choice_json(&ch);
+        printf("}\n");
+    } else {
+        printf("policy of %s:\n", dom.name);
+        print_policy(&pol);
+        print_choice(&ch);
+    }
+    return ch.chosen >= 0 ? 0 : 1;
+}
+
+/* ------------------------------------------------------------------ */
+/* hook-qemu                                                           */
+
+typedef struct hook_conf {
+    char policy_dir[1024];
+    char log[1024];
+    mp_hook_options opt;
+} hook_conf;
+
+/* "key = value" lines; unknown keys are errors so typos do not pass. */
+static int hook_conf_load(const char *path, hook_conf *hc, char *msg,
+                          size_t msg_len)
+{
+    FILE *fp = fopen(path, "r");
+    char line[1200];
+    unsigned lineno = 0;
+
+    snprintf(hc->policy_dir, sizeof(hc->policy_dir), "%s", DEFAULT_POLICY_DIR);
+    snprintf(hc->log, sizeof(hc->log), "/var/log/libvirt/migpolicy-hook.log");
+    hc->opt.unmarked = MP_HOOK_UNMARKED_VETO;
+    hc->opt.inject = MP_HOOK_INJECT_MARKED;
+    if (!fp) {
+        return errno == ENOENT ? 0 : -errno;
+    }
+    while (fgets(line, sizeof(line), fp)) {
+        char key[64], val[1000];
+        lineno++;
+        if (line[strspn(line, " \t\r\n")] == '#' ||
+            line[strspn(line, " \t\r\n")] == 0) {
+            continue;
+        }
+        if (sscanf(line, " %63[a-z-] = %999s", key, val) != 2) {
+            snprintf(msg, msg_len, "%s:%u: expected 'key = value'", path,
+                     lineno);
+            fclose(fp);
+            return -EINVAL;
+        }
+        if (!strcmp(key, "policy-dir")) {
+            snprintf(hc->policy_dir, sizeof(hc->policy_dir), "%s", val);
+        } else if (!strcmp(key, "log")) {
+            snprintf(hc->log, sizeof(hc->log), "%s", val);
+        } else if (!strcmp(key, "unmarked") && !strcmp(val, "veto")) {
+            hc->opt.unmarked = MP_HOOK_UNMARKED_VETO;
+        } else if (!strcmp(key, "unmarked") && !strcmp(val, "allow")) {
+            hc->opt.unmarked = MP_HOOK_UNMARKED_ALLOW;
+        } else if (!strcmp(key, "inject") && !strcmp(val, "marked")) {
+            hc->opt.inject = MP_HOOK_INJECT_MARKED;
+        } else if (!strcmp(key, "inject") && !strcmp(val, "always")) {
+            hc->opt.inject = MP_HOOK_INJECT_ALWAYS;
+        } else if (!strcmp(key, "inject") && !strcmp(val, "never")) {
+            hc->opt.inject = MP_HOOK_INJECT_NEVER;
+        } else {
+            snprintf(msg, msg_len, "%s:%u: unknown setting '%s = %.64s' (known: "
+                     "policy-dir, log, unmarked = veto|allow, inject = "
+                     "marked|always|never)", path, lineno, key, val);
+            fclose(fp);
+            return -EINVAL;
+        }
+    }
+    fclose(fp);
+    return 0;
+}
+
+/* Whether a QEMU binary knows the x-phase-sched capability: its name is
+ * in the binary's QAPI tables.  A page-cached 70 MiB binary takes a few
+ * ms; the hook only asks when it would inject. */
+static int emulator_has_phase_sched(const char *emulator, void *opaque)
+{
+    static const char needle[] = "x-phase-sched";
+    struct stat st;
+    void *map;
+    int fd, found;
+
+    (void)opaque;
+    if (!emulator || !*emulator) {
+        return 0;
+    }
+    fd = open(emulator, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return 0;
+    }
+    if (fstat(fd, &st) || st.st_size <= 0) {
+        close(fd);
+        return 0;
+    }
+    map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (map == MAP_FAILED) {
+        return 0;
+    }
+    found = memmem(map, (size_t)st.st_size, needle, sizeof(needle) - 1) != NULL;
+    munmap(map, (size_t)st.st_size);
+    return found;
+}
+
+static void hook_log(const hook_conf *hc, const char *line)
+{
+    FILE *fp = fopen(hc->log, "a");
+    char ts[32];
+    time_t now = time(NULL);
+    struct tm tm;
+
+    if (!fp) {
+        return;
+    }
+    gmtime_r(&now, &tm);
+    strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    fprintf(fp, "%s migpolicy-hook: %s\n", ts, line);
+    fclose(fp);
+}
+
+static int cmd_hook_qemu(int argc, char **argv)
+{
+    const char *conf_path = getenv("MIGPOLICY_HOOK_CONF");
+    char msg[MP_POLICY_MSG_MAX], *xml = NULL;
+    mp_hook_result res;
+    mp_fleet *fleet;
+    hook_conf hc;
+    size_t len;
+    int err;
+
+    /* libvirt: qemu.d/NAME DOMAIN OP SUBOP EXTRA, XML on stdin. */
+    if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+        printf("Usage: migpolicy hook-qemu DOMAIN OP SUBOP EXTRA < XML\n"
+               "libvirt's qemu hook (see libvirt-hooks/README.md).  Acts on\n"
+               "'DOMAIN migrate begin -' only: vetoes (exit 1, reason on\n"
+               "stderr) a migration the domain's policy forbids, rewrites the\n"
+               "XML (stdout; empty = unchanged), logs the decision.\n"
+               "Configuration: $MIGPOLICY_HOOK_CONF (default %s).\n",
+               DEFAULT_HOOK_CONF);
+        return 0;
+    }
+    if (argc != 5) {
+        return usage("hook-qemu", "expected DOMAIN OP SUBOP EXTRA");
+    }
+    if (strcmp(argv[2], "migrate") != 0 || strcmp(argv[3], "begin") != 0) {
+        return 0;   /* libvirt ignores unread input for other events */
+    }
+    memset(&hc, 0, sizeof(hc));
+    msg[0] = 0;
+    err = hook_conf_load(conf_path ? conf_path : DEFAULT_HOOK_CONF, &hc, msg,
+                         sizeof(msg));
+    if (err) {
+        fprintf(stderr, "migpolicy hook: %s\n", msg[0] ? msg :
+                mp_strerror(err));
+        return 1;
+    }
+    err = read_all(stdin, HOOK_XML_MAX, &xml, &len);
+    if (err) {
+        fprintf(stderr, "migpolicy hook: reading the domain XML: %s\n",
+                mp_strerror(err));
+        return 1;
+    }
+    fleet = mp_fleet_new();
+    if (!fleet) {
+        free(xml);
+        return 1;
+    }
+    if (mp_fleet_load_dir(fleet, hc.policy_dir, msg, sizeof(msg))) {
+        /* A broken fleet file must not let forbidden migrations through. */
+        fprintf(stderr, "migpolicy hook: refusing migration of '%s': policy "
+                "file %s\n", argv[1], msg);
+        hook_log(&hc, msg);
+        mp_fleet_free(fleet);
+        free(xml);
+        return 1;
+    }
+    hc.opt.now_unix_s = (int64_t)time(NULL);
+    hc.opt.emulator_has_phase_sched = emulator_has_phase_sched;
+    err = mp_hook_migrate_begin(xml, len, fleet, &hc.opt, &res);
+    mp_fleet_free(fleet);
+    free(xml);
+    if (err) {
+        fprintf(stderr, "migpolicy hook: %s\n", mp_strerror(err));
+        return 1;
+    }
+    hook_log(&hc, res.log);
+    if (res.veto) {
+        fprintf(stderr, "%s\n", res.reason);
+        free(res.xml);
+        return 1;
+    }
+    if (res.xml) {
+        fputs(res.xml, stdout);
+        free(res.xml);
+    }
+    return fflush(stdout) ? 1 : 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* advise, migrate (libvirt)                                           */
+
+#ifdef MP_HAVE_LIBVIRT
+#include <netdb.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/socket.h>
+
+#include <libvirt/libvirt.h>
+#include <libvirt/libvirt-qemu.h>
+#include <libvirt/virterror.h>
+
+/* TCP connects timed for the RTT: the median of this many. */
+#define RTT_PROBES 5
+/* Longest wait for one connect, ms. */
+#define RTT_CONNECT_TIMEOUT_MS 1000
+/* libvirt's TCP ports (qemu+tcp, qemu+tls) and ssh. */
+#define LIBVIRT_TCP_PORT "16509"
+#define LIBVIRT_TLS_PORT "16514"
+/* Dirty-rate sampling period, s: libvirt's domdirtyrate-calc default. */
+#define DIRTYRATE_CALC_S 1
+/* The destination's hook must see the marker within this, s. */
+#define MARKER_TTL_S 120
+/* Progress lines while migrating, every this many ms. */
+#define PROGRESS_PERIOD_MS 500
+
+static void virt_silent(void *opaque, virErrorPtr e)
+{
+    (void)opaque;
+    (void)e;
+}
+
+static const char *virt_err(void)
+{
+    const char *m = virGetLastErrorMessage();
+    return m ? m : "unknown libvirt error";
+}
+
+static double mono_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void sleep_ms(unsigned ms)
+{
+    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+    nanosleep(&ts, NULL);
+}
+
+/* Host and port of a libvirt URI "qemu+tcp://host[:port]/system"; host ""
+ * for a local URI (qemu:///system, qemu+unix://...). */
+static void uri_host_port(const char *uri, char *host, size_t hlen,
+                          char *port, size_t plen)
+{
+    const char *p = strstr(uri, "://"), *e, *colon;
+    size_t n;
+
+    host[0] = 0;
+    snprintf(port, plen, "%s", strstr(uri, "+tls") ? LIBVIRT_TLS_PORT :
+             strstr(uri, "+ssh") ? "22" : LIBVIRT_TCP_PORT);
+    if (!p || strncmp(uri, "qemu+unix", 9) == 0) {
+        return;
+    }
+    p += 3;
+    e = p + strcspn(p, "/?");
+    {
+        const char *at = memchr(p, '@', (size_t)(e - p));
+        if (at) {
+            p = at + 1;
+        }
+    }
+    if (*p == '[') {    /* [v6]:port */
+        const char *rb = memchr(p, ']', (size_t)(e - p));
+        if (!rb) {
+            return;
+        }
+        n = (size_t)(rb - p - 1);
+        snprintf(host, hlen, "%.*s", (int)n, p + 1);
+        if (rb[1] == ':') {
+            snprintf(port, plen, "%.*s", (int)(e - rb - 2), rb + 2);
+        }
+        return;
+    }
+    colon = memchr(p, ':', (size_t)(e - p));
+    n = (size_t)((colon ? colon : e) - p);
+    snprintf(host, hlen, "%.*s", (int)n, p);
+    if (colon) {
+        snprintf(port, plen, "%.*s", (int)(e - colon - 1), colon + 1);
+    }
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Median time of RTT_PROBES TCP connects (SYN -> SYN/ACK = one RTT), ms;
+ * -1 if none succeeded. */
+static double measure_rtt_ms(const char *host, const char *port, int *ok)
+{
+    struct addrinfo hints, *ai = NULL;
+    double t[RTT_PROBES];
+    int n = 0;
+
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_socktype = SOCK_STREAM;
+    *ok = 0;
+    if (getaddrinfo(host, port, &hints, &ai) || !ai) {
+        return -1;
+    }
+    for (int i = 0; i < RTT_PROBES; i++) {
+        int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK |
+                        SOCK_CLOEXEC, 0);
+        struct pollfd pfd;
+        double t0;
+        int soerr = 0;
+        socklen_t sl = sizeof(soerr);
+
+        if (fd < 0) {
+            continue;
+        }
+        t0 = mono_s();
+        if (connect(fd, ai->ai_addr, ai->ai_addrlen) && errno != EINPROGRESS) {
+            close(fd);
+            continue;
+        }
+        pfd.fd = fd;
+        pfd.events = POLLOUT;
+        if (poll(&pfd, 1, RTT_CONNECT_TIMEOUT_MS) == 1 &&
+            !getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) && !soerr) {
+            t[n++] = (mono_s() - t0) * 1000;
+        }
+        close(fd);
+    }
+    freeaddrinfo(ai);
+    *ok = n;
+    if (!n) {
+        return -1;
+    }
+    qsort(t, (size_t)n, sizeof(double), cmp_double);
+    return t[n / 2];
+}
+
+static bool host_is_local(const char *host)
+{
+    char me[256];
+
+    if (!*host || !strcmp(host, "localhost") || !strncmp(host, "127.", 4) ||
+        !strcmp(host, "::1")) {
+        return true;
+    }
+    return !gethostname(me, sizeof(me)) && !strcmp(me, host);
+}
+
+/* Dirty rate, MiB/s, by libvirt's page sampling; -1 if unavailable. */
+static double measure_dirty_mibps(virDomainPtr dom)
+{
+    virDomainPtr doms[2] = { dom, NULL };
+    double deadline;
+
+    if (virDomainStartDirtyRateCalc(dom, DIRTYRATE_CALC_S,
+                                    VIR_DOMAIN_DIRTYRATE_MODE_PAGE_SAMPLING)) {
+        return -1;
+    }
+    deadline = mono_s() + DIRTYRATE_CALC_S + 5;
+    sleep_ms(DIRTYRATE_CALC_S * 1000);
+    while (mono_s() < deadline) {
+        virDomainStatsRecordPtr *recs = NULL;
+        int status = -1;
+        long long mbps = -1;
+        if (virDomainListGetStats(doms, VIR_DOMAIN_STATS_DIRTYRATE, &recs,
+                                  0) == 1) {
+            virTypedParamsGetInt(recs[0]->params, recs[0]->nparams,
+                                 VIR_DOMAIN_STATS_DIRTYRATE_CALC_STATUS,
+                                 &status);
+            virTypedParamsGetLLong(recs[0]->params, recs[0]->nparams,
+                            VIR_DOMAIN_STATS_DIRTYRATE_MEGABYTES_PER_SECOND,
+                            &mbps);
+        }
+        virDomainStatsRecordListFree(recs);
+        if (status == VIR_DOMAIN_DIRTYRATE_MEASURED) {
+            return (double)mbps;
+        }
+        sleep_ms(200);
+    }
+    return -1;
+}
+
+/* Does the running QEMU have the x-phase-sched capability? */
+static int qemu_has_phase_sched(virDomainPtr dom)
+{
+    char *res = NULL;
+    int has;
+
+    if (virDomainQemuMonitorCommand(dom,
+            "{\"execute\":\"query-migrate-capabilities\"}", &res, 0)) {
+        return 0;
+    }
+    has = strstr(res, "\"x-phase-sched\"") != NULL;
+    free(res);
+    return has;
+}
+
+typedef struct virt_ctx {
+    const char *cmd;
+    virConnectPtr conn;
+    virDomainPtr dom;
+    char *xml;
+    mp_domain info;
+    mp_policy policy;
+    mp_choose_input in;
+    mp_choice choice;
+    /* measurements */
+    char host[256], port[16];
+    double rtt_ms;
+    int rtt_probes;
+    double dirty_mibps;          /* measured, -1 if not */
+    bool dirty_given;            /* --dirty-rate or --workload */
+    uint64_t rss_bytes;
+    bool json;
+} virt_ctx;
+
+/* Connect, read the domain, measure, choose.  Prints errors. */
+static int virt_decide(virt_ctx *v, const char *conn_uri, const char *name,
+                       const char *dest_uri, const fleet_opts *fo,
+                       const wl_opts *w, bool have_bw)
+{
+    char msg[MP_POLICY_MSG_MAX];
+    mp_fleet *fleet;
+    virDomainMemoryStatStruct st[VIR_DOMAIN_MEMORY_STAT_NR];
+    mp_sim_workload *wl = &v->in.sim.workload;
+    int n, err;
+
+    virSetErrorFunc(NULL, virt_silent);
+    v->conn = virConnectOpen(conn_uri);
+    if (!v->conn) {
+        return fail(v->cmd, "cannot connect to %s: %s",
+                    conn_uri ? conn_uri : "the default libvirt URI",
+                    virt_err());
+    }
+    v->dom = virDomainLookupByName(v->conn, name);
+    if (!v->dom) {
+        return fail(v->cmd, "domain '%s': %s", name, virt_err());
+    }
+    if (virDomainIsActive(v->dom) != 1) {
+        return fail(v->cmd, "domain '%s' is not running here", name);
+    }
+    v->xml = virDomainGetXMLDesc(v->dom, 0);
+    if (!v->xml) {
+        return fail(v->cmd, "domain '%s': %s", name, virt_err());
+    }
+    err = mp_domain_parse_xml(v->xml, strlen(v->xml), &v->info, msg,
+                              sizeof(msg));
+    if (err) {
+        return fail(v->cmd, "domain '%s': %s", name, msg);
+    }
+    fleet = load_fleet(v->cmd, fo);
+    if (!fleet) {
+        return 1;
+    }
+    mp_policy_resolve(fleet, v->info.name,
+                      v->info.has_policy ? &v->info.tags : NULL, &v->policy);
+    mp_fleet_free(fleet);
+
+    /* Measurements. */
+    uri_host_port(dest_uri, v->host, sizeof(v->host), v->port,
+                  sizeof(v->port));
+    v->in.same_host = host_is_local(v->host);
+    v->rtt_ms = 0;
+    if (w->have_rtt) {
+        v->rtt_ms = v->in.sim.rtt_ms;
+    } else if (*v->host) {
+        v->rtt_ms = measure_rtt_ms(v->host, v->port, &v->rtt_probes);
+        if (v->rtt_ms < 0) {
+            return fail(v->cmd, "cannot reach %s port %s to measure the RTT",
+                        v->host, v->port);
+        }
+    }
+    v->in.sim.rtt_ms = v->rtt_ms;
+    v->in.ram_shareable = v->info.ram_shareable;
+    v->in.phase_sched = qemu_has_phase_sched(v->dom);
+    n = virDomainMemoryStats(v->dom, st, VIR_DOMAIN_MEMORY_STAT_NR, 0);
+    for (int i = 0; i < n; i++) {
+        if (st[i].tag == VIR_DOMAIN_MEMORY_STAT_RSS) {
+            v->rss_bytes = st[i].val * 1024;
+        }
+    }
+    v->dirty_mibps = -1;
+    v->dirty_given = w->have_dirty || w->spec;
+    if (!v->dirty_given) {
+        v->dirty_mibps = measure_dirty_mibps(v->dom);
+    }
+
+    /* Workload: guest RAM from the XML; touched = the QEMU process's
+     * resident memory (guest pages ever written, plus QEMU's own, an
+     * overestimate); write-hot = what page sampling saw dirtied in its
+     * period, at that rate.  Flags override each. */
+    wl->guest_ram_bytes = v->info.memory_bytes ? v->info.memory_bytes :
+                          wl->guest_ram_bytes;
+    wl->read_hot_bytes = 0;
+    wl->touched_bytes = v->rss_bytes && v->rss_bytes < wl->guest_ram_bytes ?
+                        v->rss_bytes : wl->guest_ram_bytes;
+    if (v->dirty_mibps >= 0) {
+        wl->write_hot_bytes = (uint64_t)(v->dirty_mibps * DIRTYRATE_CALC_S *
+                                         1048576.0);
+        if (wl->write_hot_bytes > wl->touched_bytes) {
+            wl->write_hot_bytes = wl->touched_bytes;
+        }
+        wl->dirty_pages_per_s = v->dirty_mibps * 1048576.0 /
+                                wl->page_size;
+    }
+    if (apply_workload(v->cmd, w, &v->in)) {
+        return EXIT_USAGE;
+    }
+    if (!have_bw) {
+        v->in.sim.bandwidth_bytes_per_s = 0;   /* unlimited: calibrated */
+    }
+    err = mp_policy_choose(&v->policy, &v->in, &v->choice);
+    if (err && err != -ENOENT) {
+        return fail(v->cmd, "cost model: %s", mp_strerror(err));
+    }
+    return 0;
+}
+
+static void virt_print(const virt_ctx *v)
+{
+    const mp_sim_input *s = &v->in.sim;
+    char dirty[96];
+
+    if (v->dirty_mibps >= 0) {
+        snprintf(dirty, sizeof(dirty), "%.0f MiB/s (page sampling, %d s)",
+                 v->dirty_mibps, DIRTYRATE_CALC_S);
+    } else if (v->dirty_given) {
+        snprintf(dirty, sizeof(dirty), "%.0f pages/s (given)",
+                 s->workload.dirty_pages_per_s);
+    } else {
+        snprintf(dirty, sizeof(dirty), "unavailable (libvirt's dirty-rate "
+                 "calculation failed): assumed 0");
+    }
+    if (v->json) {
+        printf("{\"domain\":");
+        json_str(v->info.name);
+        printf(",\"rtt_ms\":%.3f,\"rtt_probes\":%d,\"bandwidth_bytes_per_s\":"
+               "%.0f,\"dirty_mib_per_s\":%.1f,\"guest_ram_bytes\":%" PRIu64
+               ",\"touched_bytes\":%" PRIu64 ",\"write_hot_bytes\":%" PRIu64
+               ",\"same_host\":%d,\"ram_shareable\":%d,\"phase_sched\":%d,",
+               v->rtt_ms, v->rtt_probes, s->bandwidth_bytes_per_s,
+               v->dirty_mibps, s->workload.guest_ram_bytes,
+               s->workload.touched_bytes, s->workload.write_hot_bytes,
+               v->in.same_host, v->in.ram_shareable, v->in.phase_sched);
+        print_choice_json(&v->choice);
+        printf("}\n");
+        return;
+    }
+    printf("domain %s\n", v->info.name);
+    printf("measured:\n");
+    if (v->rtt_probes) {
+        printf("  rtt           %.3f ms (median of %d TCP connects to "
+               "%s:%s)\n", v->rtt_ms, v->rtt_probes, v->host, v->port);
+    } else {
+        printf("  rtt           %.3f ms (%s)\n", v->rtt_ms,
+               *v->host ? "given" : "local destination");
+    }
+    if (s->bandwidth_bytes_per_s > 0) {
+        printf("  bandwidth     %.1f MB/s (given)\n",
+               s->bandwidth_bytes_per_s / 1e6);
+    } else {
+        printf("  bandwidth     unlimited (model: calibrated loopback)\n");
+    }
+    printf("  dirty rate    %s\n", dirty);
+    printf("  guest RAM     %.0f MiB, touched %.0f MiB (QEMU RSS), write-hot "
+           "%.1f MiB\n", (double)s->workload.guest_ram_bytes / 1048576.0,
+           (double)s->workload.touched_bytes / 1048576.0,
+           (double)s->workload.write_hot_bytes / 1048576.0);
+    printf("  same host %s, RAM shareable %s, x-phase-sched %s\n",
+           v->in.same_host ? "yes" : "no", v->in.ram_shareable ? "yes" : "no",
+           v->in.phase_sched ? "yes" : "no");
+    printf("policy:\n");
+    print_policy(&v->policy);
+    print_choice(&v->choice);
+}
+
+static void virt_free(virt_ctx *v)
+{
+    free(v->xml);
+    if (v->dom) {
+        virDomainFree(v->dom);
+    }
+    if (v->conn) {
+        virConnectClose(v->conn);
+    }
+}
+
+#define VIRT_OPTIONS \
+    WORKLOAD_OPTIONS, \
+    { "connect", required_argument, NULL, 'c' }, \
+    { "help", no_argument, NULL, 'h' }
+
+#define VIRT_HELP \
+    "  -c, --connect URI          source libvirt (default: libvirt's " \
+    "default)\n" \
+    WORKLOAD_HELP
+
+#define VIRT_HELP_NOTE \
+    "\nMeasured unless given: RTT (median of 5 timed TCP connects to " \
+    "DEST-URI's\n" \
+    "libvirt port), dirty rate (virDomainStartDirtyRateCalc, page " \
+    "sampling,\n" \
+    "1 s), touched memory (QEMU RSS).  Bandwidth: -b, else unlimited.\n" \
+    "Policy: the domain's <mp:policy> tags over the fleet files " \
+    "(docs/policy.md).\n"
+
+static int virt_parse(const char *cmd, int argc, char **argv,
+                      const struct option *opts, virt_ctx *v,
+                      const char **conn_uri, fleet_opts *fo, wl_opts *w,
+                      bool *have_bw, void (*help)(void),
+                      int (*extra)(int c, void *opaque), void *opaque)
+{
+    int c, err;
+
+    optind = 1;
+    while ((c = getopt_long(argc, argv, ":b:c:h", opts, NULL)) != -1) {
+        int r = link_option(cmd, c, &v->in, w);
+        if (r < 0) {
+            return EXIT_USAGE;
+        }
+        if (r) {
+            *have_bw = *have_bw || c == 'b';
+            continue;
+        }
+        switch (c) {
+        case 'c':
+            *conn_uri = optarg;
+            break;
+        case OPT_FLEET:
+        case OPT_POLICY_DIR:
+            if ((err = fleet_option(cmd, c, fo))) {
+                return err;
+            }
+            break;
+        case OPT_JSON:
+            v->json = true;
+            break;
+        case 'h':
+            help();
+            return -1;
+        default:
+            if (extra && (r = extra(c, opaque)) >= 0) {
+                if (r) {
+                    return r;
+                }
+                break;
+            }
+            return usage(cmd, "unknown option or missing argument '%s'",
+                         argv[optind - 1]);
+        }
+    }
+    if (optind != argc - 2) {
+        return usage(cmd, "expected DOMAIN DEST-URI");
+    }
+    return 0;
+}
+
+static void advise_help(void)
+{
+    printf("Usage: migpolicy advise [OPTIONS] DOMAIN DEST-URI\n"
+           "Measure a running libvirt domain's migration to DEST-URI, "
+           "predict\n"
+           "every strategy and print the policy's choice.  Changes "
+           "nothing.\n\nOptions:\n" VIRT_HELP
+           "  -h, --help                 show this help\n" VIRT_HELP_NOTE);
+}
+
+static int cmd_advise(int argc, char **argv)
+{
+    static const struct option opts[] = { VIRT_OPTIONS, { NULL, 0, NULL, 0 } };
+    virt_ctx v;
+    fleet_opts fo = { .nfiles = 0 };
+    wl_opts w = { .spec = NULL };
+    const char *conn_uri = NULL;
+    bool have_bw = false;
+    int rc;
+
+    memset(&v, 0, sizeof(v));
+    v.cmd = "advise";
+    mp_sim_input_default(&v.in.sim);
+    rc = virt_parse("advise", argc, argv, opts, &v, &conn_uri, &fo, &w,
+                    &have_bw, advise_help, NULL, NULL);
+    if (rc) {
+        return rc < 0 ? 0 : rc;
+    }
+    rc = virt_decide(&v, conn_uri, argv[optind], argv[optind + 1], &fo, &w,
+                     have_bw);
+    if (!rc) {
+        virt_print(&v);
+        rc = v.choice.chosen >= 0 ? 0 : 1;
+    }
+    virt_free(&v);
+    return rc;
+}
+
+/* How each strategy is applied: libvirt flags, when to switch to
+ * post-copy, whether our fork's scheduler runs. */
+typedef enum switch_when {
+    SWITCH_NEVER = 0,
+    SWITCH_AT_ONCE = 1,          /* virDomainMigrateStartPostCopy at start */
+    SWITCH_AFTER_FIRST_PASS = 2, /* ... once memory_iteration >= 2 */
+} switch_when;
+
+static const struct strategy_apply {
+    unsigned long flags;
+    switch_when when;
+    bool phase_sched;
+} apply_table[] = {
+    [MP_STRATEGY_PRECOPY] = { 0, SWITCH_NEVER, false },
+    [MP_STRATEGY_PRECOPY_AUTOCONVERGE] =
+        { VIR_MIGRATE_AUTO_CONVERGE, SWITCH_NEVER, false },
+    [MP_STRATEGY_POSTCOPY] = { VIR_MIGRATE_POSTCOPY, SWITCH_AT_ONCE, false },
+    [MP_STRATEGY_POSTCOPY_AFTER_PRECOPY] =
+        { VIR_MIGRATE_POSTCOPY, SWITCH_AFTER_FIRST_PASS, false },
+    /* The scheduler switches to post-copy by itself. */
+    [MP_STRATEGY_PREDICTIVE] = { VIR_MIGRATE_POSTCOPY, SWITCH_NEVER, true },
+    [MP_STRATEGY_ZERO_COPY] = { 0, SWITCH_NEVER, false },
+};
+_Static_assert(sizeof(apply_table) / sizeof(apply_table[0]) ==
+               MP_STRATEGY__COUNT, "apply_table must cover every strategy");
+
+typedef struct mig_thread {
+    virDomainPtr dom;
+    const char *dest_uri;
+    virTypedParameterPtr params;
+    int nparams;
+    unsigned long flags;
+    int rc;
+    char err[1024];
+    volatile int done;
+} mig_thread;
+
+static void *mig_run(void *opaque)
+{
+    mig_thread *m = opaque;
+
+    m->rc = virDomainMigrateToURI3(m->dom, m->dest_uri, m->params,
+                                   (unsigned)m->nparams,
+                                   (unsigned)m->flags);
+    if (m->rc) {
+        snprintf(m->err, sizeof(m->err), "%s", virt_err());
+    }
+    __atomic_store_n(&m->done, 1, __ATOMIC_SEQ_CST);
+    return NULL;
+}
+
+static int set_phase_sched(virDomainPtr dom, bool on)
+{
+    char *res = NULL;
+    /* postcopy-ram first in the same command: x-phase-sched requires it. */
+    const char *cmd = on ?
+        "{\"execute\":\"migrate-set-capabilities\",\"arguments\":"
+        "{\"capabilities\":[{\"capability\":\"postcopy-ram\",\"state\":true},"
+        "{\"capability\":\"x-phase-sched\",\"state\":true}]}}" :
+        "{\"execute\":\"migrate-set-capabilities\",\"arguments\":"
+        "{\"capabilities\":[{\"capability\":\"x-phase-sched\","
+        "\"state\":false}]}}";
+    int rc = virDomainQemuMonitorCommand(dom, cmd, &res, 0);
+
+    if (!rc && res && strstr(res, "\"error\"")) {
+        rc = -1;
+    }
+    free(res);
+    return rc;
+}
+
+static int strategy_option(int c, void *opaque)
+{
+    int *s = opaque;
+
+    if (c == OPT_STRATEGY) {
+        s[0] = mp_strategy_from_name(optarg);
+        if (s[0] < 0) {
+            return usage("migrate", "--strategy: unknown strategy '%s'",
+                         optarg);
+        }
+        return 0;
+    }
+    if (c == OPT_DRY_RUN) {
+        s[1] = 1;
+        return 0;
+    }
+    return -1;
+}
+
+static void migrate_help(void)
+{
+    printf("Usage: migpolicy migrate [OPTIONS] DOMAIN DEST-URI\n"
+           "Choose as 'advise' does, then live-migrate DOMAIN peer-to-peer "
+           "to\n"
+           "DEST-URI with the chosen strategy (virDomainMigrateToURI3 flags "
+           "and\n"
+           "parameters, our fork's x-phase-sched via the QEMU monitor), "
+           "print\n"
+           "progress and the completed job's figures.  The migrating XML "
+           "carries\n"
+           "a decision marker for the destination's hook.\n\nOptions:\n"
+           VIRT_HELP
+           "      --strategy NAME        use NAME if the policy allows it\n"
+           "      --dry-run              decide and print, do not migrate\n"
+           "  -h, --help                 show this help\n" VIRT_HELP_NOTE
+           "-b also caps the migration (libvirt's bandwidth and "
+           "bandwidth.postcopy).\n");
+}
+
+static void print_job(virDomainPtr dom, bool completed)
+{
+    virTypedParameterPtr p = NULL;
+    int np = 0, type = 0;
+    unsigned long long el = 0, dt = 0, tot = 0, proc = 0, rem = 0, it = 0,
+                       req = 0;
+
+    if (virDomainGetJobStats(dom, &type, &p, &np, completed ?
+                             VIR_DOMAIN_JOB_STATS_COMPLETED |
+                             VIR_DOMAIN_JOB_STATS_KEEP_COMPLETED : 0)) {
+        if (completed) {
+            printf("completed job statistics unavailable: %s\n", virt_err());
+        }
+        return;
+    }
+    virTypedParamsGetULLong(p, np, VIR_DOMAIN_JOB_TIME_ELAPSED, &el);
+    virTypedParamsGetULLong(p, np, VIR_DOMAIN_JOB_DOWNTIME, &dt);
+    virTypedParamsGetULLong(p, np, VIR_DOMAIN_JOB_DATA_TOTAL, &tot);
+    virTypedParamsGetULLong(p, np, VIR_DOMAIN_JOB_DATA_PROCESSED, &proc);
+    virTypedParamsGetULLong(p, np, VIR_DOMAIN_JOB_DATA_REMAINING, &rem);
+    virTypedParamsGetULLong(p, np, VIR_DOMAIN_JOB_MEMORY_ITERATION, &it);
+    virTypedParamsGetULLong(p, np, VIR_DOMAIN_JOB_MEMORY_POSTCOPY_REQS, &req);
+    if (completed) {
+        printf("completed: total_time_ms=%llu downtime_ms=%llu "
+               "bytes_processed=%llu memory_iterations=%llu "
+               "postcopy_requests=%llu\n", el, dt, proc, it, req);
+        printf("  (libvirt/QEMU figures; QEMU 10.0's post-copy downtime is "
+               "unreliable, see docs/policy.md)\n");
+    } else if (type != VIR_DOMAIN_JOB_NONE) {
+        printf("  %6.1f s  processed %8.1f MiB  remaining %8.1f MiB  "
+               "iteration %llu\n", (double)el / 1000,
+               (double)proc / 1048576.0, (double)rem / 1048576.0, it);
+        fflush(stdout);
+    }
+    virTypedParamsFree(p, np);
+}
+
+static int job_iteration(virDomainPtr dom)
+{
+    virTypedParameterPtr p = NULL;
+    int np = 0, type = 0;
+    unsigned long long it = 0;
+
+    if (virDomainGetJobStats(dom, &type, &p, &np, 0)) {
+        return -1;
+    }
+    virTypedParamsGetULLong(p, np, VIR_DOMAIN_JOB_MEMORY_ITERATION, &it);
+    virTypedParamsFree(p, np);
+    return type == VIR_DOMAIN_JOB_NONE ? -1 : (int)it;
+}
+
+static int cmd_migrate(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        VIRT_OPTIONS,
+        { "strategy", required_argument, NULL, OPT_STRATEGY },
+        { "dry-run", no_argument, NULL, OPT_DRY_RUN },
+        { NULL, 0, NULL, 0 },
+    };
+    virt_ctx v;
+    fleet_opts fo = { .nfiles = 0 };
+    wl_opts w = { .spec = NULL };
+    const char *conn_uri = NULL, *dest_uri;
+    bool have_bw = false, switched = false;
+    int sel[2] = { -1, 0 }, rc, strat, maxp = 0;
+    mig_thread m;
+    pthread_t th;
+    char *mxml = NULL, *dxml = NULL;
+    const struct strategy_apply *ap;
+    double next_progress;
+
+    memset(&v, 0, sizeof(v));
+    memset(&m, 0, sizeof(m));
+    v.cmd = "migrate";
+    mp_sim_input_default(&v.in.sim);
+    rc = virt_parse("migrate", argc, argv, opts, &v, &conn_uri, &fo, &w,
+                    &have_bw, migrate_help, strategy_option, sel);
+    if (rc) {
+        return rc < 0 ? 0 : rc;
+    }
+    dest_uri = argv[optind + 1];
+    rc = virt_decide(&v, conn_uri, argv[optind], dest_uri, &fo, &w, have_bw);
+    if (rc) {
+        goto out;
+    }
+    virt_print(&v);
+    strat = v.choice.chosen;
+    if (sel[0] >= 0) {
+        mp_verdict vd = v.choice.rows[sel[0]].verdict;
+        if (vd != MP_VERDICT_CHOSEN && vd != MP_VERDICT_ELIGIBLE) {
+            rc = fail("migrate", "--strategy %s: not allowed here: %s",
+                      mp_strategy_name((mp_strategy)sel[0]),
+                      v.choice.rows[sel[0]].reason);
+            goto out;
+        }
+        strat = sel[0];
+        printf("strategy: %s (--strategy)\n", mp_strategy_name(strat));
+    }
+    if (strat < 0) {
+        rc = fail("migrate", "no strategy satisfies the policy of '%s'",
+                  v.info.name);
+        goto out;
+    }
+    if (strat == MP_STRATEGY_ZERO_COPY) {
+        rc = fail("migrate", "zero-copy (same-host, shared RAM) is not "
+                  "applied by migpolicy migrate yet");
+        goto out;
+    }
+    if (sel[1]) {
+        rc = 0;
+        goto out;
+    }
+    ap = &apply_table[strat];
+
+    /* The marker for the destination's hook, in the migrating XML. */
+    mxml = virDomainGetXMLDesc(v.dom, VIR_DOMAIN_XML_MIGRATABLE |
+                               VIR_DOMAIN_XML_SECURE);
+    if (!mxml || mp_marker_add_xml(mxml, strlen(mxml), (mp_strategy)strat,
+                                   (int64_t)time(NULL) + MARKER_TTL_S,
+                                   &dxml)) {
+        rc = fail("migrate", "cannot prepare the destination XML: %s",
+                  mxml ? "bad XML" : virt_err());
+        goto out;
+    }
+    if (virTypedParamsAddString(&m.params, &m.nparams, &maxp,
+                                VIR_MIGRATE_PARAM_DEST_XML, dxml) ||
+        (have_bw && v.in.sim.bandwidth_bytes_per_s > 0 &&
+         (virTypedParamsAddULLong(&m.params, &m.nparams, &maxp,
+                VIR_MIGRATE_PARAM_BANDWIDTH,
+                (unsigned long long)ceil(v.in.sim.bandwidth_bytes_per_s /
+                                         1048576.0)) ||
+          ((ap->flags & VIR_MIGRATE_POSTCOPY) &&
+           virTypedParamsAddULLong(&m.params, &m.nparams, &maxp,
+                VIR_MIGRATE_PARAM_BANDWIDTH_POSTCOPY,
+                (unsigned long long)ceil(v.in.sim.bandwidth_bytes_per_s /
+                                         1048576.0)))))) {
+        rc = fail("migrate", "%s", virt_err());
+        goto out;
+    }
+    if (virDomainMigrateSetMaxDowntime(v.dom,
+            (unsigned long long)llround(v.choice.downtime_limit_ms), 0)) {
+        fprintf(stderr, "migpolicy migrate: warning: cannot set the "
+                "downtime limit: %s\n", virt_err());
+    }
+    if (v.in.phase_sched && set_phase_sched(v.dom, ap->phase_sched)) {
+        rc = fail("migrate", "cannot %s x-phase-sched on the source QEMU",
+                  ap->phase_sched ? "enable" : "disable");
+        goto out;
+    }
+    m.dom = v.dom;
+    m.dest_uri = dest_uri;
+    m.flags = VIR_MIGRATE_LIVE | VIR_MIGRATE_PEER2PEER | ap->flags;
+    if (virDomainIsPersistent(v.dom) == 1) {
+        m.flags |= VIR_MIGRATE_PERSIST_DEST;
+    }
+    printf("migrating %s to %s: %s (flags 0x%lx)\n", v.info.name, dest_uri,
+           mp_strategy_name(strat), m.flags);
+    fflush(stdout);
+    if (pthread_create(&th, NULL, mig_run, &m)) {
+        rc = fail("migrate", "cannot start a thread");
+        goto out;
+    }
+    next_progress = mono_s();
+    while (!__atomic_load_n(&m.done, __ATOMIC_SEQ_CST)) {
+        if (ap->when != SWITCH_NEVER && !switched) {
+            int it = job_iteration(v.dom);
+            if (it >= 0 && (ap->when == SWITCH_AT_ONCE || it >= 2) &&
+                virDomainMigrateStartPostCopy(v.dom, 0) == 0) {
+                switched = true;
+                printf("  switched to post-copy (iteration %d)\n", it);
+            }
+        }
+        if (mono_s() >= next_progress) {
+            print_job(v.dom, false);
+            next_progress = mono_s() + PROGRESS_PERIOD_MS / 1000.0;
+        }
+        sleep_ms(50);
+    }
+    pthread_join(th, NULL);
+    if (m.rc) {
+        if (v.in.phase_sched && ap->phase_sched) {
+            set_phase_sched(v.dom, false);
+        }
+        rc = fail("migrate", "migration failed: %s", m.err);
+        goto out;
+    }
+    printf("migration of %s completed (%s)\n", v.info.name,
+           mp_strategy_name(strat));
+    print_job(v.dom, true);
+    rc = 0;
+out:
+    virTypedParamsFree(m.params, m.nparams);
+    free(mxml);
+    free(dxml);
+    virt_free(&v);
+    return rc;
+}
+#endif /* MP_HAVE_LIBVIRT */
+
+int cmd_virt_dispatch(const char *cmd, int argc, char **argv)
+{
+    static const struct {
+        const char *name;
+        int (*fn)(int argc, char **argv);
+    } cmds[] = {
+        { "policy", cmd_policy },
+        { "choose", cmd_choose },
+        { "hook-qemu", cmd_hook_qemu },
+#ifdef MP_HAVE_LIBVIRT
+        { "advise", cmd_advise },
+        { "migrate", cmd_migrate },
+#endif
+    };
+
+    for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+        if (strcmp(cmd, cmds[i].name) == 0) {
+            return cmds[i].fn(argc, argv);
+        }
+    }
+#ifndef MP_HAVE_LIBVIRT
+    if (!strcmp(cmd, "advise") || !strcmp(cmd, "migrate")) {
+        fprintf(stderr, "migpolicy %s: built without libvirt (install "
+                "libvirt-dev: scripts/install-deps.sh, then rebuild)\n", cmd);
+        return 1;
+    }
+#endif
+    return -1;
+}

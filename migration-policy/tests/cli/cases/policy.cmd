@@ -1,0 +1,15 @@
+# Policy tags, fleet files, precedence, the chooser (no libvirt needed).
+policy --policy-dir nonexistent policy-web-1.xml
+policy --policy-dir nonexistent --fleet policy-fleet.conf policy-web-1.xml
+policy --policy-dir nonexistent --fleet policy-fleet.conf policy-batch-7.xml
+policy --policy-dir nonexistent policy-bad.xml
+policy --policy-dir nonexistent --fleet policy-bad-fleet.conf policy-web-1.xml
+policy
+choose --policy-dir nonexistent --workload wh64 --ram 1GiB -b 125MB/s --timeout-s 60 --phase-sched
+choose --policy-dir nonexistent --fleet policy-fleet.conf --workload wh64 -b 125MB/s --timeout-s 60 policy-batch-7.xml
+choose --policy-dir nonexistent --workload wh64 -b 125MB/s --timeout-s 60 --json policy-web-1.xml
+choose --policy-dir nonexistent --workload idle --same-host --shareable policy-web-1.xml
+choose --policy-dir nonexistent -b fast
+# The hook: other events return at once, untouched; bad calls are usage errors.
+hook-qemu vm start begin -
+hook-qemu vm migrate

@@ -1,0 +1,624 @@
+/*
+ * test-policy.c - policy tags, fleet files and precedence, the chooser
+ * and the hook's decision, on golden inputs in tests/policy/
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * MP_TEST_REGEN=1 rewrites the golden outputs (tests/policy/NAME.out.xml).
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "migpolicy.h"
+
+static int failures;
+
+#define CHECK(cond)                                                       \
+    do {                                                                  \
+        if (!(cond)) {                                                    \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__,        \
+                    __LINE__, #cond);                                     \
+            failures++;                                                   \
+        }                                                                 \
+    } while (0)
+
+#define CHECK_STR(got, want)                                              \
+    do {                                                                  \
+        if (strcmp((got), (want)) != 0) {                                 \
+            fprintf(stderr, "%s:%d: got '%s'\n%*swant '%s'\n", __FILE__,  \
+                    __LINE__, (got), (int)strlen(__FILE__) + 8, "",       \
+                    (want));                                              \
+            failures++;                                                   \
+        }                                                                 \
+    } while (0)
+
+#define DATA MP_TEST_DATA "/policy/"
+
+static char *slurp(const char *name, size_t *len)
+{
+    char path[1024];
+    FILE *fp;
+    char *buf;
+    long n;
+
+    snprintf(path, sizeof(path), DATA "%s", name);
+    fp = fopen(path, "rb");
+    if (!fp) {
+        fprintf(stderr, "cannot open %s\n", path);
+        exit(1);
+    }
+    fseek(fp, 0, SEEK_END);
+    n = ftell(fp);
+    fseek(fp, 0, SEEK_SET);
+    buf = malloc((size_t)n + 1);
+    if (!buf || fread(buf, 1, (size_t)n, fp) != (size_t)n) {
+        exit(1);
+    }
+    buf[n] = 0;
+    fclose(fp);
+    if (len) {
+        *len = (size_t)n;
+    }
+    return buf;
+}
+
+static int parse(const char *name, mp_domain *d, char *msg, size_t len)
+{
+    size_t n;
+    char *xml = slurp(name, &n);
+    int err = mp_domain_parse_xml(xml, n, d, msg, len);
+
+    free(xml);
+    return err;
+}
+
+static void test_tags(void)
+{
+    mp_domain d;
+    char msg[MP_POLICY_MSG_MAX];
+
+    CHECK(parse("tags-virsh.xml", &d, msg, sizeof(msg)) == 0);
+    CHECK_STR(d.name, "web-1");
+    CHECK(d.has_policy);
+    CHECK(d.memory_bytes == 256u << 20);
+    CHECK_STR(d.emulator, "/nonexistent/qemu-system-x86_64");
+    CHECK(d.tags.objective == MP_OBJECTIVE_DOWNTIME);
+    CHECK(d.tags.postcopy == MP_POSTCOPY_ALLOWED);
+    CHECK(d.tags.max_downtime_ms == 200);
+    CHECK_STR(d.tags.label, "gold");
+    CHECK(d.tags.set == ((1u << MP_PF_OBJECTIVE) | (1u << MP_PF_POSTCOPY) |
+                         (1u << MP_PF_MAX_DOWNTIME) | (1u << MP_PF_LABEL)));
+    CHECK(!d.marker.present);
+
+    /* Prefixed children, surrounding white space, a foreign namespace
+     * with a same-named child ignored. */
+    CHECK(parse("tags-prefixed.xml", &d, msg, sizeof(msg)) == 0);
+    CHECK(d.tags.objective == MP_OBJECTIVE_TRAFFIC);
+    CHECK(d.tags.postcopy == MP_POSTCOPY_FORBIDDEN);
+    CHECK(d.tags.max_traffic_mib == 900);
+    CHECK(d.tags.tier == MP_TIER_FOG);
+
+    CHECK(parse("no-tags.xml", &d, msg, sizeof(msg)) == 0);
+    CHECK(!d.has_policy && d.tags.set == 0);
+}
+
+static void test_bad_tags(void)
+{
+    static const struct { const char *file; int err; const char *msg; } t[] = {
+        { "bad-downtime-unit.xml", -EINVAL, "<mp:policy>: <max-downtime-ms>: "
+          "'200ms' is not a positive number of milliseconds (no unit)" },
+        { "bad-objective.xml", -EINVAL, "<mp:policy>: <objective>: 'fastest' "
+          "is not one of downtime, total-time, traffic or balanced" },
+        { "bad-postcopy.xml", -EINVAL, "<mp:policy>: <postcopy>: 'no' is not "
+          "allowed or forbidden" },
+        { "bad-unknown.xml", -EINVAL, "<mp:policy>: unknown element "
+          "<max-dowtime-ms> (known: objective, postcopy, max-downtime-ms, "
+          "max-traffic-mib, tier, label)" },
+        { "bad-duplicate.xml", -EINVAL, "<mp:policy>/<tier>: given twice" },
+        { "bad-nested.xml", -EINVAL, "<mp:policy>/<objective>: expected "
+          "text, found element <x>" },
+        { "bad-two-policies.xml", -EINVAL, "<metadata>: more than one "
+          "<mp:policy>" },
+        { "bad-traffic-negative.xml", -EINVAL, "<mp:policy>: "
+          "<max-traffic-mib>: '-5' is not a positive number of MiB (no "
+          "unit)" },
+        { "bad-not-xml.xml", -EBADMSG, "not well-formed XML" },
+    };
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+        mp_domain d;
+        char msg[MP_POLICY_MSG_MAX] = "";
+        int err = parse(t[i].file, &d, msg, sizeof(msg));
+        if (err != t[i].err) {
+            fprintf(stderr, "%s: err %d, want %d\n", t[i].file, err,
+                    t[i].err);
+            failures++;
+        }
+        CHECK_STR(msg, t[i].msg);
+    }
+}
+
+static mp_fleet *fleet(void)
+{
+    mp_fleet *f = mp_fleet_new();
+    char msg[MP_POLICY_MSG_MAX];
+
+    if (!f || mp_fleet_load_file(f, DATA "fleet.conf", msg, sizeof(msg))) {
+        fprintf(stderr, "fleet.conf: %s\n", msg);
+        exit(1);
+    }
+    return f;
+}
+
+static void test_precedence(void)
+{
+    mp_fleet *f = fleet();
+    mp_domain d;
+    mp_policy p, tags;
+    char msg[MP_POLICY_MSG_MAX];
+
+    /* Tags beat every file rule; unset fields come from the files. */
+    CHECK(parse("tags-virsh.xml", &d, msg, sizeof(msg)) == 0);
+    mp_policy_resolve(f, d.name, &d.tags, &p);
+    CHECK(p.objective == MP_OBJECTIVE_DOWNTIME);
+    CHECK_STR(p.origin[MP_PF_OBJECTIVE], "tag");
+    CHECK(p.max_downtime_ms == 200);
+    CHECK(p.max_traffic_mib == 4096);
+    CHECK_STR(p.origin[MP_PF_MAX_TRAFFIC], DATA "fleet.conf:2 [*]");
+
+    /* No tags: the longer glob wins over the shorter, which wins over *. */
+    mp_policy_resolve(f, "web-12", NULL, &p);
+    CHECK(p.objective == MP_OBJECTIVE_TOTAL_TIME);
+    CHECK_STR(p.origin[MP_PF_OBJECTIVE], DATA "fleet.conf:6 [name=web-*]");
+    CHECK(p.max_downtime_ms == 400);
+    CHECK_STR(p.origin[MP_PF_MAX_DOWNTIME], DATA "fleet.conf:10 "
+              "[name=web-1*]");
+    mp_policy_resolve(f, "web-2", NULL, &p);
+    CHECK(p.max_downtime_ms == 500);
+    CHECK(p.postcopy == MP_POSTCOPY_ALLOWED);
+    CHECK_STR(p.origin[MP_PF_POSTCOPY], "default");
+
+    /* label= beats globs, an exact name beats label=. */
+    CHECK(parse("label-only.xml", &d, msg, sizeof(msg)) == 0);
+    mp_policy_resolve(f, d.name, &d.tags, &p);
+    CHECK(p.objective == MP_OBJECTIVE_TRAFFIC);
+    CHECK(p.postcopy == MP_POSTCOPY_FORBIDDEN);
+    CHECK_STR(p.origin[MP_PF_POSTCOPY], DATA "fleet.conf:13 [label=batch]");
+    CHECK(p.max_traffic_mib == 2048);
+    CHECK_STR(p.origin[MP_PF_MAX_TRAFFIC], DATA "fleet.conf:17 "
+              "[name=batch-7]");
+
+    /* The same VM without its label: the label rule does not apply. */
+    mp_policy_resolve(f, "batch-7", NULL, &p);
+    CHECK(p.postcopy == MP_POSTCOPY_ALLOWED);
+
+    /* tier fog makes traffic the default objective; a rule or tag that
+     * names an objective still wins. */
+    memset(&tags, 0, sizeof(tags));
+    CHECK(mp_policy_set_field(&tags, "tier", "fog", msg, sizeof(msg)) == 0);
+    mp_policy_resolve(NULL, "x", &tags, &p);
+    CHECK(p.objective == MP_OBJECTIVE_TRAFFIC);
+    CHECK_STR(p.origin[MP_PF_OBJECTIVE], "tier fog");
+    mp_policy_resolve(f, "web-3", &tags, &p);
+    CHECK(p.objective == MP_OBJECTIVE_TOTAL_TIME);
+
+    CHECK(mp_policy_set_field(&tags, "colour", "red", msg, sizeof(msg)) ==
+          -ENOENT);
+    mp_fleet_free(f);
+}
+
+static void test_bad_fleet(void)
+{
+    static const struct { const char *file; const char *msg; } t[] = {
+        { "bad-fleet-value.conf", DATA "bad-fleet-value.conf:2: <objective>: "
+          "'speed' is not one of downtime, total-time, traffic or balanced" },
+        { "bad-fleet-nosection.conf", DATA "bad-fleet-nosection.conf:1: "
+          "setting outside a section" },
+        { "bad-fleet-selector.conf", DATA "bad-fleet-selector.conf:1: "
+          "unknown selector 'host=a' (expected *, name=GLOB or label=NAME)" },
+        { "missing.conf", DATA "missing.conf: No such file or directory" },
+    };
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+        mp_fleet *f = mp_fleet_new();
+        char path[1024], msg[MP_POLICY_MSG_MAX] = "";
+        mp_policy p;
+        snprintf(path, sizeof(path), DATA "%s", t[i].file);
+        CHECK(mp_fleet_load_file(f, path, msg, sizeof(msg)) < 0);
+        CHECK_STR(msg, t[i].msg);
+        /* Nothing of a bad file is kept. */
+        mp_policy_resolve(f, "web-1", NULL, &p);
+        CHECK_STR(p.origin[MP_PF_OBJECTIVE], "default");
+        mp_fleet_free(f);
+    }
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *fp = fopen(path, "w");
+
+    if (!fp || fputs(text, fp) < 0 || fclose(fp)) {
+        fprintf(stderr, "cannot write %s\n", path);
+        exit(1);
+    }
+}
+
+/* A policy directory: *.conf only, in name order; a missing one is empty. */
+static void test_fleet_dir(void)
+{
+    char dir[] = "/tmp/test-policy.XXXXXX", path[64], msg[MP_POLICY_MSG_MAX];
+    mp_fleet *f = mp_fleet_new();
+    mp_policy p;
+
+    CHECK(mp_fleet_load_dir(f, "/nonexistent/policy.d", msg,
+                            sizeof(msg)) == 0);
+    mp_policy_resolve(f, "vm", NULL, &p);
+    CHECK_STR(p.origin[MP_PF_OBJECTIVE], "default");
+    if (!mkdtemp(dir)) {
+        exit(1);
+    }
+    snprintf(path, sizeof(path), "%s/20-late.conf", dir);
+    write_file(path, "[*]\nobjective = traffic\n");
+    snprintf(path, sizeof(path), "%s/10-early.conf", dir);
+    write_file(path, "[*]\nobjective = downtime\ntier = cloud\n");
+    snprintf(path, sizeof(path), "%s/30-ignored.conf.bak", dir);
+    write_file(path, "[*]\nobjective = bogus\n");
+    CHECK(mp_fleet_load_dir(f, dir, msg, sizeof(msg)) == 0);
+    mp_policy_resolve(f, "vm", NULL, &p);
+    CHECK(p.objective == MP_OBJECTIVE_TRAFFIC);   /* the later file */
+    CHECK(p.tier == MP_TIER_CLOUD);
+    snprintf(path, sizeof(path), "%s/20-late.conf", dir);
+    remove(path);
+    snprintf(path, sizeof(path), "%s/10-early.conf", dir);
+    remove(path);
+    snprintf(path, sizeof(path), "%s/30-ignored.conf.bak", dir);
+    remove(path);
+    remove(dir);
+    mp_fleet_free(f);
+}
+
+/* 1 GiB guest, 64 MiB write-hot rewritten flat out: pre-copy never
+ * converges at 125 MB/s (the measured wh64). */
+static mp_choose_input hot_guest(void)
+{
+    mp_choose_input in;
+
+    memset(&in, 0, sizeof(in));
+    mp_sim_input_default(&in.sim);
+    in.sim.workload.touched_bytes = 200u << 20;
+    in.sim.workload.write_hot_bytes = 64u << 20;
+    in.sim.workload.dirty_pages_per_s = 100e3;
+    in.sim.timeout_s = 60;
+    return in;
+}
+
+static mp_policy policy_of(const char *kv[][2], size_t n)
+{
+    mp_policy tags, p;
+    char msg[MP_POLICY_MSG_MAX];
+
+    memset(&tags, 0, sizeof(tags));
+    for (size_t i = 0; i < n; i++) {
+        if (mp_policy_set_field(&tags, kv[i][0], kv[i][1], msg, sizeof(msg))) {
+            fprintf(stderr, "%s\n", msg);
+            exit(1);
+        }
+    }
+    mp_policy_resolve(NULL, "vm", &tags, &p);
+    return p;
+}
+
+static void test_chooser(void)
+{
+    mp_choose_input in = hot_guest();
+    mp_choice c;
+    const char *forbid[][2] = { { "postcopy", "forbidden" } };
+    const char *down[][2] = { { "objective", "downtime" } };
+    const char *traffic[][2] = { { "objective", "traffic" } };
+    const char *tight[][2] = { { "max-downtime-ms", "1" } };
+    const char *cheap[][2] = { { "max-traffic-mib", "250" },
+                               { "objective", "total-time" } };
+    mp_policy p;
+
+    /* Post-copy forbidden: every post-copy strategy (predictive too) is
+     * dropped; pre-copy does not converge; auto-converge remains. */
+    p = policy_of(forbid, 1);
+    in.phase_sched = 1;
+    CHECK(mp_policy_choose(&p, &in, &c) == 0);
+    CHECK(c.chosen == MP_STRATEGY_PRECOPY_AUTOCONVERGE);
+    CHECK(c.rows[MP_STRATEGY_PRECOPY].verdict == MP_VERDICT_DROPPED);
+    CHECK(strstr(c.rows[MP_STRATEGY_PRECOPY].reason, "does not complete"));
+    for (int s = 0; s < MP_STRATEGY__COUNT; s++) {
+        if (mp_strategy_uses_postcopy((mp_strategy)s)) {
+            CHECK(c.rows[s].verdict == MP_VERDICT_DROPPED);
+            CHECK(strstr(c.rows[s].reason, "post-copy forbidden (tag)"));
+        }
+    }
+    CHECK(c.rows[MP_STRATEGY_ZERO_COPY].verdict == MP_VERDICT_UNAVAILABLE);
+    CHECK_STR(c.rows[MP_STRATEGY_ZERO_COPY].reason, "destination is another "
+              "host (zero-copy leaves RAM in place: same host only); guest "
+              "RAM is not shareable (needs <memoryBacking><access "
+              "mode='shared'/>)");
+
+    /* Downtime: a post-copy strategy (8 ms switch) wins. */
+    p = policy_of(down, 1);
+    CHECK(mp_policy_choose(&p, &in, &c) == 0);
+    CHECK(c.chosen >= 0 && mp_strategy_uses_postcopy((mp_strategy)c.chosen));
+    for (int s = 0; s < MP_STRATEGY__COUNT; s++) {
+        if (c.rows[s].verdict == MP_VERDICT_ELIGIBLE) {
+            CHECK(c.rows[s].sim.downtime_ms >=
+                  c.rows[c.chosen].sim.downtime_ms);
+        }
+    }
+
+    /* Traffic: the fewest bytes among the allowed. */
+    p = policy_of(traffic, 1);
+    CHECK(mp_policy_choose(&p, &in, &c) == 0);
+    for (int s = 0; s < MP_STRATEGY__COUNT; s++) {
+        if (c.rows[s].verdict == MP_VERDICT_ELIGIBLE) {
+            CHECK(c.rows[s].sim.bytes_total >=
+                  c.rows[c.chosen].sim.bytes_total);
+        }
+    }
+
+    /* Predictive needs the fork on the source. */
+    in.phase_sched = 0;
+    CHECK(mp_policy_choose(&p, &in, &c) == 0);
+    CHECK(c.rows[MP_STRATEGY_PREDICTIVE].verdict == MP_VERDICT_UNAVAILABLE);
+    CHECK_STR(c.rows[MP_STRATEGY_PREDICTIVE].reason, "source QEMU lacks the "
+              "x-phase-sched capability");
+
+    /* A limit nothing meets: -ENOENT, table still filled. */
+    p = policy_of(tight, 1);
+    CHECK(mp_policy_choose(&p, &in, &c) == -ENOENT);
+    CHECK(c.chosen == -1);
+    CHECK(c.downtime_limit_ms == 1);
+    CHECK(strstr(c.rows[MP_STRATEGY_POSTCOPY].reason,
+                 "> max-downtime-ms 1 (tag)"));
+
+    /* A traffic cap drops the strategies that resend. */
+    p = policy_of(cheap, 2);
+    CHECK(mp_policy_choose(&p, &in, &c) == 0);
+    CHECK(c.rows[c.chosen].sim.bytes_total <= 250u << 20);
+    CHECK(c.rows[MP_STRATEGY_PRECOPY_AUTOCONVERGE].verdict ==
+          MP_VERDICT_DROPPED);
+
+    /* Same host with shared RAM: zero-copy is the least downtime. */
+    p = policy_of(down, 1);
+    in.same_host = 1;
+    in.ram_shareable = 1;
+    CHECK(mp_policy_choose(&p, &in, &c) == 0);
+    CHECK(c.rows[MP_STRATEGY_ZERO_COPY].verdict != MP_VERDICT_UNAVAILABLE);
+    CHECK(c.rows[MP_STRATEGY_ZERO_COPY].sim.bytes_total == 1u << 20);
+
+    /* An idle guest: every strategy completes; balanced picks one. */
+    in = hot_guest();
+    in.sim.workload.write_hot_bytes = 1u << 20;
+    in.sim.workload.dirty_pages_per_s = 100;
+    /* Downtime: pre-copy's 14 ms and post-copy's 8 ms are within the
+     * model's resolution (10 ms); the one without exposure wins. */
+    p = policy_of(down, 1);
+    CHECK(mp_policy_choose(&p, &in, &c) == 0);
+    CHECK(c.chosen == MP_STRATEGY_PRECOPY);
+    CHECK(c.rows[MP_STRATEGY_POSTCOPY].sim.downtime_ms <
+          c.rows[MP_STRATEGY_PRECOPY].sim.downtime_ms);
+    p = policy_of(NULL, 0);
+    CHECK(p.objective == MP_OBJECTIVE_BALANCED);
+    CHECK(mp_policy_choose(&p, &in, &c) == 0);
+    CHECK(c.rows[MP_STRATEGY_PRECOPY].verdict <= MP_VERDICT_ELIGIBLE);
+}
+
+static int probe_yes(const char *emulator, void *opaque)
+{
+    (void)opaque;
+    return strcmp(emulator, "/nonexistent/qemu-system-x86_64") == 0;
+}
+
+static int probe_no(const char *emulator, void *opaque)
+{
+    (void)emulator;
+    (void)opaque;
+    return 0;
+}
+
+static void golden(const char *name, const char *got)
+{
+    char path[1024];
+
+    snprintf(path, sizeof(path), DATA "%s", name);
+    if (getenv("MP_TEST_REGEN")) {
+        FILE *fp = fopen(path, "w");
+        if (!fp || fputs(got, fp) < 0 || fclose(fp)) {
+            fprintf(stderr, "cannot write %s\n", path);
+            failures++;
+        }
+        return;
+    }
+    {
+        char *want = slurp(name, NULL);
+        if (strcmp(got, want) != 0) {
+            fprintf(stderr, "%s differs:\n%s\n", name, got);
+            failures++;
+        }
+        free(want);
+    }
+}
+
+static void hook(const char *file, const mp_hook_options *opt,
+                 mp_hook_result *res)
+{
+    size_t n;
+    char *xml = slurp(file, &n);
+
+    if (mp_hook_migrate_begin(xml, n, NULL, opt, res)) {
+        fprintf(stderr, "%s: hook failed\n", file);
+        exit(1);
+    }
+    free(xml);
+}
+
+static void test_hook(void)
+{
+    mp_hook_options opt = { .now_unix_s = 1800000000,
+                            .emulator_has_phase_sched = probe_yes };
+    mp_hook_result r;
+    size_t n;
+
+    /* Marked post-copy, post-copy forbidden: veto. */
+    hook("marked-postcopy.xml", &opt, &r);
+    CHECK(r.veto && !r.xml);
+    CHECK_STR(r.reason, "migpolicy: refusing migration of 'db-1': post-copy "
+              "is forbidden (tag) and this migration is marked post-copy "
+              "(strategy postcopy)");
+
+    /* Unmarked: the hook cannot know; vetoed by default. */
+    hook("tags-prefixed.xml", &opt, &r);
+    CHECK(r.veto);
+    CHECK(strstr(r.reason, "libvirt does not tell hooks whether this "
+                 "migration uses post-copy"));
+    hook("marked-expired.xml", &opt, &r);
+    CHECK(r.veto && strstr(r.reason, "has expired"));
+    opt.unmarked = MP_HOOK_UNMARKED_ALLOW;
+    hook("tags-prefixed.xml", &opt, &r);
+    CHECK(!r.veto && !r.xml);
+    opt.unmarked = MP_HOOK_UNMARKED_VETO;
+
+    /* Marked pre-copy: accepted, the marker removed, nothing injected. */
+    hook("marked-precopy.xml", &opt, &r);
+    CHECK(!r.veto && r.xml);
+    if (r.xml) {
+        CHECK(!strstr(r.xml, "decision"));
+        CHECK(!strstr(r.xml, "commandline"));
+        CHECK(strstr(r.xml, "<postcopy>forbidden</postcopy>"));
+        free(r.xml);
+    }
+    CHECK_STR(r.log, "db-1 accept: objective=balanced postcopy=forbidden "
+              "marker=precopy phase-sched=not injected: post-copy "
+              "forbidden");
+
+    /* Marked predictive, emulator has the fork: -global args added. */
+    hook("marked-predictive.xml", &opt, &r);
+    CHECK(!r.veto && r.xml);
+    if (r.xml) {
+        mp_hook_result again;
+        golden("hook-inject.out.xml", r.xml);
+        /* Idempotent: feeding the output back adds nothing. */
+        CHECK(mp_hook_migrate_begin(r.xml, strlen(r.xml), NULL, &opt,
+                                    &again) == 0);
+        CHECK(!again.veto && !again.xml);
+        free(r.xml);
+    }
+    opt.emulator_has_phase_sched = probe_no;
+    hook("marked-predictive.xml", &opt, &r);
+    CHECK(!r.veto && r.xml && !strstr(r.xml, "commandline"));
+    CHECK(strstr(r.log, "emulator lacks x-phase-sched"));
+    free(r.xml);
+
+    /* Marked pre-copy, the VM carries the scheduler's settings: they are
+     * removed (the destination would refuse postcopy-ram=false), other
+     * arguments stay; the marker's source side removes them too. */
+    opt.emulator_has_phase_sched = probe_yes;
+    hook("marked-precopy-injected.xml", &opt, &r);
+    CHECK(!r.veto && r.xml);
+    if (r.xml) {
+        golden("hook-strip.out.xml", r.xml);
+        free(r.xml);
+    }
+    hook("hook-inject.out.xml", &opt, &r);      /* unmarked: kept */
+    CHECK(!r.veto && !r.xml);
+    {
+        char *xml = slurp("hook-inject.out.xml", &n), *out = NULL;
+        CHECK(mp_marker_add_xml(xml, n, MP_STRATEGY_PRECOPY_AUTOCONVERGE, 1,
+                                &out) == 0);
+        CHECK(out && !strstr(out, "commandline") &&
+              strstr(out, "postcopy=\"no\""));
+        free(out);
+        CHECK(mp_marker_add_xml(xml, n, MP_STRATEGY_PREDICTIVE, 1,
+                                &out) == 0);
+        CHECK(out && strstr(out, "migration.x-phase-sched=on"));
+        free(out);
+        free(xml);
+    }
+    opt.emulator_has_phase_sched = probe_no;
+
+    /* No tags, no marker: unchanged XML. */
+    hook("no-tags.xml", &opt, &r);
+    CHECK(!r.veto && !r.xml);
+
+    /* A fleet rule forbids post-copy for an untagged VM: veto naming it. */
+    {
+        char dir[] = "/tmp/test-policy.XXXXXX", path[64], *xml;
+        mp_fleet *f = mp_fleet_new();
+        char msg[MP_POLICY_MSG_MAX];
+        if (!mkdtemp(dir)) {
+            exit(1);
+        }
+        snprintf(path, sizeof(path), "%s/fleet.conf", dir);
+        write_file(path, "# fleet\n[name=pla*]\npostcopy = forbidden\n");
+        CHECK(mp_fleet_load_file(f, path, msg, sizeof(msg)) == 0);
+        xml = slurp("no-tags.xml", &n);
+        CHECK(mp_hook_migrate_begin(xml, n, f, &opt, &r) == 0);
+        CHECK(r.veto);
+        CHECK(strstr(r.reason, "post-copy is forbidden (") &&
+              strstr(r.reason, "fleet.conf:2 [name=pla*])"));
+        free(xml);
+        mp_fleet_free(f);
+        remove(path);
+        remove(dir);
+    }
+
+    /* Malformed tags: veto naming the element. */
+    hook("bad-objective.xml", &opt, &r);
+    CHECK(r.veto);
+    CHECK_STR(r.reason, "migpolicy: refusing migration of 'bad2': malformed "
+              "policy: <mp:policy>: <objective>: 'fastest' is not one of "
+              "downtime, total-time, traffic or balanced");
+
+    /* The marker source side: add, read back. */
+    {
+        char *xml = slurp("tags-virsh.xml", &n), *out = NULL;
+        mp_domain d;
+        char msg[MP_POLICY_MSG_MAX];
+        CHECK(mp_marker_add_xml(xml, n, MP_STRATEGY_PRECOPY, 1800000100,
+                                &out) == 0);
+        CHECK(out && mp_domain_parse_xml(out, strlen(out), &d, msg,
+                                         sizeof(msg)) == 0);
+        CHECK(d.marker.present && !d.marker.postcopy);
+        CHECK_STR(d.marker.strategy, "precopy");
+        CHECK(d.marker.expires_unix_s == 1800000100);
+        CHECK(d.tags.objective == MP_OBJECTIVE_DOWNTIME);
+        free(out);
+        /* Replacing: still one marker. */
+        CHECK(mp_marker_add_xml(xml, n, MP_STRATEGY_POSTCOPY, 1, &out) == 0);
+        {
+            char *xml2 = out;
+            CHECK(xml2 && mp_marker_add_xml(xml2, strlen(xml2),
+                                            MP_STRATEGY_PREDICTIVE, 2,
+                                            &out) == 0);
+            CHECK(out && strstr(out, "<mpd:decision") &&
+                  !strstr(strstr(out, "<mpd:decision") + 5, "<mpd:decision"));
+            CHECK(out && strstr(out, "strategy=\"predictive\""));
+            free(xml2);
+        }
+        free(out);
+        free(xml);
+    }
+}
+
+int main(void)
+{
+    test_tags();
+    test_bad_tags();
+    test_precedence();
+    test_bad_fleet();
+    test_fleet_dir();
+    test_chooser();
+    test_hook();
+    if (failures) {
+        fprintf(stderr, "%d check(s) failed\n", failures);
+        return 1;
+    }
+    printf("policy: all checks passed\n");
+    return 0;
+}
