@@ -42,6 +42,11 @@ def _run_args(p):
     g.add_argument("--after-s", type=float, default=3.0,
                    help="measure progress this long after completion")
     g.add_argument("--no-verify", action="store_true", help="skip the guest verifier")
+    g.add_argument("--shared-ram", choices=["anon", "file", "memfd"], default=None,
+                   help="guest RAM backend for strategies that do not force one: "
+                        "anon (default, private anonymous), file (share=on file in "
+                        "/dev/shm, removed after the run), memfd (share=on memfd); "
+                        "zero-copy strategies force their own")
     g = p.add_argument_group("link (scripts/linkemu, used when RTT > 0 or a rate is set)")
     g.add_argument("--rtt-ms", type=float, default=0.0, help="added round-trip time")
     g.add_argument("--link-rate-mbps", type=float, default=None,
@@ -74,7 +79,7 @@ def _base_cfg(a):
         link_window_bytes=a.link_window_bytes, accel=a.accel, qemu_src=a.qemu,
         qemu_dst=a.dst_qemu, kernel=a.kernel, initrd=a.initrd, warmup_s=a.warmup_s,
         after_s=a.after_s, timeout_s=a.timeout_s, verify=not a.no_verify,
-        rtt_samples=a.rtt_samples, progress=not a.quiet)
+        rtt_samples=a.rtt_samples, progress=not a.quiet, shared_ram=a.shared_ram)
 
 
 def cmd_probe(a):
@@ -105,7 +110,7 @@ def cmd_run(a):
 RUN_OPTIONS = ("postcopy_bandwidth_bytes_per_s", "downtime_limit_ms", "link_rate_mbps",
                "link_queue_bytes", "link_window_bytes", "accel", "qemu_src", "qemu_dst",
                "kernel", "initrd", "warmup_s", "after_s", "timeout_s", "verify",
-               "rtt_samples")
+               "rtt_samples", "shared_ram")
 
 
 def cmd_bench(a):

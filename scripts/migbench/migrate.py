@@ -20,7 +20,7 @@ from typing import Optional
 
 from . import paths, procs, stats, strategies, workloads
 from .link import Link, RttSampler
-from .qemu import QemuVM, guest_args
+from .qemu import QemuVM, cpu_times_s, guest_args
 from .qmp import QMPError
 
 SCHEMA = "migbench-run/1"
@@ -56,6 +56,10 @@ class RunConfig:
     rtt_samples: int = 20
     workdir: Optional[str] = None
     progress: bool = True
+    # Guest RAM backend (qemu.RAM_BACKENDS): None/"anon" = QEMU's private
+    # anonymous RAM; "file" = a share=on file in /dev/shm (removed after the
+    # run); "memfd" = a share=on memfd.  A strategy may force one.
+    shared_ram: Optional[str] = None
     extra: dict = field(default_factory=dict)          # free-form labels
 
 
@@ -107,6 +111,12 @@ def run_migration(cfg: RunConfig, log=paths.log):
                                                     (alias or wl_name)))
     os.makedirs(workdir, exist_ok=True)
 
+    ram_backend = strat.shared_ram or cfg.shared_ram or "anon"
+    ram_path = None
+    if ram_backend == "file":
+        # unique per run; both sides map it; removed in the finally below
+        ram_path = "/dev/shm/migbench-%d-%s" % (os.getpid(), ts + "-%06d" % (
+            int(time.time() * 1e6) % 1000000))
     cap = cfg.bandwidth_bytes_per_s
     pc_cap = cfg.postcopy_bandwidth_bytes_per_s
     if pc_cap is None:
@@ -123,6 +133,9 @@ def run_migration(cfg: RunConfig, log=paths.log):
         "workload_spec": wl_spec,
         "workload_params": wl_params,
         "guest_ram_mib": cfg.ram_mib,
+        "ram_backend": ram_backend,
+        "ram_path": ram_path,
+        "aux_ram_share": strat.aux_ram_share,
         "accel": accel,
         "accel_reason": accel_reason,
         "qemu_src": qemu_src,
@@ -149,13 +162,18 @@ def run_migration(cfg: RunConfig, log=paths.log):
     t_migrate = None
     try:
         # ---- guests -------------------------------------------------------
-        gargs = dict(kernel=cfg.kernel, initrd=cfg.initrd)
+        gargs = dict(kernel=cfg.kernel, initrd=cfg.initrd, ram_backend=ram_backend,
+                     shm_path=ram_path, aux_ram_share=strat.aux_ram_share)
+        arg_ctx = {"workdir": workdir, "cfg": cfg, "ram_path": ram_path}
         src = QemuVM("src", qemu_src, guest_args(cfg.ram_mib, accel, wl_spec, **gargs)
-                     + strat.src_args, workdir)
+                     + _strategy_args(strat.src_args, arg_ctx), workdir)
         dst = QemuVM("dst", qemu_dst, guest_args(cfg.ram_mib, accel, wl_spec, **gargs)
-                     + strat.dst_args, workdir, incoming=True)
+                     + _strategy_args(strat.dst_args, arg_ctx), workdir, incoming=True)
         src.start()
-        dst.start()
+        if strat.start_dst:
+            strat.start_dst(dst)
+        else:
+            dst.start()
         t_boot = time.time()
         ready = src.console.wait("READY", cfg.boot_timeout_s)
         if not ready:
@@ -179,15 +197,26 @@ def run_migration(cfg: RunConfig, log=paths.log):
         if cfg.downtime_limit_ms is not None:
             params["downtime-limit"] = cfg.downtime_limit_ms
         params.update(strat.params)
-        for vm, c in ((src, caps), (dst, dst_caps)):
-            vm.qmp.cmd("migrate-set-capabilities", capabilities=[
-                {"capability": k, "state": v} for k, v in c.items()])
-            vm.qmp.cmd("migrate-set-parameters", **params)
+        # source-only settings (the fork's scheduler: a stock destination
+        # does not know them and does not need them)
+        caps.update(strat.src_caps)
+        src_params = dict(params)
+        src_params.update(strat.src_params)
         rec["caps_src"], rec["caps_dst"], rec["params"] = caps, dst_caps, params
-
-        dst_port = _start_incoming(dst)
-        port = dst_port
-        if cfg.rtt_ms > 0 or cfg.link_rate_mbps:
+        rec["params_src"] = src_params
+        hook_ctx = {"src": src, "dst": dst, "caps": caps, "dst_caps": dst_caps,
+                    "params": params, "workdir": workdir, "cfg": cfg}
+        if strat.prepare:
+            uri = strat.prepare(hook_ctx)
+            dst_port = port = None
+        else:
+            for vm, c, p in ((src, caps, src_params), (dst, dst_caps, params)):
+                vm.qmp.cmd("migrate-set-capabilities", capabilities=[
+                    {"capability": k, "state": v} for k, v in c.items()])
+                vm.qmp.cmd("migrate-set-parameters", **p)
+            dst_port = _start_incoming(dst)
+            port = dst_port
+        if not strat.prepare and (cfg.rtt_ms > 0 or cfg.link_rate_mbps):
             link = Link(dst_port, rtt_ms=cfg.rtt_ms, rate_mbps=cfg.link_rate_mbps,
                         queue_bytes=cfg.link_queue_bytes,
                         window_bytes=cfg.link_window_bytes,
@@ -204,20 +233,28 @@ def run_migration(cfg: RunConfig, log=paths.log):
             port = link.port
             sampler = RttSampler(link.probe_port)
         # extension point: a strategy may choose its own URI from this context
-        uri_ctx = {"port": port, "dst_port": dst_port, "workdir": workdir,
-                   "cfg": cfg, "src": src, "dst": dst, "link": link}
-        uri = strat.uri(uri_ctx) if strat.uri else "tcp:127.0.0.1:%d" % port
+        if not strat.prepare:
+            uri_ctx = {"port": port, "dst_port": dst_port, "workdir": workdir,
+                       "cfg": cfg, "src": src, "dst": dst, "link": link}
+            uri = strat.uri(uri_ctx) if strat.uri else "tcp:127.0.0.1:%d" % port
         rec["uri"] = uri
 
         # ---- migrate ------------------------------------------------------
         rec["host"]["loadavg_migrate"] = loadavg()
+        cpu0 = {"src": cpu_times_s(src.pid), "dst": cpu_times_s(dst.pid)}
         t_migrate = time.time()
         if sampler:
             sampler.start()
-        src.qmp.cmd("migrate", uri=uri)
+        if strat.migrate:
+            hook_ctx["uri"] = uri
+            strat.migrate(hook_ctx)
+        else:
+            src.qmp.cmd("migrate", uri=uri)
         info, switched, t_switch, sync_at_switch, cancelled, t_cancel = _poll(
             cfg, strat, src, dst, t_migrate, log)
         t_src_end = time.time()
+        cpu1 = {"src": cpu_times_s(src.pid), "dst": cpu_times_s(dst.pid)}
+        rec["cpu_migration_s"] = _cpu_delta(cpu0, cpu1, t_src_end - t_migrate)
         rec["postcopy_switch_requested"] = switched
         # Requested is not entered: pre-copy may complete before the switch
         # takes effect; the MIGRATION event tells whether post-copy ran.
@@ -323,6 +360,11 @@ def run_migration(cfg: RunConfig, log=paths.log):
                 vm.stop()
         if link:
             link.close()
+        if ram_path:
+            try:
+                os.unlink(ram_path)
+            except OSError:
+                pass
         rec["host"]["loadavg_end"] = loadavg()
         try:
             with open(os.path.join(workdir, "record.json"), "w") as f:
@@ -331,6 +373,40 @@ def run_migration(cfg: RunConfig, log=paths.log):
         except (OSError, TypeError, ValueError):
             pass
     return rec
+
+
+def _strategy_args(args, ctx):
+    """A strategy's extra QEMU arguments: a list, or fn(ctx) -> list for
+    arguments that name per-run paths (ctx: workdir, cfg, ram_path)."""
+    return list(args(ctx) if callable(args) else args)
+
+
+def _cpu_delta(cpu0, cpu1, window_s):
+    """CPU seconds each QEMU spent from `migrate` to the end of the poll
+    (process utime+stime from /proc/PID/stat), split into the vCPU
+    threads (the guest running) and the rest (the migration itself:
+    migration thread, main loop, I/O).  Polling adds up to 100 ms to the
+    window, during which the destination may already run the guest: its
+    vCPU time is in `vcpu`, not in `overhead`."""
+    out = {"window_s": round(window_s, 3),
+           "method": "utime+stime from /proc/PID/stat and /proc/PID/task/*/stat "
+                     "(threads 'CPU n/...' = vCPU) at migrate and at the end of "
+                     "the poll"}
+    total = vcpu = 0.0
+    for side in ("src", "dst"):
+        (t0, v0), (t1, v1) = cpu0[side], cpu1[side]
+        if None in (t0, v0, t1, v1):
+            out[side] = None
+            continue
+        d = {"total": round(t1 - t0, 3), "vcpu": round(v1 - v0, 3)}
+        d["overhead"] = round(d["total"] - d["vcpu"], 3)
+        out[side] = d
+        total += d["total"]
+        vcpu += d["vcpu"]
+    out["total"] = round(total, 3)
+    out["vcpu"] = round(vcpu, 3)
+    out["overhead"] = round(total - vcpu, 3)
+    return out
 
 
 def _start_incoming(dst):
@@ -428,6 +504,13 @@ def _derive(rec, info, src, dst, t_ready, t_migrate, t_end, t_after_end, cfg):
     rec["setup_time_ms"] = info.get("setup-time")
     rec["downtime_qemu_ms"] = info.get("downtime")
     rec["bytes_total"] = ram.get("transferred")
+    if rec["bytes_total"] is not None:
+        # of the guest's RAM size (QEMU's ram.total leaves out ignored blocks)
+        rec["bytes_pct_of_ram"] = round(
+            100.0 * rec["bytes_total"] / (rec["guest_ram_mib"] * 2 ** 20), 6)
+    cpu = rec.get("cpu_migration_s") or {}
+    rec["cpu_total_s"] = cpu.get("total")
+    rec["cpu_overhead_s"] = cpu.get("overhead")
     rec["bytes_precopy"] = ram.get("precopy-bytes")
     rec["bytes_downtime"] = ram.get("downtime-bytes")
     rec["bytes_postcopy"] = ram.get("postcopy-bytes")
@@ -435,6 +518,8 @@ def _derive(rec, info, src, dst, t_ready, t_migrate, t_end, t_after_end, cfg):
     rec["pages_normal"] = ram.get("normal")
     rec["pages_duplicate"] = ram.get("duplicate")
     rec["dirty_sync_count"] = ram.get("dirty-sync-count")
+    # the fork's phase scheduler statistics (query-migrate "phase-sched")
+    rec["phase_sched"] = info.get("phase-sched")
     rec["postcopy_requests"] = ram.get("postcopy-requests")
     rec.setdefault("precopy_iterations", ram.get("dirty-sync-count"))
     src_hb, dst_hb = src.console.hb_copy(), dst.console.hb_copy()

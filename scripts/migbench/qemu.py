@@ -7,18 +7,81 @@ from .guest import Console
 from .qmp import QMP
 
 
+# Guest RAM backends a run may ask for (--shared-ram): anonymous private
+# memory (QEMU's default), a named shared file, or a shared memfd.
+RAM_BACKENDS = ("anon", "file", "memfd")
+
+
+def ram_backend_args(ram_mib, backend, shm_path=None, aux_ram_share=False):
+    """QEMU arguments for guest RAM in a shareable backend ('file': a named
+    file, e.g. on /dev/shm, that another process can map; 'memfd': an
+    anonymous memfd, shareable only by passing its fd, as cpr-transfer
+    does).  aux_ram_share puts the implicit RAM blocks (ROMs, option ROMs)
+    in memfds too (-machine aux-ram-share=on, needed by cpr-transfer)."""
+    args = []
+    if backend == "file":
+        if not shm_path:
+            raise ValueError("a file RAM backend needs a path")
+        args += ["-object", "memory-backend-file,id=mem0,size=%dM,mem-path=%s,share=on"
+                 % (ram_mib, shm_path), "-machine", "memory-backend=mem0"]
+    elif backend == "memfd":
+        args += ["-object", "memory-backend-memfd,id=mem0,size=%dM,share=on" % ram_mib,
+                 "-machine", "memory-backend=mem0"]
+    elif backend not in (None, "anon"):
+        raise ValueError("unknown RAM backend %r (one of %s)"
+                         % (backend, ", ".join(RAM_BACKENDS)))
+    if aux_ram_share:
+        args += ["-machine", "aux-ram-share=on"]
+    return args
+
+
 def guest_args(ram_mib, accel, workload_spec, kernel=None, initrd=None,
-               shm_path=None):
+               shm_path=None, ram_backend=None, aux_ram_share=False):
+    """The test guest's command line; shm_path alone means a 'file' backend."""
     kernel = kernel or paths.GUEST_KERNEL
     initrd = initrd or paths.GUEST_INITRD
     args = ["-accel", accel, "-m", "%dM" % ram_mib, "-smp", "1",
             "-nodefaults", "-no-user-config", "-display", "none",
             "-kernel", kernel, "-initrd", initrd,
             "-append", "console=ttyS0 quiet mpwl=%s" % workload_spec]
-    if shm_path:
-        args += ["-object", "memory-backend-file,id=mem0,size=%dM,mem-path=%s,share=on"
-                 % (ram_mib, shm_path), "-machine", "memory-backend=mem0"]
-    return args
+    if shm_path and not ram_backend:
+        ram_backend = "file"
+    return args + ram_backend_args(ram_mib, ram_backend, shm_path, aux_ram_share)
+
+
+def cpu_times_s(pid):
+    """(process CPU seconds, vCPU threads' CPU seconds) from /proc.
+
+    The process figure (utime+stime of /proc/PID/stat) includes threads that
+    have exited (the live_migration thread); the vCPU figure sums the
+    threads named 'CPU n/...' (the guest's own execution under TCG or KVM),
+    so total - vcpu is what QEMU spent outside the guest.  (None, None) if
+    the process is gone."""
+    tck = os.sysconf("SC_CLK_TCK")
+
+    def ticks(path):
+        with open(path) as f:
+            data = f.read()
+        # comm may contain spaces and parentheses: split after the last ')'
+        rest = data[data.rindex(")") + 2:].split()
+        return int(rest[11]) + int(rest[12]), data[data.index("(") + 1:data.rindex(")")]
+
+    try:
+        total, _ = ticks("/proc/%d/stat" % pid)
+    except (OSError, ValueError, IndexError):
+        return None, None
+    vcpu = 0
+    try:
+        for tid in os.listdir("/proc/%d/task" % pid):
+            try:
+                t, comm = ticks("/proc/%d/task/%s/stat" % (pid, tid))
+            except (OSError, ValueError, IndexError):
+                continue
+            if comm.startswith("CPU "):
+                vcpu += t
+    except OSError:
+        pass
+    return total / tck, vcpu / tck
 
 
 class QemuVM:
@@ -31,7 +94,9 @@ class QemuVM:
         self.serial_path = os.path.join(workdir, name + ".serial")
         self.log_path = os.path.join(workdir, name + ".qemu.log")
         self.console_log = os.path.join(workdir, name + ".console.log")
-        self.argv = [binary, "-name", "migbench-" + name] + list(args) + [
+        # debug-threads=on names the threads ("CPU 0/TCG", "live_migration"),
+        # which cpu_times_s() needs to tell vCPU time from migration time
+        self.argv = [binary, "-name", "migbench-%s,debug-threads=on" % name] + list(args) + [
             "-chardev", "socket,id=ser0,path=%s,server=on,wait=off" % self.serial_path,
             "-serial", "chardev:ser0",
             "-chardev", "socket,id=qmp0,path=%s,server=on,wait=off" % self.qmp_path,
@@ -42,7 +107,10 @@ class QemuVM:
         self.qmp = None
         self.console = None
 
-    def start(self):
+    def start(self, connect=True):
+        """Spawn QEMU; connect the monitor and the console unless told not
+        to (a cpr-transfer destination opens them only after the source's
+        `migrate`: call connect() then)."""
         for p in (self.qmp_path, self.serial_path):
             if os.path.exists(p):
                 os.unlink(p)
@@ -51,10 +119,20 @@ class QemuVM:
         self._log.flush()
         self.proc = procs.spawn(self.argv, stdin=subprocess.DEVNULL,
                                 stdout=self._log, stderr=subprocess.STDOUT)
-        self.qmp = QMP(self.qmp_path, self.name).connect(proc=self.proc)
-        self.console = Console(self.serial_path, self.name).connect(
-            proc=self.proc, log_path=self.console_log)
+        if connect:
+            self.connect()
         return self
+
+    def connect(self, timeout_s=15.0):
+        self.qmp = QMP(self.qmp_path, self.name).connect(timeout_s=timeout_s,
+                                                         proc=self.proc)
+        self.console = Console(self.serial_path, self.name).connect(
+            timeout_s=timeout_s, proc=self.proc, log_path=self.console_log)
+        return self
+
+    @property
+    def pid(self):
+        return self.proc.pid if self.proc is not None else None
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None

@@ -29,6 +29,8 @@ class Strategy:
     description: str
     caps: Dict[str, bool] = field(default_factory=dict)      # both sides
     params: Dict[str, object] = field(default_factory=dict)  # both sides
+    src_caps: Dict[str, bool] = field(default_factory=dict)  # source only
+    src_params: Dict[str, object] = field(default_factory=dict)  # source only
     switch: str = "never"                                    # SWITCH_RULES key
     src_args: List[str] = field(default_factory=list)
     dst_args: List[str] = field(default_factory=list)
@@ -36,6 +38,20 @@ class Strategy:
     # cfg, src, dst (QemuVM), link; default "tcp:127.0.0.1:<port>"
     uri: Optional[Callable] = None
     requires: str = ""
+    # Guest RAM backend both sides must use ("file" | "memfd"; None: the
+    # run's --shared-ram choice, default anonymous) and -machine
+    # aux-ram-share=on (ROMs in memfds too: cpr-transfer needs it).
+    shared_ram: Optional[str] = None
+    aux_ram_share: bool = False
+    # Hand-over hooks for strategies whose sequence differs from
+    # "caps on both sides, migrate-incoming, migrate" (cpr-transfer): when
+    # set, start_dst(dst) replaces dst.start(), prepare(ctx) replaces the
+    # capability/parameter/incoming step and returns the URI (or a label)
+    # for the record, and migrate(ctx) replaces `migrate uri=...`.  ctx has
+    # src, dst (QemuVM), caps, dst_caps, params, workdir, cfg.
+    start_dst: Optional[Callable] = None
+    prepare: Optional[Callable] = None
+    migrate: Optional[Callable] = None
 
     @property
     def postcopy(self):
