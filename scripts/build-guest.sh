@@ -173,4 +173,4 @@ fi
 say "kernel   $out/vmlinuz ($kernel_state; $(basename "$deb"))"
 say "kernel   $out/vmlinux ($vmlinux_state; uncompressed, PVH boot: faster under TCG)"
 say "initrd   $initrd ($initrd_state; $(du -k "$initrd" | cut -f1) KiB: busybox, init, memload, linpack)"
-say "boot:    qemu-system-x86_64 -accel tcg -m 1024 -smp 1 -nographic -kernel $out/vmlinux -initrd $initrd -append \"console=ttyS0 quiet mpwl=idle\""
+say "boot:    qemu-system-x86_64 -accel tcg -m 1024 -smp 1 -nographic -kernel $out/vmlinux -initrd $initrd -append \"console=ttyS0 quiet no_timer_check mpwl=idle\""

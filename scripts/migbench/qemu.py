@@ -43,7 +43,7 @@ def guest_args(ram_mib, accel, workload_spec, kernel=None, initrd=None,
     args = ["-accel", accel, "-m", "%dM" % ram_mib, "-smp", "1",
             "-nodefaults", "-no-user-config", "-display", "none",
             "-kernel", kernel, "-initrd", initrd,
-            "-append", "console=ttyS0 quiet mpwl=%s" % workload_spec]
+            "-append", "%s mpwl=%s" % (paths.GUEST_CMDLINE, workload_spec)]
     if shm_path and not ram_backend:
         ram_backend = "file"
     return args + ram_backend_args(ram_mib, ram_backend, shm_path, aux_ram_share)

@@ -189,7 +189,7 @@ domxml() { # name MiB workload
     <type arch='x86_64' machine='pc'>hvm</type>
     <kernel>$KERNEL</kernel>
     <initrd>$INITRD</initrd>
-    <cmdline>console=ttyS0 quiet mpwl=$3</cmdline>
+    <cmdline>console=ttyS0 quiet no_timer_check mpwl=$3</cmdline>
   </os>
   <features><acpi/></features>
   <cpu mode='custom' match='exact'><model fallback='allow'>qemu64</model></cpu>
