@@ -114,7 +114,16 @@ for _s in STOCK:
 EXTENSIONS = ["migbench.strategies_predictive", "migbench.strategies_zerocopy"]
 
 
+_extensions_loaded = False
+
+
 def load_extensions():
+    """Import the extension modules, once per process: a long bench must not
+    pick up a module that appears (or changes) while it runs."""
+    global _extensions_loaded
+    if _extensions_loaded:
+        return
+    _extensions_loaded = True
     import importlib
     for mod in EXTENSIONS:
         try:

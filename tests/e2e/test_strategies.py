@@ -20,12 +20,16 @@ class StrategyTest(unittest.TestCase):
     def _migrate(self, name):
         common.require_guest(self)
         strat = strategies.get(name)
-        # A 1 ms downtime limit keeps pre-copy from converging on its own, so
-        # postcopy-after-precopy really switches (at unlimited bandwidth a
-        # 32 MiB hot set would otherwise fit the default 300 ms).
-        cfg = RunConfig(downtime_limit_ms=1 if strat.switch == "after-first-pass" else None,
+        # postcopy-after-precopy must really switch: a 1 ms downtime limit and
+        # a 50 MB/s cap keep pre-copy from converging on its own and make the
+        # first pass last ~2 s, so the harness sees it end (at unlimited
+        # bandwidth on a loaded host one run converged in 0.5 s, before any
+        # poll saw dirty-sync-count 2).
+        after_pass = strat.switch == "after-first-pass"
+        cfg = RunConfig(downtime_limit_ms=1 if after_pass else None,
                         strategy=name, workload=WORKLOAD, ram_mib=256,
-                        bandwidth_bytes_per_s=None, qemu_src=common.QEMU,
+                        bandwidth_bytes_per_s=50 * 10 ** 6 if after_pass else None,
+                        qemu_src=common.QEMU,
                         accel=common.accel(), warmup_s=1.5, after_s=1.5,
                         timeout_s=60, progress=False,
                         workdir=os.path.join(common.LOGDIR, "strategy-" + name))
