@@ -14,16 +14,7 @@
 
 #include "migpolicy.h"
 
-static int failures;
-
-#define CHECK(cond)                                                       \
-    do {                                                                  \
-        if (!(cond)) {                                                    \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__,        \
-                    __LINE__, #cond);                                     \
-            failures++;                                                   \
-        }                                                                 \
-    } while (0)
+#include "mp-test.h"
 
 #define CHECK_STR(got, want)                                              \
     do {                                                                  \

@@ -10,16 +10,7 @@
 
 #include "mp-predict.h"
 
-static int failures;
-
-#define CHECK(cond)                                                       \
-    do {                                                                  \
-        if (!(cond)) {                                                    \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__,        \
-                    __LINE__, #cond);                                     \
-            failures++;                                                   \
-        }                                                                 \
-    } while (0)
+#include "mp-test.h"
 
 #define MAXW 16 /* words in the test histories: up to 1024 blocks */
 

@@ -10,16 +10,7 @@
 
 #include "migpolicy.h"
 
-static int failures;
-
-#define CHECK(cond)                                                       \
-    do {                                                                  \
-        if (!(cond)) {                                                    \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__,        \
-                    __LINE__, #cond);                                     \
-            failures++;                                                   \
-        }                                                                 \
-    } while (0)
+#include "mp-test.h"
 
 static mp_predictor_spec spec(const char *text)
 {

@@ -13,16 +13,7 @@
 
 #include "migpolicy.h"
 
-static int failures;
-
-#define CHECK(cond)                                                       \
-    do {                                                                  \
-        if (!(cond)) {                                                    \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__,        \
-                    __LINE__, #cond);                                     \
-            failures++;                                                   \
-        }                                                                 \
-    } while (0)
+#include "mp-test.h"
 
 #define MIB (UINT64_C(1) << 20)
 
