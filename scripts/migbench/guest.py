@@ -8,11 +8,11 @@ protocol is fixed by tests/guest (see docs/harness.md):
   MPWL VERIFY pages=.. mismatches=.. first_bad=..|rounds=.. mismatches=..
   MPWL STATS .. | MPWL PONG <tok> | MPWL LINPACK round=.. ok=..
 """
-import os
 import re
-import socket
 import threading
 import time
+
+from . import procs
 
 HB_RE = re.compile(r"^MPWL HB (\d+) (\d+)")
 
@@ -78,22 +78,13 @@ class Console:
         self._closed = False
 
     def connect(self, timeout_s=15.0, proc=None, log_path=None):
-        deadline = time.monotonic() + timeout_s
-        while True:
-            if proc is not None and proc.poll() is not None:
+        try:
+            self.sock = procs.connect_unix(self.path, timeout_s, proc)
+        except procs.ConnectError as e:
+            if e.exited is not None:
                 raise RuntimeError("%s: QEMU exited before the serial socket was up"
-                                   % self.name)
-            try:
-                if os.path.exists(self.path):
-                    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                    s.connect(self.path)
-                    self.sock = s
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("%s: cannot connect to %s" % (self.name, self.path))
-            time.sleep(0.05)
+                                   % self.name) from None
+            raise RuntimeError("%s: cannot connect to %s" % (self.name, self.path)) from None
         if log_path:
             self.log = open(log_path, "w", buffering=1, errors="replace")
         threading.Thread(target=self._reader, daemon=True,

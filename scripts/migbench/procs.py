@@ -5,8 +5,11 @@ try/finally blocks, atexit and the SIGINT/SIGTERM handlers, so an
 interrupted run leaves no QEMU or relay behind.
 """
 import atexit
+import os
 import signal
+import socket
 import subprocess
+import time
 
 _children = []  # subprocess.Popen objects we own
 
@@ -60,3 +63,30 @@ def install_handlers():
 
 
 __all__ = ["spawn", "stop", "kill_all", "install_handlers", "Interrupted"]
+
+
+class ConnectError(Exception):
+    """connect_unix() gave up: .exited is the QEMU return code if the
+    process ended first, else None (the deadline passed)."""
+    def __init__(self, exited=None):
+        super().__init__("process exited" if exited is not None else "timed out")
+        self.exited = exited
+
+
+def connect_unix(path, timeout_s, proc=None):
+    """Connect to the unix socket a starting QEMU creates at `path`, retrying
+    every 50 ms until `timeout_s`; give up at once if `proc` exits."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if proc is not None and proc.poll() is not None:
+            raise ConnectError(proc.returncode)
+        if os.path.exists(path):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                s.connect(path)
+                return s
+            except OSError:
+                s.close()
+        if time.monotonic() > deadline:
+            raise ConnectError()
+        time.sleep(0.05)

@@ -7,10 +7,10 @@ reply carrying its id.
 """
 import itertools
 import json
-import os
-import socket
 import threading
 import time
+
+from . import procs
 
 
 class QMPError(Exception):
@@ -30,22 +30,13 @@ class QMP:
         self._send_lock = threading.Lock()
 
     def connect(self, timeout_s=15.0, proc=None):
-        deadline = time.monotonic() + timeout_s
-        while True:
-            if proc is not None and proc.poll() is not None:
+        try:
+            self.sock = procs.connect_unix(self.path, timeout_s, proc)
+        except procs.ConnectError as e:
+            if e.exited is not None:
                 raise QMPError("%s: QEMU exited (rc %s) before QMP was up"
-                               % (self.name, proc.returncode))
-            try:
-                if os.path.exists(self.path):
-                    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                    s.connect(self.path)
-                    self.sock = s
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise QMPError("%s: cannot connect to %s" % (self.name, self.path))
-            time.sleep(0.05)
+                               % (self.name, e.exited)) from None
+            raise QMPError("%s: cannot connect to %s" % (self.name, self.path)) from None
         self._file = self.sock.makefile("rb")
         greeting = json.loads(self._file.readline())
         if "QMP" not in greeting:
