@@ -19,6 +19,7 @@
 #include "migpolicy.h"
 
 #include "cli-parse.h"
+#include "cmd-record.h"
 #include "cmd-virt.h"
 
 #define EXIT_USAGE 2
@@ -1830,8 +1831,9 @@ static void main_help(void)
            "  convert   convert between binary and text traces; synthesize "
            "one\n"
            "  replay    score predictors on a trace against window sizes\n"
-           "  record    record a trace from a running guest (not implemented "
-           "yet)\n"
+           "  record    record a trace from a running guest of the project's "
+           "QEMU\n"
+           "            fork over QMP, without migrating it\n"
            "  simulate  predict a migration's time, downtime, bytes and "
            "faults per\n"
            "            strategy (cost model); --validate against harness "
@@ -1872,16 +1874,14 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "simulate")) {
         return cmd_simulate(argc - 1, argv + 1);
     }
+    if (!strcmp(cmd, "record")) {
+        return cmd_record(argc - 1, argv + 1);
+    }
     {
         int rc = cmd_virt_dispatch(cmd, argc - 1, argv + 1);
         if (rc >= 0) {
             return rc;
         }
-    }
-    if (!strcmp(cmd, "record")) {
-        err_msg("%s: not implemented yet (planned; no trace or result is "
-                "produced)", cmd);
-        return 1;
     }
     fprintf(stderr, "%s: unknown command '%s'\nTry '%s --help'.\n", prog, cmd,
             prog);

@@ -3,6 +3,7 @@
 info --help
 convert --help
 replay --help
+record --help
 record
 simulate --help
 frobnicate
