@@ -2,10 +2,13 @@
 """Golden-file tests for the migpolicy CLI.
 
 Each tests/cli/cases/NAME.cmd holds one command per line (arguments after
-'migpolicy', shell-split; '#' lines are comments).  The commands run in a
-fresh temporary directory holding copies of tests/cli/inputs/*.  Their
-transcript (each command, its stdout, its stderr, its exit status) must
-equal NAME.stdout.exact byte for byte.  --regen rewrites the .exact files.
+'migpolicy', shell-split; '#' lines are comments; '@cat FILE' puts FILE's
+content, e.g. a CSV a command wrote, into the transcript).  The commands
+run in a fresh temporary directory holding copies of tests/cli/inputs/*.
+Their transcript (each command, its stdout, its stderr, its exit status)
+must equal NAME.stdout.exact byte for byte.  --regen rewrites the .exact
+files.  --cases-dir and --inputs-dir point the same mechanism at other
+cases (tests/data/ holds the regression fixture's).
 """
 import argparse
 import difflib
@@ -27,6 +30,11 @@ def transcript(migpolicy, cmd_file, workdir):
             if not line.strip() or line.lstrip().startswith("#"):
                 continue
             args = shlex.split(line)
+            if args[0] == "@cat":
+                out.append("$ cat %s\n" % args[1])
+                with open(os.path.join(workdir, args[1]), errors="replace") as f:
+                    out.append(f.read())
+                continue
             p = subprocess.run([migpolicy] + args, cwd=workdir,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
             out.append("$ migpolicy %s\n" % line)
@@ -42,18 +50,25 @@ def main():
     ap.add_argument("--migpolicy", required=True, help="path of the binary")
     ap.add_argument("--regen", action="store_true",
                     help="rewrite the .stdout.exact files")
+    ap.add_argument("--cases-dir", default=os.path.join(HERE, "cases"),
+                    help="NAME.cmd and NAME.stdout.exact files (default: "
+                    "tests/cli/cases)")
+    ap.add_argument("--inputs-dir", default=os.path.join(HERE, "inputs"),
+                    help="files copied into each case's directory (default: "
+                    "tests/cli/inputs)")
     ap.add_argument("cases", nargs="*", help="case names (default: all)")
     args = ap.parse_args()
     migpolicy = os.path.abspath(args.migpolicy)
-    case_dir = os.path.join(HERE, "cases")
+    case_dir = args.cases_dir
     names = args.cases or sorted(f[:-4] for f in os.listdir(case_dir)
                                  if f.endswith(".cmd"))
     failed = 0
     for name in names:
         with tempfile.TemporaryDirectory(prefix="migpolicy-cli-") as work:
-            inputs = os.path.join(HERE, "inputs")
+            inputs = args.inputs_dir
             for f in sorted(os.listdir(inputs)):
-                shutil.copy(os.path.join(inputs, f), work)
+                if os.path.isfile(os.path.join(inputs, f)):
+                    shutil.copy(os.path.join(inputs, f), work)
             got = transcript(migpolicy, os.path.join(case_dir, name + ".cmd"),
                              work)
         exact = os.path.join(case_dir, name + ".stdout.exact")
@@ -77,7 +92,11 @@ def main():
             exact, "actual"))
     if failed:
         print("%d of %d CLI case(s) failed; if the change is intended, run "
-              "%s --migpolicy BIN --regen" % (failed, len(names), sys.argv[0]))
+              "%s --migpolicy BIN%s --regen" % (
+                  failed, len(names), sys.argv[0],
+                  "" if args.cases_dir == os.path.join(HERE, "cases") else
+                  " --cases-dir %s --inputs-dir %s" % (args.cases_dir,
+                                                       args.inputs_dir)))
         return 1
     return 0
 
