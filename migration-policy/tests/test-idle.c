@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -749,6 +750,71 @@ static void test_errors(void)
     fake_bitmap_fd = -1;
 }
 
+/*
+ * The real /proc/self/pagemap (skipped where it hides PFNs): touched pages
+ * are present with their PFNs, an untouched page is not.  The bitmap is a
+ * fake, sparse up to the largest PFN seen.
+ */
+static void test_real_pagemap(void)
+{
+    const uint64_t n = 64;
+    uint64_t e[64], maxpfn = 0;
+    unsigned char *mem;
+    uint64_t *w;
+    int pm, bm, hidden = 0;
+    mp_idle ctx;
+
+    pm = open("/proc/self/pagemap", O_RDONLY);
+    if (pm < 0 || sysconf(_SC_PAGESIZE) != PAGE) {
+        printf("test-idle: real pagemap: skipped (unavailable)\n");
+        if (pm >= 0) {
+            close(pm);
+        }
+        return;
+    }
+    mem = mmap(NULL, (n + 1) * PAGE, PROT_READ | PROT_WRITE,
+               MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK(mem != MAP_FAILED);
+    for (uint64_t i = 0; i < n; i++) {
+        mem[i * PAGE] = (unsigned char)i;     /* page n stays untouched */
+    }
+    raw_read(pm, e, sizeof(e), (off_t)((uintptr_t)mem / PAGE * 8));
+    for (uint64_t i = 0; i < n; i++) {
+        CHECK(e[i] & MP_IDLE_PM_PRESENT);
+        hidden |= (e[i] & MP_IDLE_PM_PFN_MASK) == 0;
+        if ((e[i] & MP_IDLE_PM_PFN_MASK) > maxpfn) {
+            maxpfn = e[i] & MP_IDLE_PM_PFN_MASK;
+        }
+    }
+    if (hidden) {
+        CHECK(mp_idle_init(&ctx, pm, -1, scratch, sizeof(scratch), PAGE, 0,
+                           0) == 0);
+        CHECK(mp_idle_mark(&ctx, (uintptr_t)mem, n) == -EPERM);
+        printf("test-idle: real pagemap hides PFNs: -EPERM checked\n");
+    } else {
+        uint64_t nwords = maxpfn / 64 + 1;
+
+        bm = tmpfile_fd();
+        CHECK(ftruncate(bm, (off_t)(nwords * 8)) == 0);
+        fake_bitmap_fd = bm;
+        CHECK(mp_idle_init(&ctx, pm, bm, scratch, sizeof(scratch), PAGE, 0,
+                           0) == 0);
+        CHECK(mp_idle_mark(&ctx, (uintptr_t)mem, n + 1) == (int64_t)n);
+        w = malloc(8);
+        for (uint64_t i = 0; i < n; i++) {
+            uint64_t pfn = e[i] & MP_IDLE_PM_PFN_MASK;
+
+            raw_read(bm, w, 8, (off_t)(pfn / 64 * 8));
+            CHECK((*w >> (pfn % 64)) & 1);
+        }
+        free(w);
+        close(bm);
+        fake_bitmap_fd = -1;
+    }
+    munmap(mem, (n + 1) * PAGE);
+    close(pm);
+}
+
 int main(void)
 {
     test_mixed();
@@ -757,6 +823,7 @@ int main(void)
     test_huge();
     test_shared();
     test_errors();
+    test_real_pagemap();
     if (failures) {
         fprintf(stderr, "test-idle: %d check(s) failed\n", failures);
         return 1;
