@@ -20,30 +20,34 @@ EVENTS = [
 
 _LINE = re.compile(r"^(\d+)@(\d+\.\d+):(\w+)\s?(.*)$")
 
-# (name, from-mark, to-mark, what it is); marks: see _marks()
+# (name, from-mark, to-mark, what it is); marks: see _marks().  The source
+# chain start..save_devices runs to the last byte of device state; then two
+# endings overlap: the source's `finish` (-> completed: QEMU's total-time
+# ends) and the destination's `dst_load` + `dst_resume` (-> RESUME: the
+# hand-over ends).  total = chain + finish; hand-over = chain + dst_load +
+# dst_resume.
+CHAIN = ["start", "setup", "iterate", "stop_vcpus", "save_ram_final", "save_devices"]
 PHASES = [
     ("start", "setup", "savevm_setup",
-     "QMP `migrate` -> migration thread running (thread creation, stream header)"),
+     "QMP `migrate` -> migration thread running (connect, thread creation, stream header)"),
     ("setup", "savevm_setup", "setup_complete",
-     "qemu_savevm_state_setup: RAM bitmaps of the non-ignored blocks, dirty logging on, "
+     "qemu_savevm_state_setup: bitmaps of the non-ignored blocks, dirty logging on, "
      "first bitmap sync (QEMU's setup-time)"),
     ("iterate", "setup_complete", "downtime_start",
-     "pre-copy iterations: the non-ignored blocks (ROMs, ACPI) sent, exact pending, "
+     "pre-copy iteration: the non-ignored blocks (ROMs, BIOS, ACPI) sent, exact pending, "
      "decision to complete"),
     ("stop_vcpus", "downtime_start", "vm_stopped",
-     "vm_stop: the vCPU threads leave guest code and park (BQL handover)"),
+     "vm_stop: the vCPU threads leave guest code and park"),
     ("save_ram_final", "vm_stopped", "iterable_saved",
      "last bitmap sync and RAM section end"),
     ("save_devices", "iterable_saved", "non_iterable_saved",
      "device state (vmstate of every device)"),
     ("finish", "non_iterable_saved", "completed",
-     "flush of the channel, cleanup, state -> completed"),
-    ("dst_tail", "completed", "dst_loadvm_completed",
-     "destination: last bytes read and loaded after the source completed"),
-    ("dst_resume", "dst_loadvm_completed", "dst_vm_started",
-     "destination: bottom half scheduled, announce, vm_start"),
-    ("resume_event", "dst_vm_started", "resume",
-     "destination: RESUME event emitted"),
+     "source: channel flush, cleanup, state -> completed (end of QEMU's total-time)"),
+    ("dst_load", "non_iterable_saved", "dst_loadvm_completed",
+     "destination: the device state read and loaded after the source wrote it"),
+    ("dst_resume", "dst_loadvm_completed", "resume",
+     "destination: bottom half, announce, vm_start, RESUME event (end of the hand-over)"),
 ]
 
 
@@ -88,16 +92,20 @@ def _marks(src, dst, t_resume):
     return m
 
 
+def phases_from_marks(m):
+    """{phase: ms or None} from the marks (timestamps in s)."""
+    return {name: (round((m[b] - m[a]) * 1e3, 3)
+                   if m.get(a) is not None and m.get(b) is not None else None)
+            for name, a, b, _ in PHASES}
+
+
 def phases(src_path, dst_path, t_resume=None):
     """{"phases_ms": {name: ms or None}, "total_ms": setup->completed,
     "handover_ms": setup->RESUME, "syncs": [(start, ms)...],
     "device_save_us": {idstr: us}, "marks": {...}}."""
     src, dst = parse(src_path), parse(dst_path)
     m = _marks(src, dst, t_resume)
-    ph = {}
-    for name, a, b, _ in PHASES:
-        ph[name] = (round((m[b] - m[a]) * 1e3, 3)
-                    if m.get(a) is not None and m.get(b) is not None else None)
+    ph = phases_from_marks(m)
     syncs = []
     start = None
     for t, _tid, n, _a in src:

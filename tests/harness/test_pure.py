@@ -163,14 +163,18 @@ class QtraceTest(unittest.TestCase):
         self.assertAlmostEqual(p["total_ms"], 4.9)
         self.assertAlmostEqual(p["handover_ms"], 6.7)
         self.assertAlmostEqual(p["phases_ms"]["stop_vcpus"], 2.0)
-        self.assertAlmostEqual(p["phases_ms"]["dst_resume"], 1.0)
+        self.assertAlmostEqual(p["phases_ms"]["dst_load"], 0.6)
+        self.assertAlmostEqual(p["phases_ms"]["dst_resume"], 1.3)
         self.assertEqual(p["bitmap_syncs_ms"], [0.25])
         self.assertEqual(p["device_save_us"], {"apic": 12})
-        # the phases tile the hand-over exactly
-        self.assertAlmostEqual(sum(p["phases_ms"].values()), p["handover_ms"] - 0.0, places=3)
+        # the source chain plus either ending tiles total and hand-over
+        chain = sum(p["phases_ms"][n] for n in qtrace.CHAIN)
+        self.assertAlmostEqual(chain + p["phases_ms"]["finish"], p["total_ms"], places=3)
+        self.assertAlmostEqual(chain + p["phases_ms"]["dst_load"] + p["phases_ms"]["dst_resume"],
+                               p["handover_ms"], places=3)
         # a missing trace leaves its phases unknown, not zero
         q = qtrace.phases(src, os.path.join(d, "absent"), None)
-        self.assertIsNone(q["phases_ms"]["dst_tail"])
+        self.assertIsNone(q["phases_ms"]["dst_load"])
         self.assertIsNone(q["handover_ms"])
 
 
