@@ -20,7 +20,7 @@ from typing import Optional
 
 from . import paths, procs, stats, strategies, workloads
 from .link import Link, RttSampler
-from .qemu import QemuVM, cpu_times_s, guest_args
+from .qemu import QemuVM, cpu_times_s, guest_args, pin_threads
 from .qmp import QMPError
 
 SCHEMA = "migbench-run/1"
@@ -60,6 +60,13 @@ class RunConfig:
     # anonymous RAM; "file" = a share=on file in /dev/shm (removed after the
     # run); "memfd" = a share=on memfd.  A strategy may force one.
     shared_ram: Optional[str] = None
+    # QEMU trace events to log on both sides (patterns as for `-trace`),
+    # with timestamps (-msg timestamp=on), to <workdir>/{src,dst}.trace
+    trace_events: Optional[list] = None
+    # Pin both QEMUs' threads: vCPU threads ("CPU n/...") on vcpu_cpus,
+    # every other thread (main loop, migration, RCU, I/O) on other_cpus;
+    # None: no pinning (the scheduler places every thread)
+    pin: Optional[dict] = None                         # {"vcpu": [0], "other": [1]}
     extra: dict = field(default_factory=dict)          # free-form labels
 
 
@@ -166,9 +173,13 @@ def run_migration(cfg: RunConfig, log=paths.log):
                      shm_path=ram_path, aux_ram_share=strat.aux_ram_share)
         arg_ctx = {"workdir": workdir, "cfg": cfg, "ram_path": ram_path}
         src = QemuVM("src", qemu_src, guest_args(cfg.ram_mib, accel, wl_spec, **gargs)
-                     + _strategy_args(strat.src_args, arg_ctx), workdir)
+                     + _strategy_args(strat.src_args, arg_ctx)
+                     + _trace_args(cfg.trace_events, workdir, "src"), workdir)
         dst = QemuVM("dst", qemu_dst, guest_args(cfg.ram_mib, accel, wl_spec, **gargs)
-                     + _strategy_args(strat.dst_args, arg_ctx), workdir, incoming=True)
+                     + _strategy_args(strat.dst_args, arg_ctx)
+                     + _trace_args(cfg.trace_events, workdir, "dst"), workdir, incoming=True)
+        rec["trace_events"] = cfg.trace_events
+        rec["pin"] = cfg.pin
         src.start()
         if strat.start_dst:
             strat.start_dst(dst)
@@ -241,6 +252,12 @@ def run_migration(cfg: RunConfig, log=paths.log):
 
         # ---- migrate ------------------------------------------------------
         rec["host"]["loadavg_migrate"] = loadavg()
+        if cfg.pin:
+            # threads that exist now; threads started later (live_migration)
+            # inherit the affinity of the main thread that creates them
+            rec["pinned_threads"] = {vm.name: pin_threads(vm.pid, cfg.pin["vcpu"],
+                                                          cfg.pin["other"])
+                                     for vm in (src, dst)}
         cpu0 = {"src": cpu_times_s(src.pid), "dst": cpu_times_s(dst.pid)}
         t_migrate = time.time()
         if sampler:
@@ -291,6 +308,19 @@ def run_migration(cfg: RunConfig, log=paths.log):
                 rec["downtime_events_ms"] = round((resume["ts"] - stop[0]["ts"]) * 1e3, 3)
             rec["t_stop_src"] = stop[0]["ts"] if stop else None
             rec["t_resume_dst"] = resume["ts"] if resume else None
+            # QEMU's total-time interval (status setup -> completed) from the
+            # events' microsecond timestamps (total-time itself is whole ms),
+            # and the hand-over as a whole: `migrate` accepted -> the guest
+            # runs in the destination (the destination's load included)
+            setup = src.qmp.find_events(
+                "MIGRATION", lambda e: e["data"].get("status") == "setup"
+                and e["ts"] >= t_migrate - 1)
+            rec["t_setup_src"] = setup[0]["ts"] if setup else None
+            rec["t_completed_src"] = comp[0]["ts"] if comp else None
+            if setup and comp:
+                rec["total_time_events_ms"] = round((comp[0]["ts"] - setup[0]["ts"]) * 1e3, 3)
+            if setup and resume:
+                rec["handover_ms"] = round((resume["ts"] - setup[0]["ts"]) * 1e3, 3)
             passes = src.qmp.find_events(
                 "MIGRATION_PASS", lambda e: not stop or e["ts"] <= stop[0]["ts"])
             rec["precopy_iterations"] = len(passes)
@@ -373,6 +403,18 @@ def run_migration(cfg: RunConfig, log=paths.log):
         except (OSError, TypeError, ValueError):
             pass
     return rec
+
+
+def _trace_args(events, workdir, name):
+    """-trace arguments logging `events` (patterns) to <workdir>/<name>.trace
+    with wall-clock timestamps ("PID@SEC.USEC:event args")."""
+    if not events:
+        return []
+    evf = os.path.join(workdir, "trace-events.txt")
+    with open(evf, "w") as f:
+        f.write("\n".join(events) + "\n")
+    return ["-trace", "events=%s,file=%s" % (evf, os.path.join(workdir, name + ".trace")),
+            "-msg", "timestamp=on"]
 
 
 def _strategy_args(args, ctx):

@@ -84,6 +84,28 @@ def cpu_times_s(pid):
     return total / tck, vcpu / tck
 
 
+def pin_threads(pid, vcpu_cpus, other_cpus):
+    """Set the CPU affinity of every thread of QEMU process `pid`: vCPU
+    threads (named 'CPU n/...', QEMU runs with debug-threads=on) on
+    vcpu_cpus, all others on other_cpus.  Returns {comm: [cpus]} per thread
+    id as applied (threads that exited meanwhile are skipped)."""
+    out = {}
+    try:
+        tids = os.listdir("/proc/%d/task" % pid)
+    except OSError:
+        return out
+    for tid in tids:
+        try:
+            with open("/proc/%d/task/%s/comm" % (pid, tid)) as f:
+                comm = f.read().strip()
+            cpus = vcpu_cpus if comm.startswith("CPU ") else other_cpus
+            os.sched_setaffinity(int(tid), set(cpus))
+            out[tid] = [comm, sorted(cpus)]
+        except OSError:
+            continue
+    return out
+
+
 class QemuVM:
     """A QEMU process with a QMP monitor and a serial console (unix sockets)."""
 

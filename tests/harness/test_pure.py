@@ -7,7 +7,7 @@ import unittest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))), "scripts"))
 
-from migbench import bench, guest, stats, strategies, workloads  # noqa: E402
+from migbench import bench, flatness, guest, qtrace, stats, strategies, workloads  # noqa: E402
 
 
 class ParseTest(unittest.TestCase):
@@ -95,6 +95,87 @@ class SpecTest(unittest.TestCase):
         rule = strategies.SWITCH_RULES["after-first-pass"]
         self.assertFalse(rule({"ram": {"dirty-sync-count": 1}}, {}))
         self.assertTrue(rule({"ram": {"dirty-sync-count": 2}}, {}))
+
+
+class FlatnessTest(unittest.TestCase):
+    RAMS, RATES = (128, 512, 1024, 4096), (0, 1000, 5000, 10000)
+
+    def grid(self, fn):
+        return {(ram, rate): [fn(ram, rate, i) for i in range(5)]
+                for ram in self.RAMS for rate in self.RATES}
+
+    def test_exact_ratios(self):
+        a = flatness.analyse(self.grid(lambda ram, rate, i: 10.0 + (rate == 10000) * 2.0),
+                             boot=50)
+        self.assertAlmostEqual(a["max_over_min"]["all"]["observed"], 1.2)
+        self.assertAlmostEqual(a["max_over_min"]["ram=128"]["observed"], 1.2)
+        self.assertAlmostEqual(a["max_over_min"]["rate=0"]["observed"], 1.0)
+        self.assertEqual(a["runs"], 80)
+
+    def test_trend_per_ram_doubling(self):
+        a = flatness.analyse(self.grid(lambda ram, rate, i: ram * (1.0 + 0.01 * i)), boot=50)
+        self.assertAlmostEqual(a["factor_per_ram_doubling"]["fit"], 2.0, places=2)
+        self.assertAlmostEqual(a["factor_per_10000_pages_s"]["fit"], 1.0, places=2)
+        self.assertLess(a["p_cells_differ"], 0.05)
+
+    def test_noise_only(self):
+        import random
+        rng = random.Random(7)
+        a = flatness.analyse(self.grid(lambda ram, rate, i: rng.uniform(5, 6)), boot=200)
+        # no cell effect: no trend ...
+        for k in ("factor_per_ram_doubling", "factor_per_10000_pages_s"):
+            self.assertLess(abs(a[k]["fit"] - 1.0), 0.05)
+        # ... yet 5 runs of a 5..6 uniform spread the medians past 1.1
+        self.assertGreater(a["noise_only_max_over_min"]["median"], 1.05)
+        # the permutation test rejects "no cell effect" about as often as
+        # its level says (5 %), not systematically
+        rejects = 0
+        for seed in range(20):
+            rng = random.Random(seed)
+            b = flatness.analyse(self.grid(lambda ram, rate, i: rng.uniform(3, 9)),
+                                 boot=200, seed=seed)
+            rejects += b["p_cells_differ"] < 0.05
+        self.assertLessEqual(rejects, 4)
+
+
+class QtraceTest(unittest.TestCase):
+    def test_phases(self):
+        import tempfile
+        d = tempfile.mkdtemp()
+        src, dst = os.path.join(d, "s"), os.path.join(d, "d")
+        with open(src, "w") as f:
+            f.write("10@100.000100:migrate_set_state new state setup\n"
+                    "11@100.000500:savevm_state_setup \n"
+                    "11@100.001000:migration_bitmap_sync_start \n"
+                    "11@100.001250:migration_bitmap_sync_end dirty_pages 10\n"
+                    "11@100.001500:migration_thread_setup_complete \n"
+                    "11@100.002100:vmstate_downtime_checkpoint src-downtime-start\n"
+                    "11@100.004100:vmstate_downtime_checkpoint src-vm-stopped\n"
+                    "11@100.004300:vmstate_downtime_checkpoint src-iterable-saved\n"
+                    "11@100.004400:vmstate_downtime_save type=non-iterable idstr=apic "
+                    "instance_id=0 downtime=12\n"
+                    "11@100.004900:vmstate_downtime_checkpoint src-non-iterable-saved\n"
+                    "11@100.005000:migrate_set_state new state completed\n")
+        with open(dst, "w") as f:
+            f.write("20@100.005500:vmstate_downtime_checkpoint dst-precopy-loadvm-completed\n"
+                    "20@100.006500:vmstate_downtime_checkpoint dst-precopy-bh-vm-started\n")
+        p = qtrace.phases(src, dst, 100.0068)
+        self.assertAlmostEqual(p["total_ms"], 4.9)
+        self.assertAlmostEqual(p["handover_ms"], 6.7)
+        self.assertAlmostEqual(p["phases_ms"]["stop_vcpus"], 2.0)
+        self.assertAlmostEqual(p["phases_ms"]["dst_load"], 0.6)
+        self.assertAlmostEqual(p["phases_ms"]["dst_resume"], 1.3)
+        self.assertEqual(p["bitmap_syncs_ms"], [0.25])
+        self.assertEqual(p["device_save_us"], {"apic": 12})
+        # the source chain plus either ending tiles total and hand-over
+        chain = sum(p["phases_ms"][n] for n in qtrace.CHAIN)
+        self.assertAlmostEqual(chain + p["phases_ms"]["finish"], p["total_ms"], places=3)
+        self.assertAlmostEqual(chain + p["phases_ms"]["dst_load"] + p["phases_ms"]["dst_resume"],
+                               p["handover_ms"], places=3)
+        # a missing trace leaves its phases unknown, not zero
+        q = qtrace.phases(src, os.path.join(d, "absent"), None)
+        self.assertIsNone(q["phases_ms"]["dst_load"])
+        self.assertIsNone(q["handover_ms"])
 
 
 if __name__ == "__main__":
