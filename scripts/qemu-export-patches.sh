@@ -34,9 +34,19 @@ while read -r from to; do
     if cmp -s "$SRC/$to" "$base"; then
         continue    # only the repository changed: keep it (prepare brings it in)
     fi
-    if [ -f "$MP_TOP/$from" ] && ! cmp -s "$MP_TOP/$from" "$base"; then
+    # The repository copy is safe to overwrite if it is what prepare or the
+    # last export of this tree left there.
+    last=""
+    if [ -f "$SRC/.git/mp-head" ]; then
+        last=$(mktemp)
+        git -C "$SRC" show "$(cat "$SRC/.git/mp-head"):$to" > "$last" 2>/dev/null || : > "$last"
+    fi
+    if [ -f "$MP_TOP/$from" ] && ! cmp -s "$MP_TOP/$from" "$base" &&
+       ! { [ -n "$last" ] && cmp -s "$MP_TOP/$from" "$last"; }; then
+        [ -n "$last" ] && rm -f "$last"
         mp_die "$from changed both in the repository and in the tree since prepare: merge by hand (tree copy: ${SRC#$MP_TOP/}/$to)"
     fi
+    [ -n "$last" ] && rm -f "$last"
     cp "$SRC/$to" "$MP_TOP/$from"
     mp_log "updated $from from the tree"
 done < <([ -f "$FILES_LIST" ] && sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$FILES_LIST")

@@ -8,14 +8,17 @@
 # "-accel kvm -accel tcg" and would otherwise pick the broken KVM.
 #
 # Usage: scripts/run-migration-test.sh [--full] [-p /x86_64/migration/PATH]
+# Environment: QEMU_BUILD_DIR (default build/qemu), QEMU_SRC (default
+# build/qemu-src), QEMU (the binary; default QEMU_BUILD_DIR/qemu-system-x86_64).
 # Prints the TAP stream to build/test-logs/ and a last line "N passed, N failed".
 set -euo pipefail
 MP_PROG=migration-test
 . "$(dirname "$0")/lib/common.sh"
 case "${1:-}" in -h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;; esac
 
-QEMU_BIN=$(realpath "${QEMU:-$MP_BUILD/qemu/qemu-system-x86_64}")
-TEST_BIN=$MP_BUILD/qemu/tests/qtest/migration-test
+QBUILD=${QEMU_BUILD_DIR:-$MP_BUILD/qemu}
+QEMU_BIN=$(realpath "${QEMU:-$QBUILD/qemu-system-x86_64}")
+TEST_BIN=$QBUILD/tests/qtest/migration-test
 [ -x "$QEMU_BIN" ] || mp_die "$QEMU_BIN not built: run make qemu"
 [ -x "$TEST_BIN" ] || mp_die "$TEST_BIN not built: run make qemu"
 
@@ -27,7 +30,7 @@ log="$MP_BUILD/test-logs/migration-test-$suffix.tap"
 # Run from the source root, as QEMU's own "make check" does: the analyze-script
 # test looks for scripts/analyze-migration.py relative to it.
 cd "${QEMU_SRC:-$MP_BUILD/qemu-src}"
-run=(env PYTHON=/usr/bin/python3 QTEST_QEMU_BINARY="$QEMU_BIN" QTEST_QEMU_IMG="$MP_BUILD/qemu/qemu-img"
+run=(env PYTHON=/usr/bin/python3 QTEST_QEMU_BINARY="$QEMU_BIN" QTEST_QEMU_IMG="$QBUILD/qemu-img"
      "$TEST_BIN" --tap -k "$@")
 if [ "$accel" = kvm ]; then
     mp_log "accelerator probe: kvm works, running with /dev/kvm visible"

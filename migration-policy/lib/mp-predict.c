@@ -124,6 +124,11 @@ unsigned mp_history_count(const mp_history *h)
     return h->count;
 }
 
+uint64_t mp_history_total(const mp_history *h)
+{
+    return h->pushed;
+}
+
 uint64_t mp_history_nwords(const mp_history *h)
 {
     return h->nwords;

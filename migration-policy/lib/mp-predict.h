@@ -199,6 +199,16 @@ void mp_history_push(mp_history *h, const uint64_t *written,
 unsigned mp_history_count(const mp_history *h);
 
 /**
+ * mp_history_total() - intervals committed since init or reset
+ * @h: history
+ *
+ * The interval @ago intervals back is number mp_history_total() - 1 - @ago
+ * (counting from 0): recorders use it to tell which intervals they have
+ * already seen and how many left the ring before they looked.
+ */
+uint64_t mp_history_total(const mp_history *h);
+
+/**
  * mp_history_nwords() - words per plane
  * @h: history
  *

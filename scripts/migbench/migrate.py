@@ -194,6 +194,8 @@ def run_migration(cfg: RunConfig, log=paths.log):
         rec["guest_boot_s"] = round(t_ready - t_boot, 3)
         rec["guest_ready"] = ready[1]
         log("guest ready after %.1f s: %s" % (t_ready - t_boot, ready[2]))
+        if strat.on_ready:
+            strat.on_ready(src, strat.src_params)
         _sleep_watch(cfg.warmup_s, src)
 
         # ---- capabilities and parameters, both sides ------------------------

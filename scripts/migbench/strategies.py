@@ -52,6 +52,9 @@ class Strategy:
     start_dst: Optional[Callable] = None
     prepare: Optional[Callable] = None
     migrate: Optional[Callable] = None
+    # on_ready(src, src_params): called once the guest printed READY, before
+    # the workload's warm-up (the fork's scheduler starts profiling there).
+    on_ready: Optional[Callable] = None
 
     @property
     def postcopy(self):

@@ -14,11 +14,17 @@
  * (16384 blocks):
  *   - RAMBlock.phase_written, one bit per page:             32 KiB
  *   - accessed-page log (TCG only), one bit per page:      32 KiB
- *   - history, 2 bits per block per interval:    4 KiB x window (8: 32 KiB)
+ *   - history, 2 bits per block per interval:
+ *     4 KiB x MAX(window, PHASE_SCHED_MIN_DEPTH) (default: 16 x 4 = 64 KiB)
  *   - predicted write/read, deferred (now and before), written since
  *     deferral, pull set, scratch, one bit per block each: 14 KiB
- *   - confidence, one byte per block:                      16 KiB
- * i.e. about 126 KiB per GiB with the default window of 8 intervals.
+ *   - confidence and write count (heat), one byte per block each: 32 KiB
+ * i.e. about 174 KiB per GiB with the defaults.
+ *
+ * The history can be gathered before a migration (x-phase-sched-profile):
+ * the main loop then samples on a timer, and a migration with
+ * x-phase-sched adopts the history, so that it defers the write set from
+ * its first page on instead of pushing blind during a warm-up.
  */
 
 #include "qemu/osdep.h"
@@ -28,7 +34,11 @@
 #include "qemu/rcu.h"
 #include "qemu/timer.h"
 #include "qemu/main-loop.h"
+#include "qemu/base64.h"
+#include "qemu/error-report.h"
 #include "qapi/error.h"
+#include "qapi/qapi-commands-migration.h"
+#include "exec/memory.h"
 #include "exec/ram_addr.h"
 #include "exec/target_page.h"
 #include "exec/cputlb.h"
@@ -37,16 +47,36 @@
 #include "migration.h"
 #include "options.h"
 #include "ram.h"
+#include "savevm.h"
 #include "mp-predict.h"
 #include "phase-sched.h"
+#include "phase-sched-idle.h"
 #include "trace.h"
 
 /*
- * A block predicted write whose confidence is at least this (out of 255,
- * i.e. 75 % of the confidence window agreed) is pulled in the first,
- * hottest pass after the switch to post-copy.
+ * The history ring keeps at least this many intervals, whatever the
+ * predictor's window: x-query-phase-sched-history readers (a trace
+ * recorder) then have 8 s at the default interval to poll.
  */
-#define PHASE_SCHED_HOT_CONFIDENCE 192
+#define PHASE_SCHED_MIN_DEPTH 16
+
+/*
+ * The push phase drains what it owes down to threshold_size / this before
+ * the switch to post-copy: what is left is pulled, behind the deferred
+ * set, so less is better.  PHASE_SCHED_DRAIN_INTERVALS bounds the wait
+ * when mispredicted blocks keep the remainder from draining.
+ */
+#define PHASE_SCHED_DRAIN_DIVISOR 16
+#define PHASE_SCHED_DRAIN_INTERVALS 2
+
+/*
+ * Before stopping the guest for the switch, the scheduler pings the
+ * destination and waits (pushing nothing) for the pong: by then the
+ * destination has loaded everything pushed, instead of working through
+ * that backlog while the guest is paused.  "PSCH"; any destination
+ * answers a ping.
+ */
+#define PHASE_SCHED_PING 0x50534348u
 
 /**
  * PhaseSchedAccessLog: pages whose TLB entry was filled since the last
@@ -63,6 +93,8 @@ typedef struct PhaseSchedAccessLog {
 
 bool phase_sched_access_log_armed;
 static PhaseSchedAccessLog *phase_sched_access_log;
+/* x-phase-sched-access-source page-idle: Linux idle page tracking. */
+static PhaseSchedIdle *phase_sched_idle;
 
 /**
  * PhaseSchedState: the scheduler of one migration
@@ -77,8 +109,14 @@ typedef struct PhaseSchedState {
     int64_t interval_ns;
     int64_t next_sample_ns;        /* QEMU_CLOCK_REALTIME */
     unsigned warmup;               /* intervals before deferring */
+    unsigned window;               /* predictor look-back, intervals */
     bool completing;               /* final stop-and-copy started */
     bool in_pull;                  /* post-copy started */
+    bool migrating;                /* false: x-phase-sched-profile only */
+    /* Without postcopy-ram: this sweep sends deferred blocks too. */
+    bool order_sweep_all;
+    int64_t fits_since_ns;         /* push remainder fits since, or 0 */
+    int64_t barrier_ns;            /* switch ping sent at, or 0 */
 
     mp_history hist;
     void *hist_mem;
@@ -89,6 +127,7 @@ typedef struct PhaseSchedState {
     uint64_t *pred_write;
     uint64_t *pred_read;
     uint8_t *confidence;           /* per block, 0..255 */
+    uint8_t *heat;                 /* per block: intervals written, window */
     uint64_t *deferred;            /* blocks held back for post-copy */
     uint64_t *deferred_written;    /* deferred blocks written since */
     uint64_t *deferred_old;        /* deferred set of the evaluation before */
@@ -97,7 +136,13 @@ typedef struct PhaseSchedState {
     uint64_t threshold_peak;       /* largest threshold_size seen, bytes */
     bool finish_precopy;           /* deferred set fits: stop deferring */
 
-    int pull_pass;                 /* 0: none, 1: hot, 2: rest, 3: done */
+    /*
+     * Pull passes go down the heat levels: pass n sends the deferred
+     * blocks written in pull_level intervals of the window.  pull_pass
+     * is 0 before the switch, -1 when every pass is over.
+     */
+    int pull_pass;
+    int pull_level;
     uint64_t pull_cursor;          /* block the pull pass is at */
     /* 1 + block last requested, or 0; set by the return-path thread */
     uint64_t pull_hint;
@@ -105,6 +150,10 @@ typedef struct PhaseSchedState {
 
 static PhaseSchedState *phase_sched;
 static PhaseSchedStats phase_sched_stats;
+/* Samples a profile (no migration) from the main loop; NULL otherwise. */
+static QEMUTimer *phase_sched_profile_timer;
+/* Value of the last pong of the destination (return-path thread). */
+static uint32_t phase_sched_last_pong;
 
 static inline uint64_t phase_sched_rb_first_block(PhaseSchedState *ps,
                                                   RAMBlock *rb)
@@ -211,37 +260,57 @@ static PhaseSchedAccessSource phase_sched_resolve_source(void)
     PhaseSchedAccessSource src = migrate_phase_sched_access_source();
 
     if (src == PHASE_SCHED_ACCESS_SOURCE_AUTO) {
-        /* page-idle is not implemented: KVM falls back to dirty bits. */
-        src = tcg_enabled() ? PHASE_SCHED_ACCESS_SOURCE_TCG
-                            : PHASE_SCHED_ACCESS_SOURCE_NONE;
+        /* KVM: idle page tracking where the host has it, else dirty bits. */
+        if (tcg_enabled()) {
+            src = PHASE_SCHED_ACCESS_SOURCE_TCG;
+        } else if (phase_sched_idle_available(NULL)) {
+            src = PHASE_SCHED_ACCESS_SOURCE_PAGE_IDLE;
+        } else {
+            src = PHASE_SCHED_ACCESS_SOURCE_NONE;
+        }
     }
     return src;
 }
 
-bool phase_sched_setup(Error **errp)
+/* Free a state that is not (or no longer) published in phase_sched. */
+static void phase_sched_state_free(PhaseSchedState *ps)
 {
-    PhaseSchedState *ps;
-    RAMBlock *rb;
+    g_free(ps->hist_mem);
+    g_free(ps->written);
+    g_free(ps->pred_write);
+    g_free(ps->pred_read);
+    g_free(ps->deferred);
+    g_free(ps->deferred_written);
+    g_free(ps->deferred_old);
+    g_free(ps->pull_set);
+    g_free(ps->confidence);
+    g_free(ps->heat);
+    g_free(ps);
+}
+
+/* Pages of ram_addr_t space, i.e. one past the last page of any RAMBlock. */
+static uint64_t phase_sched_ram_pages(void)
+{
     uint64_t npages = 0;
-    unsigned window = migrate_phase_sched_window();
-    size_t bytes;
+    RAMBlock *rb;
 
-    memset(&phase_sched_stats, 0, sizeof(phase_sched_stats));
-    /* A previous migration that failed early may not have cleaned up. */
-    phase_sched_cleanup();
-    if (!migrate_phase_sched()) {
-        return true;
-    }
-
+    RCU_READ_LOCK_GUARD();
     RAMBLOCK_FOREACH(rb) {
         npages = MAX(npages, (rb->offset + rb->max_length) >> TARGET_PAGE_BITS);
-        /* The first sync harvested every page ever dirtied: forget it. */
-        if (rb->phase_written) {
-            bitmap_zero(rb->phase_written, rb->max_length >> TARGET_PAGE_BITS);
-        }
     }
+    return npages;
+}
 
-    ps = g_new0(PhaseSchedState, 1);
+/* A state for the current parameters, with an empty history. */
+static PhaseSchedState *phase_sched_state_new(Error **errp)
+{
+    g_autofree PhaseSchedState *ps = g_new0(PhaseSchedState, 1);
+    uint64_t npages = phase_sched_ram_pages();
+    unsigned depth;
+    size_t bytes;
+
+    ps->window = migrate_phase_sched_window();
+    depth = MAX(ps->window, PHASE_SCHED_MIN_DEPTH);
     ps->block_shift = ctz32(migrate_phase_sched_block_pages());
     ps->nblocks = DIV_ROUND_UP(MAX(npages, 1), 1u << ps->block_shift);
     ps->nwords = DIV_ROUND_UP(ps->nblocks, 64);
@@ -251,33 +320,29 @@ bool phase_sched_setup(Error **errp)
 
     /* The window is both the look-back of the predictor and its rating. */
     mp_predict_params_default(ps->kind, &ps->params);
-    ps->params.k = window;
-    ps->params.conf_depth = window;
-    ps->params.min_writes = MIN(ps->params.min_writes, window);
-    ps->params.min_accesses = MIN(ps->params.min_accesses, window);
+    ps->params.k = ps->window;
+    ps->params.conf_depth = ps->window;
+    ps->params.min_writes = MIN(ps->params.min_writes, ps->window);
+    ps->params.min_accesses = MIN(ps->params.min_accesses, ps->window);
     if (mp_predict_params_check(ps->kind, &ps->params)) {
         error_setg(errp, "x-phase-sched: invalid predictor parameters "
                    "(predictor '%s', window %u)",
                    PhaseSchedPredictor_str(migrate_phase_sched_predictor()),
-                   window);
-        g_free(ps);
-        return false;
+                   ps->window);
+        return NULL;
     }
 
-    bytes = mp_history_bytes(ps->nblocks, window);
+    bytes = mp_history_bytes(ps->nblocks, depth);
     if (!bytes) {
         error_setg(errp, "x-phase-sched: cannot track %" PRIu64 " blocks",
                    ps->nblocks);
-        g_free(ps);
-        return false;
+        return NULL;
     }
     ps->hist_mem = g_malloc0(bytes);
-    if (mp_history_init(&ps->hist, ps->hist_mem, bytes, ps->nblocks,
-                        window)) {
+    if (mp_history_init(&ps->hist, ps->hist_mem, bytes, ps->nblocks, depth)) {
         error_setg(errp, "x-phase-sched: cannot set up the access history");
         g_free(ps->hist_mem);
-        g_free(ps);
-        return false;
+        return NULL;
     }
 
     ps->written = g_new0(uint64_t, ps->nwords);
@@ -288,11 +353,30 @@ bool phase_sched_setup(Error **errp)
     ps->deferred_old = g_new0(uint64_t, ps->nwords);
     ps->pull_set = g_new0(uint64_t, ps->nwords);
     ps->confidence = g_new0(uint8_t, ps->nwords * 64);
+    ps->heat = g_new0(uint8_t, ps->nwords * 64);
 
+    memset(&phase_sched_stats, 0, sizeof(phase_sched_stats));
     phase_sched_stats.valid = true;
     phase_sched_stats.history_bytes = bytes;
     phase_sched_stats.access_source = phase_sched_resolve_source();
 
+    if (phase_sched_stats.access_source ==
+        PHASE_SCHED_ACCESS_SOURCE_PAGE_IDLE) {
+        Error *local_err = NULL;
+
+        phase_sched_idle = phase_sched_idle_open(&local_err);
+        if (!phase_sched_idle) {
+            if (migrate_phase_sched_access_source() ==
+                PHASE_SCHED_ACCESS_SOURCE_PAGE_IDLE) {
+                error_propagate(errp, local_err);
+                phase_sched_state_free(g_steal_pointer(&ps));
+                return NULL;
+            }
+            /* auto: say why, and go on with dirty bits only. */
+            warn_report_err(local_err);
+            phase_sched_stats.access_source = PHASE_SCHED_ACCESS_SOURCE_NONE;
+        }
+    }
     if (phase_sched_stats.access_source == PHASE_SCHED_ACCESS_SOURCE_TCG) {
         PhaseSchedAccessLog *log;
 
@@ -306,13 +390,102 @@ bool phase_sched_setup(Error **errp)
 
     ps->next_sample_ns = qemu_clock_get_ns(QEMU_CLOCK_REALTIME) +
                          ps->interval_ns;
-    phase_sched = ps;
-
-    trace_phase_sched_setup(ps->nblocks, 1u << ps->block_shift, window,
+    trace_phase_sched_setup(ps->nblocks, 1u << ps->block_shift, ps->window,
                             mp_predictor_name(ps->kind),
                             PhaseSchedAccessSource_str(
                                 phase_sched_stats.access_source),
                             bytes);
+    return g_steal_pointer(&ps);
+}
+
+/* Per-RAMBlock written-page bitmaps of a profile (migration makes its own). */
+static void phase_sched_written_bitmaps(bool alloc)
+{
+    RAMBlock *rb;
+
+    RCU_READ_LOCK_GUARD();
+    RAMBLOCK_FOREACH_NOT_IGNORED(rb) {
+        if (alloc && !rb->phase_written) {
+            rb->phase_written = bitmap_new(rb->max_length >> TARGET_PAGE_BITS);
+        } else if (!alloc) {
+            g_free(rb->phase_written);
+            rb->phase_written = NULL;
+        }
+    }
+}
+
+/* End a profile: its timer and its dirty logging, not its state. */
+static void phase_sched_profile_end(void)
+{
+    if (!phase_sched_profile_timer) {
+        return;
+    }
+    timer_free(phase_sched_profile_timer);
+    phase_sched_profile_timer = NULL;
+    memory_global_dirty_log_stop(GLOBAL_DIRTY_PHASE_SCHED);
+}
+
+/*
+ * Called by the migration thread with the BQL held, after the first
+ * dirty-bitmap sync of a migration.
+ */
+bool phase_sched_setup(Error **errp)
+{
+    PhaseSchedState *ps = phase_sched;
+    RAMBlock *rb;
+
+    if (ps && phase_sched_profile_timer) {
+        /*
+         * A profile is running.  A migration with the same block size
+         * takes its history over; any other migration ends it (both
+         * would harvest the same dirty log).
+         */
+        bool adopt = migrate_phase_sched() &&
+                     ps->block_shift == ctz32(migrate_phase_sched_block_pages()) &&
+                     mp_history_count(&ps->hist) > 0;
+
+        phase_sched_profile_end();
+        trace_phase_sched_profile_adopt(adopt, mp_history_count(&ps->hist));
+        if (adopt) {
+            /*
+             * The sync before this one was the profile's, so the first
+             * sync of the migration harvested real writes: keep them for
+             * the next sample.
+             */
+            ps->migrating = true;
+            ps->kind = (mp_predictor)migrate_phase_sched_predictor();
+            ps->warmup = MAX(migrate_phase_sched_warmup(), 1);
+            phase_sched_stats.sample_time_us = 0;
+            phase_sched_stats.sample_time_max_us = 0;
+            phase_sched_recount_deferred();
+            return true;
+        }
+        phase_sched_cleanup();
+        if (!migrate_phase_sched()) {
+            phase_sched_written_bitmaps(false);
+        }
+    } else {
+        /* A previous migration that failed early may not have cleaned up. */
+        phase_sched_cleanup();
+    }
+    memset(&phase_sched_stats, 0, sizeof(phase_sched_stats));
+    if (!migrate_phase_sched()) {
+        return true;
+    }
+
+    RCU_READ_LOCK_GUARD();
+    RAMBLOCK_FOREACH(rb) {
+        /* The first sync harvested every page ever dirtied: forget it. */
+        if (rb->phase_written) {
+            bitmap_zero(rb->phase_written, rb->max_length >> TARGET_PAGE_BITS);
+        }
+    }
+    ps = phase_sched_state_new(errp);
+    if (!ps) {
+        return false;
+    }
+    ps->migrating = true;
+    phase_sched = ps;
     return true;
 }
 
@@ -321,6 +494,11 @@ void phase_sched_cleanup(void)
     PhaseSchedState *ps = phase_sched;
     PhaseSchedAccessLog *log = phase_sched_access_log;
 
+    phase_sched_profile_end();
+    if (phase_sched_idle) {
+        phase_sched_idle_close(phase_sched_idle);
+        phase_sched_idle = NULL;
+    }
     if (log) {
         qatomic_set(&phase_sched_access_log_armed, false);
         qatomic_rcu_set(&phase_sched_access_log, NULL);
@@ -332,23 +510,142 @@ void phase_sched_cleanup(void)
     phase_sched = NULL;
     trace_phase_sched_cleanup(phase_sched_stats.intervals,
                               phase_sched_stats.sample_time_us);
-    g_free(ps->hist_mem);
-    g_free(ps->written);
-    g_free(ps->pred_write);
-    g_free(ps->pred_read);
-    g_free(ps->deferred);
-    g_free(ps->deferred_written);
-    g_free(ps->deferred_old);
-    g_free(ps->pull_set);
-    g_free(ps->confidence);
-    g_free(ps);
+    phase_sched_state_free(ps);
+}
+
+/* Harvest the dirty log into RAMBlock.phase_written, without migrating. */
+static void phase_sched_profile_sync(void)
+{
+    RAMBlock *rb;
+
+    memory_global_dirty_log_sync(false);
+    RCU_READ_LOCK_GUARD();
+    RAMBLOCK_FOREACH_NOT_IGNORED(rb) {
+        if (rb->phase_written) {
+            cpu_physical_memory_sync_dirty_bitmap(rb, 0, rb->used_length,
+                                                  rb->phase_written);
+        }
+    }
+}
+
+static void phase_sched_profile_tick(void *opaque)
+{
+    PhaseSchedState *ps = phase_sched;
+    int64_t t0 = qemu_clock_get_ns(QEMU_CLOCK_REALTIME);
+
+    if (!ps || ps->migrating) {
+        return;
+    }
+    phase_sched_profile_sync();
+    phase_sched_sample(qemu_clock_get_ns(QEMU_CLOCK_REALTIME) - t0);
+    timer_mod(phase_sched_profile_timer, ps->next_sample_ns);
+}
+
+void qmp_x_phase_sched_profile(bool enable, Error **errp)
+{
+    PhaseSchedState *ps;
+
+    if (!enable) {
+        if (phase_sched && !phase_sched->migrating) {
+            phase_sched_cleanup();
+            phase_sched_written_bitmaps(false);
+        }
+        return;
+    }
+    if (migration_is_running()) {
+        error_setg(errp, "x-phase-sched-profile: a migration is running "
+                   "(its history is in x-query-phase-sched-history)");
+        return;
+    }
+    if (phase_sched_profile_timer) {
+        return;
+    }
+    /* Left over from a migration that ended: its history is stale. */
+    phase_sched_cleanup();
+
+    if (!memory_global_dirty_log_start(GLOBAL_DIRTY_PHASE_SCHED, errp)) {
+        return;
+    }
+    phase_sched_written_bitmaps(true);
+    /*
+     * The first harvest after dirty logging starts reports every page
+     * (all dirty at boot, or KVM_DIRTY_LOG_INITIALLY_SET): drop it.
+     */
+    phase_sched_profile_sync();
+    phase_sched_written_bitmaps(false);
+    phase_sched_written_bitmaps(true);
+
+    ps = phase_sched_state_new(errp);
+    if (!ps) {
+        phase_sched_written_bitmaps(false);
+        memory_global_dirty_log_stop(GLOBAL_DIRTY_PHASE_SCHED);
+        return;
+    }
+    phase_sched = ps;
+    phase_sched_profile_timer = timer_new_ns(QEMU_CLOCK_REALTIME,
+                                             phase_sched_profile_tick, NULL);
+    timer_mod(phase_sched_profile_timer, ps->next_sample_ns);
+}
+
+/* A block plane as the QMP history gives it: little-endian words, base64. */
+static char *phase_sched_plane_base64(const uint64_t *plane, uint64_t nwords)
+{
+    g_autofree uint64_t *le = g_new(uint64_t, nwords);
+
+    for (uint64_t i = 0; i < nwords; i++) {
+        le[i] = cpu_to_le64(plane[i]);
+    }
+    return g_base64_encode((const guchar *)le, nwords * sizeof(uint64_t));
+}
+
+PhaseSchedHistory *qmp_x_query_phase_sched_history(bool has_since,
+                                                   uint64_t since,
+                                                   Error **errp)
+{
+    PhaseSchedState *ps = phase_sched;
+    PhaseSchedHistory *h = g_new0(PhaseSchedHistory, 1);
+    PhaseSchedIntervalList **tail = &h->intervals;
+    uint64_t total, oldest, from;
+
+    h->page_size = TARGET_PAGE_SIZE;
+    if (!ps) {
+        h->interval_ms = migrate_phase_sched_interval();
+        h->block_pages = migrate_phase_sched_block_pages();
+        h->access_source = phase_sched_resolve_source();
+        return h;
+    }
+    h->active = true;
+    h->migrating = ps->migrating;
+    h->interval_ms = ps->interval_ns / SCALE_MS;
+    h->block_pages = 1u << ps->block_shift;
+    h->blocks = ps->nblocks;
+    h->ram_bytes = ram_bytes_total();
+    h->access_source = phase_sched_stats.access_source;
+
+    total = mp_history_total(&ps->hist);
+    oldest = total - mp_history_count(&ps->hist);
+    from = has_since ? since : oldest;
+    h->next = total;
+    h->lost = from < oldest ? oldest - from : 0;
+    for (uint64_t seq = MAX(from, oldest); seq < total; seq++) {
+        unsigned ago = total - 1 - seq;
+        PhaseSchedInterval *iv = g_new0(PhaseSchedInterval, 1);
+
+        iv->seq = seq;
+        iv->written = phase_sched_plane_base64(
+            mp_history_written(&ps->hist, ago), ps->nwords);
+        iv->accessed = phase_sched_plane_base64(
+            mp_history_accessed(&ps->hist, ago), ps->nwords);
+        QAPI_LIST_APPEND(tail, iv);
+    }
+    return h;
 }
 
 bool phase_sched_sample_due(void)
 {
     PhaseSchedState *ps = phase_sched;
 
-    return ps && !ps->in_pull && !ps->completing &&
+    return ps && ps->migrating && !ps->in_pull && !ps->completing &&
            qemu_clock_get_ns(QEMU_CLOCK_REALTIME) >= ps->next_sample_ns;
 }
 
@@ -356,8 +653,24 @@ bool phase_sched_deferring(void)
 {
     PhaseSchedState *ps = phase_sched;
 
-    return ps && !ps->in_pull && !ps->completing && !ps->finish_precopy &&
-           mp_history_count(&ps->hist) >= ps->warmup;
+    return ps && ps->migrating && !ps->in_pull && !ps->completing &&
+           !ps->finish_precopy && mp_history_count(&ps->hist) >= ps->warmup;
+}
+
+void phase_sched_round_end(void)
+{
+    PhaseSchedState *ps = phase_sched;
+
+    /*
+     * Without post-copy nothing can wait for a pull phase: each round of
+     * pre-copy alternates between a sweep that leaves the write-predicted
+     * blocks for last and a sweep that sends whatever is dirty, so the
+     * blocks most likely to be dirtied again are sent as late as possible.
+     */
+    if (ps && ps->migrating && !migrate_postcopy_ram()) {
+        ps->order_sweep_all = !ps->order_sweep_all;
+        trace_phase_sched_order_sweep(ps->order_sweep_all);
+    }
 }
 
 bool phase_sched_page_deferred(RAMBlock *rb, unsigned long page)
@@ -365,7 +678,7 @@ bool phase_sched_page_deferred(RAMBlock *rb, unsigned long page)
     PhaseSchedState *ps = phase_sched;
     uint64_t b;
 
-    if (!phase_sched_deferring()) {
+    if (!phase_sched_deferring() || ps->order_sweep_all) {
         return false;
     }
     b = phase_sched_rb_first_block(ps, rb) + (page >> ps->block_shift);
@@ -449,12 +762,39 @@ static uint64_t phase_sched_fold_written(PhaseSchedState *ps)
     return plane_count(ps->written, ps->nwords);
 }
 
-/* Harvest the accessed-page log into @accessed (block bits). */
+typedef struct PhaseSchedFold {
+    PhaseSchedState *ps;
+    uint64_t *plane;
+} PhaseSchedFold;
+
+static void phase_sched_fold_cb(void *opaque, uint64_t first_page,
+                                unsigned long word)
+{
+    PhaseSchedFold *f = opaque;
+
+    plane_fold_page_word(f->ps, f->plane, first_page, word);
+}
+
+/* Harvest the accessed pages (TCG log or page-idle) into @accessed. */
 static void phase_sched_fold_accessed(PhaseSchedState *ps, uint64_t *accessed)
 {
     PhaseSchedAccessLog *log = qatomic_rcu_read(&phase_sched_access_log);
 
     memset(accessed, 0, ps->nwords * sizeof(uint64_t));
+    if (phase_sched_idle) {
+        Error *local_err = NULL;
+        PhaseSchedFold fold = { .ps = ps, .plane = accessed };
+
+        if (phase_sched_idle_harvest(phase_sched_idle, phase_sched_fold_cb,
+                                     &fold, &local_err) < 0) {
+            /* Say it once and go on with dirty bits only. */
+            warn_report_err(local_err);
+            phase_sched_idle_close(phase_sched_idle);
+            phase_sched_idle = NULL;
+            phase_sched_stats.access_source = PHASE_SCHED_ACCESS_SOURCE_NONE;
+        }
+        return;
+    }
     if (!log) {
         return;
     }
@@ -544,12 +884,18 @@ bool phase_sched_want_postcopy(uint64_t must_precopy, uint64_t can_postcopy,
                                uint64_t threshold)
 {
     PhaseSchedState *ps = phase_sched;
+    int64_t now;
 
     if (ps) {
         ps->threshold_peak = MAX(ps->threshold_peak, threshold);
     }
-    if (!phase_sched_deferring() || !ps->deferred_dirty ||
-        must_precopy > threshold) {
+    if (!migrate_postcopy_ram() || !phase_sched_deferring() ||
+        !ps->deferred_dirty) {
+        return false;
+    }
+    if (must_precopy > threshold) {
+        ps->fits_since_ns = 0;
+        ps->barrier_ns = 0;
         return false;
     }
     /*
@@ -568,10 +914,53 @@ bool phase_sched_want_postcopy(uint64_t must_precopy, uint64_t can_postcopy,
                                          ps->threshold_peak);
         return false;
     }
+    /*
+     * The push remainder fits the downtime limit, but whatever is left of
+     * it at the switch is pulled after the deferred set, mostly on fault:
+     * let the push phase drain it first, for a bounded time.
+     */
+    now = qemu_clock_get_ns(QEMU_CLOCK_REALTIME);
+    if (!ps->fits_since_ns) {
+        ps->fits_since_ns = now;
+    }
+    if (must_precopy > threshold / PHASE_SCHED_DRAIN_DIVISOR &&
+        now - ps->fits_since_ns <
+        PHASE_SCHED_DRAIN_INTERVALS * ps->interval_ns) {
+        return false;
+    }
+    /*
+     * Let the destination catch up with the stream while the guest still
+     * runs here (bounded: a lost pong must not hold the switch).
+     */
+    if (!ps->barrier_ns) {
+        qatomic_set(&phase_sched_last_pong, 0);
+        qemu_savevm_send_ping(migrate_get_current()->to_dst_file,
+                              PHASE_SCHED_PING);
+        ps->barrier_ns = now;
+        trace_phase_sched_barrier(must_precopy);
+        return false;
+    }
+    if (qatomic_read(&phase_sched_last_pong) != PHASE_SCHED_PING &&
+        now - ps->barrier_ns < PHASE_SCHED_DRAIN_INTERVALS * ps->interval_ns) {
+        return false;
+    }
     trace_phase_sched_switch(must_precopy, can_postcopy, threshold,
                              ps->deferred_dirty);
     phase_sched_stats.switched_to_postcopy = true;
     return true;
+}
+
+bool phase_sched_holding(void)
+{
+    PhaseSchedState *ps = phase_sched;
+
+    return ps && ps->barrier_ns && !ps->in_pull && !ps->completing &&
+           qatomic_read(&phase_sched_last_pong) != PHASE_SCHED_PING;
+}
+
+void phase_sched_note_pong(uint32_t value)
+{
+    qatomic_set(&phase_sched_last_pong, value);
 }
 
 /* Dirty pages of a block, given its global number. */
@@ -589,10 +978,72 @@ static uint64_t phase_sched_block_dirty(PhaseSchedState *ps, RAMBlock *rb,
                                         MIN(1ul << ps->block_shift, used - p));
 }
 
+/*
+ * Heat of each deferred block: in how many intervals of the window (and
+ * of the partial interval since the last sample, in ps->written) it was
+ * written.  Returns the highest heat.
+ */
+static unsigned phase_sched_compute_heat(PhaseSchedState *ps)
+{
+    unsigned n = MIN(ps->window, mp_history_count(&ps->hist));
+    unsigned max = 0;
+
+    memset(ps->heat, 0, ps->nwords * 64);
+    for (unsigned ago = 0; ago <= n; ago++) {
+        const uint64_t *w = ago < n ? mp_history_written(&ps->hist, ago)
+                                    : ps->written;
+
+        for (uint64_t i = 0; i < ps->nwords; i++) {
+            uint64_t x = w[i] & ps->deferred[i];
+
+            while (x) {
+                uint64_t b = i * 64 + ctz64(x);
+
+                max = MAX(max, ++ps->heat[b]);
+                x &= x - 1;
+            }
+        }
+    }
+    return max;
+}
+
+/*
+ * Start the next pull pass: the deferred blocks of the next lower heat
+ * level that has any.  Returns false when no level is left.
+ */
+static bool phase_sched_pull_next_level(PhaseSchedState *ps)
+{
+    while (--ps->pull_level >= 0) {
+        uint64_t n = 0;
+
+        memset(ps->pull_set, 0, ps->nwords * sizeof(uint64_t));
+        for (uint64_t i = 0; i < ps->nwords; i++) {
+            uint64_t x = ps->deferred[i];
+
+            while (x) {
+                uint64_t b = i * 64 + ctz64(x);
+
+                if (ps->heat[b] == ps->pull_level) {
+                    plane_set(ps->pull_set, b);
+                    n++;
+                }
+                x &= x - 1;
+            }
+        }
+        if (n) {
+            ps->pull_pass++;
+            ps->pull_cursor = 0;
+            trace_phase_sched_pull_pass(ps->pull_pass, ps->pull_level, n);
+            return true;
+        }
+    }
+    return false;
+}
+
 void phase_sched_postcopy_begin(void)
 {
     PhaseSchedState *ps = phase_sched;
-    uint64_t idle = 0, hot = 0;
+    uint64_t idle = 0;
     RAMBlock *rb;
 
     if (!ps) {
@@ -630,16 +1081,16 @@ void phase_sched_postcopy_begin(void)
                 !plane_test(ps->deferred_written, b)) {
                 idle += phase_sched_block_dirty(ps, rb, b);
             }
-            if (ps->confidence[b] >= PHASE_SCHED_HOT_CONFIDENCE) {
-                plane_set(ps->pull_set, b);
-                hot++;
-            }
         }
     }
     phase_sched_stats.mispredict_deferred_pages = idle;
-    ps->pull_pass = 1;
-    ps->pull_cursor = 0;
-    trace_phase_sched_pull_pass(1, hot);
+
+    /* Hottest first: the most often written blocks are pulled first. */
+    ps->pull_level = phase_sched_compute_heat(ps) + 1;
+    ps->pull_pass = 0;
+    if (!phase_sched_pull_next_level(ps)) {
+        ps->pull_pass = -1;
+    }
 }
 
 void phase_sched_completion_begin(void)
@@ -694,7 +1145,7 @@ bool phase_sched_next_pull_page(RAMBlock **rbp, unsigned long *pagep)
     PhaseSchedState *ps = phase_sched;
     uint64_t hint;
 
-    if (!ps || ps->pull_pass < 1 || ps->pull_pass > 2) {
+    if (!ps || ps->pull_pass <= 0) {
         return false;
     }
 
@@ -714,15 +1165,12 @@ bool phase_sched_next_pull_page(RAMBlock **rbp, unsigned long *pagep)
             (ps->pull_cursor && phase_sched_pull_scan(ps, 0, rbp, pagep))) {
             return true;
         }
-
-        /* Pass over: the second pass takes every other deferred block. */
-        ps->pull_cursor = 0;
-        if (++ps->pull_pass > 2) {
-            trace_phase_sched_pull_pass(3, 0);
+        /* Pass over: on to the next cooler level, if any. */
+        if (!phase_sched_pull_next_level(ps)) {
+            ps->pull_pass = -1;
+            trace_phase_sched_pull_done();
             return false;
         }
-        memcpy(ps->pull_set, ps->deferred, ps->nwords * sizeof(uint64_t));
-        trace_phase_sched_pull_pass(2, plane_count(ps->pull_set, ps->nwords));
     }
 }
 

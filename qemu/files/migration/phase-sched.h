@@ -128,6 +128,15 @@ bool phase_sched_deferring(void);
 bool phase_sched_page_deferred(RAMBlock *rb, unsigned long page);
 
 /**
+ * phase_sched_round_end: the dirty-page search wrapped around guest RAM
+ *
+ * Without postcopy-ram the scheduler orders pre-copy instead of deferring:
+ * its rounds alternate between a sweep that leaves write-predicted blocks
+ * for last and a sweep that sends every dirty page.
+ */
+void phase_sched_round_end(void);
+
+/**
  * phase_sched_block_end() - first page after the block of a page
  * @rb: RAMBlock
  * @page: target page index within @rb
@@ -170,6 +179,23 @@ bool phase_sched_want_postcopy(uint64_t must_precopy, uint64_t can_postcopy,
  * Called after the last pre-copy dirty-log sync, migration thread.
  * Accounts mispredicted deferrals and prepares the hottest-first pass.
  */
+/**
+ * phase_sched_holding() - is the push phase paused before the switch?
+ *
+ * Returns: true between the switch ping and its pong (or the time limit):
+ * the migration thread should send nothing, so that the destination
+ * drains what was pushed while the guest still runs on the source.
+ */
+bool phase_sched_holding(void);
+
+/**
+ * phase_sched_note_pong() - the return path received a pong
+ * @value: its value
+ *
+ * Called by the return-path thread.
+ */
+void phase_sched_note_pong(uint32_t value);
+
 void phase_sched_postcopy_begin(void);
 
 /**

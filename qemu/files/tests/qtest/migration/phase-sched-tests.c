@@ -19,6 +19,8 @@
 #include "migration/migration-qmp.h"
 #include "migration/migration-util.h"
 #include "qobject/qdict.h"
+#include "qobject/qlist.h"
+#include "qemu/host-utils.h"
 
 /* Short intervals keep the test quick; the default is 500 ms. */
 #define PHASE_TEST_INTERVAL_MS 100
@@ -32,6 +34,10 @@ typedef struct PhaseSchedTestArgs {
      * end as plain pre-copy, without a switch.
      */
     bool expect_precopy;
+    /* Without postcopy-ram: the scheduler only orders pre-copy. */
+    bool no_postcopy;
+    /* Profile the guest (x-phase-sched-profile) before migrating. */
+    bool profile;
 } PhaseSchedTestArgs;
 
 static QTestState *phase_sched_start_single(void)
@@ -39,33 +45,94 @@ static QTestState *phase_sched_start_single(void)
     return qtest_init("-machine none -nodefaults");
 }
 
-/* x-phase-sched without postcopy-ram is refused, naming both. */
-static void test_phase_sched_requires_postcopy(void)
+/*
+ * x-phase-sched without postcopy-ram is accepted (it orders pre-copy);
+ * there is no history before a profile or a migration.
+ */
+static void test_phase_sched_capability(void)
 {
     QTestState *vm = phase_sched_start_single();
-    QDict *rsp, *err;
-    const char *desc;
+    QDict *rsp;
 
-    rsp = qtest_qmp(vm, "{ 'execute': 'migrate-set-capabilities',"
-                    "  'arguments': { 'capabilities': [ {"
-                    "    'capability': 'x-phase-sched', 'state': true } ] } }");
-    g_assert(qdict_haskey(rsp, "error"));
-    err = qdict_get_qdict(rsp, "error");
-    desc = qdict_get_str(err, "desc");
-    g_assert(strstr(desc, "x-phase-sched"));
-    g_assert(strstr(desc, "postcopy-ram"));
-    qobject_unref(rsp);
-
-    /* With postcopy-ram it is accepted, and postcopy-ram stays needed. */
-    migrate_set_capability(vm, "postcopy-ram", true);
     migrate_set_capability(vm, "x-phase-sched", true);
-    rsp = qtest_qmp(vm, "{ 'execute': 'migrate-set-capabilities',"
-                    "  'arguments': { 'capabilities': [ {"
-                    "    'capability': 'postcopy-ram', 'state': false } ] } }");
-    g_assert(qdict_haskey(rsp, "error"));
+    migrate_set_capability(vm, "postcopy-ram", true);
+    migrate_set_capability(vm, "postcopy-ram", false);
+
+    rsp = qtest_qmp_assert_success_ref(vm,
+                      "{ 'execute': 'x-query-phase-sched-history' }");
+    g_assert(!qdict_get_bool(rsp, "active"));
+    g_assert_cmpint(qdict_get_int(rsp, "interval-ms"), ==, 500);
+    g_assert_cmpint(qdict_get_int(rsp, "block-pages"), ==, 16);
     qobject_unref(rsp);
 
+    /* Stopping a profile that does not run is harmless. */
+    qtest_qmp_assert_success(vm, "{ 'execute': 'x-phase-sched-profile',"
+                             "  'arguments': { 'enable': false } }");
     qtest_quit(vm);
+}
+
+/* Decode a plane of the history and count its set bits. */
+static uint64_t phase_sched_plane_bits(const char *b64, uint64_t blocks)
+{
+    gsize len;
+    g_autofree guchar *buf = g_base64_decode(b64, &len);
+    uint64_t n = 0;
+
+    g_assert_cmpuint(len, ==, DIV_ROUND_UP(blocks, 64) * 8);
+    for (gsize i = 0; i < len; i++) {
+        n += ctpop8(buf[i]);
+    }
+    return n;
+}
+
+/*
+ * Profile the running guest: the history fills without a migration, the
+ * test area the guest writes shows up as written blocks, and a reader
+ * asking past @next gets nothing.
+ */
+static void phase_sched_profile(QTestState *from)
+{
+    QDict *rsp, *iv;
+    QList *ivs;
+    uint64_t blocks, next, written = 0;
+    QListEntry *e;
+
+    qtest_qmp_assert_success(from, "{ 'execute': 'x-phase-sched-profile',"
+                             "  'arguments': { 'enable': true } }");
+    for (;;) {
+        g_usleep(PHASE_TEST_INTERVAL_MS * 1000);
+        rsp = qtest_qmp_assert_success_ref(from,
+                          "{ 'execute': 'x-query-phase-sched-history' }");
+        next = qdict_get_int(rsp, "next");
+        if (next >= 4) {
+            break;
+        }
+        qobject_unref(rsp);
+    }
+
+    g_assert(qdict_get_bool(rsp, "active"));
+    g_assert(!qdict_get_bool(rsp, "migrating"));
+    g_assert_cmpint(qdict_get_int(rsp, "lost"), ==, 0);
+    blocks = qdict_get_int(rsp, "blocks");
+    g_assert_cmpint(blocks, >, 0);
+    ivs = qdict_get_qlist(rsp, "intervals");
+    g_assert_cmpint(qlist_size(ivs), ==, next);
+    QLIST_FOREACH_ENTRY(ivs, e) {
+        iv = qobject_to(QDict, qlist_entry_obj(e));
+        written += phase_sched_plane_bits(qdict_get_str(iv, "written"),
+                                          blocks);
+        phase_sched_plane_bits(qdict_get_str(iv, "accessed"), blocks);
+    }
+    /* The guest rewrites its 100 MB test area: 1600 blocks of 64 KiB. */
+    g_assert_cmpint(written, >=, 1000);
+    qobject_unref(rsp);
+
+    rsp = qtest_qmp_assert_success_ref(from,
+                      "{ 'execute': 'x-query-phase-sched-history',"
+                      "  'arguments': { 'since': %" PRIu64 " } }", next + 100);
+    g_assert_cmpint(qlist_size(qdict_get_qlist(rsp, "intervals")), ==, 0);
+    g_assert_cmpint(qdict_get_int(rsp, "lost"), ==, 0);
+    qobject_unref(rsp);
 }
 
 /* Parameters: defaults, ranges. */
@@ -134,8 +201,10 @@ static void phase_sched_migrate(const PhaseSchedTestArgs *targs)
         return;
     }
 
-    migrate_set_capability(from, "postcopy-ram", true);
-    migrate_set_capability(to, "postcopy-ram", true);
+    if (!targs->no_postcopy) {
+        migrate_set_capability(from, "postcopy-ram", true);
+        migrate_set_capability(to, "postcopy-ram", true);
+    }
     if (targs->preempt) {
         migrate_set_capability(from, "postcopy-preempt", true);
         migrate_set_capability(to, "postcopy-preempt", true);
@@ -170,6 +239,9 @@ static void phase_sched_migrate(const PhaseSchedTestArgs *targs)
 
     /* The guest is running its loop. */
     wait_for_serial("src_serial");
+    if (targs->profile) {
+        phase_sched_profile(from);
+    }
 
     migrate_qmp(from, to, NULL, NULL, "{}");
 
@@ -185,6 +257,11 @@ static void phase_sched_migrate(const PhaseSchedTestArgs *targs)
         g_assert_cmpint(qdict_get_int(ps, "pulled-background-pages"), ==, 0);
     } else {
         g_assert(qdict_get_bool(ps, "switched-to-postcopy"));
+        if (targs->profile) {
+            /* The profile's history: nothing pushed blind. */
+            g_assert_cmpint(qdict_get_int(ps, "pushed-unpredicted-pages"),
+                            ==, 0);
+        }
         g_assert_cmpint(qdict_get_int(ps, "intervals"), >=, 2);
         g_assert_cmpint(qdict_get_int(ps, "deferred-pages"), >, 0);
         /* The memory the guest does not write went in the push phase. */
@@ -229,7 +306,22 @@ static void phase_sched_migrate(const PhaseSchedTestArgs *targs)
 
 static void test_phase_sched_postcopy(void)
 {
+    PhaseSchedTestArgs args = { .profile = true };
+
+    phase_sched_migrate(&args);
+}
+
+static void test_phase_sched_cold(void)
+{
     PhaseSchedTestArgs args = { };
+
+    phase_sched_migrate(&args);
+}
+
+static void test_phase_sched_precopy_order(void)
+{
+    PhaseSchedTestArgs args = { .no_postcopy = true, .expect_precopy = true,
+                                .profile = true };
 
     phase_sched_migrate(&args);
 }
@@ -332,14 +424,17 @@ void migration_test_add_phase_sched(MigrationTestEnv *env)
         return;
     }
 
-    migration_test_add("/migration/phase/capability/requires-postcopy",
-                       test_phase_sched_requires_postcopy);
+    migration_test_add("/migration/phase/capability",
+                       test_phase_sched_capability);
     migration_test_add("/migration/phase/parameters",
                        test_phase_sched_parameters);
     if (env->has_uffd) {
         migration_test_add("/migration/phase/postcopy/plain",
                            test_phase_sched_postcopy);
     }
+
+    migration_test_add("/migration/phase/precopy-order",
+                       test_phase_sched_precopy_order);
 
     if (!env->full_set) {
         return;
@@ -352,6 +447,8 @@ void migration_test_add_phase_sched(MigrationTestEnv *env)
                            test_phase_sched_access_none);
         migration_test_add("/migration/phase/precopy-fits",
                            test_phase_sched_precopy);
+        migration_test_add("/migration/phase/postcopy/cold",
+                           test_phase_sched_cold);
         migration_test_add("/migration/phase/postcopy/manual-start",
                            test_phase_sched_manual_start);
         migration_test_add("/migration/phase/postcopy/recovery",
