@@ -54,7 +54,8 @@ for n in ${ns//,/ }; do
     mp_log "N=$n: booting a ${ram} MiB guest"
     python3 "$MP_TOP/scripts/rejuvenate" --state-dir "$state" start "$name" \
         --workload "linpack:n=$n" --ram-mib "$ram" --qemu "$qemu" >/dev/null
-    "$migpolicy" record --qmp "$state/$name/g0.qmp" -o "$trace" \
+    qmp=$(ls "$state/$name"/g*.qmp | tail -n1)   # the live generation's monitor
+    "$migpolicy" record --qmp "$qmp" -o "$trace" \
         --seconds "$seconds" --interval-ms 500 --block-pages 16 \
         -d "linpack n=$n, ${ram} MiB TCG guest, scripts/record-linpack.sh"
     python3 "$MP_TOP/scripts/rejuvenate" --state-dir "$state" stop "$name" >/dev/null
