@@ -621,6 +621,8 @@ PhaseSchedHistory *qmp_x_query_phase_sched_history(bool has_since,
     h->blocks = ps->nblocks;
     h->ram_bytes = ram_bytes_total();
     h->access_source = phase_sched_stats.access_source;
+    h->sample_time = phase_sched_stats.sample_time_us;
+    h->sample_time_max = phase_sched_stats.sample_time_max_us;
 
     total = mp_history_total(&ps->hist);
     oldest = total - mp_history_count(&ps->hist);
