@@ -234,20 +234,21 @@ static const char *verdict_name(mp_verdict v)
 
 static void print_choice(const mp_choice *c)
 {
-    printf("%-23s %-8s %9s %9s %9s %9s  %s\n", "strategy", "verdict",
-           "down_ms", "total_s", "MiB", "expo_ms", "why");
+    printf("%-23s %-8s %9s %9s %9s %9s %9s  %s\n", "strategy", "verdict",
+           "down_ms", "pause_ms", "total_s", "MiB", "expo_ms", "why");
     for (int s = 0; s < MP_STRATEGY__COUNT; s++) {
         const mp_choice_row *r = &c->rows[s];
         if (r->predicted) {
-            printf("%-23s %-8s %9.0f %9.2f %9.1f %9.0f  %s\n",
+            printf("%-23s %-8s %9.0f %9.0f %9.2f %9.1f %9.0f  %s\n",
                    mp_strategy_name(r->strategy), verdict_name(r->verdict),
-                   r->sim.downtime_ms, r->sim.total_time_ms / 1000,
+                   r->sim.downtime_ms, mp_choice_pause_ms(&r->sim),
+                   r->sim.total_time_ms / 1000,
                    (double)r->sim.bytes_total / 1048576.0, r->sim.exposure_ms,
                    r->reason);
         } else {
-            printf("%-23s %-8s %9s %9s %9s %9s  %s\n",
+            printf("%-23s %-8s %9s %9s %9s %9s %9s  %s\n",
                    mp_strategy_name(r->strategy), verdict_name(r->verdict),
-                   "-", "-", "-", "-", r->reason);
+                   "-", "-", "-", "-", "-", r->reason);
         }
     }
     if (c->chosen >= 0) {
@@ -289,9 +290,11 @@ static void print_choice_json(const mp_choice *c)
         printf("%s{\"strategy\":\"%s\",\"verdict\":\"%s\"", s ? "," : "",
                mp_strategy_name(r->strategy), verdict_name(r->verdict));
         if (r->predicted) {
-            printf(",\"downtime_ms\":%.1f,\"total_time_ms\":%.1f,"
+            printf(",\"downtime_ms\":%.1f,\"pause_ms\":%.1f,"
+                   "\"total_time_ms\":%.1f,"
                    "\"bytes_total\":%" PRIu64 ",\"exposure_ms\":%.1f,"
                    "\"converged\":%d", r->sim.downtime_ms,
+                   mp_choice_pause_ms(&r->sim),
                    r->sim.total_time_ms, r->sim.bytes_total,
                    r->sim.exposure_ms, r->sim.converged);
         }
@@ -1534,6 +1537,48 @@ static int job_iteration(virDomainPtr dom)
     return type == VIR_DOMAIN_JOB_NONE ? -1 : (int)it;
 }
 
+/*
+ * max-traffic-mib during the job: once the bytes QEMU has sent exceed it,
+ * cancel the migration (the VM keeps running here).  In post-copy the
+ * guest already runs on the destination and cancelling would lose it:
+ * then only warn (what is left is bounded by the RAM not yet sent).
+ * Returns 0 (within the limit, or no job), 1 (cancel requested), 2 (over
+ * the limit in post-copy: warned).
+ */
+static int enforce_traffic(virDomainPtr dom, const mp_policy *policy,
+                           char *why, size_t len)
+{
+    virTypedParameterPtr p = NULL;
+    int np = 0, type = 0, state = 0, reason = 0;
+    unsigned long long sent = 0;
+
+    if (!(policy->max_traffic_mib > 0) ||
+        virDomainGetJobStats(dom, &type, &p, &np, 0)) {
+        return 0;
+    }
+    virTypedParamsGetULLong(p, np, VIR_DOMAIN_JOB_DATA_PROCESSED, &sent);
+    virTypedParamsFree(p, np);
+    if (type == VIR_DOMAIN_JOB_NONE ||
+        !mp_policy_traffic_exceeded(policy, sent, why, len)) {
+        return 0;
+    }
+    if (virDomainGetState(dom, &state, &reason, 0) == 0 &&
+        state == VIR_DOMAIN_PAUSED && reason == VIR_DOMAIN_PAUSED_POSTCOPY) {
+        fprintf(stderr, "migpolicy migrate: warning: %s, but the migration "
+                "is in post-copy (the guest runs on the destination): not "
+                "cancelled\n", why);
+        return 2;
+    }
+    printf("  cancelling: %s\n", why);
+    fflush(stdout);
+    if (virDomainAbortJob(dom)) {
+        fprintf(stderr, "migpolicy migrate: warning: %s, cannot cancel: "
+                "%s\n", why, virt_err());
+        return 2;
+    }
+    return 1;
+}
+
 static int cmd_migrate(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -1547,7 +1592,8 @@ static int cmd_migrate(int argc, char **argv)
     wl_opts w = { .spec = NULL };
     const char *conn_uri = NULL, *dest_uri;
     bool have_bw = false, switched = false;
-    int sel[2] = { -1, 0 }, rc, strat, maxp = 0;
+    int sel[2] = { -1, 0 }, rc, strat, maxp = 0, over_traffic = 0;
+    char traffic_why[MP_POLICY_MSG_MAX] = "";
     mig_thread m;
     pthread_t th;
     char *mxml = NULL, *dxml = NULL;
@@ -1601,6 +1647,7 @@ static int cmd_migrate(int argc, char **argv)
     mxml = virDomainGetXMLDesc(v.dom, VIR_DOMAIN_XML_MIGRATABLE |
                                VIR_DOMAIN_XML_SECURE);
     if (!mxml || mp_marker_add_xml(mxml, strlen(mxml), (mp_strategy)strat,
+                                   &v.choice.rows[strat].sim,
                                    (int64_t)time(NULL) + MARKER_TTL_S,
                                    &dxml)) {
         rc = fail("migrate", "cannot prepare the destination XML: %s",
@@ -1647,6 +1694,10 @@ static int cmd_migrate(int argc, char **argv)
     }
     next_progress = mono_s();
     while (!__atomic_load_n(&m.done, __ATOMIC_SEQ_CST)) {
+        if (!over_traffic) {
+            over_traffic = enforce_traffic(v.dom, &v.policy, traffic_why,
+                                           sizeof(traffic_why));
+        }
         if (ap->when != SWITCH_NEVER && !switched) {
             int it = job_iteration(v.dom);
             if (it >= 0 && (ap->when == SWITCH_AT_ONCE || it >= 2) &&
@@ -1666,7 +1717,12 @@ static int cmd_migrate(int argc, char **argv)
         if (v.in.phase_sched && ap->phase_sched) {
             set_phase_sched(v.dom, false);
         }
-        rc = fail("migrate", "migration failed: %s", m.err);
+        if (over_traffic == 1) {
+            rc = fail("migrate", "migration cancelled: %s; %s keeps "
+                      "running here", traffic_why, v.info.name);
+        } else {
+            rc = fail("migrate", "migration failed: %s", m.err);
+        }
         goto out;
     }
     printf("migration of %s completed (%s)\n", v.info.name,
