@@ -980,6 +980,27 @@ int mp_policy_choose(const mp_policy *policy, const mp_choose_input *in,
  */
 double mp_choice_pause_ms(const mp_sim_result *r);
 
+/**
+ * mp_dirty_estimate() - write-hot set and rate from two page-sampling
+ * dirty-rate measurements (QEMU calc-dirty-rate)
+ * @long_mibps: dirty rate over the long window, MiB/s
+ * @long_s: the long window, s (libvirt's domdirtyrate-calc: 1)
+ * @short_mibps: dirty rate over the short window, MiB/s
+ * @short_s: the short window, s; <= 0 = not measured
+ * @hot_bytes: set to the write-hot set: the distinct bytes the long window
+ *             saw
+ * @rate_bytes_per_s: set to the rewrite rate: the short window's when the
+ *                    set saturated both windows (the short window saw at
+ *                    least half of what the long one saw; a lower bound
+ *                    then), else the long window's
+ *
+ * Returns: 1 (saturated: rate from the short window), 0 (rate from the
+ * long window), -EINVAL (bad long measurement).
+ */
+int mp_dirty_estimate(double long_mibps, double long_s, double short_mibps,
+                      double short_s, double *hot_bytes,
+                      double *rate_bytes_per_s);
+
 /** Hook: what to do with migrations when post-copy is forbidden. */
 typedef enum mp_hook_unmarked {
     MP_HOOK_UNMARKED_VETO = 0,   /* refuse unmarked migrations (default) */

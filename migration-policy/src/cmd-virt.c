@@ -892,6 +892,8 @@ static int cmd_hook_qemu(int argc, char **argv)
 #define LIBVIRT_TLS_PORT "16514"
 /* Dirty-rate sampling period, s: libvirt's domdirtyrate-calc default. */
 #define DIRTYRATE_CALC_S 1
+/* The short sampling window, ms (mp_dirty_estimate()). */
+#define DIRTYRATE_SHORT_MS 100
 /* The destination's hook must see the marker within this, s. */
 #define MARKER_TTL_S 120
 /* Progress lines while migrating, every this many ms. */
@@ -1063,6 +1065,50 @@ static double measure_dirty_mibps(virDomainPtr dom)
     return -1;
 }
 
+/*
+ * The short window of the dirty-rate pair (mp_dirty_estimate()): QEMU's
+ * calc-dirty-rate in milliseconds (QEMU >= 8.2) through the monitor;
+ * libvirt's API takes whole seconds.  Returns MiB/s, or -1 (unsupported,
+ * failed).
+ */
+static double measure_dirty_short_mibps(virDomainPtr dom)
+{
+    char cmd[192], *res = NULL;
+    double deadline, rate = -1;
+
+    snprintf(cmd, sizeof(cmd), "{\"execute\":\"calc-dirty-rate\","
+             "\"arguments\":{\"calc-time\":%d,\"calc-time-unit\":"
+             "\"millisecond\",\"mode\":\"page-sampling\"}}",
+             DIRTYRATE_SHORT_MS);
+    if (virDomainQemuMonitorCommand(dom, cmd, &res, 0) ||
+        !res || strstr(res, "\"error\"")) {
+        free(res);
+        return -1;
+    }
+    free(res);
+    sleep_ms(DIRTYRATE_SHORT_MS);
+    deadline = mono_s() + 3;
+    while (mono_s() < deadline) {
+        const char *p;
+        res = NULL;
+        if (virDomainQemuMonitorCommand(dom, "{\"execute\":"
+                "\"query-dirty-rate\",\"arguments\":{\"calc-time-unit\":"
+                "\"millisecond\"}}", &res, 0) || !res) {
+            free(res);
+            return -1;
+        }
+        if (strstr(res, "\"status\":\"measured\"") &&
+            (p = strstr(res, "\"dirty-rate\":")) != NULL) {
+            rate = strtod(p + strlen("\"dirty-rate\":"), NULL);
+            free(res);
+            return rate >= 0 ? rate : -1;
+        }
+        free(res);
+        sleep_ms(50);
+    }
+    return -1;
+}
+
 /* Does the running QEMU have the x-phase-sched capability? */
 static int qemu_has_phase_sched(virDomainPtr dom)
 {
@@ -1092,6 +1138,8 @@ typedef struct virt_ctx {
     double rtt_ms;
     int rtt_probes;
     double dirty_mibps;          /* measured, -1 if not */
+    double dirty_short_mibps;    /* over DIRTYRATE_SHORT_MS, -1 if not */
+    int dirty_saturated;         /* 1: rate from the short window */
     bool dirty_given;            /* --dirty-rate or --workload */
     uint64_t rss_bytes;
     bool json;
@@ -1163,9 +1211,13 @@ static int virt_decide(virt_ctx *v, const char *conn_uri, const char *name,
         }
     }
     v->dirty_mibps = -1;
+    v->dirty_short_mibps = -1;
     v->dirty_given = w->have_dirty || w->spec;
     if (!v->dirty_given) {
         v->dirty_mibps = measure_dirty_mibps(v->dom);
+        if (v->dirty_mibps >= 0) {
+            v->dirty_short_mibps = measure_dirty_short_mibps(v->dom);
+        }
     }
 
     /* Workload: guest RAM from the XML; touched = the QEMU process's
@@ -1178,13 +1230,16 @@ static int virt_decide(virt_ctx *v, const char *conn_uri, const char *name,
     wl->touched_bytes = v->rss_bytes && v->rss_bytes < wl->guest_ram_bytes ?
                         v->rss_bytes : wl->guest_ram_bytes;
     if (v->dirty_mibps >= 0) {
-        wl->write_hot_bytes = (uint64_t)(v->dirty_mibps * DIRTYRATE_CALC_S *
-                                         1048576.0);
+        double hot, rate;
+        v->dirty_saturated = mp_dirty_estimate(v->dirty_mibps,
+                DIRTYRATE_CALC_S, v->dirty_short_mibps,
+                v->dirty_short_mibps >= 0 ? DIRTYRATE_SHORT_MS / 1000.0 : 0,
+                &hot, &rate) == 1;
+        wl->write_hot_bytes = (uint64_t)hot;
         if (wl->write_hot_bytes > wl->touched_bytes) {
             wl->write_hot_bytes = wl->touched_bytes;
         }
-        wl->dirty_pages_per_s = v->dirty_mibps * 1048576.0 /
-                                wl->page_size;
+        wl->dirty_pages_per_s = rate / wl->page_size;
     }
     if (apply_workload(v->cmd, w, &v->in)) {
         return EXIT_USAGE;
@@ -1204,7 +1259,12 @@ static void virt_print(const virt_ctx *v)
     const mp_sim_input *s = &v->in.sim;
     char dirty[96];
 
-    if (v->dirty_mibps >= 0) {
+    if (v->dirty_mibps >= 0 && v->dirty_short_mibps >= 0) {
+        snprintf(dirty, sizeof(dirty), "%.0f MiB/s over %d s, %.0f MiB/s "
+                 "over %d ms (page sampling): %s", v->dirty_mibps,
+                 DIRTYRATE_CALC_S, v->dirty_short_mibps, DIRTYRATE_SHORT_MS,
+                 v->dirty_saturated ? "saturated set" : "rate-limited");
+    } else if (v->dirty_mibps >= 0) {
         snprintf(dirty, sizeof(dirty), "%.0f MiB/s (page sampling, %d s)",
                  v->dirty_mibps, DIRTYRATE_CALC_S);
     } else if (v->dirty_given) {
@@ -1218,11 +1278,13 @@ static void virt_print(const virt_ctx *v)
         printf("{\"domain\":");
         json_str(v->info.name);
         printf(",\"rtt_ms\":%.3f,\"rtt_probes\":%d,\"bandwidth_bytes_per_s\":"
-               "%.0f,\"dirty_mib_per_s\":%.1f,\"guest_ram_bytes\":%" PRIu64
+               "%.0f,\"dirty_mib_per_s\":%.1f,\"dirty_short_mib_per_s\":"
+               "%.1f,\"dirty_pages_per_s\":%.0f,\"guest_ram_bytes\":%" PRIu64
                ",\"touched_bytes\":%" PRIu64 ",\"write_hot_bytes\":%" PRIu64
                ",\"same_host\":%d,\"ram_shareable\":%d,\"phase_sched\":%d,",
                v->rtt_ms, v->rtt_probes, s->bandwidth_bytes_per_s,
-               v->dirty_mibps, s->workload.guest_ram_bytes,
+               v->dirty_mibps, v->dirty_short_mibps,
+               s->workload.dirty_pages_per_s, s->workload.guest_ram_bytes,
                s->workload.touched_bytes, s->workload.write_hot_bytes,
                v->in.same_host, v->in.ram_shareable, v->in.phase_sched);
         print_choice_json(&v->choice);
@@ -1246,9 +1308,11 @@ static void virt_print(const virt_ctx *v)
     }
     printf("  dirty rate    %s\n", dirty);
     printf("  guest RAM     %.0f MiB, touched %.0f MiB (QEMU RSS), write-hot "
-           "%.1f MiB\n", (double)s->workload.guest_ram_bytes / 1048576.0,
+           "%.1f MiB at %.0f pages/s\n",
+           (double)s->workload.guest_ram_bytes / 1048576.0,
            (double)s->workload.touched_bytes / 1048576.0,
-           (double)s->workload.write_hot_bytes / 1048576.0);
+           (double)s->workload.write_hot_bytes / 1048576.0,
+           s->workload.dirty_pages_per_s);
     printf("  same host %s, RAM shareable %s, x-phase-sched %s\n",
            v->in.same_host ? "yes" : "no", v->in.ram_shareable ? "yes" : "no",
            v->in.phase_sched ? "yes" : "no");

@@ -752,6 +752,29 @@ static void test_limits(void)
     CHECK(mp_policy_traffic_exceeded(&p, UINT64_MAX, NULL, 0) == 0);
 }
 
+/* Two dirty-rate windows: a saturated set gives its size and the short
+ * window's rate; a slow writer the long window's. */
+static void test_dirty(void)
+{
+    double hot, rate;
+    const double mib = 1048576.0;
+
+    /* 64 MiB rewritten flat out: both windows saw the whole set. */
+    CHECK(mp_dirty_estimate(64, 1, 640, 0.1, &hot, &rate) == 1);
+    CHECK(hot == 64 * mib && rate == 640 * mib);
+    /* 10 MiB/s into a large set: the short window saw a tenth. */
+    CHECK(mp_dirty_estimate(10, 1, 10, 0.1, &hot, &rate) == 0);
+    CHECK(hot == 10 * mib && rate == 10 * mib);
+    /* No short window (stock QEMU before 8.2): the long one alone. */
+    CHECK(mp_dirty_estimate(64, 1, -1, 0, &hot, &rate) == 0);
+    CHECK(hot == 64 * mib && rate == 64 * mib);
+    /* An idle guest: nothing seen in the short window. */
+    CHECK(mp_dirty_estimate(1, 1, 0, 0.1, &hot, &rate) == 0);
+    CHECK(rate == 1 * mib);
+    CHECK(mp_dirty_estimate(-1, 1, 0, 0.1, &hot, &rate) == -EINVAL);
+    CHECK(mp_dirty_estimate(1, 0, 0, 0.1, &hot, &rate) == -EINVAL);
+}
+
 int main(void)
 {
     test_tags();
@@ -762,6 +785,7 @@ int main(void)
     test_chooser();
     test_hook();
     test_limits();
+    test_dirty();
     if (failures) {
         fprintf(stderr, "%d check(s) failed\n", failures);
         return 1;
