@@ -23,7 +23,12 @@
 #      message, still running on A and answering
 #   4. 'migpolicy migrate' of that VM: chooses a pre-copy strategy, marks it,
 #      the hook accepts it, 0 mismatches on B; 'migpolicy advise --json'
+#   4b. limits: a job past max-traffic-mib is cancelled (the VM keeps
+#      running on the source); max-downtime-ms is carried by the hook as the
+#      landed QEMU's downtime-limit
 #   5. the hook's decisions are in its log on B
+# After every move: the VM runs on the destination only and its guest
+# verifier reports 0 mismatches (mv_vm).
 # Sets up and tears down everything itself (only what it started, by PID).
 #
 # Env: QEMU (emulator, default build/qemu/qemu-system-x86_64), MIGPOLICY
@@ -392,6 +397,43 @@ else
     bad "migpolicy migrate a->b of mpl-vm2: $MV_WHY"
 fi
 sed -n '/^strategy /,/^choice/p; /^completed/p' "$T/migrate-vm2.out" | sed 's/^/    /'
+
+# ---- 4b. limits: max-traffic-mib cancels the job, max-downtime-ms travels ----
+# mpl-vm2 is on b.  Its tags now allow 40 MiB of traffic; the workload is
+# overridden to look tiny (16 MiB touched), so the chooser lets it start,
+# and 'migrate' must cancel the job once QEMU has sent 40 MiB: the VM keeps
+# running on b.
+log "tag mpl-vm2 max-traffic-mib 40, max-downtime-ms 150; migpolicy migrate b -> a (predicted small, sends more)"
+LIMIT_TAGS='<policy><postcopy>forbidden</postcopy><objective>downtime</objective><max-downtime-ms>150</max-downtime-ms>'
+v b metadata mpl-vm2 "$NS_URI" --key mp --live --config \
+    --set "$LIMIT_TAGS<max-traffic-mib>40</max-traffic-mib></policy>" >/dev/null
+if mp_in b migrate -c "$(sock b)" -b "${BW_MIBPS}MiB/s" --cap-only --touched 16MiB \
+        --write-hot 1MiB --dirty-rate 10 mpl-vm2 "$DEST_A" > "$T/migrate-traffic.out" 2>&1; then
+    bad "max-traffic-mib: the migration past 40 MiB was not cancelled"
+elif grep -q '^  cancelling: sent [0-9.]* MiB > max-traffic-mib 40 (tag)' "$T/migrate-traffic.out" &&
+     grep -q 'migration cancelled: .*mpl-vm2 keeps running here' "$T/migrate-traffic.out" &&
+     [ "$(v b domstate mpl-vm2)" = running ] && [ "$(v a domstate mpl-vm2 2>&1)" != running ] &&
+     serial_py "$(serial b mpl-vm2)" ping --timeout 30 >/dev/null; then
+    ok "max-traffic-mib 40: migrate cancelled the job ($(grep -o 'sent [0-9.]* MiB' "$T/migrate-traffic.out" | head -1)), mpl-vm2 still running on b"
+else
+    bad "max-traffic-mib: unexpected outcome: $(tail -4 "$T/migrate-traffic.out" | tr '\n' ' ') (b: $(v b domstate mpl-vm2 2>&1), a: $(v a domstate mpl-vm2 2>&1))"
+fi
+# Now a traffic limit it fits: the hook on a carries max-downtime-ms 150 as
+# the landed QEMU's downtime-limit.
+v b metadata mpl-vm2 "$NS_URI" --key mp --live --config \
+    --set "$LIMIT_TAGS<max-traffic-mib>4096</max-traffic-mib></policy>" >/dev/null
+if mv_vm "migpolicy migrate (max-downtime-ms 150)" mpl-vm2 b a migrate-vm2-limit.out \
+        mp_in b migrate -c "$(sock b)" mpl-vm2 "$DEST_A"; then
+    par=$(v a qemu-monitor-command mpl-vm2 '{"execute":"query-migrate-parameters"}' 2>&1)
+    if [[ $par == *'"downtime-limit":150'* ]] &&
+       grep -q 'mpl-vm2 accept: .* downtime-limit=150' "$T/a/log/migpolicy-hook.log"; then
+        ok "max-downtime-ms 150 carried by the hook on a: the landed QEMU's downtime-limit is 150 ms ($MV_S s); on a: $MV_VER"
+    else
+        bad "max-downtime-ms not carried: $(echo "$par" | grep -o '"downtime-limit":[0-9]*'), hook log: $(tail -1 "$T/a/log/migpolicy-hook.log")"
+    fi
+else
+    bad "migpolicy migrate b->a of mpl-vm2 with max-downtime-ms: $MV_WHY"
+fi
 
 # ---- 5. the hook's log ------------------------------------------------------
 hl=$T/b/log/migpolicy-hook.log
