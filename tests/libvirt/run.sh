@@ -86,8 +86,22 @@ sock() { echo "qemu+unix:///system?socket=$T/$1/run/libvirt-sock"; }
 v() { local h=$1; shift; virsh -q -c "$(sock "$h")" "$@"; }
 serial() { echo "$T/$1/lib/mpserial/$2.sock"; }
 
+# After a failure, the logs' last lines go to stdout too: a CI machine's
+# /tmp does not outlive the run.
+dump_logs() {
+    local f
+    for f in "$T"/a/log/libvirtd.log "$T"/b/log/libvirtd.log \
+             "$T"/a/log/qemu/*.log "$T"/b/log/qemu/*.log \
+             "$T"/a/log/migpolicy-hook.log "$T"/b/log/migpolicy-hook.log; do
+        [ -s "$f" ] || continue
+        echo "---- last lines of ${f#"$T"/}"
+        tail -n 12 "$f" | cut -c1-300 | sed 's/^/    /'
+    done
+}
+
 cleanup() {
     local h p f
+    [ "$failn" != 0 ] && dump_logs
     for h in a b; do
         [ -S "$T/$h/run/libvirt-sock" ] || continue
         for d in $(v "$h" list --name 2>/dev/null); do
