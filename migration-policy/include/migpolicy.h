@@ -972,8 +972,10 @@ int mp_policy_choose(const mp_policy *policy, const mp_choose_input *in,
 
 /**
  * mp_choice_pause_ms() - the pause the guest sees in a prediction: the
- * downtime (STOP -> RESUME) plus, when it switched to post-copy, the
- * vCPU's blocktime on remote pages; what the downtime objective minimises
+ * downtime (STOP -> RESUME) or, if longer, one auto-converge throttle
+ * sleep (throttle p: p / (1 - p) x 10 ms), plus, when it switched to
+ * post-copy, the vCPU's blocktime on remote pages (all of it: an upper
+ * bound of its longest wait); what the downtime objective minimises
  * @r: prediction
  *
  * Returns: milliseconds.

@@ -343,8 +343,21 @@ static void test_chooser(void)
     CHECK(mp_choice_pause_ms(&c.rows[MP_STRATEGY_POSTCOPY].sim) ==
           c.rows[MP_STRATEGY_POSTCOPY].sim.downtime_ms +
           c.rows[MP_STRATEGY_POSTCOPY].sim.blocktime_ms);
-    CHECK(mp_choice_pause_ms(&c.rows[MP_STRATEGY_PRECOPY_AUTOCONVERGE].sim) ==
-          c.rows[MP_STRATEGY_PRECOPY_AUTOCONVERGE].sim.downtime_ms);
+    /* Auto-converge: the longer of its stop-and-copy and one throttle
+     * sleep (p / (1 - p) x 10 ms). */
+    {
+        const mp_sim_result *ac = &c.rows[MP_STRATEGY_PRECOPY_AUTOCONVERGE].sim;
+        mp_sim_result t = *ac;
+        double pct = ac->throttle_pct;
+        CHECK(pct > 0 && pct < 100);
+        CHECK(mp_choice_pause_ms(ac) ==
+              fmax(ac->downtime_ms, pct / (100 - pct) * 10.0));
+        t.throttle_pct = 99;
+        t.downtime_ms = 20;
+        CHECK(fabs(mp_choice_pause_ms(&t) - 990) < 1e-9);
+        t.throttle_pct = 0;
+        CHECK(mp_choice_pause_ms(&t) == 20);
+    }
     for (int s = 0; s < MP_STRATEGY__COUNT; s++) {
         if (c.rows[s].verdict == MP_VERDICT_ELIGIBLE) {
             CHECK(mp_choice_pause_ms(&c.rows[s].sim) >=
