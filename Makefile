@@ -11,8 +11,8 @@ all: qemu native guest
 
 help:
 	@echo "make run          build everything, live-migrate a test guest, print the figures"
-	@echo "make check        unit tests + upstream migration-test (quick) + end-to-end migrations"
-	@echo "make check-full   check, plus migration-test --full and the two-host libvirt test"
+	@echo "make check        unit tests + upstream migration-test (quick) + end-to-end migrations + two-host libvirt test"
+	@echo "make check-full   check, with migration-test --full"
 	@echo "make bench        the baseline benchmark matrix (long: about an hour)"
 	@echo "make prepare      recreate build/qemu-src (pinned upstream + qemu/patches)"
 	@echo "make export-patches  regenerate qemu/patches from build/qemu-src"

@@ -757,6 +757,10 @@ typedef struct mp_marker {
     int postcopy;                /* 1 if the migration uses post-copy */
     char strategy[32];           /* e.g. "predictive" */
     int64_t expires_unix_s;      /* marker ignored after this (0 = never) */
+    double downtime_ms;          /* the source's prediction (attribute
+                                    downtime-ms), < 0 = not given */
+    double traffic_mib;          /* the source's prediction of the MiB
+                                    sent (traffic-mib), < 0 = not given */
 } mp_marker;
 
 /** struct mp_domain - what libmigpolicy reads from a domain XML */
@@ -958,13 +962,46 @@ typedef struct mp_choice {
  * policy forbids it, or exceeds max-downtime-ms or max-traffic-mib.  The
  * objective picks among the rest (balanced: the mean of downtime, total
  * time, bytes and exposure, each divided by its largest value among the
- * allowed candidates).
+ * allowed candidates; downtime: the guest's pause, mp_choice_pause_ms()).
  *
  * Returns: 0, -ENOENT (no candidate fits; @out->chosen is -1) or
  * -EINVAL (a bad input, as mp_sim_run()).
  */
 int mp_policy_choose(const mp_policy *policy, const mp_choose_input *in,
                      mp_choice *out);
+
+/**
+ * mp_choice_pause_ms() - the pause the guest sees in a prediction: the
+ * downtime (STOP -> RESUME) or, if longer, one auto-converge throttle
+ * sleep (throttle p: p / (1 - p) x 10 ms), plus, when it switched to
+ * post-copy, the vCPU's blocktime on remote pages (all of it: an upper
+ * bound of its longest wait); what the downtime objective minimises
+ * @r: prediction
+ *
+ * Returns: milliseconds.
+ */
+double mp_choice_pause_ms(const mp_sim_result *r);
+
+/**
+ * mp_dirty_estimate() - write-hot set and rate from two page-sampling
+ * dirty-rate measurements (QEMU calc-dirty-rate)
+ * @long_mibps: dirty rate over the long window, MiB/s
+ * @long_s: the long window, s (libvirt's domdirtyrate-calc: 1)
+ * @short_mibps: dirty rate over the short window, MiB/s
+ * @short_s: the short window, s; <= 0 = not measured
+ * @hot_bytes: set to the write-hot set: the distinct bytes the long window
+ *             saw
+ * @rate_bytes_per_s: set to the rewrite rate: the short window's when the
+ *                    set saturated both windows (the short window saw at
+ *                    least half of what the long one saw; a lower bound
+ *                    then), else the long window's
+ *
+ * Returns: 1 (saturated: rate from the short window), 0 (rate from the
+ * long window), -EINVAL (bad long measurement).
+ */
+int mp_dirty_estimate(double long_mibps, double long_s, double short_mibps,
+                      double short_s, double *hot_bytes,
+                      double *rate_bytes_per_s);
 
 /** Hook: what to do with migrations when post-copy is forbidden. */
 typedef enum mp_hook_unmarked {
@@ -1010,11 +1047,18 @@ typedef struct mp_hook_result {
  *
  * Vetoes malformed tags, and a migration the policy forbids: marked
  * post-copy when post-copy is forbidden, or unmarked (libvirt does not
- * tell hooks whether a migration uses post-copy) unless @opt allows it.
+ * tell hooks whether a migration uses post-copy) unless @opt allows it;
+ * a marked migration whose predicted downtime or traffic (the marker's
+ * downtime-ms, traffic-mib) breaks this host's resolved max-downtime-ms or
+ * max-traffic-mib (its fleet files may be stricter than the source's).
  * Removes the marker and, per @opt->inject and when the emulator has
  * x-phase-sched, adds <qemu:commandline> -global migration.x-postcopy-ram=on
  * and -global migration.x-phase-sched=on; a migration marked pre-copy has
- * those two removed instead (other arguments stay).
+ * those two removed instead (other arguments stay).  Unless @opt->inject
+ * is never, carries max-downtime-ms below QEMU's default 300 ms as
+ * -global migration.x-downtime-limit=MS (replacing one there, removing it
+ * when the policy has no such limit), so that the next migration from
+ * this host, plain virsh included, aims at it.
  *
  * Returns: 0 (see @res->veto), -ENOMEM.
  */
@@ -1028,13 +1072,30 @@ int mp_hook_migrate_begin(const char *xml, size_t len, const mp_fleet *fleet,
  * @xml: domain XML
  * @len: bytes
  * @strategy: chosen strategy
+ * @pred: its prediction (downtime and bytes go into the marker, for the
+ *        destination's limits), or NULL
  * @expires_unix_s: marker expiry
  * @out: set to the new XML (free())
  *
  * Returns: 0, -EBADMSG or -ENOMEM.
  */
 int mp_marker_add_xml(const char *xml, size_t len, mp_strategy strategy,
-                      int64_t expires_unix_s, char **out);
+                      const mp_sim_result *pred, int64_t expires_unix_s,
+                      char **out);
+
+/**
+ * mp_policy_traffic_exceeded() - whether a running migration has sent
+ * more than the policy's max-traffic-mib
+ * @policy: resolved policy
+ * @bytes_sent: bytes the migration has sent so far
+ * @msg: buffer for the reason ("sent N MiB > max-traffic-mib M (origin)"),
+ *       or NULL
+ * @msg_len: size of @msg
+ *
+ * Returns: 1 if it has, 0 if not (or the policy has no traffic limit).
+ */
+int mp_policy_traffic_exceeded(const mp_policy *policy, uint64_t bytes_sent,
+                               char *msg, size_t msg_len);
 
 #ifdef __cplusplus
 }

@@ -234,20 +234,21 @@ static const char *verdict_name(mp_verdict v)
 
 static void print_choice(const mp_choice *c)
 {
-    printf("%-23s %-8s %9s %9s %9s %9s  %s\n", "strategy", "verdict",
-           "down_ms", "total_s", "MiB", "expo_ms", "why");
+    printf("%-23s %-8s %9s %9s %9s %9s %9s  %s\n", "strategy", "verdict",
+           "down_ms", "pause_ms", "total_s", "MiB", "expo_ms", "why");
     for (int s = 0; s < MP_STRATEGY__COUNT; s++) {
         const mp_choice_row *r = &c->rows[s];
         if (r->predicted) {
-            printf("%-23s %-8s %9.0f %9.2f %9.1f %9.0f  %s\n",
+            printf("%-23s %-8s %9.0f %9.0f %9.2f %9.1f %9.0f  %s\n",
                    mp_strategy_name(r->strategy), verdict_name(r->verdict),
-                   r->sim.downtime_ms, r->sim.total_time_ms / 1000,
+                   r->sim.downtime_ms, mp_choice_pause_ms(&r->sim),
+                   r->sim.total_time_ms / 1000,
                    (double)r->sim.bytes_total / 1048576.0, r->sim.exposure_ms,
                    r->reason);
         } else {
-            printf("%-23s %-8s %9s %9s %9s %9s  %s\n",
+            printf("%-23s %-8s %9s %9s %9s %9s %9s  %s\n",
                    mp_strategy_name(r->strategy), verdict_name(r->verdict),
-                   "-", "-", "-", "-", r->reason);
+                   "-", "-", "-", "-", "-", r->reason);
         }
     }
     if (c->chosen >= 0) {
@@ -289,9 +290,11 @@ static void print_choice_json(const mp_choice *c)
         printf("%s{\"strategy\":\"%s\",\"verdict\":\"%s\"", s ? "," : "",
                mp_strategy_name(r->strategy), verdict_name(r->verdict));
         if (r->predicted) {
-            printf(",\"downtime_ms\":%.1f,\"total_time_ms\":%.1f,"
+            printf(",\"downtime_ms\":%.1f,\"pause_ms\":%.1f,"
+                   "\"total_time_ms\":%.1f,"
                    "\"bytes_total\":%" PRIu64 ",\"exposure_ms\":%.1f,"
                    "\"converged\":%d", r->sim.downtime_ms,
+                   mp_choice_pause_ms(&r->sim),
                    r->sim.total_time_ms, r->sim.bytes_total,
                    r->sim.exposure_ms, r->sim.converged);
         }
@@ -889,6 +892,8 @@ static int cmd_hook_qemu(int argc, char **argv)
 #define LIBVIRT_TLS_PORT "16514"
 /* Dirty-rate sampling period, s: libvirt's domdirtyrate-calc default. */
 #define DIRTYRATE_CALC_S 1
+/* The short sampling window, ms (mp_dirty_estimate()). */
+#define DIRTYRATE_SHORT_MS 100
 /* The destination's hook must see the marker within this, s. */
 #define MARKER_TTL_S 120
 /* Progress lines while migrating, every this many ms. */
@@ -1060,6 +1065,50 @@ static double measure_dirty_mibps(virDomainPtr dom)
     return -1;
 }
 
+/*
+ * The short window of the dirty-rate pair (mp_dirty_estimate()): QEMU's
+ * calc-dirty-rate in milliseconds (QEMU >= 8.2) through the monitor;
+ * libvirt's API takes whole seconds.  Returns MiB/s, or -1 (unsupported,
+ * failed).
+ */
+static double measure_dirty_short_mibps(virDomainPtr dom)
+{
+    char cmd[192], *res = NULL;
+    double deadline, rate = -1;
+
+    snprintf(cmd, sizeof(cmd), "{\"execute\":\"calc-dirty-rate\","
+             "\"arguments\":{\"calc-time\":%d,\"calc-time-unit\":"
+             "\"millisecond\",\"mode\":\"page-sampling\"}}",
+             DIRTYRATE_SHORT_MS);
+    if (virDomainQemuMonitorCommand(dom, cmd, &res, 0) ||
+        !res || strstr(res, "\"error\"")) {
+        free(res);
+        return -1;
+    }
+    free(res);
+    sleep_ms(DIRTYRATE_SHORT_MS);
+    deadline = mono_s() + 3;
+    while (mono_s() < deadline) {
+        const char *p;
+        res = NULL;
+        if (virDomainQemuMonitorCommand(dom, "{\"execute\":"
+                "\"query-dirty-rate\",\"arguments\":{\"calc-time-unit\":"
+                "\"millisecond\"}}", &res, 0) || !res) {
+            free(res);
+            return -1;
+        }
+        if (strstr(res, "\"status\":\"measured\"") &&
+            (p = strstr(res, "\"dirty-rate\":")) != NULL) {
+            rate = strtod(p + strlen("\"dirty-rate\":"), NULL);
+            free(res);
+            return rate >= 0 ? rate : -1;
+        }
+        free(res);
+        sleep_ms(50);
+    }
+    return -1;
+}
+
 /* Does the running QEMU have the x-phase-sched capability? */
 static int qemu_has_phase_sched(virDomainPtr dom)
 {
@@ -1089,6 +1138,8 @@ typedef struct virt_ctx {
     double rtt_ms;
     int rtt_probes;
     double dirty_mibps;          /* measured, -1 if not */
+    double dirty_short_mibps;    /* over DIRTYRATE_SHORT_MS, -1 if not */
+    int dirty_saturated;         /* 1: rate from the short window */
     bool dirty_given;            /* --dirty-rate or --workload */
     uint64_t rss_bytes;
     bool json;
@@ -1160,9 +1211,13 @@ static int virt_decide(virt_ctx *v, const char *conn_uri, const char *name,
         }
     }
     v->dirty_mibps = -1;
+    v->dirty_short_mibps = -1;
     v->dirty_given = w->have_dirty || w->spec;
     if (!v->dirty_given) {
         v->dirty_mibps = measure_dirty_mibps(v->dom);
+        if (v->dirty_mibps >= 0) {
+            v->dirty_short_mibps = measure_dirty_short_mibps(v->dom);
+        }
     }
 
     /* Workload: guest RAM from the XML; touched = the QEMU process's
@@ -1175,13 +1230,16 @@ static int virt_decide(virt_ctx *v, const char *conn_uri, const char *name,
     wl->touched_bytes = v->rss_bytes && v->rss_bytes < wl->guest_ram_bytes ?
                         v->rss_bytes : wl->guest_ram_bytes;
     if (v->dirty_mibps >= 0) {
-        wl->write_hot_bytes = (uint64_t)(v->dirty_mibps * DIRTYRATE_CALC_S *
-                                         1048576.0);
+        double hot, rate;
+        v->dirty_saturated = mp_dirty_estimate(v->dirty_mibps,
+                DIRTYRATE_CALC_S, v->dirty_short_mibps,
+                v->dirty_short_mibps >= 0 ? DIRTYRATE_SHORT_MS / 1000.0 : 0,
+                &hot, &rate) == 1;
+        wl->write_hot_bytes = (uint64_t)hot;
         if (wl->write_hot_bytes > wl->touched_bytes) {
             wl->write_hot_bytes = wl->touched_bytes;
         }
-        wl->dirty_pages_per_s = v->dirty_mibps * 1048576.0 /
-                                wl->page_size;
+        wl->dirty_pages_per_s = rate / wl->page_size;
     }
     if (apply_workload(v->cmd, w, &v->in)) {
         return EXIT_USAGE;
@@ -1201,7 +1259,12 @@ static void virt_print(const virt_ctx *v)
     const mp_sim_input *s = &v->in.sim;
     char dirty[96];
 
-    if (v->dirty_mibps >= 0) {
+    if (v->dirty_mibps >= 0 && v->dirty_short_mibps >= 0) {
+        snprintf(dirty, sizeof(dirty), "%.0f MiB/s over %d s, %.0f MiB/s "
+                 "over %d ms (page sampling): %s", v->dirty_mibps,
+                 DIRTYRATE_CALC_S, v->dirty_short_mibps, DIRTYRATE_SHORT_MS,
+                 v->dirty_saturated ? "saturated set" : "rate-limited");
+    } else if (v->dirty_mibps >= 0) {
         snprintf(dirty, sizeof(dirty), "%.0f MiB/s (page sampling, %d s)",
                  v->dirty_mibps, DIRTYRATE_CALC_S);
     } else if (v->dirty_given) {
@@ -1215,11 +1278,13 @@ static void virt_print(const virt_ctx *v)
         printf("{\"domain\":");
         json_str(v->info.name);
         printf(",\"rtt_ms\":%.3f,\"rtt_probes\":%d,\"bandwidth_bytes_per_s\":"
-               "%.0f,\"dirty_mib_per_s\":%.1f,\"guest_ram_bytes\":%" PRIu64
+               "%.0f,\"dirty_mib_per_s\":%.1f,\"dirty_short_mib_per_s\":"
+               "%.1f,\"dirty_pages_per_s\":%.0f,\"guest_ram_bytes\":%" PRIu64
                ",\"touched_bytes\":%" PRIu64 ",\"write_hot_bytes\":%" PRIu64
                ",\"same_host\":%d,\"ram_shareable\":%d,\"phase_sched\":%d,",
                v->rtt_ms, v->rtt_probes, s->bandwidth_bytes_per_s,
-               v->dirty_mibps, s->workload.guest_ram_bytes,
+               v->dirty_mibps, v->dirty_short_mibps,
+               s->workload.dirty_pages_per_s, s->workload.guest_ram_bytes,
                s->workload.touched_bytes, s->workload.write_hot_bytes,
                v->in.same_host, v->in.ram_shareable, v->in.phase_sched);
         print_choice_json(&v->choice);
@@ -1243,9 +1308,11 @@ static void virt_print(const virt_ctx *v)
     }
     printf("  dirty rate    %s\n", dirty);
     printf("  guest RAM     %.0f MiB, touched %.0f MiB (QEMU RSS), write-hot "
-           "%.1f MiB\n", (double)s->workload.guest_ram_bytes / 1048576.0,
+           "%.1f MiB at %.0f pages/s\n",
+           (double)s->workload.guest_ram_bytes / 1048576.0,
            (double)s->workload.touched_bytes / 1048576.0,
-           (double)s->workload.write_hot_bytes / 1048576.0);
+           (double)s->workload.write_hot_bytes / 1048576.0,
+           s->workload.dirty_pages_per_s);
     printf("  same host %s, RAM shareable %s, x-phase-sched %s\n",
            v->in.same_host ? "yes" : "no", v->in.ram_shareable ? "yes" : "no",
            v->in.phase_sched ? "yes" : "no");
@@ -1534,6 +1601,48 @@ static int job_iteration(virDomainPtr dom)
     return type == VIR_DOMAIN_JOB_NONE ? -1 : (int)it;
 }
 
+/*
+ * max-traffic-mib during the job: once the bytes QEMU has sent exceed it,
+ * cancel the migration (the VM keeps running here).  In post-copy the
+ * guest already runs on the destination and cancelling would lose it:
+ * then only warn (what is left is bounded by the RAM not yet sent).
+ * Returns 0 (within the limit, or no job), 1 (cancel requested), 2 (over
+ * the limit in post-copy: warned).
+ */
+static int enforce_traffic(virDomainPtr dom, const mp_policy *policy,
+                           char *why, size_t len)
+{
+    virTypedParameterPtr p = NULL;
+    int np = 0, type = 0, state = 0, reason = 0;
+    unsigned long long sent = 0;
+
+    if (!(policy->max_traffic_mib > 0) ||
+        virDomainGetJobStats(dom, &type, &p, &np, 0)) {
+        return 0;
+    }
+    virTypedParamsGetULLong(p, np, VIR_DOMAIN_JOB_DATA_PROCESSED, &sent);
+    virTypedParamsFree(p, np);
+    if (type == VIR_DOMAIN_JOB_NONE ||
+        !mp_policy_traffic_exceeded(policy, sent, why, len)) {
+        return 0;
+    }
+    if (virDomainGetState(dom, &state, &reason, 0) == 0 &&
+        state == VIR_DOMAIN_PAUSED && reason == VIR_DOMAIN_PAUSED_POSTCOPY) {
+        fprintf(stderr, "migpolicy migrate: warning: %s, but the migration "
+                "is in post-copy (the guest runs on the destination): not "
+                "cancelled\n", why);
+        return 2;
+    }
+    printf("  cancelling: %s\n", why);
+    fflush(stdout);
+    if (virDomainAbortJob(dom)) {
+        fprintf(stderr, "migpolicy migrate: warning: %s, cannot cancel: "
+                "%s\n", why, virt_err());
+        return 2;
+    }
+    return 1;
+}
+
 static int cmd_migrate(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -1547,7 +1656,8 @@ static int cmd_migrate(int argc, char **argv)
     wl_opts w = { .spec = NULL };
     const char *conn_uri = NULL, *dest_uri;
     bool have_bw = false, switched = false;
-    int sel[2] = { -1, 0 }, rc, strat, maxp = 0;
+    int sel[2] = { -1, 0 }, rc, strat, maxp = 0, over_traffic = 0;
+    char traffic_why[MP_POLICY_MSG_MAX] = "";
     mig_thread m;
     pthread_t th;
     char *mxml = NULL, *dxml = NULL;
@@ -1601,6 +1711,7 @@ static int cmd_migrate(int argc, char **argv)
     mxml = virDomainGetXMLDesc(v.dom, VIR_DOMAIN_XML_MIGRATABLE |
                                VIR_DOMAIN_XML_SECURE);
     if (!mxml || mp_marker_add_xml(mxml, strlen(mxml), (mp_strategy)strat,
+                                   &v.choice.rows[strat].sim,
                                    (int64_t)time(NULL) + MARKER_TTL_S,
                                    &dxml)) {
         rc = fail("migrate", "cannot prepare the destination XML: %s",
@@ -1647,6 +1758,10 @@ static int cmd_migrate(int argc, char **argv)
     }
     next_progress = mono_s();
     while (!__atomic_load_n(&m.done, __ATOMIC_SEQ_CST)) {
+        if (!over_traffic) {
+            over_traffic = enforce_traffic(v.dom, &v.policy, traffic_why,
+                                           sizeof(traffic_why));
+        }
         if (ap->when != SWITCH_NEVER && !switched) {
             int it = job_iteration(v.dom);
             if (it >= 0 && (ap->when == SWITCH_AT_ONCE || it >= 2) &&
@@ -1666,7 +1781,12 @@ static int cmd_migrate(int argc, char **argv)
         if (v.in.phase_sched && ap->phase_sched) {
             set_phase_sched(v.dom, false);
         }
-        rc = fail("migrate", "migration failed: %s", m.err);
+        if (over_traffic == 1) {
+            rc = fail("migrate", "migration cancelled: %s; %s keeps "
+                      "running here", traffic_why, v.info.name);
+        } else {
+            rc = fail("migrate", "migration failed: %s", m.err);
+        }
         goto out;
     }
     printf("migration of %s completed (%s)\n", v.info.name,

@@ -332,14 +332,36 @@ static void test_chooser(void)
               "RAM is not shareable (needs <memoryBacking><access "
               "mode='shared'/>)");
 
-    /* Downtime: a post-copy strategy (8 ms switch) wins. */
+    /* Downtime is the pause the guest sees: post-copy's 8 ms switch plus
+     * the vCPU's wait for 64 MiB of hot pages is longer than
+     * auto-converge's stop-and-copy, which wins. */
     p = policy_of(down, 1);
     CHECK(mp_policy_choose(&p, &in, &c) == 0);
-    CHECK(c.chosen >= 0 && mp_strategy_uses_postcopy((mp_strategy)c.chosen));
+    CHECK(c.chosen == MP_STRATEGY_PRECOPY_AUTOCONVERGE);
+    CHECK(c.rows[MP_STRATEGY_POSTCOPY].sim.downtime_ms <
+          c.rows[MP_STRATEGY_PRECOPY_AUTOCONVERGE].sim.downtime_ms);
+    CHECK(mp_choice_pause_ms(&c.rows[MP_STRATEGY_POSTCOPY].sim) ==
+          c.rows[MP_STRATEGY_POSTCOPY].sim.downtime_ms +
+          c.rows[MP_STRATEGY_POSTCOPY].sim.blocktime_ms);
+    /* Auto-converge: the longer of its stop-and-copy and one throttle
+     * sleep (p / (1 - p) x 10 ms). */
+    {
+        const mp_sim_result *ac = &c.rows[MP_STRATEGY_PRECOPY_AUTOCONVERGE].sim;
+        mp_sim_result t = *ac;
+        double pct = ac->throttle_pct;
+        CHECK(pct > 0 && pct < 100);
+        CHECK(mp_choice_pause_ms(ac) ==
+              fmax(ac->downtime_ms, pct / (100 - pct) * 10.0));
+        t.throttle_pct = 99;
+        t.downtime_ms = 20;
+        CHECK(fabs(mp_choice_pause_ms(&t) - 990) < 1e-9);
+        t.throttle_pct = 0;
+        CHECK(mp_choice_pause_ms(&t) == 20);
+    }
     for (int s = 0; s < MP_STRATEGY__COUNT; s++) {
         if (c.rows[s].verdict == MP_VERDICT_ELIGIBLE) {
-            CHECK(c.rows[s].sim.downtime_ms >=
-                  c.rows[c.chosen].sim.downtime_ms);
+            CHECK(mp_choice_pause_ms(&c.rows[s].sim) >=
+                  mp_choice_pause_ms(&c.rows[c.chosen].sim));
         }
     }
 
@@ -374,6 +396,40 @@ static void test_chooser(void)
     CHECK(c.rows[c.chosen].sim.bytes_total <= 250u << 20);
     CHECK(c.rows[MP_STRATEGY_PRECOPY_AUTOCONVERGE].verdict ==
           MP_VERDICT_DROPPED);
+
+    /* Limits drop exactly the candidates whose prediction breaks them,
+     * whatever the objective, and the pick respects both. */
+    {
+        const char *both[][2] = { { "max-downtime-ms", "20" },
+                                  { "max-traffic-mib", "230" },
+                                  { "objective", "total-time" } };
+        p = policy_of(both, 3);
+        in.phase_sched = 1;
+        CHECK(mp_policy_choose(&p, &in, &c) == 0);
+        CHECK(c.downtime_limit_ms == 20);
+        for (int s = 0; s < MP_STRATEGY__COUNT; s++) {
+            const mp_choice_row *r = &c.rows[s];
+            bool breaks = r->predicted && r->sim.converged &&
+                          (r->sim.downtime_ms > 20 ||
+                           r->sim.bytes_total > (uint64_t)230 << 20);
+            if (r->verdict == MP_VERDICT_UNAVAILABLE || !r->sim.converged) {
+                continue;
+            }
+            CHECK(breaks == (r->verdict == MP_VERDICT_DROPPED));
+        }
+        CHECK(c.rows[MP_STRATEGY_PRECOPY_AUTOCONVERGE].verdict ==
+              MP_VERDICT_DROPPED);
+        CHECK(strstr(c.rows[MP_STRATEGY_PRECOPY_AUTOCONVERGE].reason,
+                     "> max-downtime-ms 20 (tag)"));
+        CHECK(c.rows[MP_STRATEGY_POSTCOPY_AFTER_PRECOPY].verdict ==
+              MP_VERDICT_DROPPED);
+        CHECK(strstr(c.rows[MP_STRATEGY_POSTCOPY_AFTER_PRECOPY].reason,
+                     "> max-traffic-mib 230 (tag)"));
+        CHECK(c.chosen == MP_STRATEGY_POSTCOPY ||
+              c.chosen == MP_STRATEGY_PREDICTIVE);
+        CHECK(c.rows[c.chosen].sim.downtime_ms <= 20 &&
+              c.rows[c.chosen].sim.bytes_total <= (uint64_t)230 << 20);
+    }
 
     /* Same host with shared RAM: zero-copy is the least downtime. */
     p = policy_of(down, 1);
@@ -520,12 +576,12 @@ static void test_hook(void)
     CHECK(!r.veto && !r.xml);
     {
         char *xml = slurp("hook-inject.out.xml", &n), *out = NULL;
-        CHECK(mp_marker_add_xml(xml, n, MP_STRATEGY_PRECOPY_AUTOCONVERGE, 1,
+        CHECK(mp_marker_add_xml(xml, n, MP_STRATEGY_PRECOPY_AUTOCONVERGE, NULL, 1,
                                 &out) == 0);
         CHECK(out && !strstr(out, "commandline") &&
               strstr(out, "postcopy=\"no\""));
         free(out);
-        CHECK(mp_marker_add_xml(xml, n, MP_STRATEGY_PREDICTIVE, 1,
+        CHECK(mp_marker_add_xml(xml, n, MP_STRATEGY_PREDICTIVE, NULL, 1,
                                 &out) == 0);
         CHECK(out && strstr(out, "migration.x-phase-sched=on"));
         free(out);
@@ -571,7 +627,7 @@ static void test_hook(void)
         char *xml = slurp("tags-virsh.xml", &n), *out = NULL;
         mp_domain d;
         char msg[MP_POLICY_MSG_MAX];
-        CHECK(mp_marker_add_xml(xml, n, MP_STRATEGY_PRECOPY, 1800000100,
+        CHECK(mp_marker_add_xml(xml, n, MP_STRATEGY_PRECOPY, NULL, 1800000100,
                                 &out) == 0);
         CHECK(out && mp_domain_parse_xml(out, strlen(out), &d, msg,
                                          sizeof(msg)) == 0);
@@ -581,11 +637,11 @@ static void test_hook(void)
         CHECK(d.tags.objective == MP_OBJECTIVE_DOWNTIME);
         free(out);
         /* Replacing: still one marker. */
-        CHECK(mp_marker_add_xml(xml, n, MP_STRATEGY_POSTCOPY, 1, &out) == 0);
+        CHECK(mp_marker_add_xml(xml, n, MP_STRATEGY_POSTCOPY, NULL, 1, &out) == 0);
         {
             char *xml2 = out;
             CHECK(xml2 && mp_marker_add_xml(xml2, strlen(xml2),
-                                            MP_STRATEGY_PREDICTIVE, 2,
+                                            MP_STRATEGY_PREDICTIVE, NULL, 2,
                                             &out) == 0);
             CHECK(out && strstr(out, "<mpd:decision") &&
                   !strstr(strstr(out, "<mpd:decision") + 5, "<mpd:decision"));
@@ -597,6 +653,141 @@ static void test_hook(void)
     }
 }
 
+/* Limits end to end: the marker carries the source's prediction, the
+ * destination's (stricter) policy vetoes it, max-downtime-ms travels as
+ * QEMU's downtime-limit, the traffic check of a running migration. */
+static void test_limits(void)
+{
+    mp_hook_options opt = { .now_unix_s = 1800000000,
+                            .emulator_has_phase_sched = probe_no };
+    mp_hook_result r, again;
+    mp_sim_result pred;
+    mp_policy p;
+    mp_domain d;
+    char msg[MP_POLICY_MSG_MAX], *xml, *marked = NULL, *out;
+    size_t n;
+    const char *lim[][2] = { { "max-traffic-mib", "100" } };
+
+    /* The marker: prediction attributes written and read back. */
+    memset(&pred, 0, sizeof(pred));
+    pred.downtime_ms = 42.5;
+    pred.bytes_total = 300u << 20;
+    xml = slurp("tags-virsh.xml", &n);     /* max-downtime-ms 200 */
+    CHECK(mp_marker_add_xml(xml, n, MP_STRATEGY_PRECOPY, &pred, 1900000000,
+                            &marked) == 0);
+    CHECK(marked && mp_domain_parse_xml(marked, strlen(marked), &d, msg,
+                                        sizeof(msg)) == 0);
+    CHECK(d.marker.downtime_ms == 42.5 && d.marker.traffic_mib == 300);
+
+    /* Accepted: 42.5 ms fits 200 ms; the limit is carried as QEMU's
+     * downtime-limit. */
+    CHECK(mp_hook_migrate_begin(marked, strlen(marked), NULL, &opt, &r) == 0);
+    CHECK(!r.veto && r.xml);
+    CHECK(r.xml && strstr(r.xml, "<qemu:arg value=\"-global\"/>"
+                          "<qemu:arg value=\"migration.x-downtime-limit=200\""
+                          "/>"));
+    CHECK(strstr(r.log, "downtime-limit=200"));
+    /* Idempotent, and not there with inject = never. */
+    CHECK(r.xml && mp_hook_migrate_begin(r.xml, strlen(r.xml), NULL, &opt,
+                                         &again) == 0);
+    CHECK(!again.veto && !again.xml);
+    opt.inject = MP_HOOK_INJECT_NEVER;
+    CHECK(mp_hook_migrate_begin(marked, strlen(marked), NULL, &opt,
+                                &again) == 0);
+    CHECK(!again.veto && again.xml && !strstr(again.xml, "downtime-limit"));
+    free(again.xml);
+    opt.inject = MP_HOOK_INJECT_MARKED;
+
+    /* The tag changed: the carried value follows; removed with the tag. */
+    {
+        char *s = strstr(r.xml, "<max-downtime-ms>200<");
+        CHECK(s != NULL);
+        if (s) {
+            memcpy(s + strlen("<max-downtime-ms>"), "150", 3);
+            CHECK(mp_hook_migrate_begin(r.xml, strlen(r.xml), NULL, &opt,
+                                        &again) == 0);
+            CHECK(again.xml && strstr(again.xml,
+                                      "migration.x-downtime-limit=150") &&
+                  !strstr(again.xml, "downtime-limit=200"));
+            free(again.xml);
+            /* 300 or more: QEMU's default, nothing carried. */
+            memcpy(s + strlen("<max-downtime-ms>"), "900", 3);
+            CHECK(mp_hook_migrate_begin(r.xml, strlen(r.xml), NULL, &opt,
+                                        &again) == 0);
+            CHECK(again.xml && !strstr(again.xml, "downtime-limit") &&
+                  !strstr(again.xml, "commandline"));
+            free(again.xml);
+        }
+    }
+    free(r.xml);
+
+    /* This host's fleet is stricter on traffic: veto naming both. */
+    {
+        char dir[] = "/tmp/test-limits.XXXXXX", path[64];
+        mp_fleet *f = mp_fleet_new();
+        if (!mkdtemp(dir)) {
+            exit(1);
+        }
+        snprintf(path, sizeof(path), "%s/fleet.conf", dir);
+        write_file(path, "[*]\nmax-traffic-mib = 256\n");
+        CHECK(mp_fleet_load_file(f, path, msg, sizeof(msg)) == 0);
+        CHECK(mp_hook_migrate_begin(marked, strlen(marked), f, &opt,
+                                    &r) == 0);
+        CHECK(r.veto && !r.xml);
+        CHECK(strstr(r.reason, "migpolicy: refusing migration of 'web-1': "
+                     "strategy precopy is predicted to send 300 MiB, over "
+                     "max-traffic-mib 256 (") &&
+              strstr(r.reason, "fleet.conf:1 [*])"));
+        CHECK(strstr(r.log, "web-1 veto: strategy precopy"));
+        mp_fleet_free(f);
+        remove(path);
+        remove(dir);
+    }
+    /* Predicted downtime over the tag: veto. */
+    pred.downtime_ms = 250;
+    CHECK(mp_marker_add_xml(xml, n, MP_STRATEGY_PRECOPY, &pred, 1900000000,
+                            &out) == 0);
+    CHECK(out && mp_hook_migrate_begin(out, strlen(out), NULL, &opt,
+                                       &r) == 0);
+    CHECK(r.veto && strstr(r.reason, "predicted to pause the guest 250 ms, "
+                           "over max-downtime-ms 200 (tag)"));
+    free(out);
+    free(marked);
+    free(xml);
+
+    /* The running migration's traffic. */
+    p = policy_of(lim, 1);
+    CHECK(mp_policy_traffic_exceeded(&p, 100u << 20, msg, sizeof(msg)) == 0);
+    CHECK(mp_policy_traffic_exceeded(&p, (100u << 20) + 4096, msg,
+                                     sizeof(msg)) == 1);
+    CHECK_STR(msg, "sent 100.0 MiB > max-traffic-mib 100 (tag)");
+    p = policy_of(NULL, 0);
+    CHECK(mp_policy_traffic_exceeded(&p, UINT64_MAX, NULL, 0) == 0);
+}
+
+/* Two dirty-rate windows: a saturated set gives its size and the short
+ * window's rate; a slow writer the long window's. */
+static void test_dirty(void)
+{
+    double hot, rate;
+    const double mib = 1048576.0;
+
+    /* 64 MiB rewritten flat out: both windows saw the whole set. */
+    CHECK(mp_dirty_estimate(64, 1, 640, 0.1, &hot, &rate) == 1);
+    CHECK(hot == 64 * mib && rate == 640 * mib);
+    /* 10 MiB/s into a large set: the short window saw a tenth. */
+    CHECK(mp_dirty_estimate(10, 1, 10, 0.1, &hot, &rate) == 0);
+    CHECK(hot == 10 * mib && rate == 10 * mib);
+    /* No short window (stock QEMU before 8.2): the long one alone. */
+    CHECK(mp_dirty_estimate(64, 1, -1, 0, &hot, &rate) == 0);
+    CHECK(hot == 64 * mib && rate == 64 * mib);
+    /* An idle guest: nothing seen in the short window. */
+    CHECK(mp_dirty_estimate(1, 1, 0, 0.1, &hot, &rate) == 0);
+    CHECK(rate == 1 * mib);
+    CHECK(mp_dirty_estimate(-1, 1, 0, 0.1, &hot, &rate) == -EINVAL);
+    CHECK(mp_dirty_estimate(1, 0, 0, 0.1, &hot, &rate) == -EINVAL);
+}
+
 int main(void)
 {
     test_tags();
@@ -606,6 +797,8 @@ int main(void)
     test_fleet_dir();
     test_chooser();
     test_hook();
+    test_limits();
+    test_dirty();
     if (failures) {
         fprintf(stderr, "%d check(s) failed\n", failures);
         return 1;

@@ -2,8 +2,10 @@
 """Golden-file tests for the migpolicy CLI.
 
 Each tests/cli/cases/NAME.cmd holds one command per line (arguments after
-'migpolicy', shell-split; '#' lines are comments; '@cat FILE' puts FILE's
-content, e.g. a CSV a command wrote, into the transcript).  The commands
+'migpolicy', shell-split; '#' lines are comments; leading NAME=VALUE
+words set the environment, a trailing '< FILE' is the standard input;
+'@cat FILE' puts FILE's content, e.g. a CSV a command wrote, into the
+transcript).  The commands
 run in a fresh temporary directory holding copies of tests/cli/inputs/*.
 Their transcript (each command, its stdout, its stderr, its exit status)
 must equal NAME.stdout.exact byte for byte.  --regen rewrites the .exact
@@ -35,8 +37,20 @@ def transcript(migpolicy, cmd_file, workdir):
                 with open(os.path.join(workdir, args[1]), errors="replace") as f:
                     out.append(f.read())
                 continue
-            p = subprocess.run([migpolicy] + args, cwd=workdir,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            # NAME=VALUE words first: environment; '< FILE' last: stdin.
+            env = dict(os.environ)
+            while args and "=" in args[0] and not args[0].startswith("-"):
+                k, v = args.pop(0).split("=", 1)
+                env[k] = v
+            stdin = subprocess.DEVNULL
+            if len(args) >= 2 and args[-2] == "<":
+                stdin = open(os.path.join(workdir, args[-1]), "rb")
+                args = args[:-2]
+            p = subprocess.run([migpolicy] + args, cwd=workdir, env=env,
+                               stdin=stdin, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)
+            if stdin is not subprocess.DEVNULL:
+                stdin.close()
             out.append("$ migpolicy %s\n" % line)
             out.append(p.stdout.decode("utf-8", "replace"))
             if p.stderr:

@@ -13,3 +13,8 @@ choose --policy-dir nonexistent -b fast
 # The hook: other events return at once, untouched; bad calls are usage errors.
 hook-qemu vm start begin -
 hook-qemu vm migrate
+# The hook on 'migrate begin' (XML on stdin): max-downtime-ms 200 is carried
+# as QEMU's downtime-limit; a marker whose predicted downtime breaks it is
+# vetoed, naming the limit.
+MIGPOLICY_HOOK_CONF=policy-hook.conf hook-qemu web-1 migrate begin - < policy-web-1.xml
+MIGPOLICY_HOOK_CONF=policy-hook.conf hook-qemu web-1 migrate begin - < policy-marked-over.xml
