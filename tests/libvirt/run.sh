@@ -12,8 +12,11 @@
 #      of an untagged VM: succeeds, guest verifier reports 0 mismatches on B
 #   2. 'migpolicy migrate' of the same VM B->A: succeeds, 0 mismatches on A;
 #      on our fork it chooses 'predictive' and the hook on A injects the
-#      scheduler: x-phase-sched is on there, and a plain 'virsh migrate
-#      --postcopy' A->B runs it (the scheduler switches by itself)
+#      scheduler: x-phase-sched is on there; a plain pre-copy 'virsh migrate
+#      --live' A->B works (the fork orders pre-copy instead of refusing
+#      x-phase-sched without postcopy-ram), and after 'migpolicy migrate
+#      --strategy predictive' back to A a plain 'virsh migrate --postcopy'
+#      A->B runs the scheduler (it switches by itself)
 #   2c. 'migpolicy migrate --strategy postcopy' and '... postcopy-after-precopy'
 #   2d. 'migpolicy migrate --strategy precopy' of the VM that now carries
 #      the scheduler's -global settings: the source's scheduler is turned
@@ -307,13 +310,22 @@ if grep -q "mpl-vm1 accept: .* marker=predictive phase-sched=injected" "$T/a/log
     else
         bad "hook on a logged an injection but x-phase-sched is off: $caps"
     fi
-    # Known limit (docs/policy.md): libvirt sets postcopy-ram=false for a
-    # pre-copy migration and the fork refuses x-phase-sched without it.
-    if out=$(v a migrate --live --p2p mpl-vm1 "$DEST_B" --bandwidth "$BW_MIBPS" --timeout 20 2>&1); then
-        echo "NOTE: plain pre-copy 'virsh migrate --live' from a scheduler-enabled QEMU succeeded"
-        v b migrate --live --p2p --postcopy --postcopy-after-precopy mpl-vm1 "$DEST_A" >/dev/null 2>&1
+    # libvirt sets postcopy-ram=false for a pre-copy migration; the fork
+    # then orders pre-copy instead of refusing x-phase-sched (patch 0008).
+    # --timeout 10 suspends the guest if pre-copy has not converged by then.
+    if mv_vm "plain pre-copy virsh migrate --live from a scheduler-enabled QEMU" \
+            mpl-vm1 a b virsh-sched-precopy.out \
+            v a migrate --live --p2p --persistent --bandwidth "$BW_MIBPS" --timeout 10 mpl-vm1 "$DEST_B"; then
+        ok "plain pre-copy virsh migrate --live with x-phase-sched on a->b in $MV_S s; on b: $MV_VER"
     else
-        echo "NOTE (known limit): plain pre-copy 'virsh migrate --live' from a scheduler-enabled QEMU: $(echo "$out" | tr '\n' ' ' | cut -c1-200)"
+        bad "plain pre-copy virsh migrate --live with x-phase-sched on: $MV_WHY"
+    fi
+    # back to a by migpolicy (its marker makes the hook on a carry the
+    # scheduler again) for the next check
+    if ! mv_vm "back to a (migpolicy migrate --strategy predictive)" mpl-vm1 b a virsh-sched-back.out \
+            mp_in b migrate -c "$(sock b)" -b "${BW_MIBPS}MiB/s" --cap-only \
+            --strategy predictive mpl-vm1 "$DEST_A"; then
+        bad "moving mpl-vm1 back to a: $MV_WHY"
     fi
     # No start-postcopy: the scheduler switches by itself.  --timeout 45
     # --timeout-postcopy is the safety net; reaching it fails the check.
