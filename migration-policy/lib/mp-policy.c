@@ -1234,6 +1234,31 @@ static bool is_injected_arg(const xmlNode *n, size_t *idx)
  * (libvirt sets postcopy-ram=false there and the fork refuses).  Returns
  * the number of arguments removed.
  */
+/*
+ * Remove a qemu:commandline <arg> and the "-global" <arg> before it (its
+ * previous element sibling), if that is one.
+ */
+static void remove_global_arg(xmlNode *a)
+{
+    xmlNode *g = a->prev;
+
+    while (g && g->type != XML_ELEMENT_NODE) {
+        g = g->prev;
+    }
+    if (g && is_elem(g, "arg")) {
+        xmlChar *gv = xmlGetProp(g, (const xmlChar *)"value");
+        bool is_global = gv && strcmp((char *)gv, "-global") == 0;
+
+        xmlFree(gv);
+        if (is_global) {
+            xmlUnlinkNode(g);
+            xmlFreeNode(g);
+        }
+    }
+    xmlUnlinkNode(a);
+    xmlFreeNode(a);
+}
+
 static int strip_injected_args(xmlNode *root)
 {
     int removed = 0;
@@ -1248,22 +1273,7 @@ static int strip_injected_args(xmlNode *root)
             size_t idx;
             next = a->next;
             if (is_injected_arg(a, &idx)) {
-                /* Its "-global": the previous element sibling. */
-                xmlNode *g = a->prev;
-                while (g && g->type != XML_ELEMENT_NODE) {
-                    g = g->prev;
-                }
-                if (g && is_elem(g, "arg")) {
-                    xmlChar *gv = xmlGetProp(g, (const xmlChar *)"value");
-                    bool is_global = gv && strcmp((char *)gv, "-global") == 0;
-                    xmlFree(gv);
-                    if (is_global) {
-                        xmlUnlinkNode(g);
-                        xmlFreeNode(g);
-                    }
-                }
-                xmlUnlinkNode(a);
-                xmlFreeNode(a);
+                remove_global_arg(a);
                 removed++;
             }
         }
@@ -1398,25 +1408,7 @@ static int set_downtime_limit_arg(xmlNode *root, uint64_t ms)
                 found = found || same;
                 continue;
             }
-            /* Remove it and its "-global" (the previous element). */
-            {
-                xmlNode *g = a->prev;
-                while (g && g->type != XML_ELEMENT_NODE) {
-                    g = g->prev;
-                }
-                if (g && is_elem(g, "arg")) {
-                    xmlChar *gv = xmlGetProp(g, (const xmlChar *)"value");
-                    bool is_global = gv && strcmp((char *)gv,
-                                                  "-global") == 0;
-                    xmlFree(gv);
-                    if (is_global) {
-                        xmlUnlinkNode(g);
-                        xmlFreeNode(g);
-                    }
-                }
-            }
-            xmlUnlinkNode(a);
-            xmlFreeNode(a);
+            remove_global_arg(a);
             changed = 1;
             removed = true;
         }

@@ -3,6 +3,7 @@
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
+#include <errno.h>
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -71,4 +72,29 @@ int cli_parse_rate(const char *s, double *out)
         }
     }
     return -1;
+}
+
+int cli_parse_positive(const char *s, unsigned max, unsigned *out)
+{
+    char *end;
+    unsigned long v;
+
+    if (*s < '0' || *s > '9') {
+        return -1;
+    }
+    errno = 0;
+    v = strtoul(s, &end, 10);
+    if (errno || *end || v == 0) {
+        return -1;
+    }
+    if (v > max) {
+        return -2;
+    }
+    *out = (unsigned)v;
+    return 0;
+}
+
+const char *cli_positive_error(int err)
+{
+    return err == -2 ? " in the allowed range" : "";
 }

@@ -17,4 +17,13 @@ int cli_parse_size(const char *s, uint64_t *out);
  */
 int cli_parse_rate(const char *s, double *out);
 
+/*
+ * A positive decimal integer of at most @max.  Returns 0; -1 if @s is not
+ * a positive integer; -2 if it is one above @max.
+ */
+int cli_parse_positive(const char *s, unsigned max, unsigned *out);
+
+/* The message for a non-zero cli_parse_positive() result. */
+const char *cli_positive_error(int err);
+
 #endif /* MIGPOLICY_CLI_PARSE_H */

@@ -28,6 +28,7 @@
 
 #include "migpolicy.h"
 
+#include "cli-parse.h"
 #include "cmd-record.h"
 #include "qmp-client.h"
 
@@ -181,20 +182,12 @@ static void nap_ms(double ms)
 static int parse_uint(const char *opt, const char *s, unsigned max,
                       unsigned *out)
 {
-    char *end;
-    unsigned long v;
+    int err = cli_parse_positive(s, max, out);
 
-    errno = 0;
-    if (*s < '0' || *s > '9') {
-        return rec_usage("%s: '%s' is not a positive integer", opt, s);
-    }
-    v = strtoul(s, &end, 10);
-    if (errno || *end || v == 0 || v > max) {
+    if (err) {
         return rec_usage("%s: '%s' is not a positive integer%s", opt, s,
-                         (errno || *end || v == 0) ? "" : " in the allowed "
-                         "range");
+                         cli_positive_error(err));
     }
-    *out = (unsigned)v;
     return 0;
 }
 

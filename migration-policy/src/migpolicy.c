@@ -75,23 +75,13 @@ static int bad_option(const char *cmd, int c, char **argv)
 static int parse_positive(const char *opt, const char *s, unsigned max,
                           unsigned *out)
 {
-    char *end;
-    unsigned long v;
+    int err = cli_parse_positive(s, max, out);
 
-    errno = 0;
-    if (*s < '0' || *s > '9') {
-        fprintf(stderr, "%s: %s: '%s' is not a positive integer\n",
-                prog, opt, s);
-        return -1;
-    }
-    v = strtoul(s, &end, 10);
-    if (errno || *end || v == 0 || v > max) {
+    if (err) {
         fprintf(stderr, "%s: %s: '%s' is not a positive integer%s\n",
-                prog, opt, s, (errno || *end || v == 0) ? "" :
-                " in the allowed range");
+                prog, opt, s, cli_positive_error(err));
         return -1;
     }
-    *out = (unsigned)v;
     return 0;
 }
 
