@@ -882,11 +882,56 @@ void phase_sched_sample(int64_t sync_ns)
                              sample_us);
 }
 
+/*
+ * Ready to stop the guest (switch or final stop-and-copy) with @remainder
+ * bytes still owed?  First let the push drain it below threshold_size /
+ * PHASE_SCHED_DRAIN_DIVISOR, then ping the destination and wait for the
+ * pong, so that it is not still loading pushed pages while the guest is
+ * paused.  Each wait is bounded by PHASE_SCHED_DRAIN_INTERVALS intervals;
+ * without a return path there is no pong to wait for.
+ */
+static bool phase_sched_drained(PhaseSchedState *ps, uint64_t remainder,
+                                uint64_t threshold)
+{
+    MigrationState *s = migrate_get_current();
+    int64_t now = qemu_clock_get_ns(QEMU_CLOCK_REALTIME);
+    int64_t bound = PHASE_SCHED_DRAIN_INTERVALS * ps->interval_ns;
+
+    if (!ps->fits_since_ns) {
+        ps->fits_since_ns = now;
+    }
+    if (remainder > threshold / PHASE_SCHED_DRAIN_DIVISOR &&
+        now - ps->fits_since_ns < bound) {
+        return false;
+    }
+    if (!s->rp_state.rp_thread_created) {
+        return true;
+    }
+    if (!ps->barrier_ns) {
+        qatomic_set(&phase_sched_last_pong, 0);
+        qemu_savevm_send_ping(s->to_dst_file, PHASE_SCHED_PING);
+        ps->barrier_ns = now;
+        trace_phase_sched_barrier(remainder);
+        return false;
+    }
+    return qatomic_read(&phase_sched_last_pong) == PHASE_SCHED_PING ||
+           now - ps->barrier_ns >= bound;
+}
+
+bool phase_sched_may_complete(uint64_t pending, uint64_t threshold)
+{
+    PhaseSchedState *ps = phase_sched;
+
+    if (!ps || !ps->migrating || ps->in_pull || ps->completing) {
+        return true;
+    }
+    return phase_sched_drained(ps, pending, threshold);
+}
+
 bool phase_sched_want_postcopy(uint64_t must_precopy, uint64_t can_postcopy,
                                uint64_t threshold)
 {
     PhaseSchedState *ps = phase_sched;
-    int64_t now;
 
     if (ps) {
         ps->threshold_peak = MAX(ps->threshold_peak, threshold);
@@ -919,31 +964,9 @@ bool phase_sched_want_postcopy(uint64_t must_precopy, uint64_t can_postcopy,
     /*
      * The push remainder fits the downtime limit, but whatever is left of
      * it at the switch is pulled after the deferred set, mostly on fault:
-     * let the push phase drain it first, for a bounded time.
+     * let the push phase drain it first.
      */
-    now = qemu_clock_get_ns(QEMU_CLOCK_REALTIME);
-    if (!ps->fits_since_ns) {
-        ps->fits_since_ns = now;
-    }
-    if (must_precopy > threshold / PHASE_SCHED_DRAIN_DIVISOR &&
-        now - ps->fits_since_ns <
-        PHASE_SCHED_DRAIN_INTERVALS * ps->interval_ns) {
-        return false;
-    }
-    /*
-     * Let the destination catch up with the stream while the guest still
-     * runs here (bounded: a lost pong must not hold the switch).
-     */
-    if (!ps->barrier_ns) {
-        qatomic_set(&phase_sched_last_pong, 0);
-        qemu_savevm_send_ping(migrate_get_current()->to_dst_file,
-                              PHASE_SCHED_PING);
-        ps->barrier_ns = now;
-        trace_phase_sched_barrier(must_precopy);
-        return false;
-    }
-    if (qatomic_read(&phase_sched_last_pong) != PHASE_SCHED_PING &&
-        now - ps->barrier_ns < PHASE_SCHED_DRAIN_INTERVALS * ps->interval_ns) {
+    if (!phase_sched_drained(ps, must_precopy, threshold)) {
         return false;
     }
     trace_phase_sched_switch(must_precopy, can_postcopy, threshold,
@@ -957,7 +980,9 @@ bool phase_sched_holding(void)
     PhaseSchedState *ps = phase_sched;
 
     return ps && ps->barrier_ns && !ps->in_pull && !ps->completing &&
-           qatomic_read(&phase_sched_last_pong) != PHASE_SCHED_PING;
+           qatomic_read(&phase_sched_last_pong) != PHASE_SCHED_PING &&
+           qemu_clock_get_ns(QEMU_CLOCK_REALTIME) - ps->barrier_ns <
+           PHASE_SCHED_DRAIN_INTERVALS * ps->interval_ns;
 }
 
 void phase_sched_note_pong(uint32_t value)

@@ -189,6 +189,19 @@ bool phase_sched_want_postcopy(uint64_t must_precopy, uint64_t can_postcopy,
 bool phase_sched_holding(void);
 
 /**
+ * phase_sched_may_complete() - may pre-copy end now?
+ * @pending: bytes still dirty
+ * @threshold: threshold_size (bandwidth x downtime-limit)
+ *
+ * Called when @pending fits @threshold.  With the scheduler on, the final
+ * stop-and-copy waits (boundedly) for the remainder to drain and for the
+ * destination to load what was sent, as the switch to post-copy does.
+ *
+ * Returns: true to complete now.
+ */
+bool phase_sched_may_complete(uint64_t pending, uint64_t threshold);
+
+/**
  * phase_sched_note_pong() - the return path received a pong
  * @value: its value
  *
