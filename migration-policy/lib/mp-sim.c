@@ -128,11 +128,11 @@ static const struct sim_calibration {
     .throttle_max_pct = 99,
     .throttle_trigger_pct = 50,
     .throttle_period_s = 1.0,
-    /* The fork's scheduler starts sampling when the migration starts and
-     * defers nothing until x-phase-sched-warmup intervals (default 2, the
-     * harness keeps it; records show phase_sched.intervals = 2) exist:
-     * a harness record of `predictive` is modelled with no history and
-     * this warm-up as the window (synthetic engine: intervals until the
+    /* Without a profile (x-phase-sched-profile) the fork's scheduler
+     * starts sampling when the migration starts and defers nothing until
+     * x-phase-sched-warmup intervals (default 2) exist: a harness record
+     * of `predictive` that pushed pages unpredicted is modelled with no
+     * history and this warm-up as the window (synthetic engine: intervals until the
      * hot set is known).  wh256 at 125 MB/s: 43,687 pages pushed
      * unpredicted, 426 MB sent vs 342 MB for post-copy. */
     .fork_warmup_intervals = 2,
@@ -1462,6 +1462,9 @@ typedef struct record_raw {
     char workload[64];
     double guest_ram_mib, bw, rtt_measured, rtt_configured, limit_ms, timeout;
     double link_rate_mbps;  /* link.rate_mbps: the relay shapes the link */
+    /* phase_sched["pushed-unpredicted-pages"]: 0 when the fork's scheduler
+     * had a history (x-phase-sched-profile) before the migration */
+    double unpredicted_pages;
 } record_raw;
 
 /* Offset and, for strings, buffer size of a record_raw field. */
@@ -1499,7 +1502,8 @@ static const struct {
 #undef RF
 
 /* The "link" object: only its rate_mbps is read. */
-static int jp_link(jp *p, record_raw *raw)
+/* In a nested object, read the number member @want into @out; skip the rest. */
+static int jp_object_number(jp *p, const char *want, double *out)
 {
     jp_ws(p);
     if (p->i >= p->n || p->s[p->i] != '{') {
@@ -1527,9 +1531,9 @@ static int jp_link(jp *p, record_raw *raw)
         }
         p->i++;
         jp_ws(p);
-        if (strcmp(key, "rate_mbps") == 0 && p->i < p->n &&
+        if (strcmp(key, want) == 0 && p->i < p->n &&
             p->s[p->i] >= '0' && p->s[p->i] <= '9') {
-            err = jp_number(p, &raw->link_rate_mbps);
+            err = jp_number(p, out);
         } else {
             err = jp_skip_value(p, 2);
         }
@@ -1613,6 +1617,7 @@ int mp_sim_record_parse(const char *line, size_t len, mp_sim_record *rec,
     raw.rec.postcopy_blocktime_ms = NAN;
     raw.guest_ram_mib = raw.bw = raw.rtt_measured = raw.rtt_configured = NAN;
     raw.limit_ms = raw.timeout = raw.link_rate_mbps = NAN;
+    raw.unpredicted_pages = NAN;
 
     jp_ws(&p);
     if (p.i >= p.n || line[p.i] != '{') {
@@ -1647,7 +1652,10 @@ int mp_sim_record_parse(const char *line, size_t len, mp_sim_record *rec,
             if (f < sizeof(record_fields) / sizeof(record_fields[0])) {
                 err = jp_field(&p, &raw, f);
             } else if (strcmp(key, "link") == 0) {
-                err = jp_link(&p, &raw);
+                err = jp_object_number(&p, "rate_mbps", &raw.link_rate_mbps);
+            } else if (strcmp(key, "phase_sched") == 0) {
+                err = jp_object_number(&p, "pushed-unpredicted-pages",
+                                       &raw.unpredicted_pages);
             } else {
                 err = jp_skip_value(&p, 1);
             }
@@ -1680,7 +1688,11 @@ int mp_sim_record_parse(const char *line, size_t len, mp_sim_record *rec,
         return -EINVAL;
     }
     in->strategy = (mp_sim_strategy)strategy;
-    if (in->strategy == MP_SIM_PREDICTIVE) {
+    /* A run that pushed blind during a warm-up had no profile before it
+     * (older records, or predictive-cold); with one, nothing is pushed
+     * unpredicted and the default (a full history) applies. */
+    if (in->strategy == MP_SIM_PREDICTIVE &&
+        !(raw.unpredicted_pages == 0)) {
         in->history_intervals = 0;
         in->window = cal.fork_warmup_intervals;
     }
