@@ -7,8 +7,11 @@ deferred pages. Checked: completed, switched by itself, pages really deferred
 and pulled, the guest runs on the destination, and the guest's verifier finds
 every one of its pages intact. The same with a stock QEMU 10.0 destination
 (Debian's, from scripts/install-deps.sh): the wire protocol is upstream's.
-With a tiny write-hot set (1 MiB) at 50 MB/s the deferred set fits the downtime
-limit, and the migration must finish as plain pre-copy.
+With a small write-hot set (1 MiB, plus the guest's own writes) at 50 MB/s the
+deferred set fits the downtime budget (15 MB) but not an eighth of it: it is
+pulled, so that the final pause stays short.  With a 2 s downtime limit the
+same set is tiny (under 12.5 MB) and the migration must finish as plain
+pre-copy.
 """
 import os
 import unittest
@@ -22,12 +25,14 @@ PAGES = (32 + 16 + 16) * 256
 
 
 class PredictiveTest(unittest.TestCase):
-    def _migrate(self, tag, bandwidth, qemu_dst=None, workload=WORKLOAD, pages=PAGES):
+    def _migrate(self, tag, bandwidth, qemu_dst=None, workload=WORKLOAD, pages=PAGES,
+                 downtime_limit_ms=None):
         common.require_guest(self)
         cfg = RunConfig(strategy="predictive", workload=workload, ram_mib=256,
                         bandwidth_bytes_per_s=bandwidth, qemu_src=common.QEMU,
                         qemu_dst=qemu_dst or common.QEMU, accel=common.accel(),
                         warmup_s=1.5, after_s=1.5, timeout_s=90, progress=False,
+                        downtime_limit_ms=downtime_limit_ms,
                         workdir=os.path.join(common.LOGDIR, "predictive-" + tag))
         rec = run_migration(cfg, log=lambda m: None)
         where = " (logs in %s; errors %s)" % (cfg.workdir, rec.get("errors"))
@@ -62,16 +67,23 @@ class PredictiveTest(unittest.TestCase):
         rec, ps, where = self._migrate("stock-dst", 25 * 10 ** 6, qemu_dst=paths.STOCK_QEMU)
         self._assert_pulled(rec, ps, where)
 
-    def test_tiny_deferred_set_finishes_as_precopy(self):
-        """tiny write-hot set: it fits the downtime limit, no switch, plain pre-copy"""
+    def test_small_deferred_set_is_pulled(self):
+        """small write-hot set within the downtime budget but not tiny: pulled, short pause"""
         # 50 MB/s x 300 ms = 15 MB: the 1 MiB write set plus the guest's own
-        # background writes (~6 MB) fit; the 128 MiB clean region keeps the
-        # push phase longer than the scheduler's warm-up, so it does defer.
-        rec, ps, where = self._migrate("fits", 50 * 10 ** 6, workload="memload:w=1,r=16,c=128",
+        # background writes (~4-6 MB) fit, but exceed 15/8 MB: finishing as
+        # pre-copy would pause the guest for all of it.  The 128 MiB clean
+        # region keeps the push phase long enough to defer.
+        rec, ps, where = self._migrate("small", 50 * 10 ** 6, workload="memload:w=1,r=16,c=128",
                                        pages=(1 + 16 + 128) * 256)
-        self.assertFalse(ps.get("switched-to-postcopy"), "switched although it fits" + where)
-        self.assertFalse(rec.get("postcopy_switched"), "post-copy seen" + where)
+        self._assert_pulled(rec, ps, where)
 
+    def test_tiny_deferred_set_finishes_as_precopy(self):
+        """the same set under a 2 s downtime limit is tiny: no switch, plain pre-copy"""
+        # 50 MB/s x 2 s = 100 MB, an eighth is 12.5 MB > the ~5-7 MB deferred
+        rec, ps, where = self._migrate("fits", 50 * 10 ** 6, workload="memload:w=1,r=16,c=128",
+                                       pages=(1 + 16 + 128) * 256, downtime_limit_ms=2000)
+        self.assertFalse(ps.get("switched-to-postcopy"), "switched although it is tiny" + where)
+        self.assertFalse(rec.get("postcopy_switched"), "post-copy seen" + where)
 
 if __name__ == "__main__":
     unittest.main()

@@ -67,6 +67,14 @@
  * when mispredicted blocks keep the remainder from draining.
  */
 #define PHASE_SCHED_DRAIN_DIVISOR 16
+
+/*
+ * "The deferred set is tiny": it and the push remainder fit an eighth of
+ * the downtime budget (bandwidth x downtime-limit).  The migration then
+ * ends as pre-copy, those pages in the final stop-and-copy; a larger
+ * deferred set is pulled, which keeps the pause short.
+ */
+#define PHASE_SCHED_TINY_DIVISOR 8
 #define PHASE_SCHED_DRAIN_INTERVALS 2
 
 /*
@@ -890,20 +898,12 @@ void phase_sched_sample(int64_t sync_ns)
  * paused.  Each wait is bounded by PHASE_SCHED_DRAIN_INTERVALS intervals;
  * without a return path there is no pong to wait for.
  */
-static bool phase_sched_drained(PhaseSchedState *ps, uint64_t remainder,
-                                uint64_t threshold)
+static bool phase_sched_barrier(PhaseSchedState *ps, uint64_t remainder)
 {
     MigrationState *s = migrate_get_current();
     int64_t now = qemu_clock_get_ns(QEMU_CLOCK_REALTIME);
     int64_t bound = PHASE_SCHED_DRAIN_INTERVALS * ps->interval_ns;
 
-    if (!ps->fits_since_ns) {
-        ps->fits_since_ns = now;
-    }
-    if (remainder > threshold / PHASE_SCHED_DRAIN_DIVISOR &&
-        now - ps->fits_since_ns < bound) {
-        return false;
-    }
     if (!s->rp_state.rp_thread_created) {
         return true;
     }
@@ -918,6 +918,22 @@ static bool phase_sched_drained(PhaseSchedState *ps, uint64_t remainder,
            now - ps->barrier_ns >= bound;
 }
 
+static bool phase_sched_drained(PhaseSchedState *ps, uint64_t remainder,
+                                uint64_t threshold)
+{
+    int64_t now = qemu_clock_get_ns(QEMU_CLOCK_REALTIME);
+
+    if (!ps->fits_since_ns) {
+        ps->fits_since_ns = now;
+    }
+    if (remainder > threshold / PHASE_SCHED_DRAIN_DIVISOR &&
+        now - ps->fits_since_ns <
+        PHASE_SCHED_DRAIN_INTERVALS * ps->interval_ns) {
+        return false;
+    }
+    return phase_sched_barrier(ps, remainder);
+}
+
 bool phase_sched_may_complete(uint64_t pending, uint64_t threshold)
 {
     PhaseSchedState *ps = phase_sched;
@@ -925,7 +941,22 @@ bool phase_sched_may_complete(uint64_t pending, uint64_t threshold)
     if (!ps || !ps->migrating || ps->in_pull || ps->completing) {
         return true;
     }
-    return phase_sched_drained(ps, pending, threshold);
+    /*
+     * Everything fits the downtime budget, but a deferred set that is not
+     * tiny would make the final pause long (LINPACK: 135 ms for 30 MB at
+     * 125 MB/s): pull it instead, phase_sched_want_postcopy() switches.
+     */
+    if (migrate_postcopy_ram() && phase_sched_deferring() &&
+        ps->deferred_dirty &&
+        (ps->deferred_dirty << TARGET_PAGE_BITS) >
+        MAX(ps->threshold_peak, threshold) / PHASE_SCHED_TINY_DIVISOR) {
+        return false;
+    }
+    /*
+     * Only the ping: draining the remainder further would resend what
+     * the guest keeps dirtying (LINPACK: 1.8x the bytes for 1 s more).
+     */
+    return phase_sched_barrier(ps, pending);
 }
 
 bool phase_sched_want_postcopy(uint64_t must_precopy, uint64_t can_postcopy,
@@ -954,7 +985,7 @@ bool phase_sched_want_postcopy(uint64_t must_precopy, uint64_t can_postcopy,
      * nothing left to send but deferred pages.
      */
     if ((ps->deferred_dirty << TARGET_PAGE_BITS) + must_precopy <=
-        ps->threshold_peak) {
+        ps->threshold_peak / PHASE_SCHED_TINY_DIVISOR) {
         ps->finish_precopy = true;
         qatomic_set(&phase_sched_stats.deferred_pages, 0);
         trace_phase_sched_finish_precopy(ps->deferred_dirty,
