@@ -607,8 +607,10 @@ static int syn_run(const mp_sim_input *in, mp_sim_result *res)
         res->deferred_unwritten_bytes = (uint64_t)llround(
             s.Hw > 0 ? deferred * s.P *
             fmax(0.0, 1.0 - s.r * (push_s + tp) / s.Hw) : 0);
-        if (pull * page_cost(&s) <= s.e.B * s.e.limit_s) {
-            /* Little left: finish like pre-copy, no post-copy exposure. */
+        if (pull * page_cost(&s) <= s.e.B * s.e.limit_s / 8) {
+            /* A tiny deferred set (an eighth of the downtime budget, the
+             * fork's PHASE_SCHED_TINY_DIVISOR): finish like pre-copy, no
+             * post-copy exposure.  A larger one is pulled. */
             double down = pull * page_cost(&s) / s.e.B_stop +
                           switch_downtime_s(&s.e, false);
             res->bytes_downtime = (uint64_t)llround(pull * page_cost(&s));
@@ -1026,7 +1028,9 @@ static int trace_run(const mp_sim_input *in, mp_sim_result *res)
             res->deferred_bytes = (uint64_t)((double)deferred * s.blk_pages *
                                              s.page_bytes);
             sync_log(&s);
-            if (dirty_bytes(&s) > s.e.B * s.e.limit_s) {
+            /* Only a tiny set (an eighth of the downtime budget) ends
+             * as pre-copy; a larger one is pulled. */
+            if (dirty_bytes(&s) > s.e.B * s.e.limit_s / 8) {
                 switch_to_pull(&s);
                 continue;
             }
