@@ -22,8 +22,8 @@ FILES_LIST="$MP_TOP/qemu/files.list"
     mp_die "build/qemu-src has uncommitted changes: commit them first (one logical change per commit)"
 
 excludes=()
-base=$(mktemp)
-trap 'rm -f "$base"' EXIT
+base=$(mktemp) last=$(mktemp)
+trap 'rm -f "$base" "$last"' EXIT
 while read -r from to; do
     # Our own files: the tree's final version goes back to the repository,
     # unless the repository's copy changed too since the tree was prepared
@@ -36,23 +36,19 @@ while read -r from to; do
     fi
     # The repository copy is safe to overwrite if it is what prepare or the
     # last export of this tree left there.
-    last=""
-    if [ -f "$SRC/.git/mp-head" ]; then
-        last=$(mktemp)
-        git -C "$SRC" show "$(cat "$SRC/.git/mp-head"):$to" > "$last" 2>/dev/null || : > "$last"
-    fi
+    : > "$last"
+    [ -f "$SRC/.git/mp-head" ] &&
+        git -C "$SRC" show "$(cat "$SRC/.git/mp-head"):$to" > "$last" 2>/dev/null || :
     if [ -f "$MP_TOP/$from" ] && ! cmp -s "$MP_TOP/$from" "$base" &&
-       ! { [ -n "$last" ] && cmp -s "$MP_TOP/$from" "$last"; }; then
-        [ -n "$last" ] && rm -f "$last"
+       ! { [ -s "$last" ] && cmp -s "$MP_TOP/$from" "$last"; }; then
         mp_die "$from changed both in the repository and in the tree since prepare: merge by hand (tree copy: ${SRC#$MP_TOP/}/$to)"
     fi
-    [ -n "$last" ] && rm -f "$last"
     cp "$SRC/$to" "$MP_TOP/$from"
     mp_log "updated $from from the tree"
 done < <([ -f "$FILES_LIST" ] && sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$FILES_LIST")
 
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp" "$base"' EXIT
+trap 'rm -rf "$tmp" "$base" "$last"' EXIT
 git -C "$SRC" format-patch -q --no-signature --zero-commit --no-numbered \
     --subject-prefix=PATCH -N -o "$tmp" project-files..HEAD -- . "${excludes[@]}"
 rm -f "$PATCHES"/[0-9][0-9][0-9][0-9]-*.patch

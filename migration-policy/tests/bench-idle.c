@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "mp-idle.h"
+#include "mp-test-tmp.h"
 
 #define PAGE 4096u
 
@@ -49,22 +50,6 @@ static int cmp_double(const void *a, const void *b)
     double x = *(const double *)a, y = *(const double *)b;
 
     return x < y ? -1 : x > y;
-}
-
-static int tmp_fd(void)
-{
-    const char *dir = getenv("TMPDIR");
-    char path[4096];
-    int fd;
-
-    snprintf(path, sizeof(path), "%s/bench-idle-XXXXXX", dir ? dir : "/tmp");
-    fd = mkstemp(path);
-    if (fd < 0) {
-        perror("mkstemp");
-        exit(1);
-    }
-    unlink(path);
-    return fd;
 }
 
 static void die(const char *what, int64_t r, const mp_idle *ctx)
@@ -149,7 +134,7 @@ static void fake_case(const char *name, uint64_t n, int scattered,
     uint64_t base = 1u << 20;                 /* PFN 2^20: 4 GiB */
     /* scattered: a page per bitmap word (a plain file replaces words) */
     uint64_t nwords = (base + n * (scattered ? 64 : 1)) / 64 + 1;
-    int pm = tmp_fd(), bm = tmp_fd();
+    int pm = mp_test_tmp_fd("bench-idle"), bm = mp_test_tmp_fd("bench-idle");
     void *z = calloc(nwords, 8);
 
     for (uint64_t i = 0; i < n; i++) {
@@ -191,7 +176,7 @@ static void real_case(uint64_t n, unsigned reps)
                               MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     unsigned char *p;
     int pm = open("/proc/self/pagemap", O_RDONLY);
-    int bm = tmp_fd();
+    int bm = mp_test_tmp_fd("bench-idle");
 
     if (mem == MAP_FAILED || pm < 0) {
         printf("real pagemap: skipped (%s)\n", strerror(errno));

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "mp-idle.h"
+#include "mp-test-tmp.h"
 
 #include "mp-test.h"
 
@@ -146,22 +147,6 @@ ssize_t __wrap_pwrite64(int fd, const void *buf, size_t n, off_t off)
 
 /* ---- fake files ---- */
 
-static int tmpfile_fd(void)
-{
-    const char *dir = getenv("TMPDIR");
-    char path[4096];
-    int fd;
-
-    snprintf(path, sizeof(path), "%s/test-idle-XXXXXX", dir ? dir : "/tmp");
-    fd = mkstemp(path);
-    if (fd < 0) {
-        perror("mkstemp");
-        exit(1);
-    }
-    unlink(path);
-    return fd;
-}
-
 static void raw_write(int fd, const void *buf, size_t n, off_t off)
 {
     raw_io = 1;
@@ -185,7 +170,7 @@ static void raw_read(int fd, void *buf, size_t n, off_t off)
 /* A pagemap whose entries for pages vpn..vpn+n-1 are @e; the file ends there. */
 static int make_pagemap(uint64_t vpn, const uint64_t *e, uint64_t n)
 {
-    int fd = tmpfile_fd();
+    int fd = mp_test_tmp_fd("test-idle");
 
     if (ftruncate(fd, (off_t)((vpn + n) * 8))) {
         perror("ftruncate");
@@ -198,7 +183,7 @@ static int make_pagemap(uint64_t vpn, const uint64_t *e, uint64_t n)
 /* A bitmap of @nwords words, filled from @init (or zeros). */
 static int make_bitmap(const uint64_t *init, uint64_t nwords)
 {
-    int fd = tmpfile_fd();
+    int fd = mp_test_tmp_fd("test-idle");
     uint64_t *z = calloc(nwords, 8);
 
     raw_write(fd, init ? init : z, nwords * 8, 0);
@@ -794,7 +779,7 @@ static void test_real_pagemap(void)
     } else {
         uint64_t nwords = maxpfn / 64 + 1;
 
-        bm = tmpfile_fd();
+        bm = mp_test_tmp_fd("test-idle");
         CHECK(ftruncate(bm, (off_t)(nwords * 8)) == 0);
         fake_bitmap_fd = bm;
         CHECK(mp_idle_init(&ctx, pm, bm, scratch, sizeof(scratch), PAGE, 0,
