@@ -422,6 +422,19 @@ static void phase_sched_written_bitmaps(bool alloc)
     }
 }
 
+/* Forget the written pages harvested so far (they are not guest writes). */
+static void phase_sched_written_clear(void)
+{
+    RAMBlock *rb;
+
+    RCU_READ_LOCK_GUARD();
+    RAMBLOCK_FOREACH(rb) {
+        if (rb->phase_written) {
+            bitmap_zero(rb->phase_written, rb->max_length >> TARGET_PAGE_BITS);
+        }
+    }
+}
+
 /* End a profile: its timer and its dirty logging, not its state. */
 static void phase_sched_profile_end(void)
 {
@@ -440,7 +453,6 @@ static void phase_sched_profile_end(void)
 bool phase_sched_setup(Error **errp)
 {
     PhaseSchedState *ps = phase_sched;
-    RAMBlock *rb;
 
     if (ps && phase_sched_profile_timer) {
         /*
@@ -481,13 +493,8 @@ bool phase_sched_setup(Error **errp)
         return true;
     }
 
-    RCU_READ_LOCK_GUARD();
-    RAMBLOCK_FOREACH(rb) {
-        /* The first sync harvested every page ever dirtied: forget it. */
-        if (rb->phase_written) {
-            bitmap_zero(rb->phase_written, rb->max_length >> TARGET_PAGE_BITS);
-        }
-    }
+    /* The first sync harvested every page ever dirtied: forget it. */
+    phase_sched_written_clear();
     ps = phase_sched_state_new(errp);
     if (!ps) {
         return false;
@@ -580,8 +587,7 @@ void qmp_x_phase_sched_profile(bool enable, Error **errp)
      * (all dirty at boot, or KVM_DIRTY_LOG_INITIALLY_SET): drop it.
      */
     phase_sched_profile_sync();
-    phase_sched_written_bitmaps(false);
-    phase_sched_written_bitmaps(true);
+    phase_sched_written_clear();
 
     ps = phase_sched_state_new(errp);
     if (!ps) {
