@@ -52,11 +52,33 @@ def cpr_incoming_args(cpr_path):
     return ["-incoming", json.dumps(cpr_channel(cpr_path), separators=(",", ":"))]
 
 
+def _unix_listening(*paths):
+    """True when a socket bound to one of paths listens (/proc/net/unix).
+
+    bind() creates the path before listen() runs: a connect() between the
+    two is refused, so the path's existence alone is not readiness.  We
+    cannot probe with our own connect() either: the destination accepts
+    exactly one cpr connection.
+    """
+    try:
+        with open("/proc/net/unix") as f:
+            next(f, None)
+            for line in f:
+                fields = line.split()
+                # Num RefCount Protocol Flags Type St Inode Path
+                if len(fields) >= 8 and fields[7] in paths:
+                    if int(fields[3], 16) & 0x10000:      # __SO_ACCEPTCON
+                        return True
+    except OSError:
+        return any(os.path.exists(p) for p in paths)
+    return False
+
+
 def wait_for_socket(path, proc, timeout_s=CPR_SOCKET_WAIT_S):
-    """Wait until a UNIX socket path exists; False if proc died or timeout."""
+    """Wait until a UNIX socket at path listens; False if proc died or timeout."""
     end = time.monotonic() + timeout_s
     while time.monotonic() < end:
-        if os.path.exists(path):
+        if os.path.exists(path) and _unix_listening(path, os.path.abspath(path)):
             return True
         if proc is not None and proc.poll() is not None:
             return False
