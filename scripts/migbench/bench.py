@@ -52,7 +52,7 @@ CSV_FIELDS = [
     "downtime_qemu_ms", "bytes_total", "bytes_precopy", "bytes_downtime",
     "bytes_postcopy", "dirty_sync_count", "precopy_iterations", "postcopy_requests",
     "postcopy_blocktime_ms", "progress_before", "progress_during", "progress_after",
-    "progress_during_ratio", "verify_ok", "guest_running_after", "loadavg_1m", "errors",
+    "progress_during_ratio", "work_lost_s", "verify_ok", "guest_running_after", "loadavg_1m", "errors",
 ]
 
 
@@ -91,6 +91,7 @@ def _flatten(rec):
         "progress_after": p.get("after"),
         "loadavg_1m": (rec.get("host", {}).get("loadavg_start") or [None])[0],
         "errors": "; ".join(rec.get("errors") or []),
+        "work_lost_s": _metric(rec, "work_lost_s", 1),
     })
     return row
 
@@ -175,11 +176,14 @@ METRICS = [  # (record key or fn, column title, scale)
     ("postcopy_blocktime_ms", "blocktime ms", 1),
     ("postcopy_requests", "pc-req", 1),
     ("progress_during_ratio", "prog-dur", 1),
+    ("work_lost_s", "lost s", 1),
 ]
 
 
 def _metric(rec, key, scale):
     v = rec.get(key)
+    if v is None and key == "work_lost_s":      # records from before the field
+        v = stats.work_lost_s(rec)
     return None if v is None else v * scale
 
 
@@ -212,7 +216,8 @@ def table(recs):
                "%d/%d" % (sum(1 for r in rs if r.get("verify_ok")), len(rs))]
         for k, _, scale in METRICS:
             row.append(fmt_mmm([_metric(r, k, scale) for r in rs],
-                               2 if k == "progress_during_ratio" else 0))
+                               2 if k in ("progress_during_ratio", "work_lost_s")
+                               else 0))
         rows.append(row)
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows)
@@ -225,6 +230,7 @@ PLOTS = [  # (file stem, record key, scale, y label)
     ("blocktime", "postcopy_blocktime_ms", 1, "post-copy vCPU blocktime (ms)"),
     ("page_requests", "postcopy_requests", 1, "post-copy page requests"),
     ("progress", "progress_during_ratio", 1, "guest progress during / before"),
+    ("work_lost", "work_lost_s", 1, "guest work lost (s at the pre-migration rate)"),
 ]
 
 

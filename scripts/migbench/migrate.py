@@ -575,6 +575,7 @@ def _derive(rec, info, src, dst, t_ready, t_migrate, t_end, t_after_end, cfg):
     after = stats.hb_rate(all_hb, t_end, t_after_end)
     rec["progress_units_per_s"] = {"before": before, "during": during, "after": after}
     rec["progress_during_ratio"] = (during / before) if before and during is not None else None
+    rec["work_lost_s"] = stats.work_lost_s(rec)
     gap = stats.switch_gap([h for h in src_hb if h[0] <= t_end], dst_hb)
     if gap and rec.get("status") == "completed":
         rec["heartbeat_gap_ms"] = round(gap["gap_s"] * 1e3, 1)

@@ -58,3 +58,18 @@ def max_gap(hb, t0, t1):
     w = [h[0] for h in hb if t0 <= h[0] <= t1]
     d = [b - a for a, b in zip(w, w[1:])]
     return max(d) if d else None
+
+
+def work_lost_s(rec):
+    """Seconds of guest work the migration cost: its host-timed duration
+    times (1 - progress during / before).  Unlike the ratio, this does not
+    favour a long migration that runs mostly in pre-copy at full speed:
+    it compares strategies of different durations on the same scale (the
+    work a fixed window from the migration's start loses)."""
+    ratio = rec.get("progress_during_ratio")
+    ms = rec.get("total_time_host_ms")
+    if ms is None:
+        ms = rec.get("total_time_ms")
+    if ratio is None or ms is None:
+        return None
+    return ms / 1e3 * (1.0 - ratio)
