@@ -298,8 +298,10 @@ def run_migration(cfg: RunConfig, log=paths.log):
             running = dst
             dinfo = _wait_dst_completed(dst, 60.0)
             rec["qemu_dst_info"] = dinfo
-            rec["postcopy_blocktime_ms"] = dinfo.get("postcopy-blocktime")
+            rec["postcopy_blocktime_qemu_ms"] = dinfo.get("postcopy-blocktime")
             rec["postcopy_vcpu_blocktime_ms"] = dinfo.get("postcopy-vcpu-blocktime")
+            rec["postcopy_blocktime_ms"] = stats.blocktime_ms(
+                dinfo.get("postcopy-blocktime"), dinfo.get("postcopy-vcpu-blocktime"))
             resume = dst.qmp.wait_event("RESUME", 30.0)
             comp = src.qmp.find_events("MIGRATION",
                                        lambda e: e["data"].get("status") == "completed")

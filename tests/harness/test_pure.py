@@ -48,6 +48,24 @@ class StatsTest(unittest.TestCase):
         self.assertEqual((g["src_last_seq"], g["dst_first_seq"]), (9, 10))
         self.assertAlmostEqual(stats.max_gap(sorted(src + dst), 0, 100), 0.6)
 
+    def test_blocktime(self):
+        # one vCPU: QEMU's total can lose time, the vCPU's figure cannot
+        self.assertEqual(stats.blocktime_ms(285, [1073]), 1073)
+        self.assertEqual(stats.blocktime_ms(1366, [1366]), 1366)
+        # several vCPUs: "all blocked at once" is rightly below each one
+        self.assertEqual(stats.blocktime_ms(100, [300, 400]), 100)
+        self.assertEqual(stats.blocktime_ms(None, [5]), 5)
+        self.assertEqual(stats.blocktime_ms(7, None), 7)
+        self.assertIsNone(stats.blocktime_ms(None, None))
+
+    def test_work_lost(self):
+        rec = {"progress_during_ratio": 0.25, "total_time_host_ms": 2000.0,
+               "total_time_ms": 1900}
+        self.assertAlmostEqual(stats.work_lost_s(rec), 1.5)
+        del rec["total_time_host_ms"]
+        self.assertAlmostEqual(stats.work_lost_s(rec), 1.425)
+        self.assertIsNone(stats.work_lost_s({"total_time_ms": 5}))
+
     def test_median_min_max(self):
         self.assertEqual(stats.median_min_max([3, None, 1, 2]), (2, 1, 3))
         self.assertEqual(stats.median_min_max([None]), (None, None, None))
