@@ -25,6 +25,9 @@
 
 #include "qmp-client.h"
 
+/* Events QEMU may write before its greeting (see qmp_connect()). */
+#define QMP_MAX_EVENTS_BEFORE_GREETING 16
+
 struct qmp_client {
     int fd;
     int timeout_ms;
@@ -221,14 +224,26 @@ int qmp_connect(qmp_client **out, const char *path, int timeout_ms)
         return set_err(c, err, "cannot connect: %s", strerror(-err));
     }
     deadline = mono_ms() + c->timeout_ms;
-    err = read_message(c, &greet, deadline, "greeting");
-    if (err == -ETIMEDOUT) {
-        return set_err(c, err, "no QMP greeting within %d ms (not a QMP "
-                       "socket, or another client holds the monitor?)",
-                       c->timeout_ms);
-    }
-    if (err) {
-        return err;
+    /*
+     * QEMU can write an event (RESUME of a guest that starts while we
+     * connect) before the greeting its monitor sends once the connection
+     * is seen: skip a few events, then expect the greeting.
+     */
+    for (int skipped = 0;; skipped++) {
+        err = read_message(c, &greet, deadline, "greeting");
+        if (err == -ETIMEDOUT) {
+            return set_err(c, err, "no QMP greeting within %d ms (not a QMP "
+                           "socket, or another client holds the monitor?)",
+                           c->timeout_ms);
+        }
+        if (err) {
+            return err;
+        }
+        if (json_get(greet, "QMP") || !json_get(greet, "event") ||
+            skipped == QMP_MAX_EVENTS_BEFORE_GREETING) {
+            break;
+        }
+        json_free(greet);
     }
     if (!json_get(greet, "QMP")) {
         json_free(greet);

@@ -38,8 +38,21 @@ class QMP:
                                % (self.name, e.exited)) from None
             raise QMPError("%s: cannot connect to %s" % (self.name, self.path)) from None
         self._file = self.sock.makefile("rb")
-        greeting = json.loads(self._file.readline())
-        if "QMP" not in greeting:
+        # QEMU can write an event (RESUME of a guest starting while we
+        # connect) before the greeting its monitor sends on "opened":
+        # keep such events, then expect the greeting.
+        while True:
+            line = self._file.readline()
+            rx = time.time()
+            try:
+                greeting = json.loads(line)
+            except ValueError:
+                raise QMPError("%s: no greeting (got %r)" % (self.name, line[:200])) from None
+            if isinstance(greeting, dict) and "event" in greeting and "QMP" not in greeting:
+                self._record_event(greeting, rx)
+                continue
+            break
+        if not isinstance(greeting, dict) or "QMP" not in greeting:
             raise QMPError("%s: bad greeting %r" % (self.name, greeting))
         threading.Thread(target=self._reader, daemon=True,
                          name="qmp-" + self.name).start()
@@ -56,11 +69,7 @@ class QMP:
                     continue
                 with self._cv:
                     if "event" in msg:
-                        t = msg.get("timestamp", {})
-                        ts = t.get("seconds", 0) + t.get("microseconds", 0) / 1e6
-                        self.events.append({"event": msg["event"],
-                                            "data": msg.get("data", {}),
-                                            "ts": ts, "rx": rx})
+                        self._record_event(msg, rx)
                     elif "id" in msg:
                         self._replies[msg["id"]] = msg
                     self._cv.notify_all()
@@ -69,6 +78,12 @@ class QMP:
         with self._cv:
             self._closed = True
             self._cv.notify_all()
+
+    def _record_event(self, msg, rx):
+        t = msg.get("timestamp", {})
+        ts = t.get("seconds", 0) + t.get("microseconds", 0) / 1e6
+        self.events.append({"event": msg["event"], "data": msg.get("data", {}),
+                            "ts": ts, "rx": rx})
 
     def cmd(self, name, timeout_s=30.0, **args):
         """Run one command; returns its 'return' value or raises QMPError."""

@@ -196,5 +196,57 @@ class QtraceTest(unittest.TestCase):
         self.assertIsNone(q["handover_ms"])
 
 
+class QmpGreetingTest(unittest.TestCase):
+    """QEMU may write an event before its greeting (a guest starting
+    while we connect): the client keeps the event and connects."""
+
+    def _serve(self, path, first):
+        import json
+        import socket
+        import threading
+        srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        srv.bind(path)
+        srv.listen(1)
+
+        def run():
+            conn, _ = srv.accept()
+            f = conn.makefile("rwb")
+            for msg in first + [{"QMP": {"version": {}, "capabilities": []}}]:
+                f.write(json.dumps(msg).encode() + b"\r\n")
+            f.flush()
+            for line in f:
+                req = json.loads(line)
+                f.write(json.dumps({"return": {}, "id": req["id"]}).encode() + b"\r\n")
+                f.flush()
+            conn.close()
+            srv.close()
+        threading.Thread(target=run, daemon=True).start()
+
+    def test_event_before_greeting(self):
+        import tempfile
+        from migbench.qmp import QMP
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "q.sock")
+            self._serve(path, [{"event": "RESUME", "data": {},
+                                "timestamp": {"seconds": 5, "microseconds": 250000}}])
+            q = QMP(path, "t").connect(timeout_s=5)
+            try:
+                ev = q.find_events("RESUME")
+                self.assertEqual(len(ev), 1)
+                self.assertAlmostEqual(ev[0]["ts"], 5.25)
+                self.assertEqual(q.cmd("query-status"), {})
+            finally:
+                q.close()
+
+    def test_not_qmp(self):
+        import tempfile
+        from migbench.qmp import QMP, QMPError
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "q.sock")
+            self._serve(path, [{"hello": 1}])
+            with self.assertRaisesRegex(QMPError, "bad greeting"):
+                QMP(path, "t").connect(timeout_s=5)
+
+
 if __name__ == "__main__":
     unittest.main()

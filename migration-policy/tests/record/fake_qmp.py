@@ -165,6 +165,10 @@ def serve(args):
         f = conn.makefile("rwb")
         send = lambda obj: (f.write(json.dumps(obj).encode() + b"\r\n"), f.flush())
         try:
+            if args.event_before_greeting:
+                # as QEMU may, when a guest starts while we connect
+                send({"event": "RESUME", "data": {},
+                      "timestamp": {"seconds": 0, "microseconds": 0}})
             send({"QMP": {"version": {"qemu": {"micro": 0, "minor": 0, "major": 10},
                                       "package": "fake"}, "capabilities": []}})
             for line in f:
@@ -198,6 +202,7 @@ def main():
     ap.add_argument("--stock", action="store_true")
     ap.add_argument("--already-active", action="store_true")
     ap.add_argument("--events", action="store_true")
+    ap.add_argument("--event-before-greeting", action="store_true")
     ap.add_argument("--stall-at", type=lambda s: tuple(int(x) for x in s.split(",")))
     ap.add_argument("--stop-after", type=int)
     ap.add_argument("--once", action="store_true", help="exit after one client")

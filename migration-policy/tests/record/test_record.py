@@ -158,7 +158,7 @@ def case_silent_socket(w):
 
 
 def case_record(w):
-    srv = Server(w, "--events")
+    srv = Server(w, "--events", "--event-before-greeting")
     t = os.path.join(w, "t.bin")
     try:
         rc, out, err = run(["record", "--qmp", srv.sock, "-o", t, "--intervals", "30",
