@@ -20,8 +20,9 @@
  *   - a "guest" thread that reads a SET_MIB working set over and over
  *     (every word of each page, like memload's read verifier) for
  *     SECONDS with the source off, then on (re-armed every 500 ms):
- *     its throughput ratio, the faults per second, and the time lost per
- *     fault (the slowdown divided by the faults).
+ *     its throughput ratio, the faults per second, the time lost per
+ *     fault (the slowdown divided by the faults), and how many granules
+ *     the source saw accessed in the last whole interval.
  *
  * Needs userfaultfd with UFFD_FEATURE_MINOR_SHMEM (Linux 5.13+) and the
  * right to use it (root, or vm.unprivileged_userfaultfd=1); exits 77
@@ -384,9 +385,9 @@ int main(int argc, char **argv)
            ram_mib, seconds, seconds, INTERVAL_NS / 1000000);
     printf("re-arm (MADV_DONTNEED) of %lu MiB, all of it mapped: "
            "%.2f ms\n", ram_mib, rearm_ms);
-    printf("%-8s %-8s %12s %12s %6s %10s %9s %12s %12s\n", "set MiB",
+    printf("%-8s %-8s %12s %12s %6s %10s %9s %12s %12s %10s\n", "set MiB",
            "granule", "off pages/s", "on pages/s", "on/off", "faults/s",
-           "us/fault", "re-arm ms", "ms/GiB");
+           "us/fault", "re-arm ms", "ms/GiB", "seen/int");
 
     for (int s = 0; s < nsets; s++) {
         if (sets[s] > ram_mib) {
@@ -411,11 +412,12 @@ int main(int argc, char **argv)
             }
             lost_s = seconds * (1.0 - on.pages_per_s / off.pages_per_s);
             us_per_fault = on.faults ? lost_s * 1e6 / (double)on.faults : 0;
-            printf("%-8lu %-8u %12.0f %12.0f %6.2f %10.0f %9.1f %12.2f %12.2f\n",
+            printf("%-8lu %-8u %12.0f %12.0f %6.2f %10.0f %9.1f %12.2f %12.2f %10lu\n",
                    sets[s], b.granule, off.pages_per_s, on.pages_per_s,
                    on.pages_per_s / off.pages_per_s,
                    (double)on.faults / seconds, us_per_fault, on.rearm_ms,
-                   on.rearm_ms * 1024.0 / (double)ram_mib);
+                   on.rearm_ms * 1024.0 / (double)ram_mib,
+                   on.accessed_granules);
             if (on.fallbacks) {
                 printf("         (%lu block maps fell back to one page)\n",
                        on.fallbacks);

@@ -1,13 +1,18 @@
 """Unit tests for the pure parts of migbench: protocol parsing, stats,
 bandwidth parsing, workload specs, strategy table."""
+import json
 import os
+import socket
 import sys
+import tempfile
+import threading
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))), "scripts"))
 
 from migbench import bench, flatness, guest, qtrace, stats, strategies, workloads  # noqa: E402
+from migbench.qmp import QMP, QMPError  # noqa: E402
 
 
 class ParseTest(unittest.TestCase):
@@ -158,7 +163,6 @@ class FlatnessTest(unittest.TestCase):
 
 class QtraceTest(unittest.TestCase):
     def test_phases(self):
-        import tempfile
         d = tempfile.mkdtemp()
         src, dst = os.path.join(d, "s"), os.path.join(d, "d")
         with open(src, "w") as f:
@@ -201,9 +205,6 @@ class QmpGreetingTest(unittest.TestCase):
     while we connect): the client keeps the event and connects."""
 
     def _serve(self, path, first):
-        import json
-        import socket
-        import threading
         srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         srv.bind(path)
         srv.listen(1)
@@ -223,8 +224,6 @@ class QmpGreetingTest(unittest.TestCase):
         threading.Thread(target=run, daemon=True).start()
 
     def test_event_before_greeting(self):
-        import tempfile
-        from migbench.qmp import QMP
         with tempfile.TemporaryDirectory() as d:
             path = os.path.join(d, "q.sock")
             self._serve(path, [{"event": "RESUME", "data": {},
@@ -239,8 +238,6 @@ class QmpGreetingTest(unittest.TestCase):
                 q.close()
 
     def test_not_qmp(self):
-        import tempfile
-        from migbench.qmp import QMP, QMPError
         with tempfile.TemporaryDirectory() as d:
             path = os.path.join(d, "q.sock")
             self._serve(path, [{"hello": 1}])
