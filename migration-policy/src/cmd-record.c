@@ -28,6 +28,7 @@
 
 #include "migpolicy.h"
 
+#include "cli-clock.h"
 #include "cli-parse.h"
 #include "cmd-record.h"
 #include "qmp-client.h"
@@ -157,14 +158,6 @@ typedef struct recorder {
     uint8_t *bytes;          /* one decoded plane */
     uint64_t *written, *accessed;
 } recorder;
-
-static double mono_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 /* Sleep @ms unless a stop signal arrives. */
 static void nap_ms(double ms)
@@ -739,7 +732,7 @@ int cmd_record(int argc, char **argv)
     json_free(v);
     v = NULL;
 
-    t0 = mono_s();
+    t0 = cli_mono_s();
     last_progress = t0;
     for (;;) {
         double now;
@@ -749,7 +742,7 @@ int cmd_record(int argc, char **argv)
         }
         json_free(v);
         v = NULL;
-        now = mono_s();
+        now = cli_mono_s();
         if (stop_signal || (o.seconds && now - t0 >= o.seconds) ||
             (o.intervals && r.recorded >= o.intervals)) {
             break;
@@ -767,7 +760,7 @@ int cmd_record(int argc, char **argv)
         }
         nap_ms(poll_ms);
     }
-    progress(&r, mono_s() - t0, true);
+    progress(&r, cli_mono_s() - t0, true);
     json_free(v);
     v = NULL;
 

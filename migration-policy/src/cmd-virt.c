@@ -26,6 +26,7 @@
 
 #include "migpolicy.h"
 
+#include "cli-clock.h"
 #include "cli-parse.h"
 #include "cmd-virt.h"
 
@@ -911,14 +912,6 @@ static const char *virt_err(void)
     return m ? m : "unknown libvirt error";
 }
 
-static double mono_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static void sleep_ms(unsigned ms)
 {
     struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
@@ -998,7 +991,7 @@ static double measure_rtt_ms(const char *host, const char *port, int *ok)
         if (fd < 0) {
             continue;
         }
-        t0 = mono_s();
+        t0 = cli_mono_s();
         if (connect(fd, ai->ai_addr, ai->ai_addrlen) && errno != EINPROGRESS) {
             close(fd);
             continue;
@@ -1007,7 +1000,7 @@ static double measure_rtt_ms(const char *host, const char *port, int *ok)
         pfd.events = POLLOUT;
         if (poll(&pfd, 1, RTT_CONNECT_TIMEOUT_MS) == 1 &&
             !getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) && !soerr) {
-            t[n++] = (mono_s() - t0) * 1000;
+            t[n++] = (cli_mono_s() - t0) * 1000;
         }
         close(fd);
     }
@@ -1041,9 +1034,9 @@ static double measure_dirty_mibps(virDomainPtr dom)
                                     VIR_DOMAIN_DIRTYRATE_MODE_PAGE_SAMPLING)) {
         return -1;
     }
-    deadline = mono_s() + DIRTYRATE_CALC_S + 5;
+    deadline = cli_mono_s() + DIRTYRATE_CALC_S + 5;
     sleep_ms(DIRTYRATE_CALC_S * 1000);
-    while (mono_s() < deadline) {
+    while (cli_mono_s() < deadline) {
         virDomainStatsRecordPtr *recs = NULL;
         int status = -1;
         long long mbps = -1;
@@ -1087,8 +1080,8 @@ static double measure_dirty_short_mibps(virDomainPtr dom)
     }
     free(res);
     sleep_ms(DIRTYRATE_SHORT_MS);
-    deadline = mono_s() + 3;
-    while (mono_s() < deadline) {
+    deadline = cli_mono_s() + 3;
+    while (cli_mono_s() < deadline) {
         const char *p;
         res = NULL;
         if (virDomainQemuMonitorCommand(dom, "{\"execute\":"
@@ -1756,7 +1749,7 @@ static int cmd_migrate(int argc, char **argv)
         rc = fail("migrate", "cannot start a thread");
         goto out;
     }
-    next_progress = mono_s();
+    next_progress = cli_mono_s();
     while (!__atomic_load_n(&m.done, __ATOMIC_SEQ_CST)) {
         if (!over_traffic) {
             over_traffic = enforce_traffic(v.dom, &v.policy, traffic_why,
@@ -1770,9 +1763,9 @@ static int cmd_migrate(int argc, char **argv)
                 printf("  switched to post-copy (iteration %d)\n", it);
             }
         }
-        if (mono_s() >= next_progress) {
+        if (cli_mono_s() >= next_progress) {
             print_job(v.dom, false);
-            next_progress = mono_s() + PROGRESS_PERIOD_MS / 1000.0;
+            next_progress = cli_mono_s() + PROGRESS_PERIOD_MS / 1000.0;
         }
         sleep_ms(50);
     }

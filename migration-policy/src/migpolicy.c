@@ -18,6 +18,7 @@
 
 #include "migpolicy.h"
 
+#include "cli-clock.h"
 #include "cli-parse.h"
 #include "cmd-record.h"
 #include "cmd-virt.h"
@@ -83,14 +84,6 @@ static int parse_positive(const char *opt, const char *s, unsigned max,
         return -1;
     }
     return 0;
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
 static void human_bytes(uint64_t v, char *buf, size_t len)
@@ -813,16 +806,16 @@ static int replay_bench(const replay_opts *o, mp_trace_reader *r)
         err_msg("%s: %s", o->trace, mp_trace_error(r));
         goto out;
     }
-    t0 = now_s();
+    t0 = cli_mono_s();
     if (run_replay(o, MP_REPLAY_FAST, info->nblocks, planes, n, &fast)) {
         goto out;
     }
-    t_fast = now_s() - t0;
-    t0 = now_s();
+    t_fast = cli_mono_s() - t0;
+    t0 = cli_mono_s();
     if (run_replay(o, MP_REPLAY_NAIVE, info->nblocks, planes, n, &naive)) {
         goto out;
     }
-    t_naive = now_s() - t0;
+    t_naive = cli_mono_s() - t0;
     for (size_t p = 0; p < o->npreds; p++) {
         for (size_t wi = 0; wi < o->nwin; wi++) {
             mp_confusion cf, cn;
