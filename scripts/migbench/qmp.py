@@ -12,6 +12,9 @@ import time
 
 from . import procs
 
+# Events QEMU may write before its greeting (see QMP.connect()).
+MAX_EVENTS_BEFORE_GREETING = 16
+
 
 class QMPError(Exception):
     pass
@@ -40,8 +43,9 @@ class QMP:
         self._file = self.sock.makefile("rb")
         # QEMU can write an event (RESUME of a guest starting while we
         # connect) before the greeting its monitor sends on "opened":
-        # keep such events, then expect the greeting.
-        while True:
+        # keep a few such events (as migpolicy's C client does), then expect
+        # the greeting.
+        for _ in range(MAX_EVENTS_BEFORE_GREETING + 1):
             line = self._file.readline()
             rx = time.time()
             try:

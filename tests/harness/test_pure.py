@@ -12,7 +12,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))), "scripts"))
 
 from migbench import bench, flatness, guest, qtrace, stats, strategies, workloads  # noqa: E402
-from migbench.qmp import QMP, QMPError  # noqa: E402
+from migbench.qmp import MAX_EVENTS_BEFORE_GREETING, QMP, QMPError  # noqa: E402
 
 
 class ParseTest(unittest.TestCase):
@@ -236,6 +236,14 @@ class QmpGreetingTest(unittest.TestCase):
                 self.assertEqual(q.cmd("query-status"), {})
             finally:
                 q.close()
+
+    def test_endless_events(self):
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "q.sock")
+            self._serve(path, [{"event": "RESUME", "data": {}}] *
+                        (MAX_EVENTS_BEFORE_GREETING + 1))
+            with self.assertRaisesRegex(QMPError, "bad greeting"):
+                QMP(path, "t").connect(timeout_s=5)
 
     def test_not_qmp(self):
         with tempfile.TemporaryDirectory() as d:
