@@ -2,15 +2,21 @@
 # check.sh - the project's test suites, in order, with one summary line.
 #
 #   1. unit       our C code (meson test --suite unit, build/meson)
-#   2. qtest      upstream's migration-test against our QEMU build
+#   2. hosts      the accelerator probe, the migration-test wrapper and one
+#                 verified migration on simulated hosts without /dev/kvm and
+#                 with a /dev/kvm that cannot run a guest (tests/hosts/run.sh)
+#   3. qtest      upstream's migration-test against our QEMU build
 #                 (quick set; the whole suite with --full)
-#   3. e2e        end-to-end migrations of self-checking guests under every
+#   4. e2e        end-to-end migrations of self-checking guests under every
 #                 strategy (tests/e2e/run.sh)
-#   4. libvirt    two libvirt hosts in network namespaces: virsh migrate
+#   5. libvirt    two libvirt hosts in network namespaces: virsh migrate
 #                 --postcopy, migpolicy migrate, the hook's veto
 #                 (tests/libvirt/run.sh, about 80 s; it installs libvirt
 #                 with scripts/install-deps.sh if missing; a skip, e.g. not
 #                 root, counts as a failure)
+#
+#   6. asan       (--full only) the phase qtests and the failure tests on an
+#                 ASan+UBSan build of the fork (scripts/check-asan.sh)
 #
 # Every suite runs even if an earlier one fails; the last line is
 # "N passed, N failed" over all suites, and the exit status is 1 if any failed.
@@ -57,9 +63,11 @@ unit_tests() {
 }
 
 suite unit unit_tests
+suite hosts "$MP_TOP/tests/hosts/run.sh"
 suite "migration-test${full:+ --full}" "$MP_TOP/scripts/run-migration-test.sh" $full
 suite e2e "$MP_TOP/tests/e2e/run.sh"
 suite libvirt "$MP_TOP/tests/libvirt/run.sh"
+[ -n "$full" ] && suite asan "$MP_TOP/scripts/check-asan.sh"
 
 printf 'summary:%s\n' "$summary"
 echo "$total_pass passed, $total_fail failed"

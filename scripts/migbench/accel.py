@@ -3,7 +3,10 @@
 /dev/kvm can exist and still not run guests (the paravirtual KVM on these
 machines stalls in early boot), so the only honest test is to boot the test
 guest with -accel kvm and wait for MPWL READY.  The answer is cached in
-build/accel (JSON) keyed by the host kernel version.
+build/accel (JSON; $MIGBENCH_ACCEL_CACHE overrides the path) keyed by the
+host kernel version and by what /dev/kvm is (absent, or its device number,
+inode and access), so that a host whose /dev/kvm appears, disappears or
+changes is probed again.
 """
 import json
 import os
@@ -15,15 +18,30 @@ import time
 from . import paths, procs, workloads
 from .qemu import QemuVM, guest_args
 
-CACHE = os.path.join(paths.BUILD, "accel")
+CACHE = os.environ.get("MIGBENCH_ACCEL_CACHE") or os.path.join(paths.BUILD, "accel")
 PROBE_TIMEOUT_S = 20.0
+
+
+def kvm_device():
+    """What /dev/kvm is on this host, as a short string: 'absent', or its
+    device number, inode and whether this process may open it."""
+    try:
+        st = os.stat("/dev/kvm")
+    except FileNotFoundError:
+        return "absent"
+    except OSError as e:
+        return "stat failed: %s" % e.strerror
+    return "dev %d:%d ino %d %s" % (os.major(st.st_rdev), os.minor(st.st_rdev), st.st_ino,
+                                    "rw" if os.access("/dev/kvm", os.R_OK | os.W_OK)
+                                    else "no access")
 
 
 def _load_cache():
     try:
         with open(CACHE) as f:
             d = json.load(f)
-        if d.get("kernel") == platform.release() and d.get("accel") in ("kvm", "tcg"):
+        if (d.get("kernel") == platform.release() and d.get("kvm_device") == kvm_device()
+                and d.get("accel") in ("kvm", "tcg")):
             return d
     except (OSError, ValueError):
         pass
@@ -39,17 +57,21 @@ def probe(qemu=None, force=False, log=paths.log, timeout_s=PROBE_TIMEOUT_S):
             log("accelerator %s (%s)" % (d["accel"], reason))
             return d["accel"], reason
     qemu = qemu or paths.default_qemu()
-    if not os.path.exists("/dev/kvm"):
+    dev = kvm_device()
+    if dev == "absent":
         accel, reason = "tcg", "/dev/kvm does not exist"
+    elif not os.access("/dev/kvm", os.R_OK | os.W_OK):
+        accel, reason = "tcg", "/dev/kvm cannot be opened for reading and writing"
     elif not (os.path.exists(paths.GUEST_KERNEL) and os.path.exists(paths.GUEST_INITRD)):
         log("accelerator tcg (test guest not built: run scripts/build-guest.sh; not cached)")
         return "tcg", "test guest not built, kvm not probed"
     else:
         accel, reason = _boot_probe(qemu, timeout_s)
-    os.makedirs(paths.BUILD, exist_ok=True)
+    os.makedirs(os.path.dirname(CACHE), exist_ok=True)
     with open(CACHE, "w") as f:
-        json.dump({"kernel": platform.release(), "accel": accel, "reason": reason,
-                   "qemu": qemu, "probed_at": time.strftime("%Y-%m-%dT%H:%M:%S")}, f)
+        json.dump({"kernel": platform.release(), "kvm_device": dev, "accel": accel,
+                   "reason": reason, "qemu": qemu,
+                   "probed_at": time.strftime("%Y-%m-%dT%H:%M:%S")}, f)
         f.write("\n")
     log("accelerator %s (%s)" % (accel, reason))
     return accel, reason
