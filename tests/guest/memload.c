@@ -1,7 +1,8 @@
 /*
  * memload.c - self-checking memory workload for migration tests.
  *
- * Usage: memload [w=<MiB>,r=<MiB>,c=<MiB>,rate=<pages/s>,shift=<s>]
+ * Usage: memload [w=<MiB>,r=<MiB>,c=<MiB>,rate=<pages/s>,shift=<s>,
+ *                 win=<MiB>,slide=<MiB/s>]
  *        memload --idle
  *
  * Three regions of stamped 4 KiB pages:
@@ -10,6 +11,10 @@
  *   C (region 2)  cold: stamped once, checked only by "verify"
  * With shift=T the W and R regions swap roles every T seconds (the region
  * number in a stamp is the page's home region, not its current role).
+ * With win=M only a window of M MiB of the write-hot region is rewritten
+ * (round-robin within it); with slide=S that window moves forward through
+ * the region at S MiB/s of guest time and wraps at its end: a hot set
+ * that moves (a sliding window, or a sweeping front when S is large).
  * Page stamp layout and protocol: see tests/guest/README.md.
  */
 #include "mpwl-common.h"
@@ -79,6 +84,8 @@ typedef struct Memload {
     uint64_t size_mib[REGION_COUNT];
     uint64_t rate_pages_per_s;  /* 0 = as fast as possible */
     uint64_t shift_s;           /* 0 = never */
+    uint64_t window_pages;      /* write window within W; 0 = all of it */
+    uint64_t slide_pages_per_s; /* speed of the window; 0 = it stays */
     bool locked;                /* mlock() succeeded */
 
     /* region currently rewritten / read-verified; written by the worker,
@@ -198,16 +205,39 @@ static void report_runtime_fault(int region, uint64_t index, PageFault fault,
                          page_fault_names[fault], expected_gen, found_gen);
 }
 
-/* Rewrite @count pages of the write-hot region, next generation each. */
+/*
+ * First page of the write window @now_ns into the run: the window moves
+ * slide_pages_per_s forward and wraps at the end of the region.
+ */
+static uint64_t window_start(const Memload *m, uint64_t region_pages,
+                             int64_t now_ns)
+{
+    uint64_t elapsed_ns = (uint64_t)(now_ns - m->start_ns);
+    uint64_t moved = (elapsed_ns / 1000000000ULL) * m->slide_pages_per_s +
+                     (elapsed_ns % 1000000000ULL) * m->slide_pages_per_s /
+                     1000000000ULL;
+
+    return moved % region_pages;
+}
+
+/*
+ * Rewrite @count pages of the write-hot region, next generation each:
+ * round-robin over the whole region, or over the (moving) write window.
+ */
 static void write_batch(Memload *m, uint64_t count)
 {
     Region *r = &m->region[m->write_hot];
+    uint64_t win = m->window_pages, base = 0;
 
     if (r->pages == 0) {
         return;
     }
+    if (win) {
+        base = window_start(m, r->pages, mpwl_now_ns());
+    }
     for (uint64_t n = 0; n < count; n++) {
-        uint64_t index = m->write_cursor;
+        uint64_t index = win ? (base + m->write_cursor % win) % r->pages
+                             : m->write_cursor;
         uint8_t *page = page_at(r, index);
         uint64_t found_gen;
         PageFault fault = check_header(page, (uint32_t)m->write_hot,
@@ -224,7 +254,8 @@ static void write_batch(Memload *m, uint64_t count)
         r->generation[index]++;
         stamp_page(page, (uint32_t)m->write_hot, (uint32_t)index,
                    r->generation[index]);
-        m->write_cursor = (index + 1) % r->pages;
+        m->write_cursor = win ? (m->write_cursor + 1) % win
+                              : (index + 1) % r->pages;
     }
     atomic_fetch_add(&m->pages_written, count);
     mpwl_units_add(count);
@@ -500,6 +531,8 @@ int main(int argc, char **argv)
         { .key = "c", .value = 0 },
         { .key = "rate", .value = 0 },
         { .key = "shift", .value = 0 },
+        { .key = "win", .value = 0 },
+        { .key = "slide", .value = 0 },
     };
     char err[200];
     int ret;
@@ -545,6 +578,19 @@ int main(int argc, char **argv)
     if (m.shift_s > 1000000) {
         return mpwl_usage_error("memload", "shift exceeds 1000000 s");
     }
+    if (params[5].value > m.size_mib[REGION_W] ||
+        (params[5].value && m.shift_s)) {
+        return mpwl_usage_error("memload", "win must be at most w, and "
+                                "cannot be combined with shift");
+    }
+    if (params[6].value && !params[5].value) {
+        return mpwl_usage_error("memload", "slide needs a window (win>0)");
+    }
+    if (params[6].value > REGION_MAX_MIB) {
+        return mpwl_usage_error("memload", "slide exceeds 1048576 MiB/s");
+    }
+    m.window_pages = params[5].value * PAGES_PER_MIB;
+    m.slide_pages_per_s = params[6].value * PAGES_PER_MIB;
 
     for (int reg = 0; reg < REGION_COUNT; reg++) {
         ret = region_init(&m, reg);
@@ -557,9 +603,11 @@ int main(int argc, char **argv)
 
     m.start_ns = mpwl_now_ns();
     mpwl_say("READY memload w=%" PRIu64 " r=%" PRIu64 " c=%" PRIu64
-             " rate=%" PRIu64 " shift=%" PRIu64, m.size_mib[REGION_W],
+             " rate=%" PRIu64 " shift=%" PRIu64 " win=%" PRIu64
+             " slide=%" PRIu64, m.size_mib[REGION_W],
              m.size_mib[REGION_R], m.size_mib[REGION_C], m.rate_pages_per_s,
-             m.shift_s);
+             m.shift_s, m.window_pages / PAGES_PER_MIB,
+             m.slide_pages_per_s / PAGES_PER_MIB);
     ret = mpwl_heartbeat_start();
     if (ret < 0) {
         mpwl_say("ERROR memload: cannot start heartbeat: %s", strerror(-ret));
