@@ -16,7 +16,7 @@ KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
 # Build of the QEMU fork (see qemu/README.md) and of our own C code.
 PKGS_BUILD="build-essential ccache pkg-config ninja-build python3-venv
  libglib2.0-dev libpixman-1-dev zlib1g-dev liburing-dev libslirp-dev flex bison
- libfdt-dev libcap-ng-dev libattr1-dev dpkg-dev"
+ libfdt-dev libcap-ng-dev libattr1-dev libgnutls28-dev dpkg-dev"
 # From bookworm-backports: QEMU 10.0 needs meson >= 1.5; qemu-system-x86 10.0.x is the
 # stock peer our fork is compared with (and a stock destination for compatibility tests).
 PKGS_BACKPORTS="meson python3-pycotap qemu-system-x86 qemu-system-data"

@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # qemu-build.sh - configure (once) and build the fork out of tree in build/qemu.
 #
-# Builds qemu-system-x86_64 (KVM + TCG, io_uring, zlib, slirp; no docs, no
-# blobs) and upstream's tests/qtest/migration-test. Firmware comes from Debian's
-# seabios, ipxe-qemu and qemu-system-data packages (--firmwarepath). ccache is
+# Builds qemu-system-x86_64 (KVM + TCG, io_uring, zlib, slirp, GnuTLS for
+# migration over TLS; no docs, no blobs) and upstream's
+# tests/qtest/migration-test. Firmware comes from Debian's seabios,
+# ipxe-qemu and qemu-system-data packages (--firmwarepath). ccache is
 # used when installed (meson picks it up). Re-running is incremental: after
 # touching one migration/ file it relinks in seconds.
 #
-# Usage: scripts/qemu-build.sh [ninja targets...]
+# Usage: scripts/qemu-build.sh [--asan] [ninja targets...]
+#   --asan   a second build in build/qemu-asan with AddressSanitizer and
+#            UndefinedBehaviorSanitizer (for make check-asan)
 set -euo pipefail
 MP_PROG=qemu-build
 . "$(dirname "$0")/lib/common.sh"
@@ -15,6 +18,12 @@ case "${1:-}" in -h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//
 
 SRC="${QEMU_SRC:-$MP_BUILD/qemu-src}"
 OUT="${QEMU_BUILD_DIR:-$MP_BUILD/qemu}"
+asan=""
+if [ "${1:-}" = --asan ]; then
+    asan=1
+    shift
+    OUT="${QEMU_BUILD_DIR:-$MP_BUILD/qemu-asan}"
+fi
 [ -f "$SRC/configure" ] || mp_die "no QEMU tree in build/qemu-src: run scripts/qemu-prepare.sh first"
 
 # The configuration is part of the project: a change here reconfigures.
@@ -24,11 +33,14 @@ CONFIGURE_FLAGS=(
     --without-default-features
     --enable-kvm --enable-tcg
     --enable-linux-io-uring --enable-slirp
+    --enable-gnutls                    # tls-creds-x509: migration over TLS
     --enable-tools                     # qemu-img etc. are cheap and handy
     --disable-docs --disable-werror --disable-rust
     --disable-install-blobs
     --firmwarepath=/usr/share/qemu:/usr/share/seabios:/usr/lib/ipxe/qemu
 )
+# Sanitizers: -O1 keeps ASan reports readable and the guests fast enough.
+[ -z "$asan" ] || CONFIGURE_FLAGS+=(--enable-asan --enable-ubsan --extra-cflags=-O1)
 # ccache through its masquerade directory (QEMU's configure names the compiler
 # itself, so meson would not add ccache on its own). The base directory makes
 # two trees of the same layout (build/qemu-src + build/qemu) share hits.
@@ -38,7 +50,7 @@ if [ -d /usr/lib/ccache ]; then
 fi
 want="${CONFIGURE_FLAGS[*]}"
 if [ ! -f "$OUT/build.ninja" ] || [ "$(cat "$OUT/mp-configure-flags" 2>/dev/null)" != "$want" ]; then
-    mp_log "configuring build/qemu"
+    mp_log "configuring ${OUT#$MP_TOP/}"
     rm -rf "$OUT"
     mkdir -p "$OUT"
     (cd "$OUT" && "$SRC/configure" "${CONFIGURE_FLAGS[@]}") > "$OUT.configure.log" 2>&1 ||

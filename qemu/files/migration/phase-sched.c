@@ -10,6 +10,16 @@
  * RAMBlock offsets are aligned to 64 target pages (find_ram_offset()),
  * so with at most 64 pages per block no block straddles two RAMBlocks.
  *
+ * The unit of every decision is the block, or the host page of its
+ * RAMBlock where that is larger (hugetlbfs: 2 MiB or 1 GiB): post-copy
+ * places whole host pages at the destination, so a host page must be
+ * deferred or pushed as a whole and pulled from its first page on.  The
+ * history keeps its uniform blocks; the written and accessed bits of each
+ * sample are spread over the whole host page (phase_sched_spread_units()),
+ * so all blocks of one host page share one history and one prediction.
+ * Host pages are aligned within their RAMBlock, and since a RAMBlock's
+ * offset is block-aligned, a unit is a whole number of blocks.
+ *
  * Memory cost per GiB of guest RAM with 4 KiB pages and 16-page blocks
  * (16384 blocks):
  *   - RAMBlock.phase_written, one bit per page:             32 KiB
@@ -32,6 +42,7 @@
 #include "qemu/bitops.h"
 #include "qemu/host-utils.h"
 #include "qemu/rcu.h"
+#include "qemu/stats64.h"
 #include "qemu/timer.h"
 #include "qemu/main-loop.h"
 #include "qemu/base64.h"
@@ -45,6 +56,7 @@
 #include "hw/core/cpu.h"
 #include "system/tcg.h"
 #include "migration.h"
+#include "migration-stats.h"
 #include "options.h"
 #include "ram.h"
 #include "savevm.h"
@@ -76,6 +88,21 @@
  */
 #define PHASE_SCHED_TINY_DIVISOR 8
 #define PHASE_SCHED_DRAIN_INTERVALS 2
+
+/*
+ * Convergence guarantee: the push phase is judged over the last
+ * PHASE_SCHED_PROGRESS_INTERVALS intervals (2 s at the default 500 ms).
+ * If the push remainder fell by less than 1/PHASE_SCHED_PROGRESS_DIVISOR
+ * of what was sent meanwhile (the rest was written again: a hot set that
+ * moves faster than the prediction follows it), or if more than half of
+ * the pages pushed meanwhile were found re-dirtied, or if the push phase
+ * has resent as many bytes as its whole first pass, deferring stops and
+ * the migration switches to post-copy at once, as post-copy after
+ * pre-copy would (without postcopy-ram: pre-copy goes on unordered, as
+ * stock pre-copy).
+ */
+#define PHASE_SCHED_PROGRESS_INTERVALS 4
+#define PHASE_SCHED_PROGRESS_DIVISOR 4
 
 /*
  * Before stopping the guest for the switch, the scheduler pings the
@@ -111,6 +138,7 @@ static PhaseSchedIdle *phase_sched_idle;
  * global block number.  Owned by the migration thread.
  */
 typedef struct PhaseSchedState {
+    struct rcu_head rcu;
     unsigned block_shift;          /* log2(pages per block) */
     uint64_t nblocks;
     uint64_t nwords;               /* uint64_t words per block plane */
@@ -125,6 +153,31 @@ typedef struct PhaseSchedState {
     bool order_sweep_all;
     int64_t fits_since_ns;         /* push remainder fits since, or 0 */
     int64_t barrier_ns;            /* switch ping sent at, or 0 */
+    int64_t last_sync_ns;          /* last dirty-log sync, or 0 */
+
+    /*
+     * Convergence: the push phase at each of the last samples (a ring of
+     * PHASE_SCHED_PROGRESS_INTERVALS + 1), and its first pass.
+     */
+    struct {
+        uint64_t remainder;        /* must_precopy, bytes */
+        uint64_t sent;             /* migration_transferred_bytes() */
+        uint64_t pushed;           /* pages pushed after warm-up */
+        uint64_t redirtied;        /* mispredict_pushed_pages */
+    } progress[PHASE_SCHED_PROGRESS_INTERVALS + 1];
+    unsigned progress_count;       /* samples in the ring */
+    uint64_t remainder;            /* latest must_precopy seen, bytes */
+    uint64_t rounds;               /* dirty-page search wrapped */
+    /*
+     * When the first round ended: bytes sent so far, and the size of a
+     * whole first pass (those plus the deferred dirty pages it skipped).
+     */
+    uint64_t first_pass_sent;
+    uint64_t first_pass_bytes;
+    uint64_t pushed_pages;         /* sent in the push phase */
+    /* Deferring stopped: the push phase does not converge (or management
+     * asked for post-copy); the migration goes on as stock would. */
+    PhaseSchedFallback fallback;
 
     mp_history hist;
     void *hist_mem;
@@ -156,8 +209,44 @@ typedef struct PhaseSchedState {
     uint64_t pull_hint;
 } PhaseSchedState;
 
+/*
+ * PhaseSchedCounters: the statistics of the current or last migration,
+ * kept after its state is freed.  Counters are Stat64 as in mig_stats:
+ * written by the migration thread (pulled_fault_pages by the return-path
+ * thread), read under the BQL by query-migrate.
+ */
+typedef struct PhaseSchedCounters {
+    Stat64 pushed_read_pages;
+    Stat64 pushed_clean_pages;
+    Stat64 pushed_write_pages;
+    Stat64 pushed_unpredicted_pages;
+    Stat64 deferred_pages;
+    Stat64 deferred_blocks;
+    Stat64 pulled_background_pages;
+    Stat64 pulled_fault_pages;
+    Stat64 mispredict_pushed_pages;
+    Stat64 mispredict_deferred_pages;
+    Stat64 intervals;
+    Stat64 sample_time_us;
+    Stat64 sample_time_max_us;
+    Stat64 sampler_syncs;
+    Stat64 log_clears;
+    Stat64 pull_restarts;
+    Stat64 history_bytes;
+    PhaseSchedAccessSource access_source;
+    PhaseSchedFallback fallback;
+    bool switched_to_postcopy;
+    bool valid;
+} PhaseSchedCounters;
+
+/*
+ * The scheduler of the current migration or profile.  Published with
+ * RCU for the return-path thread (phase_sched_note_request()); every
+ * other user runs in the migration thread or under the BQL, where it
+ * cannot be freed underneath them.
+ */
 static PhaseSchedState *phase_sched;
-static PhaseSchedStats phase_sched_stats;
+static PhaseSchedCounters phase_sched_stats;
 /* Samples a profile (no migration) from the main loop; NULL otherwise. */
 static QEMUTimer *phase_sched_profile_timer;
 /* Value of the last pong of the destination (return-path thread). */
@@ -199,6 +288,34 @@ static uint64_t plane_next(const uint64_t *plane, uint64_t b, uint64_t end)
     return end;
 }
 
+/* Set blocks [@b, @end). */
+static void plane_set_range(uint64_t *plane, uint64_t b, uint64_t end)
+{
+    while (b < end && b % 64) {
+        plane_set(plane, b++);
+    }
+    for (; b + 64 <= end; b += 64) {
+        plane[b / 64] = UINT64_MAX;
+    }
+    while (b < end) {
+        plane_set(plane, b++);
+    }
+}
+
+/* Clear blocks [@b, @end). */
+static void plane_clear_range(uint64_t *plane, uint64_t b, uint64_t end)
+{
+    while (b < end && b % 64) {
+        plane_clear(plane, b++);
+    }
+    for (; b + 64 <= end; b += 64) {
+        plane[b / 64] = 0;
+    }
+    while (b < end) {
+        plane_clear(plane, b++);
+    }
+}
+
 static uint64_t plane_count(const uint64_t *plane, uint64_t nwords)
 {
     uint64_t n = 0;
@@ -207,6 +324,58 @@ static uint64_t plane_count(const uint64_t *plane, uint64_t nwords)
         n += ctpop64(plane[i]);
     }
     return n;
+}
+
+/*
+ * log2 of the target pages of one scheduling unit of @rb: a block, or a
+ * host page of @rb where that is larger.
+ */
+static inline unsigned phase_sched_unit_shift(PhaseSchedState *ps,
+                                              RAMBlock *rb)
+{
+    size_t host_pages = qemu_ram_pagesize(rb) >> TARGET_PAGE_BITS;
+
+    return MAX(ps->block_shift, host_pages > 1 ? ctz64(host_pages) : 0);
+}
+
+/* Global block numbers of @rb: [*firstp, *endp). */
+static void phase_sched_rb_blocks(PhaseSchedState *ps, RAMBlock *rb,
+                                  uint64_t *firstp, uint64_t *endp)
+{
+    unsigned long used = rb->used_length >> TARGET_PAGE_BITS;
+    uint64_t first = phase_sched_rb_first_block(ps, rb);
+
+    *firstp = first;
+    *endp = MIN(first + DIV_ROUND_UP(used, 1u << ps->block_shift),
+                ps->nblocks);
+}
+
+/*
+ * Where a RAMBlock's host page spans several blocks, a block marked in
+ * @plane marks every block of its host page: the host page is one unit.
+ */
+static void phase_sched_spread_units(PhaseSchedState *ps, uint64_t *plane)
+{
+    RAMBlock *rb;
+
+    RAMBLOCK_FOREACH_NOT_IGNORED(rb) {
+        unsigned ushift = phase_sched_unit_shift(ps, rb);
+        uint64_t n = UINT64_C(1) << (ushift - ps->block_shift);
+        uint64_t first, end, b;
+
+        if (n == 1) {
+            continue;
+        }
+        phase_sched_rb_blocks(ps, rb, &first, &end);
+        for (b = plane_next(plane, first, end); b < end;
+             b = plane_next(plane, b, end)) {
+            uint64_t ub = first + ROUND_DOWN(b - first, n);
+            uint64_t ue = MIN(ub + n, end);
+
+            plane_set_range(plane, ub, ue);
+            b = ue;
+        }
+    }
 }
 
 /*
@@ -280,7 +449,10 @@ static PhaseSchedAccessSource phase_sched_resolve_source(void)
     return src;
 }
 
-/* Free a state that is not (or no longer) published in phase_sched. */
+/*
+ * Free a state that is not (or no longer) published in phase_sched and
+ * that no RCU reader can still hold.
+ */
 static void phase_sched_state_free(PhaseSchedState *ps)
 {
     g_free(ps->hist_mem);
@@ -365,7 +537,7 @@ static PhaseSchedState *phase_sched_state_new(Error **errp)
 
     memset(&phase_sched_stats, 0, sizeof(phase_sched_stats));
     phase_sched_stats.valid = true;
-    phase_sched_stats.history_bytes = bytes;
+    stat64_set(&phase_sched_stats.history_bytes, bytes);
     phase_sched_stats.access_source = phase_sched_resolve_source();
 
     if (phase_sched_stats.access_source ==
@@ -475,8 +647,8 @@ bool phase_sched_setup(Error **errp)
             ps->migrating = true;
             ps->kind = (mp_predictor)migrate_phase_sched_predictor();
             ps->warmup = MAX(migrate_phase_sched_warmup(), 1);
-            phase_sched_stats.sample_time_us = 0;
-            phase_sched_stats.sample_time_max_us = 0;
+            stat64_set(&phase_sched_stats.sample_time_us, 0);
+            stat64_set(&phase_sched_stats.sample_time_max_us, 0);
             phase_sched_recount_deferred();
             return true;
         }
@@ -500,7 +672,7 @@ bool phase_sched_setup(Error **errp)
         return false;
     }
     ps->migrating = true;
-    phase_sched = ps;
+    qatomic_rcu_set(&phase_sched, ps);
     return true;
 }
 
@@ -522,10 +694,11 @@ void phase_sched_cleanup(void)
     if (!ps) {
         return;
     }
-    phase_sched = NULL;
-    trace_phase_sched_cleanup(phase_sched_stats.intervals,
-                              phase_sched_stats.sample_time_us);
-    phase_sched_state_free(ps);
+    /* The return-path thread may still be noting a request: RCU. */
+    qatomic_rcu_set(&phase_sched, NULL);
+    trace_phase_sched_cleanup(stat64_get(&phase_sched_stats.intervals),
+                              stat64_get(&phase_sched_stats.sample_time_us));
+    call_rcu(ps, phase_sched_state_free, rcu);
 }
 
 /* Harvest the dirty log into RAMBlock.phase_written, without migrating. */
@@ -539,6 +712,14 @@ static void phase_sched_profile_sync(void)
         if (rb->phase_written) {
             cpu_physical_memory_sync_dirty_bitmap(rb, 0, rb->used_length,
                                                   rb->phase_written);
+            /*
+             * With KVM's manual dirty-log protection nothing is
+             * write-protected again until it is cleared: without this,
+             * a page written once (or every page, with
+             * KVM_DIRTY_LOG_INITIALLY_SET) would look written in every
+             * interval.  Only the bits just harvested are cleared.
+             */
+            memory_region_clear_dirty_bitmap(rb->mr, 0, rb->used_length);
         }
     }
 }
@@ -552,7 +733,9 @@ static void phase_sched_profile_tick(void *opaque)
         return;
     }
     phase_sched_profile_sync();
-    phase_sched_sample(qemu_clock_get_ns(QEMU_CLOCK_REALTIME) - t0);
+    WITH_RCU_READ_LOCK_GUARD() {
+        phase_sched_sample(qemu_clock_get_ns(QEMU_CLOCK_REALTIME) - t0);
+    }
     timer_mod(phase_sched_profile_timer, ps->next_sample_ns);
 }
 
@@ -595,7 +778,7 @@ void qmp_x_phase_sched_profile(bool enable, Error **errp)
         memory_global_dirty_log_stop(GLOBAL_DIRTY_PHASE_SCHED);
         return;
     }
-    phase_sched = ps;
+    qatomic_rcu_set(&phase_sched, ps);
     phase_sched_profile_timer = timer_new_ns(QEMU_CLOCK_REALTIME,
                                              phase_sched_profile_tick, NULL);
     timer_mod(phase_sched_profile_timer, ps->next_sample_ns);
@@ -635,8 +818,8 @@ PhaseSchedHistory *qmp_x_query_phase_sched_history(bool has_since,
     h->blocks = ps->nblocks;
     h->ram_bytes = ram_bytes_total();
     h->access_source = phase_sched_stats.access_source;
-    h->sample_time = phase_sched_stats.sample_time_us;
-    h->sample_time_max = phase_sched_stats.sample_time_max_us;
+    h->sample_time = stat64_get(&phase_sched_stats.sample_time_us);
+    h->sample_time_max = stat64_get(&phase_sched_stats.sample_time_max_us);
 
     total = mp_history_total(&ps->hist);
     oldest = total - mp_history_count(&ps->hist);
@@ -670,12 +853,151 @@ bool phase_sched_deferring(void)
     PhaseSchedState *ps = phase_sched;
 
     return ps && ps->migrating && !ps->in_pull && !ps->completing &&
-           !ps->finish_precopy && mp_history_count(&ps->hist) >= ps->warmup;
+           !ps->finish_precopy && !ps->fallback &&
+           mp_history_count(&ps->hist) >= ps->warmup;
+}
+
+void phase_sched_note_sync(void)
+{
+    PhaseSchedState *ps = phase_sched;
+
+    if (ps) {
+        ps->last_sync_ns = qemu_clock_get_ns(QEMU_CLOCK_REALTIME);
+    }
+}
+
+bool phase_sched_sample_needs_sync(void)
+{
+    PhaseSchedState *ps = phase_sched;
+
+    if (!ps || (ps->last_sync_ns && qemu_clock_get_ns(QEMU_CLOCK_REALTIME) -
+                ps->last_sync_ns < ps->interval_ns / 4)) {
+        return false;
+    }
+    stat64_add(&phase_sched_stats.sampler_syncs, 1);
+    return true;
+}
+
+uint64_t phase_sched_foreach_deferred(uint64_t (*fn)(RAMBlock *rb,
+                                                     unsigned long start,
+                                                     unsigned long npages,
+                                                     void *opaque),
+                                      void *opaque)
+{
+    PhaseSchedState *ps = phase_sched;
+    uint64_t sum = 0;
+    RAMBlock *rb;
+
+    if (!phase_sched_deferring()) {
+        return 0;
+    }
+    RCU_READ_LOCK_GUARD();
+    RAMBLOCK_FOREACH_NOT_IGNORED(rb) {
+        unsigned long used = rb->used_length >> TARGET_PAGE_BITS;
+        uint64_t first, end, b, e;
+
+        phase_sched_rb_blocks(ps, rb, &first, &end);
+        for (b = plane_next(ps->deferred, first, end); b < end;
+             b = plane_next(ps->deferred, e, end)) {
+            unsigned long p = (b - first) << ps->block_shift;
+
+            /* A run of deferred blocks ends at the first one that is not. */
+            for (e = b + 1; e < end && plane_test(ps->deferred, e); e++) {
+                /* next */
+            }
+            sum += fn(rb, p, MIN((e - first) << ps->block_shift, used) - p,
+                      opaque);
+        }
+    }
+    return sum;
+}
+
+void phase_sched_count_log_clears(uint64_t chunks)
+{
+    stat64_add(&phase_sched_stats.log_clears, chunks);
+}
+
+/* Stop deferring (or ordering pre-copy) for good, for @why. */
+static void phase_sched_fall_back(PhaseSchedState *ps, PhaseSchedFallback why)
+{
+    if (ps->fallback) {
+        return;
+    }
+    trace_phase_sched_fallback(PhaseSchedFallback_str(why), ps->remainder,
+                               ps->deferred_dirty);
+    ps->fallback = why;
+    phase_sched_stats.fallback = why;
+    ps->fits_since_ns = 0;
+    ps->barrier_ns = 0;
+    stat64_set(&phase_sched_stats.deferred_pages, ps->deferred_dirty);
+}
+
+void phase_sched_postcopy_requested(void)
+{
+    PhaseSchedState *ps = phase_sched;
+
+    if (phase_sched_deferring() && !phase_sched_stats.switched_to_postcopy) {
+        phase_sched_fall_back(ps, PHASE_SCHED_FALLBACK_REQUESTED);
+    }
+}
+
+/*
+ * The convergence guarantee (PHASE_SCHED_PROGRESS_*): called after each
+ * sample of the push phase.  While the push remainder is above what the
+ * switch needs, it must shrink by a fair share of what is sent, and the
+ * push phase may not resend more than its first pass.
+ */
+static void phase_sched_check_progress(PhaseSchedState *ps)
+{
+    const unsigned n = PHASE_SCHED_PROGRESS_INTERVALS;
+    unsigned slots = ARRAY_SIZE(ps->progress);
+    typeof(ps->progress[0]) *now, *then;
+    uint64_t sent, pushed, redirtied, drop;
+
+    if (!ps->migrating || !phase_sched_deferring()) {
+        return;
+    }
+    now = &ps->progress[ps->progress_count % slots];
+    now->remainder = ps->remainder;
+    now->sent = migration_transferred_bytes();
+    now->pushed = ps->pushed_pages;
+    now->redirtied = stat64_get(&phase_sched_stats.mispredict_pushed_pages);
+    ps->progress_count++;
+
+    /* Close to the switch: the drain and the ping take over. */
+    if (ps->remainder <= ps->threshold_peak) {
+        return;
+    }
+    if (ps->first_pass_bytes &&
+        now->sent - ps->first_pass_sent > ps->first_pass_bytes) {
+        phase_sched_fall_back(ps, PHASE_SCHED_FALLBACK_PASSES);
+        return;
+    }
+    if (ps->progress_count <= n) {
+        return;
+    }
+    then = &ps->progress[(ps->progress_count - 1 - n) % slots];
+    sent = now->sent - then->sent;
+    pushed = now->pushed - then->pushed;
+    redirtied = now->redirtied - then->redirtied;
+    drop = then->remainder > now->remainder ?
+           then->remainder - now->remainder : 0;
+    if (pushed && redirtied * 2 > pushed) {
+        phase_sched_fall_back(ps, PHASE_SCHED_FALLBACK_MISPREDICTED);
+    } else if (sent && drop * PHASE_SCHED_PROGRESS_DIVISOR < sent) {
+        phase_sched_fall_back(ps, PHASE_SCHED_FALLBACK_NO_PROGRESS);
+    }
 }
 
 void phase_sched_round_end(void)
 {
     PhaseSchedState *ps = phase_sched;
+
+    if (ps && ps->migrating && !ps->in_pull && !ps->rounds++) {
+        ps->first_pass_sent = migration_transferred_bytes();
+        ps->first_pass_bytes = ps->first_pass_sent +
+                               (ps->deferred_dirty << TARGET_PAGE_BITS);
+    }
 
     /*
      * Without post-copy nothing can wait for a pull phase: each round of
@@ -704,7 +1026,7 @@ bool phase_sched_page_deferred(RAMBlock *rb, unsigned long page)
 unsigned long phase_sched_block_end(RAMBlock *rb, unsigned long page)
 {
     PhaseSchedState *ps = phase_sched;
-    unsigned shift = ps ? ps->block_shift : 0;
+    unsigned shift = ps ? phase_sched_unit_shift(ps, rb) : 0;
 
     return ((page >> shift) + 1) << shift;
 }
@@ -739,7 +1061,7 @@ void phase_sched_recount_deferred(void)
         }
     }
     ps->deferred_dirty = n;
-    qatomic_set(&phase_sched_stats.deferred_pages, n);
+    stat64_set(&phase_sched_stats.deferred_pages, n);
 }
 
 uint64_t phase_sched_deferred_bytes(void)
@@ -775,6 +1097,7 @@ static uint64_t phase_sched_fold_written(PhaseSchedState *ps)
             }
         }
     }
+    phase_sched_spread_units(ps, ps->written);
     return plane_count(ps->written, ps->nwords);
 }
 
@@ -809,18 +1132,17 @@ static void phase_sched_fold_accessed(PhaseSchedState *ps, uint64_t *accessed)
             phase_sched_idle = NULL;
             phase_sched_stats.access_source = PHASE_SCHED_ACCESS_SOURCE_NONE;
         }
-        return;
-    }
-    if (!log) {
-        return;
-    }
-    for (unsigned long i = 0; i < BITS_TO_LONGS(log->npages); i++) {
-        if (qatomic_read(&log->bmap[i])) {
-            unsigned long w = qatomic_xchg(&log->bmap[i], 0);
+    } else if (log) {
+        for (unsigned long i = 0; i < BITS_TO_LONGS(log->npages); i++) {
+            if (qatomic_read(&log->bmap[i])) {
+                unsigned long w = qatomic_xchg(&log->bmap[i], 0);
 
-            plane_fold_page_word(ps, accessed, (uint64_t)i * BITS_PER_LONG, w);
+                plane_fold_page_word(ps, accessed,
+                                     (uint64_t)i * BITS_PER_LONG, w);
+            }
         }
     }
+    phase_sched_spread_units(ps, accessed);
 }
 
 /* Predict every block and derive the deferred set from it. */
@@ -847,12 +1169,13 @@ static void phase_sched_evaluate(PhaseSchedState *ps)
         ps->deferred_written[i] &= ps->deferred[i];
     }
 
-    phase_sched_stats.deferred_blocks = plane_count(ps->deferred, ps->nwords);
+    stat64_set(&phase_sched_stats.deferred_blocks,
+               plane_count(ps->deferred, ps->nwords));
     trace_phase_sched_predict(mp_history_count(&ps->hist),
                               st.blocks[MP_CLASS_WRITE],
                               st.blocks[MP_CLASS_READ],
                               st.blocks[MP_CLASS_CLEAN],
-                              phase_sched_stats.deferred_blocks);
+                              stat64_get(&phase_sched_stats.deferred_blocks));
 }
 
 void phase_sched_sample(int64_t sync_ns)
@@ -882,16 +1205,17 @@ void phase_sched_sample(int64_t sync_ns)
 
     phase_sched_evaluate(ps);
     phase_sched_recount_deferred();
+    phase_sched_check_progress(ps);
 
     sample_us = (qemu_clock_get_ns(QEMU_CLOCK_REALTIME) - t0 + sync_ns) /
                 SCALE_US;
-    phase_sched_stats.intervals++;
-    phase_sched_stats.sample_time_us += sample_us;
-    phase_sched_stats.sample_time_max_us =
-        MAX(phase_sched_stats.sample_time_max_us, sample_us);
+    stat64_add(&phase_sched_stats.intervals, 1);
+    stat64_add(&phase_sched_stats.sample_time_us, sample_us);
+    stat64_max(&phase_sched_stats.sample_time_max_us, sample_us);
     ps->next_sample_ns = t0 + ps->interval_ns;
 
-    trace_phase_sched_sample(phase_sched_stats.intervals, nwritten,
+    trace_phase_sched_sample(stat64_get(&phase_sched_stats.intervals),
+                             nwritten,
                              plane_count(a, ps->nwords), ps->deferred_dirty,
                              sample_us);
 }
@@ -970,11 +1294,28 @@ bool phase_sched_want_postcopy(uint64_t must_precopy, uint64_t can_postcopy,
 {
     PhaseSchedState *ps = phase_sched;
 
-    if (ps) {
-        ps->threshold_peak = MAX(ps->threshold_peak, threshold);
+    if (!ps || !ps->migrating || ps->in_pull || ps->completing) {
+        return false;
     }
-    if (!migrate_postcopy_ram() || !phase_sched_deferring() ||
-        !ps->deferred_dirty) {
+    ps->threshold_peak = MAX(ps->threshold_peak, threshold);
+    /*
+     * Deferring stopped because the push phase does not converge: switch
+     * now, with every dirty page postcopiable, as post-copy after
+     * pre-copy would.
+     */
+    if (ps->fallback && migrate_postcopy_ram()) {
+        if (!phase_sched_stats.switched_to_postcopy) {
+            trace_phase_sched_switch(must_precopy, can_postcopy, threshold,
+                                     ps->deferred_dirty);
+        }
+        phase_sched_stats.switched_to_postcopy = true;
+        return true;
+    }
+    if (!migrate_postcopy_ram() || !phase_sched_deferring()) {
+        return false;
+    }
+    ps->remainder = must_precopy;
+    if (!ps->deferred_dirty) {
         return false;
     }
     if (must_precopy > threshold) {
@@ -993,7 +1334,7 @@ bool phase_sched_want_postcopy(uint64_t must_precopy, uint64_t can_postcopy,
     if ((ps->deferred_dirty << TARGET_PAGE_BITS) + must_precopy <=
         ps->threshold_peak / PHASE_SCHED_TINY_DIVISOR) {
         ps->finish_precopy = true;
-        qatomic_set(&phase_sched_stats.deferred_pages, 0);
+        stat64_set(&phase_sched_stats.deferred_pages, 0);
         trace_phase_sched_finish_precopy(ps->deferred_dirty,
                                          ps->threshold_peak);
         return false;
@@ -1115,7 +1456,7 @@ void phase_sched_postcopy_begin(void)
     }
     /* What was deferred at the switch is what the pull phase owes. */
     phase_sched_recount_deferred();
-    ps->in_pull = true;
+    qatomic_set(&ps->in_pull, true);
 
     /*
      * Writes seen by the syncs since the last sample (the caller's last
@@ -1147,11 +1488,32 @@ void phase_sched_postcopy_begin(void)
             }
         }
     }
-    phase_sched_stats.mispredict_deferred_pages = idle;
+    stat64_set(&phase_sched_stats.mispredict_deferred_pages, idle);
 
     /* Hottest first: the most often written blocks are pulled first. */
     ps->pull_level = phase_sched_compute_heat(ps) + 1;
     ps->pull_pass = 0;
+    if (!phase_sched_pull_next_level(ps)) {
+        ps->pull_pass = -1;
+    }
+}
+
+void phase_sched_postcopy_resume(void)
+{
+    PhaseSchedState *ps = phase_sched;
+
+    if (!ps || !ps->in_pull) {
+        return;
+    }
+    /*
+     * The reloaded bitmap made dirty again whatever the destination did
+     * not receive, sent or requested: pull it hottest first once more.
+     */
+    stat64_add(&phase_sched_stats.pull_restarts, 1);
+    qatomic_set(&ps->pull_hint, 0);
+    ps->pull_level = phase_sched_compute_heat(ps) + 1;
+    ps->pull_pass = 0;
+    trace_phase_sched_pull_resume(ps->pull_level - 1);
     if (!phase_sched_pull_next_level(ps)) {
         ps->pull_pass = -1;
     }
@@ -1177,28 +1539,38 @@ static bool phase_sched_pull_scan(PhaseSchedState *ps, uint64_t from,
 
     RAMBLOCK_FOREACH_NOT_IGNORED(rb) {
         unsigned long used = rb->used_length >> TARGET_PAGE_BITS;
-        uint64_t first = phase_sched_rb_first_block(ps, rb);
-        uint64_t end = MIN(first + DIV_ROUND_UP(used, 1u << ps->block_shift),
-                           ps->nblocks);
-        uint64_t b;
+        unsigned long host_pages = qemu_ram_pagesize(rb) >> TARGET_PAGE_BITS;
+        uint64_t n = UINT64_C(1) << (phase_sched_unit_shift(ps, rb) -
+                                     ps->block_shift);
+        uint64_t first, end, b;
 
+        phase_sched_rb_blocks(ps, rb, &first, &end);
         if (from >= end) {
             continue;
         }
         for (b = plane_next(ps->pull_set, MAX(from, first), end); b < end;
-             b = plane_next(ps->pull_set, b + 1, end)) {
-            unsigned long p = (b - first) << ps->block_shift;
-            unsigned long pend = MIN(p + (1ul << ps->block_shift), used);
+             b = plane_next(ps->pull_set, b, end)) {
+            /* The unit (block or host page) that block @b belongs to. */
+            uint64_t ub = first + ROUND_DOWN(b - first, n);
+            uint64_t ue = MIN(ub + n, end);
+            unsigned long p = (ub - first) << ps->block_shift;
+            unsigned long pend = MIN((ue - first) << ps->block_shift, used);
             unsigned long dirty = find_next_bit(rb->bmap, pend, p);
 
             if (dirty < pend) {
                 ps->pull_cursor = b;
                 *rbp = rb;
-                *pagep = dirty;
+                /*
+                 * The destination places whole host pages and expects
+                 * their target pages in order from the first one.
+                 */
+                *pagep = host_pages > 1 ? ROUND_DOWN(dirty, host_pages)
+                                        : dirty;
                 return true;
             }
-            /* Nothing left in this block (sent or requested). */
-            plane_clear(ps->pull_set, b);
+            /* Nothing left in this unit (sent or requested). */
+            plane_clear_range(ps->pull_set, ub, ue);
+            b = ue;
         }
     }
     return false;
@@ -1249,12 +1621,13 @@ void phase_sched_count_sent(RAMBlock *rb, unsigned long page, int pages,
     }
     if (ps->in_pull) {
         if (!requested) {
-            phase_sched_stats.pulled_background_pages += pages;
+            stat64_add(&phase_sched_stats.pulled_background_pages, pages);
         }
         return;
     }
+    ps->pushed_pages += pages;
     if (mp_history_count(&ps->hist) < ps->warmup) {
-        phase_sched_stats.pushed_unpredicted_pages += pages;
+        stat64_add(&phase_sched_stats.pushed_unpredicted_pages, pages);
         return;
     }
     b = phase_sched_rb_first_block(ps, rb) + (page >> ps->block_shift);
@@ -1262,30 +1635,33 @@ void phase_sched_count_sent(RAMBlock *rb, unsigned long page, int pages,
         return;
     }
     if (plane_test(ps->pred_write, b)) {
-        phase_sched_stats.pushed_write_pages += pages;
+        stat64_add(&phase_sched_stats.pushed_write_pages, pages);
     } else if (plane_test(ps->pred_read, b)) {
-        phase_sched_stats.pushed_read_pages += pages;
+        stat64_add(&phase_sched_stats.pushed_read_pages, pages);
     } else {
-        phase_sched_stats.pushed_clean_pages += pages;
+        stat64_add(&phase_sched_stats.pushed_clean_pages, pages);
     }
 }
 
 void phase_sched_count_redirtied(uint64_t pages)
 {
     if (phase_sched_deferring()) {
-        phase_sched_stats.mispredict_pushed_pages += pages;
+        stat64_add(&phase_sched_stats.mispredict_pushed_pages, pages);
     }
 }
 
 void phase_sched_note_request(RAMBlock *rb, ram_addr_t start, uint64_t pages)
 {
-    PhaseSchedState *ps = phase_sched;
+    PhaseSchedState *ps;
     uint64_t b;
 
-    if (!ps || !ps->in_pull) {
+    /* Return-path thread: the state may be freed meanwhile (RCU). */
+    RCU_READ_LOCK_GUARD();
+    ps = qatomic_rcu_read(&phase_sched);
+    if (!ps || !qatomic_read(&ps->in_pull)) {
         return;
     }
-    qatomic_add(&phase_sched_stats.pulled_fault_pages, pages);
+    stat64_add(&phase_sched_stats.pulled_fault_pages, pages);
     b = phase_sched_rb_first_block(ps, rb) +
         ((start >> TARGET_PAGE_BITS) >> ps->block_shift);
     if (b < ps->nblocks) {
@@ -1296,6 +1672,31 @@ void phase_sched_note_request(RAMBlock *rb, ram_addr_t start, uint64_t pages)
 
 bool phase_sched_get_stats(PhaseSchedStats *stats)
 {
-    *stats = phase_sched_stats;
+    PhaseSchedCounters *c = &phase_sched_stats;
+
+    *stats = (PhaseSchedStats) {
+        .pushed_read_pages = stat64_get(&c->pushed_read_pages),
+        .pushed_clean_pages = stat64_get(&c->pushed_clean_pages),
+        .pushed_write_pages = stat64_get(&c->pushed_write_pages),
+        .pushed_unpredicted_pages = stat64_get(&c->pushed_unpredicted_pages),
+        .deferred_pages = stat64_get(&c->deferred_pages),
+        .deferred_blocks = stat64_get(&c->deferred_blocks),
+        .pulled_background_pages = stat64_get(&c->pulled_background_pages),
+        .pulled_fault_pages = stat64_get(&c->pulled_fault_pages),
+        .mispredict_pushed_pages = stat64_get(&c->mispredict_pushed_pages),
+        .mispredict_deferred_pages =
+            stat64_get(&c->mispredict_deferred_pages),
+        .intervals = stat64_get(&c->intervals),
+        .sample_time_us = stat64_get(&c->sample_time_us),
+        .sample_time_max_us = stat64_get(&c->sample_time_max_us),
+        .sampler_syncs = stat64_get(&c->sampler_syncs),
+        .log_clears = stat64_get(&c->log_clears),
+        .pull_restarts = stat64_get(&c->pull_restarts),
+        .history_bytes = stat64_get(&c->history_bytes),
+        .access_source = c->access_source,
+        .fallback = c->fallback,
+        .switched_to_postcopy = c->switched_to_postcopy,
+        .valid = c->valid,
+    };
     return stats->valid;
 }

@@ -14,9 +14,16 @@
  *
  * Ownership: the state is created and destroyed with the RAM save state
  * (ram_save_setup()/ram_save_cleanup(), BQL held) and otherwise used by
- * the migration thread only, except for the counters the return-path
- * thread bumps atomically (pages requested by the destination) and the
+ * the migration thread only, except for the return-path thread, which
+ * notes the destination's page requests (phase_sched_note_request(),
+ * under the RCU read lock: the state is freed after a grace period, so a
+ * return-path thread that outlives ram_save_cleanup() is safe), and the
  * accessed-page log that vCPU threads fill (exec/ram_addr.h).
+ *
+ * Blocks and host pages: a RAMBlock whose host page is larger than a
+ * block (hugetlbfs) is scheduled in units of one host page: the blocks of
+ * one host page always carry the same history bits, hence the same
+ * prediction, and the pull sends whole host pages, as post-copy must.
  */
 
 #ifndef QEMU_MIGRATION_PHASE_SCHED_H
@@ -26,10 +33,12 @@
 #include "qapi/qapi-types-migration.h"
 
 /**
- * PhaseSchedStats: counters of one migration, kept after it ends
+ * PhaseSchedStats: a snapshot of the counters of one migration
  *
- * Pages are target pages.  Read by query-migrate (BQL), written by the
- * migration thread (pulled_fault_pages: return-path thread, atomically).
+ * Pages are target pages.  The counters themselves are Stat64 inside
+ * phase-sched.c, updated by the migration thread (pulled_fault_pages: by
+ * the return-path thread) and read by query-migrate under the BQL;
+ * phase_sched_get_stats() copies them here.
  */
 typedef struct PhaseSchedStats {
     /* Pages sent in the push phase, by the class of their block. */
@@ -58,10 +67,18 @@ typedef struct PhaseSchedStats {
     uint64_t intervals;
     uint64_t sample_time_us;       /* sum over all samples */
     uint64_t sample_time_max_us;   /* longest single sample */
+    /* Dirty-log syncs the sampler ran itself (others reused a recent one). */
+    uint64_t sampler_syncs;
+    /* Dirty-log chunks re-armed for deferred pages (manual protect). */
+    uint64_t log_clears;
+    /* Hottest-first pull restarted after a post-copy recovery. */
+    uint64_t pull_restarts;
     /* History memory, bytes. */
     uint64_t history_bytes;
     /* Accessed-bit source in use (auto resolved). */
     PhaseSchedAccessSource access_source;
+    /* Why deferring stopped before the scheduler's own switch, if it did. */
+    PhaseSchedFallback fallback;
     /* The scheduler started post-copy by itself. */
     bool switched_to_postcopy;
     /* Stats are valid (x-phase-sched was on in the last migration). */
@@ -128,6 +145,61 @@ bool phase_sched_deferring(void);
 bool phase_sched_page_deferred(RAMBlock *rb, unsigned long page);
 
 /**
+ * phase_sched_note_sync() - the dirty log was synced into the bitmaps
+ *
+ * Called by migration_bitmap_sync() (BQL held).  A sample that comes
+ * soon after a sync uses what that sync harvested instead of syncing
+ * again.
+ */
+void phase_sched_note_sync(void);
+
+/**
+ * phase_sched_sample_needs_sync() - must the sample sync the dirty log?
+ *
+ * Returns: false when a sync ran within the last quarter of the
+ * interval (its harvest is recent enough to close the interval with).
+ */
+bool phase_sched_sample_needs_sync(void);
+
+/**
+ * phase_sched_foreach_deferred() - walk the deferred ranges of guest RAM
+ * @fn: called with each RAMBlock and run of deferred target pages
+ *      (@start, @npages, within the RAMBlock's used length)
+ * @opaque: passed to @fn
+ *
+ * Returns: the sum of what @fn returned.
+ */
+uint64_t phase_sched_foreach_deferred(uint64_t (*fn)(RAMBlock *rb,
+                                                     unsigned long start,
+                                                     unsigned long npages,
+                                                     void *opaque),
+                                      void *opaque);
+
+/**
+ * phase_sched_count_log_clears() - account dirty-log chunks re-armed
+ * @chunks: chunks cleared for deferred pages
+ */
+void phase_sched_count_log_clears(uint64_t chunks);
+
+/**
+ * phase_sched_postcopy_requested() - management asked for post-copy
+ *
+ * Called when start_postcopy is found set by migrate-start-postcopy (not
+ * by the scheduler's own switch): deferring stops, so that every dirty
+ * page becomes postcopiable and the switch is not delayed.
+ */
+void phase_sched_postcopy_requested(void);
+
+/**
+ * phase_sched_postcopy_resume() - a paused post-copy was recovered
+ *
+ * Called after the source reloaded the destination's received bitmap:
+ * the pages lost with the old channel are dirty again, so the
+ * hottest-first pull starts over from the hottest level.
+ */
+void phase_sched_postcopy_resume(void);
+
+/**
  * phase_sched_round_end: the dirty-page search wrapped around guest RAM
  *
  * Without postcopy-ram the scheduler orders pre-copy instead of deferring:
@@ -137,9 +209,11 @@ bool phase_sched_page_deferred(RAMBlock *rb, unsigned long page);
 void phase_sched_round_end(void);
 
 /**
- * phase_sched_block_end() - first page after the block of a page
+ * phase_sched_block_end() - first page after the scheduling unit of a page
  * @rb: RAMBlock
  * @page: target page index within @rb
+ *
+ * The unit is the block, or the host page of @rb if that is larger.
  *
  * Returns: target page index within @rb (may exceed the RAMBlock).
  */
@@ -167,18 +241,15 @@ uint64_t phase_sched_deferred_bytes(void);
  *             bandwidth (MigrationState.threshold_size)
  *
  * Returns: true when deferring and the push remainder fits @threshold
- * while something is deferred.  Completion as plain pre-copy (everything
- * fits @threshold) is checked by the caller first.
+ * while something is deferred, or when the scheduler gave up deferring
+ * because the push phase does not converge (PhaseSchedFallback): then it
+ * switches at once, as post-copy after pre-copy would.  Completion as
+ * plain pre-copy (everything fits @threshold) is checked by the caller
+ * first.
  */
 bool phase_sched_want_postcopy(uint64_t must_precopy, uint64_t can_postcopy,
                                uint64_t threshold);
 
-/**
- * phase_sched_postcopy_begin() - the pull phase starts
- *
- * Called after the last pre-copy dirty-log sync, migration thread.
- * Accounts mispredicted deferrals and prepares the hottest-first pass.
- */
 /**
  * phase_sched_holding() - is the push phase paused before the switch?
  *
@@ -209,6 +280,12 @@ bool phase_sched_may_complete(uint64_t pending, uint64_t threshold);
  */
 void phase_sched_note_pong(uint32_t value);
 
+/**
+ * phase_sched_postcopy_begin() - the pull phase starts
+ *
+ * Called after the last pre-copy dirty-log sync, migration thread.
+ * Accounts mispredicted deferrals and prepares the hottest-first pass.
+ */
 void phase_sched_postcopy_begin(void);
 
 /**
@@ -223,9 +300,10 @@ void phase_sched_completion_begin(void);
  * @rbp: set to the RAMBlock of the page
  * @pagep: set to the target page index within *@rbp
  *
- * Walks the deferred blocks that are dirty, those predicted write with
- * high confidence first, then the others; each pass goes on from the
- * block of the destination's latest page request.  RCU read lock held.
+ * Walks the deferred blocks that are dirty, one pass per heat level,
+ * hottest first; each pass goes on from the block of the destination's
+ * latest page request.  *@pagep is the first page of a host page.  RCU
+ * read lock held.
  *
  * Returns: false when the pull passes are over (the caller then falls
  * back to the linear scan).

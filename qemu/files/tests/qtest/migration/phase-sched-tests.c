@@ -38,6 +38,11 @@ typedef struct PhaseSchedTestArgs {
     bool no_postcopy;
     /* Profile the guest (x-phase-sched-profile) before migrating. */
     bool profile;
+    /*
+     * Management asks for post-copy (migrate-start-postcopy) while write
+     * blocks are deferred: the scheduler must give way at once.
+     */
+    bool requested;
 } PhaseSchedTestArgs;
 
 static QTestState *phase_sched_start_single(void)
@@ -245,7 +250,23 @@ static void phase_sched_migrate(const PhaseSchedTestArgs *targs)
 
     migrate_qmp(from, to, NULL, NULL, "{}");
 
-    /* No migrate-start-postcopy: the scheduler switches by itself. */
+    if (targs->requested) {
+        /* Once something is deferred, management asks for post-copy. */
+        for (;;) {
+            rsp = migrate_query(from);
+            ps = qdict_get_qdict(rsp, "phase-sched");
+            if (ps && qdict_get_int(ps, "deferred-pages") > 0) {
+                qobject_unref(rsp);
+                break;
+            }
+            qobject_unref(rsp);
+            g_usleep(10 * 1000);
+        }
+        qtest_qmp_assert_success(from,
+                                 "{ 'execute': 'migrate-start-postcopy' }");
+    }
+
+    /* Otherwise no migrate-start-postcopy: the scheduler switches by itself. */
     wait_for_migration_complete(from);
     wait_for_serial("dest_serial");
 
@@ -255,7 +276,16 @@ static void phase_sched_migrate(const PhaseSchedTestArgs *targs)
     if (targs->expect_precopy) {
         g_assert(!qdict_get_bool(ps, "switched-to-postcopy"));
         g_assert_cmpint(qdict_get_int(ps, "pulled-background-pages"), ==, 0);
+        g_assert_cmpstr(qdict_get_str(ps, "fallback"), ==, "none");
+    } else if (targs->requested) {
+        /* Served at once: the switch was management's, not a fallback's. */
+        g_assert_cmpstr(qdict_get_str(ps, "fallback"), ==, "requested");
+        g_assert(!qdict_get_bool(ps, "switched-to-postcopy"));
+        g_assert_cmpint(qdict_get_int(ps, "pulled-background-pages") +
+                        qdict_get_int(ps, "pulled-fault-pages"), >, 0);
     } else {
+        /* The test guest's hot area stays put: no reason to give way. */
+        g_assert_cmpstr(qdict_get_str(ps, "fallback"), ==, "none");
         g_assert(qdict_get_bool(ps, "switched-to-postcopy"));
         if (targs->profile) {
             /* The profile's history: nothing pushed blind. */
@@ -307,6 +337,13 @@ static void phase_sched_migrate(const PhaseSchedTestArgs *targs)
 static void test_phase_sched_postcopy(void)
 {
     PhaseSchedTestArgs args = { .profile = true };
+
+    phase_sched_migrate(&args);
+}
+
+static void test_phase_sched_requested(void)
+{
+    PhaseSchedTestArgs args = { .profile = true, .requested = true };
 
     phase_sched_migrate(&args);
 }
@@ -431,6 +468,8 @@ void migration_test_add_phase_sched(MigrationTestEnv *env)
     if (env->has_uffd) {
         migration_test_add("/migration/phase/postcopy/plain",
                            test_phase_sched_postcopy);
+        migration_test_add("/migration/phase/postcopy/requested",
+                           test_phase_sched_requested);
     }
 
     migration_test_add("/migration/phase/precopy-order",
