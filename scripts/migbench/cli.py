@@ -4,7 +4,7 @@ import json
 import os
 import sys
 
-from . import accel, bench, paths, procs, strategies, workloads
+from . import accel, bench, faults, paths, procs, strategies, workloads
 from .migrate import RunConfig, run_migration, summary_text
 
 EPILOG = """\
@@ -20,7 +20,7 @@ examples:
   python3 scripts/migbench rtt --rtt-ms 10
 
 bandwidth values: unlimited | BYTES_PER_S | <n>gbit | <n>mbit | <n>MB | <n>MiB
-workloads: idle | memload:w=..,r=..,c=..,rate=..,shift=.. | linpack:n=..,lda=..
+workloads: idle | memload:w=..,r=..,c=..,rate=..,shift=..,win=..,slide=.. | linpack:n=..,lda=..
            aliases: %s
 See docs/harness.md for the record format and the measurement methods.
 """ % ", ".join("%s=%s" % kv for kv in workloads.ALIASES.items())
@@ -47,6 +47,18 @@ def _run_args(p):
                         "anon (default, private anonymous), file (share=on file in "
                         "/dev/shm, removed after the run), memfd (share=on memfd); "
                         "zero-copy strategies force their own")
+    g.add_argument("--hugepages", choices=["2M", "1G"], default=None,
+                   help="guest RAM on huge pages of this size on both sides (a private "
+                        "hugetlbfs mount; the run reserves the pages in "
+                        "/sys/kernel/mm/hugepages and restores the old count)")
+    g.add_argument("--tls", action="store_true",
+                   help="migrate over TLS: a throw-away CA and x509 credentials for both "
+                        "sides, tls-creds set on both (mutual verification)")
+    g.add_argument("--fault", default=None, metavar="ACTION@PHASE",
+                   help="inject a fault: ACTION cut-link|kill-dst|cancel, PHASE "
+                        "setup|warmup|push|pull (see scripts/migbench/faults.py: a "
+                        "paused post-copy is recovered, a failed pre-copy is retried "
+                        "to a fresh destination)")
     g = p.add_argument_group("link (scripts/linkemu, used when RTT > 0 or a rate is set)")
     g.add_argument("--rtt-ms", type=float, default=0.0, help="added round-trip time")
     g.add_argument("--link-rate-mbps", type=float, default=None,
@@ -79,7 +91,8 @@ def _base_cfg(a):
         link_window_bytes=a.link_window_bytes, accel=a.accel, qemu_src=a.qemu,
         qemu_dst=a.dst_qemu, kernel=a.kernel, initrd=a.initrd, warmup_s=a.warmup_s,
         after_s=a.after_s, timeout_s=a.timeout_s, verify=not a.no_verify,
-        rtt_samples=a.rtt_samples, progress=not a.quiet, shared_ram=a.shared_ram)
+        rtt_samples=a.rtt_samples, progress=not a.quiet, shared_ram=a.shared_ram,
+        hugepages=a.hugepages, tls=a.tls, fault=a.fault)
 
 
 def cmd_probe(a):
@@ -92,6 +105,12 @@ def cmd_probe(a):
 
 
 def cmd_run(a):
+    if a.fault:
+        try:
+            faults.parse(a.fault)
+        except faults.FaultError as e:
+            print("migbench run: %s" % e, file=sys.stderr)
+            return 2
     cfg = _base_cfg(a)
     cfg.strategy, cfg.workload, cfg.workdir = a.strategy, a.workload, a.workdir
     rec = run_migration(cfg)
@@ -110,7 +129,7 @@ def cmd_run(a):
 RUN_OPTIONS = ("postcopy_bandwidth_bytes_per_s", "downtime_limit_ms", "link_rate_mbps",
                "link_queue_bytes", "link_window_bytes", "accel", "qemu_src", "qemu_dst",
                "kernel", "initrd", "warmup_s", "after_s", "timeout_s", "verify",
-               "rtt_samples", "shared_ram")
+               "rtt_samples", "shared_ram", "hugepages", "tls")
 
 
 def cmd_bench(a):

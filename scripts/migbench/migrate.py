@@ -8,6 +8,7 @@ strategy's rule; cancel pre-copy at the timeout) -> wait for the
 destination to finish, read its blocktime -> measure progress-after, ping,
 verify -> tear down by PID.  Everything is in one try/finally.
 """
+import contextlib
 import json
 import os
 import platform
@@ -18,8 +19,8 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Optional
 
-from . import paths, procs, stats, strategies, workloads
-from .link import Link, RttSampler
+from . import faults, hugepages, paths, procs, stats, strategies, tlscreds, workloads
+from .link import Link, RttSampler, free_port
 from .qemu import QemuVM, cpu_times_s, guest_args, pin_threads
 from .qmp import QMPError
 
@@ -60,6 +61,15 @@ class RunConfig:
     # anonymous RAM; "file" = a share=on file in /dev/shm (removed after the
     # run); "memfd" = a share=on memfd.  A strategy may force one.
     shared_ram: Optional[str] = None
+    # Guest RAM on huge pages of this size ("2M" | "1G"), both sides: the
+    # run reserves them (hugepages.reserve) and gives them back after.
+    hugepages: Optional[str] = None
+    # Migration over TLS: the run makes a CA and x509 credentials for both
+    # sides (tlscreds.make) and sets tls-creds on both.
+    tls: bool = False
+    # A fault to inject (faults.parse: "cut-link@pull", "kill-dst@push",
+    # "cancel@warmup", ...) and what follows it (see faults.py)
+    fault: Optional[str] = None
     # QEMU trace events to log on both sides (patterns as for `-trace`),
     # with timestamps (-msg timestamp=on), to <workdir>/{src,dst}.trace
     trace_events: Optional[list] = None
@@ -119,6 +129,11 @@ def run_migration(cfg: RunConfig, log=paths.log):
     os.makedirs(workdir, exist_ok=True)
 
     ram_backend = strat.shared_ram or cfg.shared_ram or "anon"
+    if cfg.hugepages:
+        if ram_backend != "anon":
+            raise RunError("huge pages cannot be combined with the %s RAM backend"
+                           % ram_backend)
+        ram_backend = "hugetlb"
     ram_path = None
     if ram_backend == "file":
         # unique per run; both sides map it; removed in the finally below
@@ -142,6 +157,7 @@ def run_migration(cfg: RunConfig, log=paths.log):
         "guest_ram_mib": cfg.ram_mib,
         "ram_backend": ram_backend,
         "ram_path": ram_path,
+        "hugepages": None,
         "aux_ram_share": strat.aux_ram_share,
         "accel": accel,
         "accel_reason": accel_reason,
@@ -165,19 +181,38 @@ def run_migration(cfg: RunConfig, log=paths.log):
         "status": "error",
         "errors": [],
     }
-    src = dst = link = sampler = None
+    src = dst = link = sampler = sess = None
     t_migrate = None
+    fault = faults.parse(cfg.fault) if cfg.fault else None
+    rec["fault"] = {"spec": fault.spec} if fault else None
+    tls_dir = None
+    held = contextlib.ExitStack()
     try:
+        if cfg.tls:
+            tls_dir = tlscreds.make(os.path.join(workdir, "tls"))
+            rec["tls"] = {"dir": tls_dir, "creds": tlscreds.CREDS_ID}
+        if cfg.hugepages:
+            npages = hugepages.pages_for(cfg.ram_mib, cfg.hugepages)
+            ram_path = held.enter_context(hugepages.reserve(cfg.hugepages, npages, log=log))
+            rec["ram_path"] = ram_path
+            rec["hugepages"] = {"size": cfg.hugepages, "pages_reserved": npages,
+                                "mount": ram_path}
         # ---- guests -------------------------------------------------------
         gargs = dict(kernel=cfg.kernel, initrd=cfg.initrd, ram_backend=ram_backend,
                      shm_path=ram_path, aux_ram_share=strat.aux_ram_share)
         arg_ctx = {"workdir": workdir, "cfg": cfg, "ram_path": ram_path}
         src = QemuVM("src", qemu_src, guest_args(cfg.ram_mib, accel, wl_spec, **gargs)
                      + _strategy_args(strat.src_args, arg_ctx)
+                     + tlscreds.qemu_args(tls_dir, "client")
                      + _trace_args(cfg.trace_events, workdir, "src"), workdir)
-        dst = QemuVM("dst", qemu_dst, guest_args(cfg.ram_mib, accel, wl_spec, **gargs)
-                     + _strategy_args(strat.dst_args, arg_ctx)
-                     + _trace_args(cfg.trace_events, workdir, "dst"), workdir, incoming=True)
+
+        def make_dst(name):
+            return QemuVM(name, qemu_dst, guest_args(cfg.ram_mib, accel, wl_spec, **gargs)
+                          + _strategy_args(strat.dst_args, arg_ctx)
+                          + tlscreds.qemu_args(tls_dir, "server")
+                          + _trace_args(cfg.trace_events, workdir, name),
+                          workdir, incoming=True)
+        dst = make_dst("dst")
         rec["trace_events"] = cfg.trace_events
         rec["pin"] = cfg.pin
         src.start()
@@ -209,6 +244,8 @@ def run_migration(cfg: RunConfig, log=paths.log):
             params["max-postcopy-bandwidth"] = rec["max_postcopy_bandwidth_set"]
         if cfg.downtime_limit_ms is not None:
             params["downtime-limit"] = cfg.downtime_limit_ms
+        if tls_dir:
+            params["tls-creds"] = tlscreds.CREDS_ID
         params.update(strat.params)
         # source-only settings (the fork's scheduler: a stock destination
         # does not know them and does not need them)
@@ -219,37 +256,14 @@ def run_migration(cfg: RunConfig, log=paths.log):
         rec["params_src"] = src_params
         hook_ctx = {"src": src, "dst": dst, "caps": caps, "dst_caps": dst_caps,
                     "params": params, "workdir": workdir, "cfg": cfg}
+        sess = _Session(cfg, src, dst, make_dst, workdir, rec, fault, log)
         if strat.prepare:
             uri = strat.prepare(hook_ctx)
-            dst_port = port = None
         else:
-            for vm, c, p in ((src, caps, src_params), (dst, dst_caps, params)):
-                vm.qmp.cmd("migrate-set-capabilities", capabilities=[
-                    {"capability": k, "state": v} for k, v in c.items()])
-                vm.qmp.cmd("migrate-set-parameters", **p)
-            dst_port = _start_incoming(dst)
-            port = dst_port
-        if not strat.prepare and (cfg.rtt_ms > 0 or cfg.link_rate_mbps):
-            link = Link(dst_port, rtt_ms=cfg.rtt_ms, rate_mbps=cfg.link_rate_mbps,
-                        queue_bytes=cfg.link_queue_bytes,
-                        window_bytes=cfg.link_window_bytes,
-                        log_path=os.path.join(workdir, "linkemu.log"))
-            m = link.measure(cfg.rtt_samples)
-            rec["rtt_ms_measured"] = round(m["median_ms"], 3)
-            rec["link"] = {"argv": link.argv, "binary": link.binary,
-                           "ready": link.ready_line, "rate_mbps": cfg.link_rate_mbps,
-                           "rtt_idle": m,
-                           "method": "median of %d echo round trips of 32 B "
-                                     "through the relay's probe route" % m["samples"]}
-            log("link: configured RTT %.1f ms, measured median %.2f ms"
-                % (cfg.rtt_ms, m["median_ms"]))
-            port = link.port
-            sampler = RttSampler(link.probe_port)
-        # extension point: a strategy may choose its own URI from this context
-        if not strat.prepare:
-            uri_ctx = {"port": port, "dst_port": dst_port, "workdir": workdir,
-                       "cfg": cfg, "src": src, "dst": dst, "link": link}
-            uri = strat.uri(uri_ctx) if strat.uri else "tcp:127.0.0.1:%d" % port
+            _set_caps(src, caps, src_params)
+            _set_caps(dst, dst_caps, params)
+            uri = sess.connect()
+            link, sampler = sess.link, sess.sampler
         rec["uri"] = uri
 
         # ---- migrate ------------------------------------------------------
@@ -270,7 +284,29 @@ def run_migration(cfg: RunConfig, log=paths.log):
         else:
             src.qmp.cmd("migrate", uri=uri)
         info, switched, t_switch, sync_at_switch, cancelled, t_cancel = _poll(
-            cfg, strat, src, dst, t_migrate, log)
+            cfg, strat, src, dst, t_migrate, log, sess)
+        if (sess.injected and fault.retries_on_source
+                and info.get("status") in ("failed", "cancelled")):
+            # The guest is still on the source: move it again, to a fresh
+            # destination, and measure that migration.
+            rec["first_attempt"] = {"status": info.get("status"),
+                                    "error": info.get("error-desc"),
+                                    "phase_sched": info.get("phase-sched"),
+                                    "source_running": _guest_answers(src)}
+            log("first attempt %s after %s; migrating again to a new destination"
+                % (info.get("status"), fault.spec))
+            dst = sess.new_destination()
+            _set_caps(dst, dst_caps, params)
+            uri = sess.connect()
+            link, sampler = sess.link, sess.sampler
+            rec["uri"] = uri
+            cpu0 = {"src": cpu_times_s(src.pid), "dst": cpu_times_s(dst.pid)}
+            t_migrate = time.time()
+            if sampler:
+                sampler.start()
+            src.qmp.cmd("migrate", uri=uri)
+            info, switched, t_switch, sync_at_switch, cancelled, t_cancel = _poll(
+                cfg, strat, src, dst, t_migrate, log, sess)
         t_src_end = time.time()
         cpu1 = {"src": cpu_times_s(src.pid), "dst": cpu_times_s(dst.pid)}
         rec["cpu_migration_s"] = _cpu_delta(cpu0, cpu1, t_src_end - t_migrate)
@@ -389,16 +425,19 @@ def run_migration(cfg: RunConfig, log=paths.log):
     finally:
         if sampler:
             sampler.stop()
-        for vm in (src, dst):
+        for vm in [src, dst] + (sess.old_dsts if sess else []):
             if vm is not None:
                 vm.stop()
         if link:
             link.close()
-        if ram_path:
+        if sess:
+            sess.close()
+        if ram_path and ram_backend == "file":
             try:
                 os.unlink(ram_path)
             except OSError:
                 pass
+        held.close()
         rec["host"]["loadavg_end"] = loadavg()
         try:
             with open(os.path.join(workdir, "record.json"), "w") as f:
@@ -455,6 +494,12 @@ def _cpu_delta(cpu0, cpu1, window_s):
     return out
 
 
+def _set_caps(vm, caps, params):
+    vm.qmp.cmd("migrate-set-capabilities", capabilities=[
+        {"capability": k, "state": v} for k, v in caps.items()])
+    vm.qmp.cmd("migrate-set-parameters", **params)
+
+
 def _start_incoming(dst):
     """migrate-incoming on port 0 and read the port QEMU bound from the
     destination's query-migrate (no race with other users of free ports);
@@ -466,6 +511,169 @@ def _start_incoming(dst):
     raise RunError("destination did not report its incoming port")
 
 
+def _guest_answers(vm, timeout_s=15.0):
+    """Whether the guest in `vm` answers a ping on its console."""
+    if not vm.alive():
+        return False
+    tok = "mb%d" % int(time.time() * 1000)
+    t = time.time()
+    vm.console.send("ping " + tok)
+    return vm.console.wait("PONG", timeout_s, lambda p: p["tok"] == tok,
+                           after=t - 1) is not None
+
+
+class _Session:
+    """The link between the source and the destination of one run, and what
+    a fault does to it: the relay in front of the destination (if any), the
+    URI the source migrates to, a second destination after a failed
+    pre-copy, and the recovery of a paused post-copy."""
+
+    def __init__(self, cfg, src, dst, make_dst, workdir, rec, fault, log):
+        self.cfg, self.src, self.dst, self.make_dst = cfg, src, dst, make_dst
+        self.workdir, self.rec, self.fault, self.log = workdir, rec, fault, log
+        self.link = self.sampler = None
+        self.old_links, self.old_dsts = [], []
+        self.injected = False
+        self.want_link = bool(cfg.rtt_ms > 0 or cfg.link_rate_mbps or
+                              (fault and fault.needs_link))
+
+    def _new_link(self, port):
+        cfg = self.cfg
+        return Link(port, rtt_ms=cfg.rtt_ms, rate_mbps=cfg.link_rate_mbps,
+                    queue_bytes=cfg.link_queue_bytes, window_bytes=cfg.link_window_bytes,
+                    log_path=os.path.join(self.workdir, "linkemu.log"))
+
+    def connect(self):
+        """migrate-incoming on the destination, the link in front of it;
+        returns the URI for `migrate`."""
+        cfg, rec = self.cfg, self.rec
+        dst_port = _start_incoming(self.dst)
+        port = dst_port
+        if self.want_link:
+            self.link = self._new_link(dst_port)
+            m = self.link.measure(cfg.rtt_samples)
+            rec["rtt_ms_measured"] = round(m["median_ms"], 3)
+            rec["link"] = {"argv": self.link.argv, "binary": self.link.binary,
+                           "ready": self.link.ready_line, "rate_mbps": cfg.link_rate_mbps,
+                           "rtt_idle": m,
+                           "method": "median of %d echo round trips of 32 B "
+                                     "through the relay's probe route" % m["samples"]}
+            self.log("link: configured RTT %.1f ms, measured median %.2f ms"
+                     % (cfg.rtt_ms, m["median_ms"]))
+            port = self.link.port
+            self.sampler = RttSampler(self.link.probe_port)
+        strat = strategies.get(cfg.strategy)
+        # extension point: a strategy may choose its own URI from this context
+        uri_ctx = {"port": port, "dst_port": dst_port, "workdir": self.workdir,
+                   "cfg": cfg, "src": self.src, "dst": self.dst, "link": self.link}
+        return strat.uri(uri_ctx) if strat.uri else "tcp:127.0.0.1:%d" % port
+
+    def new_destination(self):
+        """A fresh destination QEMU (the old one stopped), for a second try."""
+        if self.sampler:
+            self.sampler.stop()
+            self.sampler = None
+        if self.link:
+            self.link.close()
+            self.old_links.append(self.link)
+            self.link = None
+        self.dst.stop()
+        self.old_dsts.append(self.dst)
+        self.dst = self.make_dst("dst%d" % (len(self.old_dsts) + 1))
+        self.dst.start()
+        return self.dst
+
+    def inject(self, info, t_rel):
+        """Carry out the fault now."""
+        f = self.fault
+        self.injected = True
+        self.rec["fault"].update({"t_s": round(t_rel, 3), "status": info.get("status"),
+                                  "phase_sched": info.get("phase-sched"),
+                                  "remaining_bytes": (info.get("ram") or {}).get("remaining")})
+        self.log("fault %s at %.2f s (%s)" % (f.spec, t_rel, info.get("status")))
+        if f.action == "cut-link":
+            self.link.close()
+        elif f.action == "kill-dst":
+            procs.stop(self.dst.proc, grace_s=0)
+        elif f.action == "cancel":
+            self.src.qmp.cmd("migrate_cancel")
+
+    def recover_postcopy(self):
+        """Bring a paused post-copy back: migrate-recover on the destination
+        on a new port, a new link in front of it, `migrate resume=true` on
+        the source.  At most faults.MAX_RECOVERIES tries; RunError when the
+        destination is gone (the guest cannot survive) or nothing worked."""
+        recs = self.rec.setdefault("postcopy_recoveries", [])
+        for n in range(1, faults.MAX_RECOVERIES + 1):
+            t0 = time.time()
+            entry = {"attempt": n, "t": t0, "ok": False}
+            recs.append(entry)
+            if not self.dst.alive():
+                raise RunError(faults.DST_LOST_IN_POSTCOPY)
+            try:
+                # Out of band: the destination's main loop may be waiting for
+                # the BQL that a vCPU holds while it faults on a missing page
+                # (TCG delivers interrupts under the BQL), so that in-band
+                # commands, query-migrate included, get no answer until the
+                # pull resumes.  migrate-recover refuses until the
+                # destination noticed the failure and paused: then retry.
+                port = free_port()
+                wait_paused = time.monotonic() + 10.0
+                while True:
+                    try:
+                        self.dst.qmp.cmd("migrate-recover", oob=True,
+                                         uri="tcp:127.0.0.1:%d" % port)
+                        break
+                    except QMPError as e:
+                        if "paused" not in str(e) or time.monotonic() > wait_paused:
+                            raise
+                        time.sleep(0.2)
+                if self.want_link:
+                    if self.link:
+                        self.link.close()
+                        self.old_links.append(self.link)
+                    self.link = self._new_link(port)
+                    port = self.link.port
+                self.src.qmp.cmd("migrate", uri="tcp:127.0.0.1:%d" % port, resume=True)
+                st = _wait_status(self.src, ("postcopy-active", "completed"),
+                                  faults.RECOVERY_TIMEOUT_S)
+                if st not in ("postcopy-active", "completed"):
+                    raise RunError("source still %s %.0f s after migrate resume=true"
+                                   % (st, faults.RECOVERY_TIMEOUT_S))
+                entry.update(ok=True, s=round(time.time() - t0, 3))
+                self.log("post-copy recovered (attempt %d, %.2f s)" % (n, time.time() - t0))
+                return
+            except (QMPError, RunError, OSError, RuntimeError) as e:
+                entry["error"] = str(e)
+                self.log("post-copy recovery attempt %d failed: %s" % (n, e))
+                if not self.dst.alive():
+                    raise RunError(faults.DST_LOST_IN_POSTCOPY)
+                time.sleep(1.0)
+        raise RunError("post-copy stayed paused after %d recovery attempts: %s"
+                       % (faults.MAX_RECOVERIES, recs[-1].get("error")))
+
+    def close(self):
+        if self.sampler:
+            self.sampler.stop()
+        for lk in self.old_links + ([self.link] if self.link else []):
+            try:
+                lk.close()
+            except Exception:
+                pass
+
+
+def _wait_status(vm, wanted, timeout_s):
+    """Poll vm's query-migrate until its status is one of `wanted`;
+    returns the last status seen."""
+    end = time.monotonic() + timeout_s
+    st = None
+    while True:
+        st = vm.qmp.cmd("query-migrate").get("status")
+        if st in wanted or time.monotonic() > end:
+            return st
+        time.sleep(0.05)
+
+
 def _sleep_watch(secs, vm):
     end = time.monotonic() + secs
     while time.monotonic() < end:
@@ -474,8 +682,13 @@ def _sleep_watch(secs, vm):
         time.sleep(min(0.2, max(0.0, end - time.monotonic())))
 
 
-def _poll(cfg, strat, src, dst, t_migrate, log):
+def _poll(cfg, strat, src, dst, t_migrate, log, sess):
+    """Watch the source until the migration ends: request the switch by the
+    strategy's rule, inject the run's fault when its phase comes, recover a
+    paused post-copy, cancel pre-copy at the timeout."""
     rule = strategies.SWITCH_RULES[strat.switch]
+    fault = sess.fault if not sess.injected else None
+    ram_bytes = cfg.ram_mib * 2 ** 20
     switched, t_switch, sync_at_switch = False, None, None
     cancelled, t_cancel = False, None
     deadline = t_migrate + cfg.timeout_s
@@ -516,14 +729,26 @@ def _poll(cfg, strat, src, dst, t_migrate, log):
                 log("migrate-start-postcopy refused: %s" % e)
         if st in FINAL_STATES:
             return info, switched, t_switch, sync_at_switch, cancelled, t_cancel
+        if fault and not sess.injected and faults.due(
+                fault, info, now - t_migrate, ram_bytes,
+                dst_running=fault.phase == "pull" and bool(dst.qmp.find_events("RESUME"))):
+            sess.inject(info, now - t_migrate)
+            if fault.action == "cancel":
+                cancelled, t_cancel = True, now
+            continue
+        if st == "postcopy-paused":
+            log("post-copy paused (%s): recovering" % info.get("error-desc", "no error"))
+            sess.recover_postcopy()
+            continue
         if now > deadline and not cancelled and st in CANCELLABLE_STATES:
             log("no convergence in %.0f s: migrate_cancel" % cfg.timeout_s)
             src.qmp.cmd("migrate_cancel")
             cancelled, t_cancel = True, now
         if now > hard_deadline:
             raise RunError("migration still %s after %.0f s" % (st, now - t_migrate))
+        dst_may_die = cancelled or (sess.injected and sess.fault.action == "kill-dst")
         for vm in (src, dst):
-            if not vm.alive() and not (vm is dst and cancelled):
+            if not vm.alive() and not (vm is dst and dst_may_die):
                 raise RunError("%s QEMU died during migration: %s"
                                % (vm.name, vm.log_tail()))
         if cfg.progress and now >= next_print:

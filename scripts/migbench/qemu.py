@@ -8,18 +8,26 @@ from .qmp import QMP
 
 
 # Guest RAM backends a run may ask for (--shared-ram): anonymous private
-# memory (QEMU's default), a named shared file, or a shared memfd.
-RAM_BACKENDS = ("anon", "file", "memfd")
+# memory (QEMU's default), a named shared file, or a shared memfd; and
+# (--hugepages) private huge pages from a hugetlbfs mount.
+RAM_BACKENDS = ("anon", "file", "memfd", "hugetlb")
 
 
 def ram_backend_args(ram_mib, backend, shm_path=None, aux_ram_share=False):
     """QEMU arguments for guest RAM in a shareable backend ('file': a named
     file, e.g. on /dev/shm, that another process can map; 'memfd': an
     anonymous memfd, shareable only by passing its fd, as cpr-transfer
-    does).  aux_ram_share puts the implicit RAM blocks (ROMs, option ROMs)
-    in memfds too (-machine aux-ram-share=on, needed by cpr-transfer)."""
+    does) or on huge pages ('hugetlb': shm_path is a hugetlbfs mount, QEMU
+    makes an unlinked file there).  aux_ram_share puts the implicit RAM
+    blocks (ROMs, option ROMs) in memfds too (-machine aux-ram-share=on,
+    needed by cpr-transfer)."""
     args = []
-    if backend == "file":
+    if backend == "hugetlb":
+        if not shm_path:
+            raise ValueError("a hugetlb RAM backend needs a hugetlbfs mount")
+        args += ["-object", "memory-backend-file,id=mem0,size=%dM,mem-path=%s"
+                 % (ram_mib, shm_path), "-machine", "memory-backend=mem0"]
+    elif backend == "file":
         if not shm_path:
             raise ValueError("a file RAM backend needs a path")
         args += ["-object", "memory-backend-file,id=mem0,size=%dM,mem-path=%s,share=on"

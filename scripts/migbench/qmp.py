@@ -3,7 +3,11 @@
 A reader thread parses every line as it arrives, so events carry both
 QEMU's own timestamp (host wall clock, microseconds) and the host time at
 which we received them.  Commands are synchronous: `cmd()` waits for the
-reply carrying its id.
+reply carrying its id.  Out-of-band execution is turned on when the
+monitor offers it (a socket monitor does): `cmd(..., oob=True)` then runs
+a command that allows it (migrate-recover, migrate-pause) in the monitor's
+I/O thread, which answers even while the main loop waits for the BQL, as it
+does when a vCPU holding it faults on a page post-copy has not brought yet.
 """
 import itertools
 import json
@@ -31,6 +35,7 @@ class QMP:
         self._ids = itertools.count(1)
         self._closed = False
         self._send_lock = threading.Lock()
+        self.oob = False
 
     def connect(self, timeout_s=15.0, proc=None):
         try:
@@ -60,7 +65,11 @@ class QMP:
             raise QMPError("%s: bad greeting %r" % (self.name, greeting))
         threading.Thread(target=self._reader, daemon=True,
                          name="qmp-" + self.name).start()
-        self.cmd("qmp_capabilities")
+        if "oob" in greeting["QMP"].get("capabilities", []):
+            self.cmd("qmp_capabilities", enable=["oob"])
+            self.oob = True
+        else:
+            self.cmd("qmp_capabilities")
         return self
 
     def _reader(self):
@@ -89,10 +98,11 @@ class QMP:
         self.events.append({"event": msg["event"], "data": msg.get("data", {}),
                             "ts": ts, "rx": rx})
 
-    def cmd(self, name, timeout_s=30.0, **args):
-        """Run one command; returns its 'return' value or raises QMPError."""
+    def cmd(self, name, timeout_s=30.0, oob=False, **args):
+        """Run one command (out of band with oob=True, when the monitor
+        allows it); returns its 'return' value or raises QMPError."""
         i = next(self._ids)
-        msg = {"execute": name, "id": i}
+        msg = {"exec-oob" if oob and self.oob else "execute": name, "id": i}
         if args:
             msg["arguments"] = args
         data = (json.dumps(msg) + "\n").encode()

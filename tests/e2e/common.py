@@ -25,3 +25,22 @@ def require_guest(test):
 def accel():
     from migbench import accel as a
     return a.probe(QEMU, log=lambda m: None)[0]
+
+
+def where(cfg, rec):
+    """Where to look when a run fails: its logs and its errors."""
+    return " (logs in %s; errors %s)" % (cfg.workdir, rec.get("errors"))
+
+
+def assert_intact(test, rec, pages, at=""):
+    """The invariant of every migration test: QEMU completed, the guest
+    runs on the destination (PONG, heartbeats after completion) and its
+    verifier checked `pages` pages and found none lost or stale."""
+    test.assertEqual(rec.get("status"), "completed", "QEMU status" + at)
+    test.assertTrue(rec.get("guest_pong"), "no PONG from destination" + at)
+    test.assertGreater(rec.get("guest_hb_after") or 0, 0,
+                       "no heartbeats on destination after completion" + at)
+    v = rec.get("verify") or {}
+    test.assertEqual(v.get("mismatches"), 0, "verifier: %s%s" % (rec.get("verify_line"), at))
+    test.assertEqual(v.get("pages"), pages, "verifier page count" + at)
+    test.assertEqual(rec.get("mpwl_errors"), [], "guest MPWL ERROR lines" + at)
