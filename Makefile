@@ -5,14 +5,15 @@
 MESON_BUILD := build/meson
 PY          := /usr/bin/python3
 
-.PHONY: all deps qemu native guest run check check-full bench prepare export-patches clean help
+.PHONY: all deps qemu native guest run check check-full check-asan bench prepare export-patches clean help
 
 all: qemu native guest
 
 help:
 	@echo "make run          build everything, live-migrate a test guest, print the figures"
 	@echo "make check        unit tests + upstream migration-test (quick) + end-to-end migrations + two-host libvirt test"
-	@echo "make check-full   check, with migration-test --full"
+	@echo "make check-full   check, with migration-test --full and check-asan"
+	@echo "make check-asan   the scheduler's qtests and failure tests on an ASan+UBSan build"
 	@echo "make bench        the baseline benchmark matrix (long: about an hour)"
 	@echo "make prepare      recreate build/qemu-src (pinned upstream + qemu/patches)"
 	@echo "make export-patches  regenerate qemu/patches from build/qemu-src"
@@ -46,8 +47,11 @@ check: qemu guest
 check-full: qemu guest
 	@scripts/check.sh --full
 
+check-asan: prepare guest
+	@scripts/check-asan.sh
+
 bench: qemu guest
 	@$(PY) scripts/migbench bench --preset baseline
 
 clean:
-	rm -rf build/qemu build/meson build/guest build/test-logs
+	rm -rf build/qemu build/qemu-asan build/meson build/guest build/test-logs
