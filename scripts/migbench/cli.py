@@ -68,6 +68,11 @@ def _run_args(p):
     g.add_argument("--link-window-bytes", type=int, default=None,
                    help="bound on bytes in flight per direction (overrides)")
     g.add_argument("--rtt-samples", type=int, default=20)
+    g.add_argument("--kernel-link-rate", default=None, metavar="RATE",
+                   help="shape the link in the kernel instead: both QEMUs in a private "
+                        "network namespace whose loopback has a tbf qdisc of RATE (same "
+                        "units as --bandwidth); leave --bandwidth unlimited for a fair "
+                        "comparison (scripts/migbench/kshaper.py)")
     g = p.add_argument_group("binaries")
     g.add_argument("--qemu", default=None,
                    help="QEMU binary (default: $QEMU, build/qemu/qemu-system-x86_64, "
@@ -92,7 +97,9 @@ def _base_cfg(a):
         qemu_dst=a.dst_qemu, kernel=a.kernel, initrd=a.initrd, warmup_s=a.warmup_s,
         after_s=a.after_s, timeout_s=a.timeout_s, verify=not a.no_verify,
         rtt_samples=a.rtt_samples, progress=not a.quiet, shared_ram=a.shared_ram,
-        hugepages=a.hugepages, tls=a.tls, fault=a.fault)
+        hugepages=a.hugepages, tls=a.tls, fault=a.fault,
+        kernel_link_bytes_per_s=(bench.parse_bandwidth(a.kernel_link_rate)
+                                 if a.kernel_link_rate else None))
 
 
 def cmd_probe(a):
@@ -129,7 +136,7 @@ def cmd_run(a):
 RUN_OPTIONS = ("postcopy_bandwidth_bytes_per_s", "downtime_limit_ms", "link_rate_mbps",
                "link_queue_bytes", "link_window_bytes", "accel", "qemu_src", "qemu_dst",
                "kernel", "initrd", "warmup_s", "after_s", "timeout_s", "verify",
-               "rtt_samples", "shared_ram", "hugepages", "tls")
+               "rtt_samples", "shared_ram", "hugepages", "tls", "kernel_link_bytes_per_s")
 
 
 def cmd_bench(a):

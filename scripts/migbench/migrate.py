@@ -19,7 +19,8 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Optional
 
-from . import faults, hugepages, paths, procs, stats, strategies, tlscreds, workloads
+from . import (faults, hugepages, kshaper, paths, procs, stats, strategies, tlscreds,
+               workloads)
 from .link import Link, RttSampler, free_port
 from .qemu import QemuVM, cpu_times_s, guest_args, pin_threads
 from .qmp import QMPError
@@ -44,6 +45,9 @@ class RunConfig:
     link_rate_mbps: Optional[float] = None
     link_queue_bytes: Optional[int] = None
     link_window_bytes: Optional[int] = None
+    # A link shaped by the kernel (kshaper.py): both QEMUs in a network
+    # namespace whose loopback has a tbf qdisc of this rate, bytes/s.
+    kernel_link_bytes_per_s: Optional[int] = None
     accel: Optional[str] = None                        # None: probe (cached)
     qemu_src: Optional[str] = None
     qemu_dst: Optional[str] = None
@@ -116,8 +120,11 @@ def run_migration(cfg: RunConfig, log=paths.log):
 
     strat = strategies.get(cfg.strategy)
     alias, wl_spec, wl_name, wl_params = workloads.resolve(cfg.workload)
-    qemu_src = cfg.qemu_src or paths.default_qemu()
-    qemu_dst = cfg.qemu_dst or qemu_src
+    if strat.binary:
+        qemu_src = qemu_dst = paths.STOCK_QEMU if strat.binary == "stock" else strat.binary
+    else:
+        qemu_src = cfg.qemu_src or paths.default_qemu()
+        qemu_dst = cfg.qemu_dst or qemu_src
     if cfg.accel:
         accel, accel_reason = cfg.accel, "given with --accel"
     else:
@@ -187,7 +194,14 @@ def run_migration(cfg: RunConfig, log=paths.log):
     rec["fault"] = {"spec": fault.spec} if fault else None
     tls_dir = None
     held = contextlib.ExitStack()
+    netns = None
     try:
+        if cfg.kernel_link_bytes_per_s:
+            if cfg.rtt_ms > 0 or cfg.link_rate_mbps or (fault and fault.needs_link):
+                raise RunError("a kernel-shaped link cannot be combined with the linkemu "
+                               "relay (--rtt-ms, --link-rate-mbps, cut-link faults) yet")
+            netns, rec["kernel_link"] = held.enter_context(
+                kshaper.shaped_netns(cfg.kernel_link_bytes_per_s))
         if cfg.tls:
             tls_dir = tlscreds.make(os.path.join(workdir, "tls"))
             rec["tls"] = {"dir": tls_dir, "creds": tlscreds.CREDS_ID}
@@ -204,14 +218,14 @@ def run_migration(cfg: RunConfig, log=paths.log):
         src = QemuVM("src", qemu_src, guest_args(cfg.ram_mib, accel, wl_spec, **gargs)
                      + _strategy_args(strat.src_args, arg_ctx)
                      + tlscreds.qemu_args(tls_dir, "client")
-                     + _trace_args(cfg.trace_events, workdir, "src"), workdir)
+                     + _trace_args(cfg.trace_events, workdir, "src"), workdir, netns=netns)
 
         def make_dst(name):
             return QemuVM(name, qemu_dst, guest_args(cfg.ram_mib, accel, wl_spec, **gargs)
                           + _strategy_args(strat.dst_args, arg_ctx)
                           + tlscreds.qemu_args(tls_dir, "server")
                           + _trace_args(cfg.trace_events, workdir, name),
-                          workdir, incoming=True)
+                          workdir, incoming=True, netns=netns)
         dst = make_dst("dst")
         rec["trace_events"] = cfg.trace_events
         rec["pin"] = cfg.pin
@@ -432,6 +446,8 @@ def run_migration(cfg: RunConfig, log=paths.log):
             link.close()
         if sess:
             sess.close()
+        if netns:
+            rec["kernel_link"]["qdisc_after"] = kshaper.qdisc_stats(netns)
         if ram_path and ram_backend == "file":
             try:
                 os.unlink(ram_path)

@@ -117,7 +117,9 @@ def pin_threads(pid, vcpu_cpus, other_cpus):
 class QemuVM:
     """A QEMU process with a QMP monitor and a serial console (unix sockets)."""
 
-    def __init__(self, name, binary, args, workdir, incoming=False):
+    def __init__(self, name, binary, args, workdir, incoming=False, netns=None):
+        """netns: run QEMU in this network namespace (`ip netns exec`,
+        which execs QEMU: the PID stays QEMU's)."""
         self.name = name
         self.binary = binary
         self.qmp_path = os.path.join(workdir, name + ".qmp")
@@ -126,7 +128,7 @@ class QemuVM:
         self.console_log = os.path.join(workdir, name + ".console.log")
         # debug-threads=on names the threads ("CPU 0/TCG", "live_migration"),
         # which cpu_times_s() needs to tell vCPU time from migration time
-        self.argv = [binary, "-name", "migbench-%s,debug-threads=on" % name] + list(args) + [
+        self.argv = (["ip", "netns", "exec", netns] if netns else []) + [binary, "-name", "migbench-%s,debug-threads=on" % name] + list(args) + [
             "-chardev", "socket,id=ser0,path=%s,server=on,wait=off" % self.serial_path,
             "-serial", "chardev:ser0",
             "-chardev", "socket,id=qmp0,path=%s,server=on,wait=off" % self.qmp_path,

@@ -55,6 +55,10 @@ class Strategy:
     # on_ready(src, src_params): called once the guest printed READY, before
     # the workload's warm-up (the fork's scheduler starts profiling there).
     on_ready: Optional[Callable] = None
+    # The QEMU binary both sides run, overriding the run's (--qemu): a path,
+    # or "stock" for Debian's QEMU (paths.STOCK_QEMU), the peer users would
+    # pick instead of the fork.
+    binary: Optional[str] = None
 
     @property
     def postcopy(self):
@@ -111,6 +115,17 @@ STOCK = [
 ]
 STOCK_NAMES = [s.name for s in STOCK]
 for _s in STOCK:
+    register(_s)
+
+# The same strategies on Debian's own QEMU binary on both sides: the fork's
+# fixes to stock migration (its patches 0015-0017) do not apply there, so a
+# benchmark shows both.
+DEBIAN = [Strategy("debian-" + _s.name, _s.description + ", on Debian's QEMU",
+                   caps=dict(_s.caps), params=dict(_s.params), switch=_s.switch,
+                   binary="stock", requires="Debian's qemu-system-x86 (install-deps.sh)")
+          for _s in STOCK]
+DEBIAN_NAMES = [s.name for s in DEBIAN]
+for _s in DEBIAN:
     register(_s)
 
 # Modules that register more strategies when present (added by other issues).

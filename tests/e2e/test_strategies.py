@@ -9,7 +9,7 @@ import os
 import unittest
 
 import common
-from migbench import strategies
+from migbench import paths, strategies
 from migbench.migrate import RunConfig, run_migration
 
 WORKLOAD = "memload:w=32,r=16,c=16"
@@ -35,6 +35,9 @@ class StrategyTest(unittest.TestCase):
                         workdir=os.path.join(common.LOGDIR, "strategy-" + name))
         rec = run_migration(cfg, log=lambda m: None)
         where = " (logs in %s; errors %s)" % (cfg.workdir, rec.get("errors"))
+        if strat.binary == "stock":
+            self.assertEqual(rec.get("qemu_src"), paths.STOCK_QEMU, "binary" + where)
+            self.assertEqual(rec.get("qemu_dst"), paths.STOCK_QEMU, "binary" + where)
         self.assertEqual(rec["status"], "completed", "QEMU status" + where)
         self.assertTrue(rec.get("guest_pong"), "no PONG from destination" + where)
         self.assertGreater(rec.get("guest_hb_after", 0), 0,
@@ -60,6 +63,9 @@ def _make(name):
 
 for _n in strategies.STOCK_NAMES:
     setattr(StrategyTest, "test_" + _n.replace("-", "_"), _make(_n))
+
+# The benchmark's peer: a stock strategy on Debian's binary, both sides.
+setattr(StrategyTest, "test_debian_postcopy", _make("debian-postcopy"))
 
 if __name__ == "__main__":
     unittest.main()

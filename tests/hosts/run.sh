@@ -14,6 +14,9 @@
 #
 # Needs root (unshare -m, mounts).  Exit 0 all passed, 1 a failure, 77 not
 # root.  Last line: "N passed, N failed".
+#
+# tests/hosts/run.sh --host no-kvm|null-kvm -- COMMAND...  runs any command
+# on such a simulated host instead (e.g. the whole `scripts/check.sh`).
 # Env: QEMU (default build/qemu/qemu-system-x86_64).
 set -uo pipefail
 MP_PROG=hosts
@@ -63,6 +66,15 @@ sim_host() {
         esac
         exec "$@"' sh "$kind" "$@"
 }
+
+if [ "${1:-}" = --host ]; then
+    kind=${2:-}
+    [ "${3:-}" = -- ] && [ $# -ge 4 ] || { echo "usage: $0 --host no-kvm|null-kvm -- COMMAND..." >&2; exit 2; }
+    shift 3
+    case $kind in no-kvm|null-kvm) ;; *) echo "unknown host kind '$kind'" >&2; exit 2 ;; esac
+    sim_host "$kind" "$@"
+    exit $?
+fi
 
 for kind in no-kvm null-kvm; do
     log=$LOGDIR/$kind
