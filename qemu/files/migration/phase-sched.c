@@ -205,8 +205,12 @@ typedef struct PhaseSchedState {
     int pull_pass;
     int pull_level;
     uint64_t pull_cursor;          /* block the pull pass is at */
-    /* 1 + block last requested, or 0; set by the return-path thread */
-    uint64_t pull_hint;
+    /*
+     * 1 + block last requested, or 0; set by the return-path thread.
+     * unsigned long, which every host can access atomically: a host
+     * addresses fewer blocks than its unsigned long counts.
+     */
+    unsigned long pull_hint;
 } PhaseSchedState;
 
 /*
@@ -1579,7 +1583,7 @@ static bool phase_sched_pull_scan(PhaseSchedState *ps, uint64_t from,
 bool phase_sched_next_pull_page(RAMBlock **rbp, unsigned long *pagep)
 {
     PhaseSchedState *ps = phase_sched;
-    uint64_t hint;
+    unsigned long hint;
 
     if (!ps || ps->pull_pass <= 0) {
         return false;
