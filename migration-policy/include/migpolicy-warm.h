@@ -263,7 +263,8 @@ typedef struct mp_warm_record_opts {
 typedef struct mp_warm_record_stats {
     unsigned sources;          /* mp_warm_source bits actually used */
     uint64_t files;            /* files listed */
-    uint64_t files_skipped;    /* could not be read (mp_warm_recorder_skipped()) */
+    uint64_t files_skipped;    /* could not be read
+                                  (mp_warm_recorder_skipped()) */
     uint64_t pages_total;      /* pages of the files listed */
     uint64_t pages_resident;   /* cached in the last sample (mincore) */
     uint64_t pages_active;     /* of those, on the active LRU (pageflags) */
@@ -300,8 +301,9 @@ int mp_warm_recorder_add_path(mp_warm_recorder *r, const char *path);
 
 /**
  * mp_warm_recorder_add_pid() - record the regular files a process has
- * open (/proc/PID/fd) or mapped (/proc/PID/maps), read through /proc so
- * that another mount namespace's files are found too
+ * open (/proc/PID/fd) or mapped shared (/proc/PID/maps; private mappings
+ * are its program and libraries, local to each host), read through /proc
+ * so that another mount namespace's files are found too
  * @r: recorder
  * @pid: process
  *

@@ -312,8 +312,8 @@ static int reap(ap_state *s, double wait_s)
             return rc;
         }
     } else if (wait_s > 0) {
-        struct timespec ts = { (time_t)wait_s,
-                               (long)((wait_s - (double)(time_t)wait_s) * 1e9) };
+        time_t sec = (time_t)wait_s;
+        struct timespec ts = { sec, (long)((wait_s - (double)sec) * 1e9) };
         nanosleep(&ts, NULL);
     }
     while (io_uring_peek_cqe(&s->ring, &cqe) == 0) {

@@ -91,7 +91,8 @@ static int pageflags_available(void)
     if (pm >= 0 && kf >= 0 && p != MAP_FAILED) {
         p[0] = 1;
         /* Without CAP_SYS_ADMIN the frame number reads as 0. */
-        if (pread(pm, &ent, 8, (off_t)((uintptr_t)p / (uintptr_t)ps * 8)) == 8 &&
+        off_t at = (off_t)((uintptr_t)p / (uintptr_t)ps * 8);
+        if (pread(pm, &ent, 8, at) == 8 &&
             (ent & PM_PRESENT) && (ent & PM_PFN_MASK) &&
             pread(kf, &flags, 8, (off_t)((ent & PM_PFN_MASK) * 8)) == 8) {
             ok = 1;
@@ -354,9 +355,10 @@ static int add_pid_fds(mp_warm_recorder *r, pid_t pid, int *added)
 }
 
 /*
- * Shared or private read-only data mappings; executable mappings (the
- * program and its libraries) are left out: they live on the host's own
- * disk, not on the shared storage, and the destination has its own.
+ * Shared file mappings (a database's data file, a disk image QEMU maps).
+ * Private ones are left out: they are the program, its libraries (code and
+ * read-only segments), locale archives and the like, which live on the
+ * host's own disk and which the destination has itself.
  */
 static int add_pid_maps(mp_warm_recorder *r, pid_t pid, int *added)
 {
@@ -376,7 +378,8 @@ static int add_pid_maps(mp_warm_recorder *r, pid_t pid, int *added)
         if (n && line[n - 1] == '\n') {
             line[--n] = '\0';
         }
-        if (sscanf(line, "%*s %7s", perms) != 1 || perms[2] == 'x') {
+        if (sscanf(line, "%*s %7s", perms) != 1 || strlen(perms) < 4 ||
+            perms[3] != 's' || perms[2] == 'x') {
             continue;
         }
         path = strchr(line, '/');
@@ -526,7 +529,8 @@ static void window_flags(rec_run *run, rec_state *s, uint64_t first,
             }
         }
         pm_off = (off_t)(((uintptr_t)(base) / (uintptr_t)run->ps + i) * 8);
-        if (pread(run->pagemap_fd, run->pm_buf, m * 8, pm_off) != (ssize_t)(m * 8)) {
+        if (pread(run->pagemap_fd, run->pm_buf, m * 8, pm_off) !=
+            (ssize_t)(m * 8)) {
             for (uint64_t k = 0; k < m; k++) {
                 vec[i + k] = vec[i + k] ? 1 : 0;
             }
