@@ -9,7 +9,8 @@
  * stopped at to --state, where a restored instance continues (--state
  * read at start): that offset is the process state the "migration"
  * carries.  --rate caps the demand (bytes/s, 0 = as fast as it can), as an
- * application that processes what it reads has a rate of its own.
+ * application that processes what it reads has a rate of its own; a slow
+ * stretch is not made up afterwards (a token bucket of 0.25 s).
  *
  *   warm-reader FILE [--seconds S] [--rate B] [--block B] [--state F]
  *               [--report-ms MS]
@@ -48,7 +49,7 @@ int main(int argc, char **argv)
     unsigned long long off = 0, total = 0;
     struct sigaction sa;
     struct stat sb;
-    double t0, next;
+    double t0, next, tokens = 0, last;
     char *buf;
     FILE *f;
     int fd;
@@ -89,6 +90,7 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     buf = malloc(block);
     t0 = now_s();
+    last = t0;
     next = t0 + report;
     printf("0.000 0\n");
     fflush(stdout);
@@ -99,10 +101,21 @@ int main(int argc, char **argv)
         if (t - t0 >= seconds) {
             break;
         }
-        if (rate > 0 && (double)total > rate * (t - t0)) {
+        if (rate > 0) {
+            /* Demand: at most 0.25 s of it saved up (and one block). */
+            double cap = rate * 0.25 > (double)block ? rate * 0.25
+                                                     : (double)block;
+            tokens += rate * (t - last);
+            if (tokens > cap) {
+                tokens = cap;
+            }
+            last = t;
+        }
+        if (rate > 0 && tokens < (double)block) {
             struct timespec ts = { 0, 1000000 };     /* 1 ms */
             nanosleep(&ts, NULL);
         } else {
+            tokens -= (double)block;
             n = pread(fd, buf, block, (off_t)off);
             if (n < 0) {
                 if (errno == EINTR) {
