@@ -362,6 +362,25 @@ unsigned mp_warm_sources_available(void);
  */
 const char *mp_warm_source_names(unsigned sources, char *buf, size_t len);
 
+/**
+ * mp_warm_domain_disks() - the files a libvirt domain's disks read: each
+ * <disk>'s <source file=> and its <backingStore> chain (type 'file':
+ * images, read-only bases, ISO images), each once
+ * @xml: domain XML
+ * @len: bytes in @xml
+ * @paths: set to an array of absolute paths (mp_warm_paths_free())
+ * @n: set to its length
+ *
+ * Block and network disks are left out (no file to map).
+ *
+ * Returns: 0, -EBADMSG (not a domain XML) or -ENOMEM.
+ */
+int mp_warm_domain_disks(const char *xml, size_t len, char ***paths,
+                         size_t *n);
+
+/** mp_warm_paths_free() - free what mp_warm_domain_disks() returned */
+void mp_warm_paths_free(char **paths, size_t n);
+
 /* ------------------------------------------------------------------ */
 /* Applying (destination)                                              */
 

@@ -561,6 +561,42 @@ static void test_pid(void)
     mp_warm_recorder_free(r);
 }
 
+static void test_domain_disks(void)
+{
+    static const char xml[] =
+        "<domain type='kvm'><name>web-1</name><devices>"
+        "<disk type='file' device='disk'><driver name='qemu' type='qcow2'/>"
+        "<source file='/srv/images/web-1.qcow2'/>"
+        "<backingStore type='file'><format type='qcow2'/>"
+        "<source file='/srv/images/base.qcow2'/>"
+        "<backingStore type='file'><source file='/srv/images/os.raw'/>"
+        "<backingStore/></backingStore></backingStore>"
+        "<target dev='vda'/></disk>"
+        "<disk type='file' device='cdrom'><source file='/srv/iso/tools.iso'/>"
+        "</disk>"
+        "<disk type='block' device='disk'><source dev='/dev/sdb'/></disk>"
+        "<disk type='network' device='disk'><source protocol='nbd' "
+        "name='x'/></disk>"
+        "<disk type='file' device='disk'>"
+        "<source file='/srv/images/base.qcow2'/></disk>"
+        "<disk type='file' device='floppy'/>"
+        "</devices></domain>";
+    char **p;
+    size_t n;
+
+    CHECK(mp_warm_domain_disks(xml, sizeof(xml) - 1, &p, &n) == 0);
+    CHECK(n == 4);
+    if (n == 4) {
+        CHECK(strcmp(p[0], "/srv/images/web-1.qcow2") == 0);
+        CHECK(strcmp(p[1], "/srv/images/base.qcow2") == 0);
+        CHECK(strcmp(p[2], "/srv/images/os.raw") == 0);
+        CHECK(strcmp(p[3], "/srv/iso/tools.iso") == 0);
+    }
+    mp_warm_paths_free(p, n);
+    CHECK(mp_warm_domain_disks("<pool/>", 7, &p, &n) == -EBADMSG);
+    CHECK(mp_warm_domain_disks("not xml", 7, &p, &n) == -EBADMSG);
+}
+
 int main(void)
 {
     int fd;
@@ -570,6 +606,7 @@ int main(void)
     test_list_model();
     test_codec();
     test_save_load();
+    test_domain_disks();
     printf("sources here: %s\n",
            mp_warm_source_names(mp_warm_sources_available(), names,
                                 sizeof(names)));
