@@ -70,12 +70,18 @@ tb_mount() {    # tb_mount src|dst : a fresh mount = a cold page cache
 }
 
 tb_umount() {
-    local h=$1
+    local h=$1 p=${TB_FUSE_PID[$1]:-}
     if grep -q " $TB_RUN/$h fuse" /proc/mounts; then
         fusermount3 -u "$TB_RUN/$h" 2>/dev/null || umount -l "$TB_RUN/$h"
     fi
-    if [ -n "${TB_FUSE_PID[$h]:-}" ]; then
-        wait "${TB_FUSE_PID[$h]}" 2>/dev/null
+    # A mount namespace made while the mount existed (another test's
+    # libvirtd, say) keeps a copy, and then the daemon never sees the
+    # unmount: stop it, which closes /dev/fuse and ends the connection.
+    if [ -n "$p" ]; then
+        kill -TERM "$p" 2>/dev/null
+        for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$p" 2>/dev/null
+        wait "$p" 2>/dev/null
         TB_FUSE_PID[$h]=""
     fi
 }
@@ -102,7 +108,7 @@ tb_down() {
     TB_PIDS=()
     for ns in "$NS_ST" "$NS_SRC" "$NS_DST"; do ip netns del "$ns" 2>/dev/null; done
     rmdir "$TB_RUN/src" "$TB_RUN/dst" 2>/dev/null
-    rm -f "$TB_RUN"/*.log "$TB_RUN"/*.hot "$TB_RUN"/state* 2>/dev/null
+    rm -f "$TB_RUN"/*.log "$TB_RUN"/*.hot "$TB_RUN"/*.out "$TB_RUN"/state* 2>/dev/null
     rmdir "$TB_RUN" 2>/dev/null
     return 0
 }
