@@ -14,6 +14,7 @@ help:
 	@echo "make check        unit tests + upstream migration-test (quick) + end-to-end migrations + two-host libvirt test"
 	@echo "make check-full   check, with migration-test --full"
 	@echo "make bench        the baseline benchmark matrix (long: about an hour)"
+	@echo "make bench-warm   page-cache warm-up benchmark on the testbed (root; about 20 min)"
 	@echo "make prepare      recreate build/qemu-src (pinned upstream + qemu/patches)"
 	@echo "make export-patches  regenerate qemu/patches from build/qemu-src"
 	@echo "make clean        remove build outputs (keeps downloads in build/cache)"
@@ -48,6 +49,11 @@ check-full: qemu guest
 
 bench: qemu guest
 	@$(PY) scripts/migbench bench --preset baseline
+
+# Seed 003's experiment, docs/warm-up.md (needs no QEMU).
+.PHONY: bench-warm
+bench-warm: native
+	@BENCH_IMAGE_MIB="1024 256" tests/warm-testbed/bench.sh docs/warm-up
 
 clean:
 	rm -rf build/qemu build/meson build/guest build/test-logs
