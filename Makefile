@@ -15,6 +15,7 @@ help:
 	@echo "make check-full   check, with migration-test --full and check-asan"
 	@echo "make check-asan   the scheduler's qtests and failure tests on an ASan+UBSan build"
 	@echo "make bench        the baseline benchmark matrix (long: about an hour)"
+	@echo "make bench-warm   page-cache warm-up benchmark on the testbed (root; about 20 min)"
 	@echo "make prepare      recreate build/qemu-src (pinned upstream + qemu/patches)"
 	@echo "make export-patches  regenerate qemu/patches from build/qemu-src"
 	@echo "make clean        remove build outputs (keeps downloads in build/cache)"
@@ -52,6 +53,11 @@ check-asan: prepare guest
 
 bench: qemu guest
 	@$(PY) scripts/migbench bench --preset baseline
+
+# Seed 003's experiment, docs/warm-up.md (needs no QEMU).
+.PHONY: bench-warm
+bench-warm: native
+	@BENCH_IMAGE_MIB="1024 256" tests/warm-testbed/bench.sh docs/warm-up
 
 clean:
 	rm -rf build/qemu build/qemu-asan build/meson build/guest build/test-logs

@@ -26,6 +26,9 @@ PKGS_FIRMWARE="seabios ipxe-qemu"
 PKGS_GUEST="busybox-static cpio"
 # Benchmarks: plots.
 PKGS_BENCH="gnuplot-nox"
+# Page-cache warm-up testbed (tests/warm-testbed, docs/warm-up.md): its
+# FUSE client of the shaped shared storage, and fusermount3.
+PKGS_WARM="libfuse3-dev fuse3"
 # libvirt integration (docs/policy.md), from bookworm-backports (11.3): the
 # monolithic libvirtd and virsh for tests/libvirt/run.sh, libvirt-dev for
 # migpolicy advise/migrate, libxml2-dev for libmigpolicy's policy tags.
@@ -34,6 +37,7 @@ PKGS_LIBVIRT="libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients libvirt-
  libxml2-dev"
 
 ALL="$PKGS_BUILD $PKGS_BACKPORTS $PKGS_FIRMWARE $PKGS_GUEST $PKGS_BENCH $PKGS_LIBVIRT"
+ALL="$ALL $PKGS_WARM"
 
 missing_pkgs() {
     local p out=""

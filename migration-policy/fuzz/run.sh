@@ -5,6 +5,8 @@
 #   qmp-reply             what `migpolicy record` reads from QMP: the JSON
 #                         reader and the base64 plane decoder
 #                         (FUZZ_TARGET=qmp-reply)
+#   warm-read             the hot-list reader of the page-cache warm-up
+#                         (lib/mp-warm-list.c; FUZZ_TARGET=warm-read)
 # CRC checks are disabled in this build (see CRC_BAD in lib/mp-trace.c)
 # so that mutations reach the code behind them.
 #
@@ -38,7 +40,19 @@ qmp-reply)
     exec "$out/fuzz-qmp-reply" -max_total_time="$secs" -malloc_limit_mb=256 \
         -rss_limit_mb=1024 -max_len=65536 -artifact_prefix="$out/" \
         -print_final_stats=1 "$@" "$out/corpus" ;;
-*) echo "run.sh: unknown FUZZ_TARGET '$target' (trace-read, qmp-reply)" >&2; exit 2 ;;
+warm-read)
+    out=$out/warm-read
+    mkdir -p "$out/corpus"
+    cp -n "$here"/corpus-warm/* "$out/corpus/" 2>/dev/null || true
+    $cc $flags -I"$here/../include" -I"$here/../lib" \
+        "$here/fuzz-warm-read.c" "$here/../lib/mp-warm-list.c" \
+        "$here/../lib/mp-util.c" -lz -o "$out/fuzz-warm-read"
+    # A list holds at most 2^24 ranges of 24 bytes (384 MiB) only if the
+    # input is 48 MiB; with -max_len 65536 nothing near 256 MiB is asked.
+    exec "$out/fuzz-warm-read" -max_total_time="$secs" -malloc_limit_mb=256 \
+        -rss_limit_mb=1024 -max_len=65536 -artifact_prefix="$out/" \
+        -print_final_stats=1 "$@" "$out/corpus" ;;
+*) echo "run.sh: unknown FUZZ_TARGET '$target' (trace-read, qmp-reply, warm-read)" >&2; exit 2 ;;
 esac
 # 64 MiB chunks are the format's largest allocation; anything bigger than
 # 256 MiB in one malloc is a bug.

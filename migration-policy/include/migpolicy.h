@@ -1101,4 +1101,7 @@ int mp_policy_traffic_exceeded(const mp_policy *policy, uint64_t bytes_sent,
 }
 #endif
 
+/* Page-cache warm-up (mp_warm_*): its own section, in its own file. */
+#include "migpolicy-warm.h"
+
 #endif /* MIGPOLICY_H */

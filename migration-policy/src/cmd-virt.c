@@ -29,6 +29,9 @@
 #include "cli-clock.h"
 #include "cli-parse.h"
 #include "cmd-virt.h"
+#ifdef MP_HAVE_LIBVIRT
+#include "warm-virt.h"      /* migrate --warm-apply (docs/warm-up.md) */
+#endif
 
 #define EXIT_USAGE 2
 
@@ -1520,6 +1523,10 @@ static int strategy_option(int c, void *opaque)
         s[1] = 1;
         return 0;
     }
+    if (c == OPT_WARM_APPLY) {
+        warm_virt_option(optarg);
+        return 0;
+    }
     return -1;
 }
 
@@ -1538,6 +1545,7 @@ static void migrate_help(void)
            VIRT_HELP
            "      --strategy NAME        use NAME if the policy allows it\n"
            "      --dry-run              decide and print, do not migrate\n"
+           WARM_VIRT_HELP
            "  -h, --help                 show this help\n" VIRT_HELP_NOTE
            "-b also caps the migration (libvirt's bandwidth and "
            "bandwidth.postcopy).\n");
@@ -1642,8 +1650,10 @@ static int cmd_migrate(int argc, char **argv)
         VIRT_OPTIONS,
         { "strategy", required_argument, NULL, OPT_STRATEGY },
         { "dry-run", no_argument, NULL, OPT_DRY_RUN },
+        { "warm-apply", required_argument, NULL, OPT_WARM_APPLY },
         { NULL, 0, NULL, 0 },
     };
+    warm_virt *warm = NULL;
     virt_ctx v;
     fleet_opts fo = { .nfiles = 0 };
     wl_opts w = { .spec = NULL };
@@ -1745,6 +1755,7 @@ static int cmd_migrate(int argc, char **argv)
     printf("migrating %s to %s: %s (flags 0x%lx)\n", v.info.name, dest_uri,
            mp_strategy_name(strat), m.flags);
     fflush(stdout);
+    warm = warm_virt_start(v.dom);  /* warm-up: hot list to the destination */
     if (pthread_create(&th, NULL, mig_run, &m)) {
         rc = fail("migrate", "cannot start a thread");
         goto out;
@@ -1770,6 +1781,7 @@ static int cmd_migrate(int argc, char **argv)
         sleep_ms(50);
     }
     pthread_join(th, NULL);
+    warm_virt_finish(warm, WARM_VIRT_WAIT_S);   /* its summary */
     if (m.rc) {
         if (v.in.phase_sched && ap->phase_sched) {
             set_phase_sched(v.dom, false);

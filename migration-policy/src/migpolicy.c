@@ -21,6 +21,7 @@
 #include "cli-parse.h"
 #include "cmd-record.h"
 #include "cmd-virt.h"
+#include "cmd-warm.h"
 
 #define EXIT_USAGE 2
 
@@ -1858,6 +1859,9 @@ int main(int argc, char **argv)
     }
     if (!strcmp(cmd, "record")) {
         return cmd_record(argc - 1, argv + 1);
+    }
+    if (!strcmp(cmd, "warm")) {
+        return cmd_warm(argc - 1, argv + 1);
     }
     {
         int rc = cmd_virt_dispatch(cmd, argc - 1, argv + 1);

@@ -1,0 +1,726 @@
+/*
+ * cmd-warm.c - migpolicy warm: record, apply, check and show hot lists
+ * (the page-cache warm-up of docs/warm-up.md)
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * Parses arguments, calls mp_warm_*, prints.  Exit status: 0 success
+ * (an apply stopped by its budget or deadline included), 1 failure,
+ * 2 bad usage.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "migpolicy.h"
+
+#include "cli-parse.h"
+#include "cmd-warm.h"
+
+#define EXIT_USAGE 2
+
+/* Most --file and --pid arguments of one record. */
+#define MAX_SOURCES 4096
+
+static int usage(const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static int usage(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "migpolicy warm %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nTry 'migpolicy warm %s --help'.\n", cmd);
+    return EXIT_USAGE;
+}
+
+static int fail(const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static int fail(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "migpolicy warm %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return 1;
+}
+
+static double mib(uint64_t b)
+{
+    return (double)b / 1048576.0;
+}
+
+static int parse_heat(const char *s, uint8_t *out)
+{
+    char *end;
+    unsigned long v;
+
+    errno = 0;
+    v = strtoul(s, &end, 10);
+    if (errno || !*s || *end || v > MP_WARM_HEAT_MAX || *s == '-') {
+        return -1;
+    }
+    *out = (uint8_t)v;
+    return 0;
+}
+
+/* "-" is standard input/output. */
+static int load_list(const char *cmd, const char *path, mp_warm_list **l)
+{
+    char msg[256];
+    int rc = strcmp(path, "-") == 0 ?
+             mp_warm_list_read_fd(STDIN_FILENO, l, msg, sizeof(msg)) :
+             mp_warm_list_load(path, l, msg, sizeof(msg));
+
+    if (rc) {
+        return fail(cmd, "%s: %s", path, msg[0] ? msg : mp_strerror(rc));
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* record                                                              */
+
+static void record_help(void)
+{
+    printf("Usage: migpolicy warm record (--pid PID | --file PATH)... -o LIST "
+           "[OPTIONS]\n"
+           "At the source: which pages of the files are in the page cache "
+           "and how hot\nthey are, written as a hot list (docs/warm-format.md)"
+           " for 'warm apply'.\n\nOptions:\n"
+           "  -p, --pid PID          the regular files PID has open or mapped "
+           "(data, not code)\n"
+           "  -f, --file PATH        a file (a disk image, a backing file)\n"
+           "  -o, --output LIST      the hot list ('-': standard output)\n"
+           "  -n, --samples N        samples per page, 1..%u (default 1)\n"
+           "  -i, --interval MS      between samples (default 500)\n"
+           "      --min-heat H       list pages at least this hot, 1..255 "
+           "(default 1)\n"
+           "      --sources LIST     mincore,cachestat,pageflags (default: "
+           "all available)\n"
+           "      --sync             fdatasync each file first (no stale "
+           "data at the destination)\n"
+           "  -h, --help             show this help\n"
+           "The summary goes to standard output, or to standard error with "
+           "-o -.\n", MP_WARM_MAX_SAMPLES);
+}
+
+static int parse_sources(const char *s, unsigned *out)
+{
+    char buf[128], *tok, *save = NULL;
+
+    if (strlen(s) >= sizeof(buf)) {
+        return -1;
+    }
+    strcpy(buf, s);
+    *out = 0;
+    for (tok = strtok_r(buf, ",", &save); tok;
+         tok = strtok_r(NULL, ",", &save)) {
+        if (!strcmp(tok, "mincore")) {
+            *out |= MP_WARM_SRC_MINCORE;
+        } else if (!strcmp(tok, "cachestat")) {
+            *out |= MP_WARM_SRC_CACHESTAT;
+        } else if (!strcmp(tok, "pageflags")) {
+            *out |= MP_WARM_SRC_PAGEFLAGS;
+        } else {
+            return -1;
+        }
+    }
+    return *out ? 0 : -1;
+}
+
+enum { OPT_MIN_HEAT = 256, OPT_SOURCES, OPT_SYNC, OPT_BUDGET, OPT_RATE,
+       OPT_DEADLINE, OPT_DEPTH, OPT_CHUNK, OPT_MAP, OPT_RESERVE,
+       OPT_IGNORE_ID, OPT_PROGRESS, OPT_RANGES };
+
+static int cmd_record(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "pid", required_argument, NULL, 'p' },
+        { "file", required_argument, NULL, 'f' },
+        { "output", required_argument, NULL, 'o' },
+        { "samples", required_argument, NULL, 'n' },
+        { "interval", required_argument, NULL, 'i' },
+        { "min-heat", required_argument, NULL, OPT_MIN_HEAT },
+        { "sources", required_argument, NULL, OPT_SOURCES },
+        { "sync", no_argument, NULL, OPT_SYNC },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    mp_warm_record_opts o = { .samples = 1, .interval_ms = 500 };
+    const char *out = NULL;
+    const char *pids[MAX_SOURCES], *paths[MAX_SOURCES];
+    size_t npids = 0, npaths = 0;
+    mp_warm_recorder *r;
+    mp_warm_record_stats st;
+    mp_warm_list *l = NULL;
+    mp_warm_list_info in;
+    FILE *sum;
+    char names[64];
+    int c, rc;
+    unsigned v;
+
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "p:f:o:n:i:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'p':
+        case 'f':
+            if (npids + npaths >= MAX_SOURCES) {
+                return usage("record", "more than %d --pid/--file",
+                             MAX_SOURCES);
+            }
+            if (c == 'p') {
+                pids[npids++] = optarg;
+            } else {
+                paths[npaths++] = optarg;
+            }
+            break;
+        case 'o':
+            out = optarg;
+            break;
+        case 'n':
+            if ((rc = cli_parse_positive(optarg, MP_WARM_MAX_SAMPLES, &v))) {
+                return usage("record", "--samples: '%s' is not a positive "
+                             "integer%s", optarg, cli_positive_error(rc));
+            }
+            o.samples = v;
+            break;
+        case 'i':
+            if ((rc = cli_parse_positive(optarg, 3600000, &v))) {
+                return usage("record", "--interval: '%s' is not a positive "
+                             "integer%s", optarg, cli_positive_error(rc));
+            }
+            o.interval_ms = v;
+            break;
+        case OPT_MIN_HEAT:
+            if (parse_heat(optarg, &o.min_heat)) {
+                return usage("record", "--min-heat: '%s' is not in 0..255",
+                             optarg);
+            }
+            break;
+        case OPT_SOURCES:
+            if (parse_sources(optarg, &o.sources)) {
+                return usage("record", "--sources: '%s' is not a list of "
+                             "mincore, cachestat, pageflags", optarg);
+            }
+            break;
+        case OPT_SYNC:
+            o.sync = 1;
+            break;
+        case 'h':
+            record_help();
+            return 0;
+        default:
+            return usage("record", "unknown option or missing argument");
+        }
+    }
+    if (optind < argc) {
+        return usage("record", "unexpected argument '%s'", argv[optind]);
+    }
+    if (!out) {
+        return usage("record", "-o LIST is required");
+    }
+    if (npids + npaths == 0) {
+        return usage("record", "give at least one --pid or --file");
+    }
+    r = mp_warm_recorder_new(&o);
+    if (!r) {
+        return fail("record", "out of memory");
+    }
+    for (size_t i = 0; i < npids; i++) {
+        char *end;
+        long pid = strtol(pids[i], &end, 10);
+
+        if (*end || pid <= 0) {
+            mp_warm_recorder_free(r);
+            return usage("record", "--pid: '%s' is not a process id",
+                         pids[i]);
+        }
+        rc = mp_warm_recorder_add_pid(r, (pid_t)pid);
+        if (rc < 0) {
+            mp_warm_recorder_free(r);
+            return fail("record", "--pid %ld: %s", pid, mp_strerror(rc));
+        }
+    }
+    for (size_t i = 0; i < npaths; i++) {
+        rc = mp_warm_recorder_add_path(r, paths[i]);
+        if (rc < 0) {
+            mp_warm_recorder_free(r);
+            return fail("record", "%s: %s", paths[i], mp_strerror(rc));
+        }
+    }
+    rc = mp_warm_recorder_run(r, &l, &st);
+    if (rc) {
+        mp_warm_recorder_free(r);
+        return fail("record", "%s", mp_strerror(rc));
+    }
+    sum = strcmp(out, "-") == 0 ? stderr : stdout;
+    for (size_t i = 0;; i++) {
+        const char *p;
+        int err = mp_warm_recorder_skipped(r, i, &p);
+        if (!err) {
+            break;
+        }
+        fprintf(stderr, "migpolicy warm record: skipped %s: %s\n", p,
+                mp_strerror(err));
+    }
+    rc = strcmp(out, "-") == 0 ? mp_warm_list_write_fd(l, STDOUT_FILENO) :
+         mp_warm_list_save(l, out);
+    if (rc) {
+        mp_warm_list_free(l);
+        mp_warm_recorder_free(r);
+        return fail("record", "%s: %s", out, mp_strerror(rc));
+    }
+    mp_warm_list_get_info(l, &in);
+    fprintf(sum, "recorded %" PRIu64 " file(s), %" PRIu64 " skipped, in "
+            "%.2f s; sources %s\n", st.files, st.files_skipped, st.elapsed_s,
+            mp_warm_source_names(st.sources, names, sizeof(names)));
+    fprintf(sum, "  cached %.1f of %.1f MiB", mib(st.pages_resident *
+            in.page_size), mib(st.pages_total * in.page_size));
+    if (st.sources & MP_WARM_SRC_PAGEFLAGS) {
+        fprintf(sum, " (active %.1f MiB, referenced %.1f MiB)",
+                mib(st.pages_active * in.page_size),
+                mib(st.pages_referenced * in.page_size));
+    }
+    fprintf(sum, "\n  listed %.1f MiB in %" PRIu64 " range(s)\n",
+            mib(in.pages * in.page_size), in.nranges);
+    if (st.sources & MP_WARM_SRC_CACHESTAT) {
+        fprintf(sum, "  dirty %.1f MiB%s, recently evicted %.1f MiB (not "
+                "listed)\n", mib(st.pages_dirty * in.page_size),
+                st.pages_dirty && !o.sync ? " (use --sync)" : "",
+                mib(st.pages_recently_evicted * in.page_size));
+    }
+    mp_warm_list_free(l);
+    mp_warm_recorder_free(r);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* apply                                                               */
+
+static void apply_help(void)
+{
+    printf("Usage: migpolicy warm apply LIST [OPTIONS]\n"
+           "At the destination: read the hot list's ranges into the page "
+           "cache, hottest\nfirst, with io_uring; pages cached already are "
+           "not read again.  LIST '-' is\nstandard input.\n\nOptions:\n"
+           "  -b, --budget SIZE      read at most SIZE (e.g. 2G; default no "
+           "limit)\n"
+           "  -r, --rate RATE        pace reads to RATE: the share of the "
+           "link or storage\n"
+           "                         (e.g. 400mbit, 50MB/s; default "
+           "unlimited)\n"
+           "  -d, --deadline S       stop after S seconds (default none)\n"
+           "      --min-heat H       skip ranges colder than H (0..255)\n"
+           "      --map FROM=TO      the listed paths under FROM are under TO "
+           "here\n"
+           "      --reserve SIZE     stop while MemFree is above SIZE "
+           "(default max(256M, 2%%\n"
+           "                         of RAM)); 'none': do not check\n"
+           "      --depth N          reads in flight (default 16)\n"
+           "      --chunk SIZE       bytes per read (default 256K)\n"
+           "      --ignore-identity  read files whose size or mtime changed\n"
+           "      --progress WHEN    auto (on a terminal), always, never\n"
+           "  -h, --help             show this help\n"
+           "Exit status 0 also when the budget, deadline or memory stopped "
+           "it (see 'stop').\n");
+}
+
+typedef struct progress_ctx {
+    bool show;
+    bool tty;
+} progress_ctx;
+
+static int on_progress(const mp_warm_progress *p, void *opaque)
+{
+    progress_ctx *c = opaque;
+    double done = (double)(p->bytes_read + p->bytes_cached_before);
+
+    if (!c->show) {
+        return 0;
+    }
+    fprintf(stderr, "%swarm: %6.1f / %.1f MiB  %5.1f%%  %6.1f MiB/s  heat "
+            "%3u  %5.1f s%s", c->tty ? "\r" : "", done / 1048576.0,
+            mib(p->bytes_planned),
+            p->bytes_planned ? 100.0 * done / (double)p->bytes_planned : 100.0,
+            p->elapsed_s > 0 ? mib(p->bytes_read) / p->elapsed_s : 0.0,
+            p->heat, p->elapsed_s, c->tty ? "\033[K" : "\n");
+    fflush(stderr);
+    return 0;
+}
+
+static int cmd_apply(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "budget", required_argument, NULL, 'b' },
+        { "rate", required_argument, NULL, 'r' },
+        { "deadline", required_argument, NULL, 'd' },
+        { "min-heat", required_argument, NULL, OPT_MIN_HEAT },
+        { "map", required_argument, NULL, OPT_MAP },
+        { "reserve", required_argument, NULL, OPT_RESERVE },
+        { "depth", required_argument, NULL, OPT_DEPTH },
+        { "chunk", required_argument, NULL, OPT_CHUNK },
+        { "ignore-identity", no_argument, NULL, OPT_IGNORE_ID },
+        { "progress", required_argument, NULL, OPT_PROGRESS },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    mp_warm_apply_opts o = { 0 };
+    progress_ctx pc = { false, isatty(STDERR_FILENO) != 0 };
+    const char *when = "auto";
+    char *map = NULL, msg[256];
+    mp_warm_list *l = NULL;
+    mp_warm_progress res;
+    mp_warm_residency after;
+    uint64_t u;
+    unsigned v;
+    char *end;
+    int c, rc;
+
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "b:r:d:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'b':
+            if (cli_parse_size(optarg, &o.budget_bytes) || !o.budget_bytes) {
+                return usage("apply", "--budget: '%s' is not a size above 0",
+                             optarg);
+            }
+            break;
+        case 'r':
+            if (cli_parse_rate(optarg, &o.rate_bytes_per_s)) {
+                return usage("apply", "--rate: '%s' is not a rate (e.g. "
+                             "400mbit, 50MB/s, unlimited)", optarg);
+            }
+            break;
+        case 'd':
+            errno = 0;
+            o.deadline_s = strtod(optarg, &end);
+            if (errno || *end || !*optarg || !(o.deadline_s > 0)) {
+                return usage("apply", "--deadline: '%s' is not a number of "
+                             "seconds above 0", optarg);
+            }
+            break;
+        case OPT_MIN_HEAT:
+            if (parse_heat(optarg, &o.min_heat)) {
+                return usage("apply", "--min-heat: '%s' is not in 0..255",
+                             optarg);
+            }
+            break;
+        case OPT_MAP:
+            free(map);
+            map = strdup(optarg);
+            if (!map || !strchr(map, '=') || map[0] != '/' ||
+                strchr(map, '=')[1] != '/') {
+                free(map);
+                return usage("apply", "--map: '%s' is not FROM=TO with two "
+                             "absolute paths", optarg);
+            }
+            *strchr(map, '=') = '\0';
+            o.path_from = map;
+            o.path_to = map + strlen(map) + 1;
+            break;
+        case OPT_RESERVE:
+            if (!strcmp(optarg, "none")) {
+                o.mem_reserve_bytes = UINT64_MAX;
+            } else if (cli_parse_size(optarg, &u) || !u) {
+                free(map);
+                return usage("apply", "--reserve: '%s' is not a size above "
+                             "0 or 'none'", optarg);
+            } else {
+                o.mem_reserve_bytes = u;
+            }
+            break;
+        case OPT_DEPTH:
+            if ((rc = cli_parse_positive(optarg, 256, &v))) {
+                free(map);
+                return usage("apply", "--depth: '%s' is not a positive "
+                             "integer%s", optarg, cli_positive_error(rc));
+            }
+            o.queue_depth = v;
+            break;
+        case OPT_CHUNK:
+            if (cli_parse_size(optarg, &u) || u < 4096 || u > (16u << 20)) {
+                free(map);
+                return usage("apply", "--chunk: '%s' is not a size in "
+                             "4K..16M", optarg);
+            }
+            o.chunk_bytes = (uint32_t)u;
+            break;
+        case OPT_IGNORE_ID:
+            o.ignore_identity = 1;
+            break;
+        case OPT_PROGRESS:
+            if (strcmp(optarg, "auto") && strcmp(optarg, "always") &&
+                strcmp(optarg, "never")) {
+                free(map);
+                return usage("apply", "--progress: '%s' is not auto, always "
+                             "or never", optarg);
+            }
+            when = optarg;
+            break;
+        case 'h':
+            free(map);
+            apply_help();
+            return 0;
+        default:
+            free(map);
+            return usage("apply", "unknown option or missing argument");
+        }
+    }
+    if (argc - optind != 1) {
+        free(map);
+        return usage("apply", "expected one LIST argument, got %d",
+                     argc - optind);
+    }
+    pc.show = !strcmp(when, "always") || (!strcmp(when, "auto") && pc.tty);
+    if ((rc = load_list("apply", argv[optind], &l))) {
+        free(map);
+        return rc;
+    }
+    o.progress = on_progress;
+    o.opaque = &pc;
+    o.progress_interval_s = pc.tty ? 0.25 : 1.0;
+    rc = mp_warm_apply(l, &o, &res, msg, sizeof(msg));
+    if (pc.show && pc.tty) {
+        fputc('\n', stderr);
+    }
+    if (rc) {
+        mp_warm_list_free(l);
+        free(map);
+        return fail("apply", "%s (%s)", msg, mp_strerror(rc));
+    }
+    if (mp_warm_residency_check(l, o.min_heat, o.path_from, o.path_to,
+                                &after)) {
+        memset(&after, 0, sizeof(after));
+    }
+    printf("warm-up: stop=%s  read %.1f MiB in %.2f s (%.1f MiB/s), "
+           "%.1f MiB cached already, %.1f MiB not read\n",
+           mp_warm_stop_name(res.stop), mib(res.bytes_read), res.elapsed_s,
+           res.elapsed_s > 0 ? mib(res.bytes_read) / res.elapsed_s : 0.0,
+           mib(res.bytes_cached_before), mib(res.bytes_skipped));
+    printf("  ranges %" PRIu64 " of %" PRIu64 " done, %" PRIu64 " read "
+           "error(s); files %" PRIu64 ", %" PRIu64 " missing, %" PRIu64
+           " changed\n", res.ranges_done, res.ranges_total,
+           res.chunks_failed, res.files_total, res.files_missing,
+           res.files_changed);
+    if (after.bytes_listed) {
+        printf("  cached now: %.1f of %.1f MiB listed (%.1f%%)",
+               mib(after.bytes_resident), mib(after.bytes_listed),
+               100.0 * (double)after.bytes_resident /
+               (double)after.bytes_listed);
+    } else {
+        printf("  cached now: nothing listed is here");
+    }
+    if (o.mem_reserve_bytes == UINT64_MAX) {
+        printf("; free memory not checked\n");
+    } else {
+        printf("; MemFree %.0f MiB\n", mib(res.mem_free_bytes));
+    }
+    mp_warm_list_free(l);
+    free(map);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* check, info                                                         */
+
+static int cmd_check(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "map", required_argument, NULL, OPT_MAP },
+        { "min-heat", required_argument, NULL, OPT_MIN_HEAT },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    char *map = NULL;
+    const char *from = NULL, *to = NULL;
+    uint8_t min_heat = 0;
+    mp_warm_list *l;
+    mp_warm_residency rs;
+    int c, rc;
+
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case OPT_MAP:
+            free(map);
+            map = strdup(optarg);
+            if (!map || !strchr(map, '=')) {
+                free(map);
+                return usage("check", "--map: '%s' is not FROM=TO", optarg);
+            }
+            *strchr(map, '=') = '\0';
+            from = map;
+            to = map + strlen(map) + 1;
+            break;
+        case OPT_MIN_HEAT:
+            if (parse_heat(optarg, &min_heat)) {
+                free(map);
+                return usage("check", "--min-heat: '%s' is not in 0..255",
+                             optarg);
+            }
+            break;
+        case 'h':
+            free(map);
+            printf("Usage: migpolicy warm check LIST [--map FROM=TO] "
+                   "[--min-heat H]\nHow much of the hot list is in this "
+                   "host's page cache now (mincore; reads\nnothing).\n");
+            return 0;
+        default:
+            free(map);
+            return usage("check", "unknown option or missing argument");
+        }
+    }
+    if (argc - optind != 1) {
+        free(map);
+        return usage("check", "expected one LIST argument, got %d",
+                     argc - optind);
+    }
+    if ((rc = load_list("check", argv[optind], &l))) {
+        free(map);
+        return rc;
+    }
+    rc = mp_warm_residency_check(l, min_heat, from, to, &rs);
+    free(map);
+    mp_warm_list_free(l);
+    if (rc) {
+        return fail("check", "%s", mp_strerror(rc));
+    }
+    printf("cached %" PRIu64 " of %" PRIu64 " listed pages (%.1f%%), "
+           "%.1f of %.1f MiB; %" PRIu64 " file(s) missing\n",
+           rs.pages_resident, rs.pages_listed,
+           rs.pages_listed ? 100.0 * (double)rs.pages_resident /
+           (double)rs.pages_listed : 100.0, mib(rs.bytes_resident),
+           mib(rs.bytes_listed), rs.files_missing);
+    return 0;
+}
+
+static int cmd_info(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "ranges", no_argument, NULL, OPT_RANGES },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    bool ranges = false;
+    mp_warm_list *l;
+    mp_warm_list_info in;
+    uint64_t heat_pages[4] = { 0 };
+    char names[64];
+    int c, rc;
+
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case OPT_RANGES:
+            ranges = true;
+            break;
+        case 'h':
+            printf("Usage: migpolicy warm info LIST [--ranges]\nA hot list's "
+                   "header, files and heat; --ranges lists every range.\n");
+            return 0;
+        default:
+            return usage("info", "unknown option or missing argument");
+        }
+    }
+    if (argc - optind != 1) {
+        return usage("info", "expected one LIST argument, got %d",
+                     argc - optind);
+    }
+    if ((rc = load_list("info", argv[optind], &l))) {
+        return rc;
+    }
+    mp_warm_list_get_info(l, &in);
+    printf("hot list version %d: %" PRIu64 " file(s), %" PRIu64 " range(s), "
+           "%" PRIu64 " pages of %u bytes (%.1f MiB)\n", MP_WARM_VERSION,
+           in.nfiles, in.nranges, in.pages, in.page_size,
+           mib(in.pages * in.page_size));
+    printf("sources %s, %u sample(s) %u ms apart, recorded at %" PRId64
+           ".%09" PRId64 " (unix)\n",
+           mp_warm_source_names(in.sources, names, sizeof(names)), in.samples,
+           in.interval_ms, in.created_unix_ns / 1000000000,
+           in.created_unix_ns % 1000000000);
+    for (size_t i = 0; i < in.nfiles; i++) {
+        mp_warm_file f;
+
+        mp_warm_list_file(l, i, &f);
+        printf("  %s  size %" PRIu64 "  mtime %" PRId64 "  %" PRIu64
+               " range(s), %.1f MiB\n", f.path, f.size_bytes, f.mtime_ns,
+               f.nranges, mib(f.pages * in.page_size));
+        for (size_t j = 0; j < f.nranges; j++) {
+            mp_warm_range r;
+
+            mp_warm_list_range(l, i, j, &r);
+            heat_pages[r.heat / 64] += r.npages;
+            if (ranges) {
+                printf("    pages %" PRIu64 "..%" PRIu64 " heat %u\n",
+                       r.first_page, r.first_page + r.npages - 1, r.heat);
+            }
+        }
+    }
+    printf("heat 0-63: %.1f MiB, 64-127: %.1f MiB, 128-191: %.1f MiB, "
+           "192-255: %.1f MiB\n", mib(heat_pages[0] * in.page_size),
+           mib(heat_pages[1] * in.page_size),
+           mib(heat_pages[2] * in.page_size),
+           mib(heat_pages[3] * in.page_size));
+    mp_warm_list_free(l);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+
+static void warm_help(void)
+{
+    printf("Usage: migpolicy warm COMMAND [OPTIONS]\n"
+           "Warm the destination's page cache while a workload migrates "
+           "(docs/warm-up.md).\n\nCommands:\n"
+           "  record   at the source: the cached pages of files and how hot "
+           "they are\n"
+           "  apply    at the destination: read them in, hottest first, "
+           "within limits\n"
+           "  check    how much of a hot list is cached here now\n"
+           "  info     show a hot list\n"
+           "\n'migpolicy warm COMMAND --help' describes a command.\n");
+}
+
+int cmd_warm(int argc, char **argv)
+{
+    static const struct {
+        const char *name;
+        int (*fn)(int argc, char **argv);
+    } cmds[] = {
+        { "record", cmd_record },
+        { "apply", cmd_apply },
+        { "check", cmd_check },
+        { "info", cmd_info },
+    };
+
+    if (argc < 2) {
+        warm_help();
+        return EXIT_USAGE;
+    }
+    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+        warm_help();
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+        if (!strcmp(argv[1], cmds[i].name)) {
+            return cmds[i].fn(argc - 1, argv + 1);
+        }
+    }
+    fprintf(stderr, "migpolicy warm: unknown command '%s'\nTry 'migpolicy "
+            "warm --help'.\n", argv[1]);
+    return EXIT_USAGE;
+}
