@@ -166,6 +166,8 @@ const char *mp_predictor_name(mp_predictor kind)
         return "recent";
     case MP_PRED_FREQ:
         return "freq";
+    case MP_PRED_MOTION:
+        return "motion";
     default:
         return NULL;
     }
@@ -192,6 +194,8 @@ void mp_predict_params_default(mp_predictor kind, mp_predict_params *p)
      * raised A(c|w); enable it (1..2 blocks) for known sweeping writers.
      */
     p->spread = 0;
+    /* MOTION: where the set will be in the next 4 s. */
+    p->horizon = 8;
 }
 
 int mp_predict_params_check(mp_predictor kind, const mp_predict_params *p)
@@ -210,6 +214,10 @@ int mp_predict_params_check(mp_predictor kind, const mp_predict_params *p)
     }
     if (kind == MP_PRED_RECENT_K) {
         return 0;
+    }
+    if (kind == MP_PRED_MOTION &&
+        (p->horizon < 1 || p->horizon > MP_PREDICT_MAX_K)) {
+        return MP_PREDICT_EINVAL;
     }
     if (p->min_writes < 1 || p->min_writes > p->k ||
         p->min_accesses < 1 || p->min_accesses > p->k ||
@@ -325,6 +333,122 @@ static inline uint64_t mp_dilate(uint64_t prev, uint64_t cur, uint64_t next,
     return out;
 }
 
+/*
+ * MOTION: a written set that moves at a steady speed (a window sliding
+ * through memory, a front sweeping a region) shows up as a band of new
+ * writes (blocks written in an interval but not in the one before) that
+ * advances by the same distance every interval.  The displacement is the
+ * shift that best lays one interval's band onto the next one's, counted
+ * per 64-block word; it is trusted only when the two latest displacements
+ * agree, the band is at least a word of blocks and the shift explains at
+ * least half of it.  The prediction is then FREQ's plus the newest written
+ * set moved forward by 1 .. horizon displacements.
+ */
+typedef struct mp_motion {
+    int64_t d;          /* words per interval, 0 = no steady motion */
+    unsigned quality;   /* 0..255: share of the newest band explained */
+} mp_motion;
+
+/* New writes of word @x at age @ago (needs ago + 1 < count). */
+static inline uint64_t mp_band(const mp_view *v, unsigned ago, uint64_t x)
+{
+    return v->w[ago][x] & ~v->w[ago + 1][x];
+}
+
+/*
+ * The shift d (|d| <= dmax) maximising sum_x pop(band(older, x)) *
+ * pop(band(newer, x + d)); 0 when no shift beats staying in place.
+ * @explained: sum_x min() of the two counts at that shift.
+ */
+static int64_t mp_best_shift(const mp_view *v, uint64_t nwords,
+                             unsigned newer, int64_t dmax,
+                             uint64_t *explained)
+{
+    uint64_t best = 0;
+    int64_t best_d = 0;
+
+    for (int64_t d = -dmax; d <= dmax; d++) {
+        uint64_t score = 0;
+
+        for (uint64_t x = 0; x < nwords; x++) {
+            uint64_t o = mp_band(v, newer + 1, x);
+            int64_t y = (int64_t)x + d;
+
+            if (o && y >= 0 && (uint64_t)y < nwords) {
+                score += (uint64_t)mp_popcount64(o) *
+                         mp_popcount64(mp_band(v, newer, (uint64_t)y));
+            }
+        }
+        /* Ties go to the smaller displacement, d = 0 first. */
+        if (score > best || (score == best && score &&
+                             (d < 0 ? -d : d) < (best_d < 0 ? -best_d : best_d))) {
+            best = score;
+            best_d = d;
+        }
+    }
+    *explained = 0;
+    for (uint64_t x = 0; x < nwords; x++) {
+        int64_t y = (int64_t)x + best_d;
+
+        if (y >= 0 && (uint64_t)y < nwords) {
+            unsigned a = mp_popcount64(mp_band(v, newer + 1, x));
+            unsigned b = mp_popcount64(mp_band(v, newer, (uint64_t)y));
+            *explained += a < b ? a : b;
+        }
+    }
+    return best_d;
+}
+
+static mp_motion mp_motion_estimate(const mp_view *v, uint64_t nwords)
+{
+    mp_motion m = { 0, 0 };
+    uint64_t band = 0, ex01, ex12;
+    int64_t dmax = nwords > MP_MOTION_MAX_SHIFT ? MP_MOTION_MAX_SHIFT :
+                   (int64_t)nwords - 1;
+    int64_t d01, d12, diff, tol;
+
+    if (v->n < 4 || dmax < 1) {
+        return m;
+    }
+    for (uint64_t x = 0; x < nwords; x++) {
+        band += mp_popcount64(mp_band(v, 0, x));
+    }
+    if (band < MP_WORD_BITS) {
+        return m;
+    }
+    d01 = mp_best_shift(v, nwords, 0, dmax, &ex01);
+    d12 = mp_best_shift(v, nwords, 1, dmax, &ex12);
+    diff = d01 > d12 ? d01 - d12 : d12 - d01;
+    tol = (d01 < 0 ? -d01 : d01) / 4;
+    if (tol < 1) {
+        tol = 1;
+    }
+    if (d01 == 0 || (d01 > 0) != (d12 > 0) || d12 == 0 || diff > tol ||
+        ex01 * 2 < band) {
+        return m;
+    }
+    m.d = d01;
+    m.quality = (unsigned)(ex01 * 255 / band);
+    return m;
+}
+
+/* Word @x of the newest written set moved forward by 1 .. @reach words
+ * in the direction of @d. */
+static inline uint64_t mp_ahead(const mp_view *v, uint64_t nwords,
+                                int64_t d, int64_t reach, uint64_t x)
+{
+    uint64_t out = 0;
+
+    for (int64_t s = 1; s <= reach; s++) {
+        int64_t y = d > 0 ? (int64_t)x - s : (int64_t)x + s;
+
+        if (y >= 0 && (uint64_t)y < nwords) {
+            out |= v->w[0][y];
+        }
+    }
+    return out;
+}
+
 int mp_predict_words(const mp_history *h, mp_predictor kind,
                      const mp_predict_params *p,
                      uint64_t first_word, uint64_t nwords,
@@ -332,7 +456,9 @@ int mp_predict_words(const mp_history *h, mp_predictor kind,
                      uint8_t *confidence, mp_predict_stats *stats)
 {
     mp_predict_params defaults;
-    mp_view hv, cv;
+    mp_view hv, cv, mv;
+    mp_motion motion = { 0, 0 };
+    int64_t reach = 0;
     uint64_t i;
     unsigned look;
 
@@ -349,11 +475,25 @@ int mp_predict_words(const mp_history *h, mp_predictor kind,
     look = (kind == MP_PRED_LAST) ? 1 : p->k;
     mp_view_init(&hv, h, look);
     mp_view_init(&cv, h, p->conf_depth);
+    if (kind == MP_PRED_MOTION) {
+        mp_view_init(&mv, h, 4);
+        motion = mp_motion_estimate(&mv, h->nwords);
+        reach = motion.d * (int64_t)p->horizon;
+        if (reach < 0) {
+            reach = -reach;
+        }
+        if (reach > 2 * MP_MOTION_MAX_SHIFT) {
+            reach = 2 * MP_MOTION_MAX_SHIFT;
+        }
+        if (stats) {
+            stats->motion_words = motion.d;
+        }
+    }
 
     for (i = 0; i < nwords; i++) {
         uint64_t x = first_word + i;
         uint64_t mask = (x == h->nwords - 1) ? h->tail_mask : ~UINT64_C(0);
-        uint64_t pw = 0, pr = 0;
+        uint64_t pw = 0, pr = 0, ahead = 0;
         unsigned j;
 
         if (hv.n == 0) {
@@ -406,6 +546,14 @@ int mp_predict_words(const mp_history *h, mp_predictor kind,
                 pr &= ~pw;
             }
         }
+        if (motion.d) {
+            ahead = mp_ahead(&mv, h->nwords, motion.d, reach, x) & mask & ~pw;
+            pw |= ahead;
+            pr &= ~pw;
+            if (stats) {
+                stats->motion_blocks += mp_popcount64(ahead);
+            }
+        }
         pw &= mask;
         pr &= mask;
         pred_write[i] = pw;
@@ -432,6 +580,10 @@ int mp_predict_words(const mp_history *h, mp_predictor kind,
             for (b = 0; b < MP_WORD_BITS; b++) {
                 unsigned c = cv.n ?
                     (mp_cnt_get(agree, b) * 255u + cv.n / 2) / cv.n : 0;
+                if ((ahead >> b) & 1u) {
+                    /* Not seen yet: as sure as the displacement is. */
+                    c = motion.quality;
+                }
                 out[b] = (uint8_t)c;
                 if (stats) {
                     stats->conf_sum += c;

@@ -82,7 +82,8 @@ typedef enum mp_predictor {
     MP_PRED_LAST = 0,     /* paper: the latest class persists */
     MP_PRED_RECENT_K = 1, /* class of the OR over the last k intervals */
     MP_PRED_FREQ = 2,     /* >= m of last k, per-word phase fallback, spread */
-    MP_PRED__COUNT = 3,
+    MP_PRED_MOTION = 3,   /* FREQ plus where a moving written set goes next */
+    MP_PRED__COUNT = 4,
 } mp_predictor;
 
 /**
@@ -112,7 +113,16 @@ typedef struct mp_predict_params {
     unsigned spread;
     /* All: intervals used to compute confidence, 1..MP_PREDICT_MAX_K. */
     unsigned conf_depth;
+    /*
+     * MOTION: when the written set moves at a steady speed, also predict
+     * write for where it will be in the next @horizon intervals;
+     * 1..MP_PREDICT_MAX_K.
+     */
+    unsigned horizon;
 } mp_predict_params;
+
+/* MOTION: the largest displacement per interval looked for, in words. */
+#define MP_MOTION_MAX_SHIFT 256
 
 /**
  * struct mp_predict_stats - aggregate over mp_predict_words() calls
@@ -123,6 +133,10 @@ typedef struct mp_predict_stats {
     uint64_t blocks[MP_CLASS__COUNT]; /* blocks predicted per class */
     uint64_t conf_sum;     /* sum of per-block confidence (0..255 each) */
     uint64_t phase_words;  /* FREQ: words that fell back to LAST */
+    /* MOTION: displacement found, words per interval (0: none), and the
+     * blocks predicted write only because the set moves towards them. */
+    int64_t motion_words;
+    uint64_t motion_blocks;
 } mp_predict_stats;
 
 /**
@@ -269,7 +283,9 @@ int mp_predict_params_check(mp_predictor kind, const mp_predict_params *p);
  *         to it (zero it first; accumulate over several slices)
  *
  * The result for a block does not depend on how the caller slices the
- * words, so QEMU can evaluate one RAMBlock's words at a time.  With an
+ * words, so QEMU can evaluate one RAMBlock's words at a time (MOTION
+ * estimates the set's displacement over the whole plane on every call:
+ * evaluate all words in one call where the cost matters).  With an
  * empty history every block is predicted clean.  Bits at and above
  * nblocks are 0 in both outputs.
  *
@@ -286,7 +302,8 @@ int mp_predict_words(const mp_history *h, mp_predictor kind,
  * mp_predictor_name() - short name of a predictor kind
  * @kind: predictor
  *
- * Returns: "last", "recent" or "freq", or NULL for an unknown kind.
+ * Returns: "last", "recent", "freq" or "motion", or NULL for an unknown
+ * kind.
  */
 const char *mp_predictor_name(mp_predictor kind);
 

@@ -85,7 +85,7 @@ int mp_predictor_spec_parse(mp_predictor_spec *out, const char *text,
     }
     if (kind < 0) {
         mp_msg(msg, msg_len, "unknown predictor '%s' (known: last, recent, "
-               "freq)", buf);
+               "freq, motion)", buf);
         return -EINVAL;
     }
     memset(out, 0, sizeof(*out));
@@ -106,7 +106,9 @@ int mp_predictor_spec_parse(mp_predictor_spec *out, const char *text,
             field = &out->params.conf_depth;
         } else if (!strcmp(tok, "k") && kind != MP_PRED_LAST) {
             field = &out->params.k;
-        } else if (kind == MP_PRED_FREQ) {
+        } else if (!strcmp(tok, "horizon") && kind == MP_PRED_MOTION) {
+            field = &out->params.horizon;
+        } else if (kind == MP_PRED_FREQ || kind == MP_PRED_MOTION) {
             if (!strcmp(tok, "m")) {
                 field = &out->params.min_writes;
             } else if (!strcmp(tok, "a")) {
@@ -129,9 +131,9 @@ int mp_predictor_spec_parse(mp_predictor_spec *out, const char *text,
         *field = (unsigned)v;
     }
     if (mp_predict_params_check(out->kind, &out->params) != 0) {
-        mp_msg(msg, msg_len, "%s: parameters out of range (k and conf in "
-               "1..%u, m and a in 1..k, phase in 0..100, spread in 0..64)",
-               buf, MP_PREDICT_MAX_K);
+        mp_msg(msg, msg_len, "%s: parameters out of range (k, conf and "
+               "horizon in 1..%u, m and a in 1..k, phase in 0..100, spread "
+               "in 0..64)", buf, MP_PREDICT_MAX_K);
         return -EINVAL;
     }
 
@@ -147,11 +149,14 @@ int mp_predictor_spec_parse(mp_predictor_spec *out, const char *text,
     if (kind != MP_PRED_LAST) {
         LABEL_PARAM(k, "k");
     }
-    if (kind == MP_PRED_FREQ) {
+    if (kind == MP_PRED_FREQ || kind == MP_PRED_MOTION) {
         LABEL_PARAM(min_writes, "m");
         LABEL_PARAM(min_accesses, "a");
         LABEL_PARAM(phase_pct, "phase");
         LABEL_PARAM(spread, "spread");
+    }
+    if (kind == MP_PRED_MOTION) {
+        LABEL_PARAM(horizon, "horizon");
     }
     LABEL_PARAM(conf_depth, "conf");
 #undef LABEL_PARAM

@@ -393,14 +393,16 @@ static void test_random_crosscheck(void)
         uint64_t nwords = (nblocks + 63) / 64;
         /* Density per interval: sparse, medium, dense. */
         unsigned wshift = (unsigned)(rnd() % 4), ashift = (unsigned)(rnd() % 3);
-        mp_predictor kind = (mp_predictor)(rnd() % MP_PRED__COUNT);
+        /* MOTION has its own tests (test_motion): no per-block reference. */
+        mp_predictor kind = (mp_predictor)(rnd() % MP_PRED_MOTION);
         mp_predict_params p;
         uint64_t pw[MAXW], pr[MAXW];
         uint8_t conf[MAXW * 64];
-        mp_predict_stats st = { { 0 }, 0, 0 };
+        mp_predict_stats st;
         uint64_t first, count, ref_counts[3] = { 0 }, ref_conf_sum = 0;
         th t;
 
+        memset(&st, 0, sizeof(st));
         th_init(&t, nblocks, depth);
         for (unsigned i = 0; i < pushes; i++) {
             uint64_t w[MAXW], a[MAXW];
@@ -465,6 +467,128 @@ static void test_random_crosscheck(void)
     }
 }
 
+/* Push an interval in which words [lo, hi) are wholly written. */
+static void push_words(th *t, uint64_t lo, uint64_t hi, uint64_t noise_seed)
+{
+    uint64_t w[MAXW] = { 0 };
+
+    for (uint64_t x = lo; x < hi && x < MAXW; x++) {
+        w[x] = ~UINT64_C(0);
+    }
+    if (noise_seed) {
+        /* a few scattered writes elsewhere, as a guest's kernel makes */
+        w[(noise_seed * 7) % MAXW] |= UINT64_C(1) << (noise_seed % 64);
+    }
+    mp_history_push(&t->h, w, NULL);
+}
+
+static uint64_t predicted_words(th *t, const mp_predict_params *p,
+                                uint64_t *pw, mp_predict_stats *st)
+{
+    uint64_t pr[MAXW], n = 0;
+
+    CHECK(mp_predict_words(&t->h, MP_PRED_MOTION, p, 0, MAXW, pw, pr, NULL,
+                           st) == 0);
+    for (uint64_t x = 0; x < MAXW; x++) {
+        n += pw[x] == ~UINT64_C(0);
+    }
+    return n;
+}
+
+/* MOTION: a window sliding at a steady speed, a static set, a jump. */
+static void test_motion(void)
+{
+    mp_predict_params p, pf;
+    uint64_t pw[MAXW], pf_w[MAXW], pr[MAXW];
+    mp_predict_stats st;
+    th t;
+
+    mp_predict_params_default(MP_PRED_MOTION, &p);
+    CHECK(mp_predict_params_check(MP_PRED_MOTION, &p) == 0);
+    CHECK(strcmp(mp_predictor_name(MP_PRED_MOTION), "motion") == 0);
+    p.horizon = 0;
+    CHECK(mp_predict_params_check(MP_PRED_MOTION, &p) != 0);
+    p.horizon = 3;
+
+    /* A 3-word window sliding 1 word per interval: words [x, x+3). */
+    th_init(&t, MAXW * 64, 8);
+    for (uint64_t i = 0; i < 5; i++) {
+        push_words(&t, i, i + 3, i + 1);
+    }
+    memset(&st, 0, sizeof(st));
+    predicted_words(&t, &p, pw, &st);
+    CHECK(st.motion_words == 1);
+    /* Now at [4, 7): the next 3 displacements reach words 7, 8, 9. */
+    for (uint64_t x = 4; x < 10; x++) {
+        CHECK(pw[x] == ~UINT64_C(0));
+    }
+    CHECK(pw[10] == 0);
+    CHECK(st.motion_blocks == 3 * 64);
+    /* FREQ alone predicts none of the words ahead. */
+    mp_predict_params_default(MP_PRED_FREQ, &pf);
+    CHECK(mp_predict_words(&t.h, MP_PRED_FREQ, &pf, 0, MAXW, pf_w, pr, NULL,
+                           NULL) == 0);
+    CHECK(pf_w[7] == 0 && pf_w[8] == 0);
+    /* Slicing does not change the answer. */
+    for (uint64_t first = 0; first < MAXW; first += 5) {
+        uint64_t n = first + 5 <= MAXW ? 5 : MAXW - first;
+        uint64_t sw[MAXW];
+
+        CHECK(mp_predict_words(&t.h, MP_PRED_MOTION, &p, first, n, sw, pr,
+                               NULL, NULL) == 0);
+        CHECK(memcmp(sw, pw + first, n * sizeof(uint64_t)) == 0);
+    }
+    th_free(&t);
+
+    /* Sliding down: 2 words per interval from the top. */
+    th_init(&t, MAXW * 64, 8);
+    for (uint64_t i = 0; i < 5; i++) {
+        push_words(&t, MAXW - 3 - 2 * i, MAXW - 2 * i, 0);
+    }
+    memset(&st, 0, sizeof(st));
+    predicted_words(&t, &p, pw, &st);
+    CHECK(st.motion_words == -2);
+    /* At [5, 8); ahead: 6 words below, clipped at 0. */
+    for (uint64_t x = 0; x < 8; x++) {
+        CHECK(pw[x] == ~UINT64_C(0));
+    }
+    th_free(&t);
+
+    /* A static set: no motion, the prediction is FREQ's. */
+    th_init(&t, MAXW * 64, 8);
+    for (uint64_t i = 0; i < 6; i++) {
+        push_words(&t, 4, 8, i + 1);
+    }
+    memset(&st, 0, sizeof(st));
+    predicted_words(&t, &p, pw, &st);
+    CHECK(st.motion_words == 0 && st.motion_blocks == 0);
+    CHECK(mp_predict_words(&t.h, MP_PRED_FREQ, &pf, 0, MAXW, pf_w, pr, NULL,
+                           NULL) == 0);
+    CHECK(memcmp(pw, pf_w, sizeof(pw)) == 0);
+    th_free(&t);
+
+    /* Jumps between places: the two displacements disagree, no motion. */
+    th_init(&t, MAXW * 64, 8);
+    push_words(&t, 0, 2, 0);
+    push_words(&t, 0, 2, 0);
+    push_words(&t, 10, 12, 0);
+    push_words(&t, 3, 5, 0);
+    memset(&st, 0, sizeof(st));
+    predicted_words(&t, &p, pw, &st);
+    CHECK(st.motion_words == 0);
+    th_free(&t);
+
+    /* Too little history (3 intervals): no motion. */
+    th_init(&t, MAXW * 64, 8);
+    for (uint64_t i = 0; i < 3; i++) {
+        push_words(&t, i, i + 3, 0);
+    }
+    memset(&st, 0, sizeof(st));
+    predicted_words(&t, &p, pw, &st);
+    CHECK(st.motion_words == 0);
+    th_free(&t);
+}
+
 int main(void)
 {
     test_sizes();
@@ -473,6 +597,7 @@ int main(void)
     test_tail_and_confidence();
     test_next_slot();
     test_random_crosscheck();
+    test_motion();
     if (failures) {
         fprintf(stderr, "test-predict: %d failure(s)\n", failures);
         return 1;
