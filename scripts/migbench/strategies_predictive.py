@@ -45,6 +45,13 @@ PREDICTIVE = [
              caps={"postcopy-ram": True, "postcopy-preempt": True},
              src_caps={"x-phase-sched": True}, switch="self", on_ready=_start_profile,
              requires="the fork (x-phase-sched) on the source"),
+    Strategy("predictive-motion",
+             "phase scheduler (profiled) with the 'motion' predictor: also defers where a "
+             "moving write set goes next",
+             caps={"postcopy-ram": True}, src_caps={"x-phase-sched": True},
+             src_params={"x-phase-sched-predictor": "motion"},
+             switch="self", on_ready=_start_profile,
+             requires="the fork (x-phase-sched) on the source"),
     Strategy("predictive-cold",
              "phase scheduler without a profile: warm-up intervals pushed blind",
              caps={"postcopy-ram": True}, src_caps={"x-phase-sched": True},

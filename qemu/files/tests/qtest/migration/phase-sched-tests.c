@@ -455,6 +455,13 @@ static void test_phase_sched_freq(void)
     phase_sched_migrate(&args);
 }
 
+static void test_phase_sched_motion(void)
+{
+    PhaseSchedTestArgs args = { .predictor = "motion" };
+
+    phase_sched_migrate(&args);
+}
+
 void migration_test_add_phase_sched(MigrationTestEnv *env)
 {
     if (!env->is_x86) {
@@ -496,5 +503,7 @@ void migration_test_add_phase_sched(MigrationTestEnv *env)
                            test_phase_sched_recent);
         migration_test_add("/migration/phase/postcopy/predictor/freq",
                            test_phase_sched_freq);
+        migration_test_add("/migration/phase/postcopy/predictor/motion",
+                           test_phase_sched_motion);
     }
 }
