@@ -314,7 +314,7 @@ enum {
     OPT_FLEET = 0x100, OPT_POLICY_DIR, OPT_XML, OPT_RAM, OPT_TOUCHED,
     OPT_WHOT, OPT_DIRTY, OPT_WORKLOAD, OPT_RTT, OPT_LIMIT, OPT_JSON,
     OPT_CAP_ONLY, OPT_SAME_HOST, OPT_SHAREABLE, OPT_PHASE_SCHED, OPT_TIMEOUT,
-    OPT_STRATEGY, OPT_DRY_RUN, OPT_INTERVAL,
+    OPT_STRATEGY, OPT_DRY_RUN, OPT_INTERVAL, OPT_RECOVER_TRIES,
 };
 
 /* ------------------------------------------------------------------ */
@@ -1465,8 +1465,14 @@ _Static_assert(sizeof(apply_table) / sizeof(apply_table[0]) ==
 typedef struct mig_thread {
     virDomainPtr dom;
     const char *dest_uri;
-    virTypedParameterPtr params;
+    virTypedParameterPtr params;    /* the call's: first or resume_* */
     int nparams;
+    virTypedParameterPtr first_params;
+    int first_nparams;
+    /* A resumption's: no XML, the domain exists on both sides. */
+    virTypedParameterPtr resume_params;
+    int resume_nparams;
+    bool stalled;           /* a resumption made no progress: abandoned */
     unsigned long flags;
     int rc;
     char err[1024];
@@ -1507,20 +1513,51 @@ static int set_phase_sched(virDomainPtr dom, bool on)
     return rc;
 }
 
+/* What 'migrate' adds to the options of 'advise'. */
+typedef struct migrate_opts {
+    int strategy;               /* --strategy, or -1 */
+    bool dry_run;
+    unsigned recover_tries;     /* resumptions of a failed post-copy */
+} migrate_opts;
+
+/* Resumptions of an interrupted post-copy, by default and at most. */
+#define RECOVER_TRIES_DEFAULT 5
+#define RECOVER_TRIES_MAX 20
+/* Wait before the first resumption, ms; doubled each time up to 8 s. */
+#define RECOVER_BACKOFF_MS 1000
+#define RECOVER_BACKOFF_MAX_MS 8000
+/* A resumption that sends nothing for this long, s, is given up. */
+#define RESUME_STALL_S 30
+
 static int strategy_option(int c, void *opaque)
 {
-    int *s = opaque;
+    migrate_opts *mo = opaque;
 
     if (c == OPT_STRATEGY) {
-        s[0] = mp_strategy_from_name(optarg);
-        if (s[0] < 0) {
+        mo->strategy = mp_strategy_from_name(optarg);
+        if (mo->strategy < 0) {
             return usage("migrate", "--strategy: unknown strategy '%s'",
                          optarg);
         }
         return 0;
     }
     if (c == OPT_DRY_RUN) {
-        s[1] = 1;
+        mo->dry_run = true;
+        return 0;
+    }
+    if (c == OPT_RECOVER_TRIES) {
+        int err = 0;
+
+        if (strcmp(optarg, "0") == 0) {
+            mo->recover_tries = 0;
+        } else {
+            err = cli_parse_positive(optarg, RECOVER_TRIES_MAX,
+                                     &mo->recover_tries);
+        }
+        if (err) {
+            return usage("migrate", "--recover-tries: '%s' is not an integer "
+                         "from 0 to %d", optarg, RECOVER_TRIES_MAX);
+        }
         return 0;
     }
     if (c == OPT_WARM_APPLY) {
@@ -1545,6 +1582,9 @@ static void migrate_help(void)
            VIRT_HELP
            "      --strategy NAME        use NAME if the policy allows it\n"
            "      --dry-run              decide and print, do not migrate\n"
+           "      --recover-tries N      when post-copy is interrupted (the link\n"
+           "                             drops), resume it up to N times, waiting\n"
+           "                             1, 2, 4, 8 s between (default 5; 0: never)\n"
            WARM_VIRT_HELP
            "  -h, --help                 show this help\n" VIRT_HELP_NOTE
            "-b also caps the migration (libvirt's bandwidth and "
@@ -1602,6 +1642,21 @@ static int job_iteration(virDomainPtr dom)
     return type == VIR_DOMAIN_JOB_NONE ? -1 : (int)it;
 }
 
+/* Bytes the job has sent so far (0 without a job). */
+static unsigned long long job_sent(virDomainPtr dom)
+{
+    virTypedParameterPtr p = NULL;
+    int np = 0, type = 0;
+    unsigned long long sent = 0;
+
+    if (virDomainGetJobStats(dom, &type, &p, &np, 0)) {
+        return 0;
+    }
+    virTypedParamsGetULLong(p, np, VIR_DOMAIN_JOB_DATA_PROCESSED, &sent);
+    virTypedParamsFree(p, np);
+    return sent;
+}
+
 /*
  * max-traffic-mib during the job: once the bytes QEMU has sent exceed it,
  * cancel the migration (the VM keeps running here).  In post-copy the
@@ -1644,6 +1699,231 @@ static int enforce_traffic(virDomainPtr dom, const mp_policy *policy,
     return 1;
 }
 
+/* -b as libvirt's bandwidth (and bandwidth.postcopy for post-copy). */
+static int add_bandwidth(virTypedParameterPtr *params, int *n, int *max,
+                         const virt_ctx *v, const struct strategy_apply *ap,
+                         bool have_bw)
+{
+    unsigned long long mib;
+
+    if (!have_bw || !(v->in.sim.bandwidth_bytes_per_s > 0)) {
+        return 0;
+    }
+    mib = (unsigned long long)ceil(v->in.sim.bandwidth_bytes_per_s /
+                                   1048576.0);
+    if (virTypedParamsAddULLong(params, n, max, VIR_MIGRATE_PARAM_BANDWIDTH,
+                                mib)) {
+        return -1;
+    }
+    if ((ap->flags & VIR_MIGRATE_POSTCOPY) &&
+        virTypedParamsAddULLong(params, n, max,
+                                VIR_MIGRATE_PARAM_BANDWIDTH_POSTCOPY, mib)) {
+        return -1;
+    }
+    return 0;
+}
+
+/* The job as the wait loop sees it across resumptions. */
+typedef struct job_watch {
+    bool switched;              /* post-copy started (by us) */
+    int over_traffic;           /* enforce_traffic()'s last verdict */
+    char traffic_why[MP_POLICY_MSG_MAX];
+} job_watch;
+
+/*
+ * Run @m's migration call in a thread and wait for it: enforce
+ * max-traffic-mib, switch to post-copy when @ap says, print progress.
+ * The call's result is in @m->rc and @m->err.  Returns 0, or -1 when the
+ * thread cannot be started.
+ */
+static int run_job(virt_ctx *v, mig_thread *m, const struct strategy_apply *ap,
+                   job_watch *jw)
+{
+    pthread_t th;
+    double next_progress, moved_at;
+    unsigned long long sent = 0;
+
+    m->done = 0;
+    m->rc = 0;
+    m->err[0] = 0;
+    m->stalled = false;
+    if (pthread_create(&th, NULL, mig_run, m)) {
+        return -1;
+    }
+    next_progress = moved_at = cli_mono_s();
+    while (!__atomic_load_n(&m->done, __ATOMIC_SEQ_CST)) {
+        if (m->flags & VIR_MIGRATE_POSTCOPY_RESUME) {
+            unsigned long long now = job_sent(v->dom);
+
+            if (now != sent) {
+                sent = now;
+                moved_at = cli_mono_s();
+            } else if (cli_mono_s() - moved_at > RESUME_STALL_S) {
+                /* The call is stuck in libvirt: leave it (see caller). */
+                pthread_detach(th);
+                m->stalled = true;
+                return 0;
+            }
+        }
+        if (!jw->over_traffic) {
+            jw->over_traffic = enforce_traffic(v->dom, &v->policy,
+                                               jw->traffic_why,
+                                               sizeof(jw->traffic_why));
+        }
+        if (ap->when != SWITCH_NEVER && !jw->switched) {
+            int it = job_iteration(v->dom);
+            if (it >= 0 && (ap->when == SWITCH_AT_ONCE || it >= 2) &&
+                virDomainMigrateStartPostCopy(v->dom, 0) == 0) {
+                jw->switched = true;
+                printf("  switched to post-copy (iteration %d)\n", it);
+            }
+        }
+        if (cli_mono_s() >= next_progress) {
+            print_job(v->dom, false);
+            next_progress = cli_mono_s() + PROGRESS_PERIOD_MS / 1000.0;
+        }
+        sleep_ms(50);
+    }
+    pthread_join(th, NULL);
+    return 0;
+}
+
+/*
+ * Whether @dom's migration failed after the switch to post-copy.  Its
+ * vCPUs run on the destination, which lacks the pages still here; libvirt
+ * keeps the job (source paused, reason post-copy failed) and only resuming
+ * that migration can complete it.
+ */
+static bool postcopy_failed(virDomainPtr dom)
+{
+    int state = 0, reason = 0;
+
+    return virDomainGetState(dom, &state, &reason, 0) == 0 &&
+           state == VIR_DOMAIN_PAUSED &&
+           reason == VIR_DOMAIN_PAUSED_POSTCOPY_FAILED;
+}
+
+/*
+ * Whether the destination still runs the incoming half of @dom: 1 yes, 0 it
+ * is gone (no such domain there, or not active), -1 cannot tell (the
+ * destination's libvirt does not answer within the connect timeout).
+ * @why says which.
+ */
+static int dest_has_guest(virDomainPtr dom, const char *dest_uri, char *why,
+                          size_t len)
+{
+    unsigned char uuid[VIR_UUID_BUFLEN];
+    char host[256], port[16];
+    virConnectPtr c;
+    virDomainPtr d;
+    int ok = 0, r;
+
+    uri_host_port(dest_uri, host, sizeof(host), port, sizeof(port));
+    if (host[0] && (measure_rtt_ms(host, port, &ok), !ok)) {
+        snprintf(why, len, "%s:%s does not accept connections", host, port);
+        return -1;
+    }
+    if (virDomainGetUUID(dom, uuid)) {
+        snprintf(why, len, "%s", virt_err());
+        return -1;
+    }
+    c = virConnectOpen(dest_uri);
+    if (!c) {
+        snprintf(why, len, "cannot connect: %s", virt_err());
+        return -1;
+    }
+    d = virDomainLookupByUUID(c, uuid);
+    if (!d) {
+        virErrorPtr e = virGetLastError();
+
+        r = e && e->code == VIR_ERR_NO_DOMAIN ? 0 : -1;
+        snprintf(why, len, "%s", r ? virt_err() : "no such domain there");
+    } else {
+        r = virDomainIsActive(d) == 1;
+        snprintf(why, len, "%s", r ? "running" : "no longer active there");
+        virDomainFree(d);
+    }
+    virConnectClose(c);
+    return r;
+}
+
+/*
+ * After a failed post-copy: resume the migration up to @tries times (libvirt's
+ * VIR_MIGRATE_POSTCOPY_RESUME: the destination listens again, the source
+ * sends what the destination has not received), waiting 1, 2, 4, 8 s
+ * between.  Stops at once when the destination has lost the guest.
+ * Returns 0 when a resumption completed the migration, 1 when the guest
+ * could not be recovered (message printed).
+ */
+static int recover_postcopy(virt_ctx *v, mig_thread *m,
+                            const struct strategy_apply *ap, job_watch *jw,
+                            const char *dest_uri, unsigned tries)
+{
+    unsigned long flags = m->flags;
+    unsigned wait_ms = RECOVER_BACKOFF_MS;
+    char why[512] = "";
+
+    for (unsigned i = 1; i <= tries; i++) {
+        int has;
+
+        printf("  post-copy interrupted: %s\n", m->err);
+        has = dest_has_guest(v->dom, dest_uri, why, sizeof(why));
+        if (has == 0) {
+            return fail("migrate", "the destination lost %s during post-copy "
+                        "(%s): the guest cannot be recovered, its memory was "
+                        "split between the hosts.  The source keeps its half "
+                        "paused: destroy it there ('virsh destroy %s') and "
+                        "start the guest again from its disk", v->info.name,
+                        why, v->info.name);
+        }
+        printf("  resuming post-copy in %.0f s (attempt %u of %u%s%s)\n",
+               wait_ms / 1000.0, i, tries, has < 0 ? "; destination: " : "",
+               has < 0 ? why : "");
+        fflush(stdout);
+        sleep_ms(wait_ms);
+        wait_ms = wait_ms * 2 > RECOVER_BACKOFF_MAX_MS ?
+                  RECOVER_BACKOFF_MAX_MS : wait_ms * 2;
+        m->flags = flags | VIR_MIGRATE_POSTCOPY_RESUME;
+        m->params = m->resume_params;
+        m->nparams = m->resume_nparams;
+        if (run_job(v, m, ap, jw)) {
+            return fail("migrate", "cannot start a thread");
+        }
+        if (m->stalled) {
+            fail("migrate", "resuming post-copy of %s made no progress in "
+                 "%d s: the destination does not answer.  Its QEMU may be "
+                 "unable to serve its monitor: under TCG a vCPU waiting for "
+                 "a page that has not arrived holds QEMU's main lock, and "
+                 "libvirt sends migrate-recover in band.  The guest waits "
+                 "on the destination; resume with 'virsh migrate --live "
+                 "--p2p --postcopy --postcopy-resume %s %s' once its "
+                 "monitor answers, or destroy it on both hosts and start "
+                 "it again from its disk", v->info.name, RESUME_STALL_S,
+                 v->info.name, dest_uri);
+            /* The libvirt call still runs in its thread: do not wait. */
+            fflush(stdout);
+            _exit(1);
+        }
+        if (!m->rc) {
+            printf("  post-copy resumed and completed (attempt %u)\n", i);
+            return 0;
+        }
+        if (!postcopy_failed(v->dom)) {
+            break;
+        }
+    }
+    if (postcopy_failed(v->dom)) {
+        return fail("migrate", "post-copy of %s could not be resumed%s: %s.  "
+                    "Its vCPUs run on the destination and wait for the pages "
+                    "still here: when the link is back, resume with 'virsh "
+                    "migrate --live --p2p --postcopy --postcopy-resume %s %s'",
+                    v->info.name, tries ? " in the attempts allowed" : "",
+                    m->err, v->info.name, dest_uri);
+    }
+    return fail("migrate", "resuming post-copy of %s failed: %s", v->info.name,
+                m->err);
+}
+
 static int cmd_migrate(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -1651,6 +1931,7 @@ static int cmd_migrate(int argc, char **argv)
         { "strategy", required_argument, NULL, OPT_STRATEGY },
         { "dry-run", no_argument, NULL, OPT_DRY_RUN },
         { "warm-apply", required_argument, NULL, OPT_WARM_APPLY },
+        { "recover-tries", required_argument, NULL, OPT_RECOVER_TRIES },
         { NULL, 0, NULL, 0 },
     };
     warm_virt *warm = NULL;
@@ -1658,21 +1939,21 @@ static int cmd_migrate(int argc, char **argv)
     fleet_opts fo = { .nfiles = 0 };
     wl_opts w = { .spec = NULL };
     const char *conn_uri = NULL, *dest_uri;
-    bool have_bw = false, switched = false;
-    int sel[2] = { -1, 0 }, rc, strat, maxp = 0, over_traffic = 0;
-    char traffic_why[MP_POLICY_MSG_MAX] = "";
+    bool have_bw = false;
+    migrate_opts mo = { .strategy = -1,
+                        .recover_tries = RECOVER_TRIES_DEFAULT };
+    job_watch jw = { .switched = false };
+    int rc, strat, maxp = 0, maxr = 0;
     mig_thread m;
-    pthread_t th;
     char *mxml = NULL, *dxml = NULL;
     const struct strategy_apply *ap;
-    double next_progress;
 
     memset(&v, 0, sizeof(v));
     memset(&m, 0, sizeof(m));
     v.cmd = "migrate";
     mp_sim_input_default(&v.in.sim);
     rc = virt_parse("migrate", argc, argv, opts, &v, &conn_uri, &fo, &w,
-                    &have_bw, migrate_help, strategy_option, sel);
+                    &have_bw, migrate_help, strategy_option, &mo);
     if (rc) {
         return rc < 0 ? 0 : rc;
     }
@@ -1683,15 +1964,15 @@ static int cmd_migrate(int argc, char **argv)
     }
     virt_print(&v);
     strat = v.choice.chosen;
-    if (sel[0] >= 0) {
-        mp_verdict vd = v.choice.rows[sel[0]].verdict;
+    if (mo.strategy >= 0) {
+        mp_verdict vd = v.choice.rows[mo.strategy].verdict;
         if (vd != MP_VERDICT_CHOSEN && vd != MP_VERDICT_ELIGIBLE) {
             rc = fail("migrate", "--strategy %s: not allowed here: %s",
-                      mp_strategy_name((mp_strategy)sel[0]),
-                      v.choice.rows[sel[0]].reason);
+                      mp_strategy_name((mp_strategy)mo.strategy),
+                      v.choice.rows[mo.strategy].reason);
             goto out;
         }
-        strat = sel[0];
+        strat = mo.strategy;
         printf("strategy: %s (--strategy)\n", mp_strategy_name(strat));
     }
     if (strat < 0) {
@@ -1704,7 +1985,7 @@ static int cmd_migrate(int argc, char **argv)
                   "applied by migpolicy migrate yet");
         goto out;
     }
-    if (sel[1]) {
+    if (mo.dry_run) {
         rc = 0;
         goto out;
     }
@@ -1721,21 +2002,17 @@ static int cmd_migrate(int argc, char **argv)
                   mxml ? "bad XML" : virt_err());
         goto out;
     }
-    if (virTypedParamsAddString(&m.params, &m.nparams, &maxp,
+    if (add_bandwidth(&m.resume_params, &m.resume_nparams, &maxr, &v, ap,
+                      have_bw) ||
+        virTypedParamsAddString(&m.first_params, &m.first_nparams, &maxp,
                                 VIR_MIGRATE_PARAM_DEST_XML, dxml) ||
-        (have_bw && v.in.sim.bandwidth_bytes_per_s > 0 &&
-         (virTypedParamsAddULLong(&m.params, &m.nparams, &maxp,
-                VIR_MIGRATE_PARAM_BANDWIDTH,
-                (unsigned long long)ceil(v.in.sim.bandwidth_bytes_per_s /
-                                         1048576.0)) ||
-          ((ap->flags & VIR_MIGRATE_POSTCOPY) &&
-           virTypedParamsAddULLong(&m.params, &m.nparams, &maxp,
-                VIR_MIGRATE_PARAM_BANDWIDTH_POSTCOPY,
-                (unsigned long long)ceil(v.in.sim.bandwidth_bytes_per_s /
-                                         1048576.0)))))) {
+        add_bandwidth(&m.first_params, &m.first_nparams, &maxp, &v, ap,
+                      have_bw)) {
         rc = fail("migrate", "%s", virt_err());
         goto out;
     }
+    m.params = m.first_params;
+    m.nparams = m.first_nparams;
     if (virDomainMigrateSetMaxDowntime(v.dom,
             (unsigned long long)llround(v.choice.downtime_limit_ms), 0)) {
         fprintf(stderr, "migpolicy migrate: warning: cannot set the "
@@ -1756,39 +2033,25 @@ static int cmd_migrate(int argc, char **argv)
            mp_strategy_name(strat), m.flags);
     fflush(stdout);
     warm = warm_virt_start(v.dom);  /* warm-up: hot list to the destination */
-    if (pthread_create(&th, NULL, mig_run, &m)) {
+    if (run_job(&v, &m, ap, &jw)) {
         rc = fail("migrate", "cannot start a thread");
         goto out;
     }
-    next_progress = cli_mono_s();
-    while (!__atomic_load_n(&m.done, __ATOMIC_SEQ_CST)) {
-        if (!over_traffic) {
-            over_traffic = enforce_traffic(v.dom, &v.policy, traffic_why,
-                                           sizeof(traffic_why));
-        }
-        if (ap->when != SWITCH_NEVER && !switched) {
-            int it = job_iteration(v.dom);
-            if (it >= 0 && (ap->when == SWITCH_AT_ONCE || it >= 2) &&
-                virDomainMigrateStartPostCopy(v.dom, 0) == 0) {
-                switched = true;
-                printf("  switched to post-copy (iteration %d)\n", it);
-            }
-        }
-        if (cli_mono_s() >= next_progress) {
-            print_job(v.dom, false);
-            next_progress = cli_mono_s() + PROGRESS_PERIOD_MS / 1000.0;
-        }
-        sleep_ms(50);
+    if (m.rc && postcopy_failed(v.dom)) {
+        /* Past the switch nothing can be cancelled: resume or report. */
+        rc = recover_postcopy(&v, &m, ap, &jw, dest_uri, mo.recover_tries);
     }
-    pthread_join(th, NULL);
     warm_virt_finish(warm, WARM_VIRT_WAIT_S);   /* its summary */
+    if (rc) {
+        goto out;
+    }
     if (m.rc) {
         if (v.in.phase_sched && ap->phase_sched) {
             set_phase_sched(v.dom, false);
         }
-        if (over_traffic == 1) {
+        if (jw.over_traffic == 1) {
             rc = fail("migrate", "migration cancelled: %s; %s keeps "
-                      "running here", traffic_why, v.info.name);
+                      "running here", jw.traffic_why, v.info.name);
         } else {
             rc = fail("migrate", "migration failed: %s", m.err);
         }
@@ -1799,7 +2062,8 @@ static int cmd_migrate(int argc, char **argv)
     print_job(v.dom, true);
     rc = 0;
 out:
-    virTypedParamsFree(m.params, m.nparams);
+    virTypedParamsFree(m.first_params, m.first_nparams);
+    virTypedParamsFree(m.resume_params, m.resume_nparams);
     free(mxml);
     free(dxml);
     virt_free(&v);

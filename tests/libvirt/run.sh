@@ -30,6 +30,10 @@
 #      running on the source); max-downtime-ms is carried by the hook as the
 #      landed QEMU's downtime-limit
 #   5. the hook's decisions are in its log on B
+#   6. post-copy interrupted: 'migpolicy migrate' reports a guest lost
+#      with its destination (exit 1, no hang), and resumes it after a cut
+#      link (guest verified on B) or, where the destination cannot answer,
+#      gives up within its bound with the reason
 # After every move: the VM runs on the destination only and its guest
 # verifier reports 0 mismatches (mv_vm).
 # Sets up and tears down everything itself (only what it started, by PID).
@@ -471,6 +475,117 @@ else
     bad "hook log on b: $(cat "$hl" 2>&1)"
 fi
 sed 's/^/    /' "$hl" 2>/dev/null
+
+# ---- 6. post-copy interrupted: reported lost, or resumed ---------------------
+# Guests that rewrite 48 MiB, moved by 'migpolicy migrate --strategy
+# predictive' at RECOVER_MIBPS so that write blocks are left for the pull.
+# Once the source is paused in post-copy: (a) the destination QEMU is
+# killed: migpolicy must say that the guest is lost and how to clean up,
+# and exit 1, without hanging; (b) the source's migration connections are
+# aborted (ss -K in its namespace; libvirt's own connection, port 16509,
+# is kept): migpolicy must resume the migration (VIR_MIGRATE_POSTCOPY_RESUME)
+# and the guest arrive intact.  Under TCG a destination vCPU that faults
+# on a missing page while holding QEMU's main lock (interrupt delivery)
+# blocks its monitor, and libvirt sends migrate-recover in band: then the
+# resumption cannot start, and migpolicy must give up within its stall
+# bound with that diagnosis, which the test confirms (the destination's
+# monitor does not answer).  Under KVM vCPUs fault outside the lock.
+RECOVER_MIBPS=${RECOVER_MIBPS:-16}
+# wait_postcopy HOST VM: until VM on HOST is paused in post-copy (the
+# switch happened; 0) or 90 s have gone by (1).
+wait_postcopy() {
+    local i
+    for i in $(seq 900); do
+        [ "$(v "$1" domstate "$2" --reason 2>/dev/null)" = "paused (post-copy)" ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+# wait_dst_postcopy HOST VM: until the incoming VM on HOST runs in post-copy.
+wait_dst_postcopy() {
+    local i
+    for i in $(seq 300); do
+        [ "$(v "$1" domstate "$2" --reason 2>/dev/null)" = "running (post-copy)" ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+# wait_bounded PID SECONDS: wait for PID, killing it after SECONDS; sets MRC
+# (its exit status, or "hang").
+wait_bounded() {
+    local i
+    for i in $(seq $(( $2 * 10 ))); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$1" 2>/dev/null; then
+        kill "$1"; wait "$1"; MRC=hang
+    else
+        wait "$1"; MRC=$?
+    fi
+}
+start_vm() { # name: define, start on a, wait for its serial
+    domxml "$1" 192 "memload:w=48,r=8,c=8" > "$T/$1.xml"
+    v a define "$T/$1.xml" >/dev/null && v a start "$1" >/dev/null &&
+        serial_py "$(serial a "$1")" ping --timeout 90 >/dev/null
+}
+# (a) the destination dies in the pull
+if start_vm mpl-vm3; then
+    mp_in a migrate -c "$(sock a)" -b "${RECOVER_MIBPS}MiB/s" --cap-only \
+        --strategy predictive mpl-vm3 "$DEST_B" > "$T/migrate-lost.out" 2>&1 &
+    mp=$!
+    killed=no
+    if wait_postcopy a mpl-vm3 && [ -f "$T/b/run/qemu/mpl-vm3.pid" ]; then
+        kill -9 "$(cat "$T/b/run/qemu/mpl-vm3.pid")" && killed=yes
+    fi
+    wait_bounded "$mp" 120
+    if [ "$killed" = yes ] && [ "$MRC" = 1 ] &&
+       grep -q 'migpolicy migrate: the destination lost mpl-vm3 during post-copy .*cannot be recovered.*virsh destroy mpl-vm3' "$T/migrate-lost.out"; then
+        ok "destination killed in the pull: migpolicy migrate reports the guest lost and exits 1 (on a: $(v a domstate mpl-vm3 --reason 2>&1))"
+    else
+        bad "destination killed in the pull (killed=$killed, rc $MRC): $(grep -v ' s  processed ' "$T/migrate-lost.out" | tail -4 | tr '\n' ' ')"
+    fi
+    grep 'migpolicy migrate:' "$T/migrate-lost.out" | sed 's/^/    /'
+    v a destroy mpl-vm3 >/dev/null 2>&1
+else
+    bad "mpl-vm3 did not boot on a"
+fi
+# (b) the link drops in the pull
+if start_vm mpl-vm4; then
+    mp_in a migrate -c "$(sock a)" -b "${RECOVER_MIBPS}MiB/s" --cap-only \
+        --strategy predictive mpl-vm4 "$DEST_B" > "$T/migrate-recover.out" 2>&1 &
+    mp=$!
+    cut=no
+    # The destination's libvirt must know it is in post-copy too: cut
+    # before it does and it ends the incoming QEMU as a failed pre-copy
+    # (the guest is then lost: case (a)).
+    if wait_postcopy a mpl-vm4 && wait_dst_postcopy b mpl-vm4; then
+        ip netns exec "${NS[a]}" ss -K dst "${IP[b]}" dport ge :49152 >/dev/null 2>&1 && cut=yes
+    fi
+    wait_bounded "$mp" 180
+    if [ "$cut" != yes ]; then
+        bad "post-copy recovery: never saw mpl-vm4 paused in post-copy on a, or ss -K failed: $(tail -3 "$T/migrate-recover.out" | tr '\n' ' ')"
+    elif [ "$MRC" = 0 ] && grep -q '^  post-copy interrupted: ' "$T/migrate-recover.out" &&
+         grep -q '^  post-copy resumed and completed (attempt ' "$T/migrate-recover.out" &&
+         [ "$(v b domstate mpl-vm4 2>&1)" = running ] &&
+         ver=$(serial_py "$(serial b mpl-vm4)" verify --timeout 60); then
+        ok "link cut in the pull: migpolicy migrate resumed post-copy ($(grep -m1 -o 'attempt [0-9]* of [0-9]*' "$T/migrate-recover.out")), mpl-vm4 on b: $ver"
+    elif [ "$MRC" = 1 ] && grep -q 'resuming post-copy of mpl-vm4 made no progress in [0-9]* s: the destination does not answer' "$T/migrate-recover.out" &&
+         ! timeout 10 virsh -q -c "$(sock b)" qemu-monitor-command mpl-vm4 '{"execute":"query-status"}' >/dev/null 2>&1; then
+        ok "link cut in the pull: the destination's monitor is blocked (TCG vCPU waiting for a page under QEMU's main lock), migpolicy gave up resuming within its bound and said so"
+        echo "NOTE: libvirt's post-copy recovery could not run here (in-band migrate-recover to a blocked TCG destination); the harness recovers the same case out of band (tests/e2e/test_failures.py)"
+    elif [ "$MRC" = 1 ] && ! v b version >/dev/null 2>&1 &&
+         grep -q 'resuming post-copy in [0-9]* s (attempt 5 of 5; destination: .* does not accept connections)' "$T/migrate-recover.out" &&
+         grep -q "migpolicy migrate: post-copy of mpl-vm4 could not be resumed in the attempts allowed: .*--postcopy-resume mpl-vm4" "$T/migrate-recover.out"; then
+        # libvirt 11.3's destination daemon dies (SIGSEGV in
+        # libvirt_driver_qemu.so) on the resumption; what is ours to check
+        # is that migpolicy retried within its bound and said what to do.
+        ok "link cut in the pull: the destination's libvirtd died during the resumption; migpolicy retried 5 times within its bound and ended with the resume command"
+        echo "NOTE: post-copy resumption through libvirt NOT verified here: the destination libvirtd crashed on VIR_MIGRATE_POSTCOPY_RESUME ($(dmesg 2>/dev/null | grep -c 'libvirtd.*segfault.*libvirt_driver_qemu') such segfaults in the kernel log)"
+    else
+        bad "post-copy recovery (rc $MRC, b: $(v b domstate mpl-vm4 --reason 2>&1), a: $(v a domstate mpl-vm4 --reason 2>&1)): $(grep -v ' s  processed ' "$T/migrate-recover.out" | tail -5 | tr '\n' ' ')"
+    fi
+    grep -v ' s  processed ' "$T/migrate-recover.out" | sed -n '/post-copy interrupted/,$p' | sed 's/^/    /'
+else
+    bad "mpl-vm4 did not boot on a"
+fi
 
 echo "elapsed $(( $(date +%s) - START )) s"
 echo "$pass passed, $failn failed"
