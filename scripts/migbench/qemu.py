@@ -1,6 +1,7 @@
 """Launching one QEMU (source or destination) for a test guest."""
 import os
 import subprocess
+import tempfile
 
 from . import paths, procs
 from .guest import Console
@@ -122,8 +123,15 @@ class QemuVM:
         which execs QEMU: the PID stays QEMU's)."""
         self.name = name
         self.binary = binary
-        self.qmp_path = os.path.join(workdir, name + ".qmp")
-        self.serial_path = os.path.join(workdir, name + ".serial")
+        # A unix socket's path must fit sun_path (107 bytes): a run
+        # directory named after a long cell gets its sockets in a short
+        # private directory instead (removed by stop()).
+        self._sockdir = None
+        sockdir = workdir
+        if len(os.path.join(workdir, name + ".serial")) > 100:
+            self._sockdir = sockdir = tempfile.mkdtemp(prefix="migbench-")
+        self.qmp_path = os.path.join(sockdir, name + ".qmp")
+        self.serial_path = os.path.join(sockdir, name + ".serial")
         self.log_path = os.path.join(workdir, name + ".qemu.log")
         self.console_log = os.path.join(workdir, name + ".console.log")
         # debug-threads=on names the threads ("CPU 0/TCG", "live_migration"),
@@ -195,6 +203,11 @@ class QemuVM:
         for p in (self.qmp_path, self.serial_path):
             try:
                 os.unlink(p)
+            except OSError:
+                pass
+        if self._sockdir:
+            try:
+                os.rmdir(self._sockdir)
             except OSError:
                 pass
         try:

@@ -253,5 +253,20 @@ class QmpGreetingTest(unittest.TestCase):
                 QMP(path, "t").connect(timeout_s=5)
 
 
+class SocketPathTest(unittest.TestCase):
+    def test_long_run_directory_gets_short_socket_paths(self):
+        from migbench.qemu import QemuVM
+        long_dir = "build/bench/x/runs/002-" + "debian-postcopy-after-precopy-memload_w=768_win=128" * 2
+        vm = QemuVM("src", "qemu", [], long_dir)
+        try:
+            for p in (vm.qmp_path, vm.serial_path):
+                self.assertLessEqual(len(p), 107)
+                self.assertTrue(os.path.isdir(os.path.dirname(p)))
+        finally:
+            os.rmdir(vm._sockdir)
+        vm = QemuVM("src", "qemu", [], "/tmp/short")
+        self.assertEqual(vm.serial_path, "/tmp/short/src.serial")
+
+
 if __name__ == "__main__":
     unittest.main()
