@@ -696,6 +696,14 @@ int mp_sim_record_parse(const char *line, size_t len, mp_sim_record *rec,
 #define MP_POLICY_ORIGIN_MAX 160u
 #define MP_POLICY_MSG_MAX 512u
 
+/*
+ * Largest limits a policy may name.  2,000,000 ms is QEMU's own bound on
+ * downtime-limit (MAX_MIGRATE_DOWNTIME_SECONDS); 10^9 MiB (about 1 PiB)
+ * is far above anything a migration sends and keeps every value exact.
+ */
+#define MP_POLICY_MAX_DOWNTIME_MS 2000000u
+#define MP_POLICY_MAX_TRAFFIC_MIB 1000000000u
+
 /** What the chooser minimises. */
 typedef enum mp_objective {
     MP_OBJECTIVE_UNSET = 0,

@@ -149,13 +149,20 @@ static void enum_choices(const char *const *names, size_t n, char *buf,
     }
 }
 
-/* A positive finite decimal without unit, e.g. "300" or "2.5". */
-static int parse_positive_number(const char *v, double *out)
+/*
+ * A positive decimal without unit, e.g. "300" or "2.5", at most @max:
+ * -EINVAL (not such a number: "0x10", "1e3", "200ms", "-5"), -ERANGE
+ * (0, or over @max).
+ */
+static int parse_positive_number(const char *v, double max, double *out)
 {
     double d;
 
-    if (mp_parse_double(v, &d) || !(d > 0) || d > 1e15) {
+    if (mp_parse_decimal(v, &d)) {
         return -EINVAL;
+    }
+    if (!(d > 0) || d > max) {
+        return -ERANGE;
     }
     *out = d;
     return 0;
@@ -250,16 +257,30 @@ int mp_policy_set_field(mp_policy *p, const char *key, const char *value,
         p->postcopy = (mp_postcopy_rule)e;
         break;
     case MP_PF_MAX_DOWNTIME:
-        if (parse_positive_number(v, &p->max_downtime_ms)) {
+        e = parse_positive_number(v, MP_POLICY_MAX_DOWNTIME_MS,
+                                  &p->max_downtime_ms);
+        if (e == -ERANGE) {
+            mp_msg(msg, msg_len, "<max-downtime-ms>: '%s' is not in "
+                   "0 < ms <= %u", v, MP_POLICY_MAX_DOWNTIME_MS);
+            return -EINVAL;
+        }
+        if (e) {
             mp_msg(msg, msg_len, "<max-downtime-ms>: '%s' is not a positive "
-                   "number of milliseconds (no unit)", v);
+                   "number of milliseconds (decimal, no unit)", v);
             return -EINVAL;
         }
         break;
     case MP_PF_MAX_TRAFFIC:
-        if (parse_positive_number(v, &p->max_traffic_mib)) {
+        e = parse_positive_number(v, MP_POLICY_MAX_TRAFFIC_MIB,
+                                  &p->max_traffic_mib);
+        if (e == -ERANGE) {
+            mp_msg(msg, msg_len, "<max-traffic-mib>: '%s' is not in "
+                   "0 < MiB <= %u", v, MP_POLICY_MAX_TRAFFIC_MIB);
+            return -EINVAL;
+        }
+        if (e) {
             mp_msg(msg, msg_len, "<max-traffic-mib>: '%s' is not a positive "
-                   "number of MiB (no unit)", v);
+                   "number of MiB (decimal, no unit)", v);
             return -EINVAL;
         }
         break;

@@ -71,6 +71,45 @@ int mp_parse_u64(const char *s, uint64_t *out)
     return 0;
 }
 
+int mp_parse_decimal(const char *s, double *out)
+{
+    /* 15 integer and 9 fraction digits are exact enough for any limit a
+     * policy names (a double holds 15-17 significant digits). */
+    uint64_t ip = 0, fp = 0, scale = 1;
+    size_t nint = 0, nfrac = 0;
+    const char *p = s;
+
+    if (!s) {
+        return -EINVAL;
+    }
+    for (; *p >= '0' && *p <= '9'; p++) {
+        if (++nint > 15) {
+            return -EINVAL;
+        }
+        ip = ip * 10 + (uint64_t)(*p - '0');
+    }
+    if (nint == 0) {
+        return -EINVAL;
+    }
+    if (*p == '.') {
+        for (p++; *p >= '0' && *p <= '9'; p++) {
+            if (++nfrac > 9) {
+                return -EINVAL;
+            }
+            fp = fp * 10 + (uint64_t)(*p - '0');
+            scale *= 10;
+        }
+        if (nfrac == 0) {
+            return -EINVAL;
+        }
+    }
+    if (*p) {
+        return -EINVAL;
+    }
+    *out = (double)ip + (double)fp / (double)scale;
+    return 0;
+}
+
 int mp_parse_double(const char *s, double *out)
 {
     char *end;

@@ -100,7 +100,8 @@ static void test_bad_tags(void)
 {
     static const struct { const char *file; int err; const char *msg; } t[] = {
         { "bad-downtime-unit.xml", -EINVAL, "<mp:policy>: <max-downtime-ms>: "
-          "'200ms' is not a positive number of milliseconds (no unit)" },
+          "'200ms' is not a positive number of milliseconds (decimal, no "
+          "unit)" },
         { "bad-objective.xml", -EINVAL, "<mp:policy>: <objective>: 'fastest' "
           "is not one of downtime, total-time, traffic or balanced" },
         { "bad-postcopy.xml", -EINVAL, "<mp:policy>: <postcopy>: 'no' is not "
@@ -114,8 +115,8 @@ static void test_bad_tags(void)
         { "bad-two-policies.xml", -EINVAL, "<metadata>: more than one "
           "<mp:policy>" },
         { "bad-traffic-negative.xml", -EINVAL, "<mp:policy>: "
-          "<max-traffic-mib>: '-5' is not a positive number of MiB (no "
-          "unit)" },
+          "<max-traffic-mib>: '-5' is not a positive number of MiB "
+          "(decimal, no unit)" },
         { "bad-not-xml.xml", -EBADMSG, "not well-formed XML" },
     };
     for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
@@ -128,6 +129,70 @@ static void test_bad_tags(void)
             failures++;
         }
         CHECK_STR(msg, t[i].msg);
+    }
+}
+
+/* Numbers are decimal with the unit the docs name, exactly: no hex
+ * ("0x10" was read as 16), no exponent ("1e15" lifted any cap), no
+ * trailing text, bounded. */
+static void test_numbers(void)
+{
+    static const struct { const char *key, *value; double want; } t[] = {
+        { "max-traffic-mib", "16", 16 },
+        { "max-traffic-mib", "  2.5 ", 2.5 },
+        { "max-traffic-mib", "0010", 10 },
+        { "max-traffic-mib", "1000000000", 1e9 },
+        { "max-downtime-ms", "2000000", 2e6 },
+        { "max-downtime-ms", "0.001", 0.001 },
+        { "max-traffic-mib", "0x10", -1 },
+        { "max-traffic-mib", "1e15", -1 },
+        { "max-traffic-mib", "1E3", -1 },
+        { "max-traffic-mib", "1000000001", -1 },
+        { "max-traffic-mib", "inf", -1 },
+        { "max-traffic-mib", "nan", -1 },
+        { "max-traffic-mib", "16.", -1 },
+        { "max-traffic-mib", ".5", -1 },
+        { "max-traffic-mib", "1 2", -1 },
+        { "max-traffic-mib", "+5", -1 },
+        { "max-traffic-mib", "0", -1 },
+        { "max-traffic-mib", "0.0", -1 },
+        { "max-traffic-mib", "", -1 },
+        { "max-downtime-ms", "2000001", -1 },
+        { "max-downtime-ms", "1234567890123456", -1 },
+        { "max-downtime-ms", "1.0000000001", -1 },
+    };
+    char msg[MP_POLICY_MSG_MAX];
+
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+        mp_policy p;
+        int err;
+
+        memset(&p, 0, sizeof(p));
+        err = mp_policy_set_field(&p, t[i].key, t[i].value, msg, sizeof(msg));
+        if (t[i].want < 0) {
+            if (err != -EINVAL) {
+                fprintf(stderr, "%s = '%s' accepted\n", t[i].key,
+                        t[i].value);
+                failures++;
+            }
+        } else if (err || (t[i].key[4] == 't' ? p.max_traffic_mib :
+                           p.max_downtime_ms) != t[i].want) {
+            fprintf(stderr, "%s = '%s': %d %s\n", t[i].key, t[i].value, err,
+                    msg);
+            failures++;
+        }
+    }
+    {
+        mp_policy p;
+        memset(&p, 0, sizeof(p));
+        CHECK(mp_policy_set_field(&p, "max-traffic-mib", "0x10", msg,
+                                  sizeof(msg)) == -EINVAL);
+        CHECK_STR(msg, "<max-traffic-mib>: '0x10' is not a positive number "
+                  "of MiB (decimal, no unit)");
+        CHECK(mp_policy_set_field(&p, "max-downtime-ms", "2000001", msg,
+                                  sizeof(msg)) == -EINVAL);
+        CHECK_STR(msg, "<max-downtime-ms>: '2000001' is not in 0 < ms <= "
+                  "2000000");
     }
 }
 
@@ -792,6 +857,7 @@ int main(void)
 {
     test_tags();
     test_bad_tags();
+    test_numbers();
     test_precedence();
     test_bad_fleet();
     test_fleet_dir();
