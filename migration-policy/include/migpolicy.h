@@ -691,6 +691,13 @@ int mp_sim_record_parse(const char *line, size_t len, mp_sim_record *rec,
  */
 #define MP_DECISION_NS "https://qemu-phase-sched.invalid/decision/1"
 
+/*
+ * Largest domain XML read, bytes: libvirt's own bound on a string in its
+ * RPC (VIR_NET_MESSAGE_STRING_MAX), so no domain libvirt can send is
+ * larger.
+ */
+#define MP_DOMAIN_XML_MAX (4u << 20)
+
 /* Longest label, file origin or reason text kept, bytes incl. NUL. */
 #define MP_POLICY_LABEL_MAX 64u
 #define MP_POLICY_ORIGIN_MAX 160u
@@ -825,8 +832,11 @@ int mp_policy_set_field(mp_policy *p, const char *key, const char *value,
  * `virsh metadata --set` stores them).  An unknown child, a duplicate, a
  * bad value, or a second <mp:policy> is an error.
  *
- * Returns: 0, -EBADMSG (not XML, or not a <domain>), -EINVAL (malformed
- * tags) or -ENOMEM.
+ * The XML is untrusted: a <!DOCTYPE> (hence any entity) is refused, no
+ * network is used, and more than MP_DOMAIN_XML_MAX bytes are refused.
+ *
+ * Returns: 0, -EBADMSG (not XML, a DOCTYPE, or not a <domain>), -EFBIG
+ * (too large), -EINVAL (malformed tags) or -ENOMEM.
  */
 int mp_domain_parse_xml(const char *xml, size_t len, mp_domain *out,
                         char *msg, size_t msg_len);

@@ -465,14 +465,88 @@ static void parse_marker(const xmlNode *d, mp_marker *m)
     xmlFree(ex);
 }
 
-static xmlDoc *read_xml(const char *xml, size_t len)
+/*
+ * Untrusted XML (a tenant writes the metadata, a peer sends the domain):
+ * no DTD at all, so no entity can be declared, expanded or fetched (an
+ * internal entity was honoured before, and one 100 KB entity used 10,000
+ * times cost seconds and a GiB); no network (XML_PARSE_NONET), no
+ * XML_PARSE_NOENT, no XML_PARSE_HUGE (libxml2's default depth and text
+ * limits stay), at most MP_DOMAIN_XML_MAX bytes.  The DOCTYPE is refused
+ * from the SAX callback libxml2 calls when it meets one, before anything
+ * of its internal subset is parsed.
+ */
+typedef struct xml_guard {
+    bool doctype;
+} xml_guard;
+
+static void xml_refuse_doctype(void *ctx, const xmlChar *name,
+                               const xmlChar *external_id,
+                               const xmlChar *system_id)
 {
-    if (len > INT32_MAX) {
+    xmlParserCtxt *c = ctx;
+    xml_guard *g = c->_private;
+
+    (void)name;
+    (void)external_id;
+    (void)system_id;
+    g->doctype = true;
+    xmlStopParser(c);
+}
+
+static void xml_refuse_entity(void *ctx, const xmlChar *name, int type,
+                              const xmlChar *public_id,
+                              const xmlChar *system_id, xmlChar *content)
+{
+    (void)name;
+    (void)type;
+    (void)public_id;
+    (void)system_id;
+    (void)content;
+    xml_refuse_doctype(ctx, NULL, NULL, NULL);
+}
+
+/* Parse @xml; NULL with @msg on failure (@err: -EBADMSG, -EFBIG, -ENOMEM). */
+static xmlDoc *read_xml(const char *xml, size_t len, int *err, char *msg,
+                        size_t msg_len)
+{
+    xmlParserCtxt *c;
+    xml_guard g = { .doctype = false };
+    xmlDoc *doc;
+
+    *err = 0;
+    if (len > MP_DOMAIN_XML_MAX) {
+        *err = -EFBIG;
+        mp_msg(msg, msg_len, "domain XML of %zu bytes is over the limit of "
+               "%u bytes", len, MP_DOMAIN_XML_MAX);
         return NULL;
     }
-    return xmlReadMemory(xml, (int)len, "domain.xml", NULL,
-                         XML_PARSE_NONET | XML_PARSE_NOERROR |
-                         XML_PARSE_NOWARNING);
+    c = xmlNewParserCtxt();
+    if (!c || !c->sax) {
+        xmlFreeParserCtxt(c);
+        *err = -ENOMEM;
+        mp_msg(msg, msg_len, "%s", mp_strerror(*err));
+        return NULL;
+    }
+    c->_private = &g;
+    c->sax->internalSubset = xml_refuse_doctype;
+    c->sax->externalSubset = xml_refuse_doctype;
+    c->sax->entityDecl = xml_refuse_entity;
+    doc = xmlCtxtReadMemory(c, xml, (int)len, "domain.xml", NULL,
+                            XML_PARSE_NONET | XML_PARSE_NOERROR |
+                            XML_PARSE_NOWARNING);
+    if (g.doctype || !doc || !c->wellFormed) {
+        xmlFreeDoc(doc);
+        doc = NULL;
+        *err = -EBADMSG;
+        if (g.doctype) {
+            mp_msg(msg, msg_len, "domain XML with a <!DOCTYPE> (DTDs and "
+                   "entities are not accepted)");
+        } else {
+            mp_msg(msg, msg_len, "not well-formed XML");
+        }
+    }
+    xmlFreeParserCtxt(c);
+    return doc;
 }
 
 static int parse_domain_doc(xmlDoc *doc, mp_domain *out, char *msg,
@@ -531,13 +605,12 @@ static int parse_domain_doc(xmlDoc *doc, mp_domain *out, char *msg,
 int mp_domain_parse_xml(const char *xml, size_t len, mp_domain *out,
                         char *msg, size_t msg_len)
 {
-    xmlDoc *doc = read_xml(xml, len);
     int err;
+    xmlDoc *doc = read_xml(xml, len, &err, msg, msg_len);
 
     if (!doc) {
         memset(out, 0, sizeof(*out));
-        mp_msg(msg, msg_len, "not well-formed XML");
-        return -EBADMSG;
+        return err;
     }
     err = parse_domain_doc(doc, out, msg, msg_len);
     xmlFreeDoc(doc);
@@ -1504,12 +1577,15 @@ int mp_hook_migrate_begin(const char *xml, size_t len, const mp_fleet *fleet,
     int err;
 
     memset(res, 0, sizeof(*res));
-    doc = read_xml(xml, len);
+    doc = read_xml(xml, len, &err, msg, sizeof(msg));
     if (!doc) {
+        if (err == -ENOMEM) {
+            return err;
+        }
         res->veto = 1;
-        mp_msg(res->reason, sizeof(res->reason), "migpolicy: incoming "
-                 "domain XML is not well-formed");
-        mp_msg(res->log, sizeof(res->log), "? veto: bad XML");
+        mp_msg(res->reason, sizeof(res->reason), "migpolicy: refusing "
+               "the incoming domain: %s", msg);
+        mp_msg(res->log, sizeof(res->log), "? veto: %s", msg);
         return 0;
     }
     err = parse_domain_doc(doc, &dom, msg, sizeof(msg));
@@ -1630,15 +1706,15 @@ int mp_marker_add_xml(const char *xml, size_t len, mp_strategy strategy,
                       const mp_sim_result *pred, int64_t expires_unix_s,
                       char **out)
 {
-    xmlDoc *doc = read_xml(xml, len);
     xmlNode *root, *md, *d;
     xmlNs *ns;
     char ex[32], dt[32], tr[32];
     int err;
+    xmlDoc *doc = read_xml(xml, len, &err, NULL, 0);
 
     *out = NULL;
     if (!doc) {
-        return -EBADMSG;
+        return err;
     }
     root = xmlDocGetRootElement(doc);
     if (!is_elem(root, "domain") || (unsigned)strategy >= MP_STRATEGY__COUNT) {

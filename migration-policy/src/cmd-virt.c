@@ -41,9 +41,6 @@
 /* The hook's configuration when MIGPOLICY_HOOK_CONF is not set. */
 #define DEFAULT_HOOK_CONF "/etc/libvirt/hooks/migpolicy.conf"
 
-/* Largest domain XML the hook reads from stdin, bytes. */
-#define HOOK_XML_MAX (16u << 20)
-
 #define MAX_FLEET_FILES 32
 
 const char cmd_virt_help[] =
@@ -102,6 +99,7 @@ static int parse_number(const char *s, double *out)
     return *end || !isfinite(*out) || *out < 0 ? -1 : 0;
 }
 
+/* All of @fp, at most @max bytes (-EFBIG beyond), NUL-terminated. */
 static int read_all(FILE *fp, size_t max, char **out, size_t *len)
 {
     size_t cap = 65536, n = 0;
@@ -114,11 +112,11 @@ static int read_all(FILE *fp, size_t max, char **out, size_t *len)
         size_t got;
         if (n == cap) {
             char *p;
-            if (cap >= max) {
+            if (cap > max) {
                 free(buf);
                 return -EFBIG;
             }
-            cap *= 2;
+            cap = cap * 2 > max + 1 ? max + 1 : cap * 2;
             p = realloc(buf, cap + 1);
             if (!p) {
                 free(buf);
@@ -136,6 +134,10 @@ static int read_all(FILE *fp, size_t max, char **out, size_t *len)
         free(buf);
         return -EIO;
     }
+    if (n > max) {
+        free(buf);
+        return -EFBIG;
+    }
     buf[n] = 0;
     *out = buf;
     *len = n;
@@ -150,7 +152,7 @@ static int read_file(const char *path, char **out, size_t *len)
     if (!fp) {
         return -errno;
     }
-    err = read_all(fp, HOOK_XML_MAX, out, len);
+    err = read_all(fp, MP_DOMAIN_XML_MAX, out, len);
     if (fp != stdin) {
         fclose(fp);
     }
@@ -832,7 +834,7 @@ static int cmd_hook_qemu(int argc, char **argv)
                 mp_strerror(err));
         return 1;
     }
-    err = read_all(stdin, HOOK_XML_MAX, &xml, &len);
+    err = read_all(stdin, MP_DOMAIN_XML_MAX, &xml, &len);
     if (err) {
         fprintf(stderr, "migpolicy hook: reading the domain XML: %s\n",
                 mp_strerror(err));

@@ -16,6 +16,16 @@
 
 #include "mp-test.h"
 
+#include <time.h>
+
+static double mp_test_now_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 #define CHECK_STR(got, want)                                              \
     do {                                                                  \
         if (strcmp((got), (want)) != 0) {                                 \
@@ -118,6 +128,11 @@ static void test_bad_tags(void)
           "<max-traffic-mib>: '-5' is not a positive number of MiB "
           "(decimal, no unit)" },
         { "bad-not-xml.xml", -EBADMSG, "not well-formed XML" },
+        /* An internal entity was expanded: &a; read as "allowed". */
+        { "bad-entity.xml", -EBADMSG, "domain XML with a <!DOCTYPE> (DTDs "
+          "and entities are not accepted)" },
+        { "bad-doctype-system.xml", -EBADMSG, "domain XML with a "
+          "<!DOCTYPE> (DTDs and entities are not accepted)" },
     };
     for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
         mp_domain d;
@@ -194,6 +209,48 @@ static void test_numbers(void)
         CHECK_STR(msg, "<max-downtime-ms>: '2000001' is not in 0 < ms <= "
                   "2000000");
     }
+}
+
+/* Entity amplification and size: refused before any work, quickly. */
+static void test_xml_bounds(void)
+{
+    const size_t ent = 100000, uses = 10000;
+    size_t cap = ent + uses * 4 + 4096, n = 0;
+    char *xml = malloc(cap), msg[MP_POLICY_MSG_MAX];
+    mp_domain d;
+    double t0;
+
+    if (!xml) {
+        exit(1);
+    }
+    n += (size_t)snprintf(xml + n, cap - n, "<!DOCTYPE domain [<!ENTITY e \"");
+    memset(xml + n, 'x', ent);
+    n += ent;
+    n += (size_t)snprintf(xml + n, cap - n, "\">]><domain><name>big</name>"
+                          "<description>");
+    for (size_t i = 0; i < uses; i++) {
+        memcpy(xml + n, "&e;", 3);
+        n += 3;
+    }
+    n += (size_t)snprintf(xml + n, cap - n, "</description></domain>");
+    t0 = mp_test_now_s();
+    CHECK(mp_domain_parse_xml(xml, n, &d, msg, sizeof(msg)) == -EBADMSG);
+    CHECK(strstr(msg, "<!DOCTYPE>") != NULL);
+    /* It took 5.3 s and 993 MB before; now nothing is expanded. */
+    CHECK(mp_test_now_s() - t0 < 0.5);
+    free(xml);
+
+    /* Larger than libvirt can send: refused unread. */
+    xml = malloc(MP_DOMAIN_XML_MAX + 2);
+    if (!xml) {
+        exit(1);
+    }
+    memset(xml, ' ', MP_DOMAIN_XML_MAX + 1);
+    memcpy(xml, "<domain>", 8);
+    CHECK(mp_domain_parse_xml(xml, MP_DOMAIN_XML_MAX + 1, &d, msg,
+                              sizeof(msg)) == -EFBIG);
+    CHECK(strstr(msg, "over the limit of 4194304 bytes") != NULL);
+    free(xml);
 }
 
 static mp_fleet *fleet(void)
@@ -680,6 +737,12 @@ static void test_hook(void)
         remove(dir);
     }
 
+    /* An entity that would say "allowed": the XML is refused. */
+    hook("bad-entity.xml", &opt, &r);
+    CHECK(r.veto);
+    CHECK_STR(r.reason, "migpolicy: refusing the incoming domain: domain "
+              "XML with a <!DOCTYPE> (DTDs and entities are not accepted)");
+
     /* Malformed tags: veto naming the element. */
     hook("bad-objective.xml", &opt, &r);
     CHECK(r.veto);
@@ -858,6 +921,7 @@ int main(void)
     test_tags();
     test_bad_tags();
     test_numbers();
+    test_xml_bounds();
     test_precedence();
     test_bad_fleet();
     test_fleet_dir();
