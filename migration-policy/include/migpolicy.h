@@ -769,14 +769,49 @@ typedef struct mp_policy {
  */
 typedef struct mp_marker {
     int present;                 /* 1 if the XML had a marker */
+    int valid;                   /* 1 if it is exactly what 'migpolicy
+                                    migrate' writes (else: reject_reason) */
+    char reject_reason[96];
     int postcopy;                /* 1 if the migration uses post-copy */
+    int has_postcopy;
     char strategy[32];           /* e.g. "predictive" */
-    int64_t expires_unix_s;      /* marker ignored after this (0 = never) */
+    int64_t expires_unix_s;      /* marker ignored after this */
     double downtime_ms;          /* the source's prediction (attribute
                                     downtime-ms), < 0 = not given */
     double traffic_mib;          /* the source's prediction of the MiB
                                     sent (traffic-mib), < 0 = not given */
 } mp_marker;
+
+/*
+ * Latest expiry a marker may carry, s from now: 'migpolicy migrate' writes
+ * now + 120 s; 60 s more for the hosts' clocks to disagree.
+ */
+#define MP_MARKER_MAX_AHEAD_S 180u
+
+/** What a marker is worth at a given time (mp_marker_check()). */
+typedef enum mp_marker_state {
+    MP_MARKER_NONE = 0,          /* no marker */
+    MP_MARKER_VALID = 1,
+    MP_MARKER_EXPIRED = 2,       /* valid, but its time has passed */
+    MP_MARKER_REJECTED = 3,      /* malformed, or expires too far ahead */
+} mp_marker_state;
+
+/**
+ * mp_marker_check() - whether a parsed marker is to be honoured now
+ * @m: from mp_domain_parse_xml()
+ * @now_unix_s: the current time
+ * @why: buffer for a one-line description ("marker predictive", "marker
+ *       expired 30 s ago", "marker rejected: no expiry (expires=)"), or
+ *       NULL
+ * @why_len: size of @why
+ *
+ * A marker that is not MP_MARKER_VALID is ignored as a whole: the
+ * migration counts as unmarked.
+ *
+ * Returns: the state.
+ */
+mp_marker_state mp_marker_check(const mp_marker *m, int64_t now_unix_s,
+                                char *why, size_t why_len);
 
 /** struct mp_domain - what libmigpolicy reads from a domain XML */
 typedef struct mp_domain {

@@ -329,16 +329,24 @@ static xmlNode *child(const xmlNode *parent, const char *name)
     return NULL;
 }
 
-static void copy_text(const xmlNode *n, char *out, size_t len)
+/* The trimmed text of @n into @out; -ENAMETOOLONG (and "") if it does
+ * not fit: a cut name or path would name something else. */
+static int copy_text(const xmlNode *n, char *out, size_t len)
 {
     xmlChar *t = n ? xmlNodeGetContent(n) : NULL;
+    int err = 0;
 
     out[0] = 0;
     if (t) {
         char *s = trim((char *)t);
-        snprintf(out, len, "%s", s);
+        if (strlen(s) >= len) {
+            err = -ENAMETOOLONG;
+        } else {
+            memcpy(out, s, strlen(s) + 1);
+        }
         xmlFree(t);
     }
+    return err;
 }
 
 /* libvirt's <memory unit='KiB'>N</memory> into bytes; 0 if unreadable. */
@@ -357,8 +365,7 @@ static uint64_t memory_bytes(const xmlNode *mem)
     if (!mem) {
         return 0;
     }
-    copy_text(mem, text, sizeof(text));
-    if (mp_parse_u64(text, &v)) {
+    if (copy_text(mem, text, sizeof(text)) || mp_parse_u64(text, &v)) {
         return 0;
     }
     u = xmlGetProp(mem, (const xmlChar *)"unit");
@@ -426,7 +433,11 @@ static int parse_policy_elem(const xmlNode *pol, mp_policy *p, char *msg,
                    field_names[f]);
             return -EINVAL;
         }
-        copy_text(c, text, sizeof(text));
+        if (copy_text(c, text, sizeof(text))) {
+            mp_msg(msg, msg_len, "<mp:policy>: <%s>: value longer than %zu "
+                   "bytes", (const char *)c->name, sizeof(text) - 1);
+            return -EINVAL;
+        }
         err = mp_policy_set_field(p, (const char *)c->name, text, sub,
                                   sizeof(sub));
         if (err) {
@@ -437,32 +448,123 @@ static int parse_policy_elem(const xmlNode *pol, mp_policy *p, char *msg,
     return 0;
 }
 
+/* Reject the marker: it is then ignored as a whole (it grants nothing). */
+static void marker_reject(mp_marker *m, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void marker_reject(mp_marker *m, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (!m->valid) {
+        return;             /* keep the first reason */
+    }
+    m->valid = 0;
+    va_start(ap, fmt);
+    vsnprintf(m->reject_reason, sizeof(m->reject_reason), fmt, ap);
+    va_end(ap);
+}
+
+/*
+ * A marker is written by 'migpolicy migrate' (mp_marker_add_xml()) and
+ * read by the destination's hook.  Anything it would not write makes
+ * the marker invalid: a missing or unreadable expiry (a hand-made
+ * postcopy="no" without one was honoured forever), an unknown strategy
+ * or attribute, a postcopy= that is not "yes"/"no" or disagrees with the
+ * strategy, a prediction that is not a decimal.
+ */
 static void parse_marker(const xmlNode *d, mp_marker *m)
 {
-    xmlChar *s = xmlGetProp(d, (const xmlChar *)"strategy");
-    xmlChar *pc = xmlGetProp(d, (const xmlChar *)"postcopy");
-    xmlChar *ex = xmlGetProp(d, (const xmlChar *)"expires");
-    xmlChar *dt = xmlGetProp(d, (const xmlChar *)"downtime-ms");
-    xmlChar *tr = xmlGetProp(d, (const xmlChar *)"traffic-mib");
     uint64_t v;
     double x;
+    int s;
 
+    if (m->present) {
+        marker_reject(m, "more than one <mpd:decision>");
+        return;
+    }
     m->present = 1;
-    /* Predictions: absent or unreadable = not given. */
-    m->downtime_ms = dt && !mp_parse_double((char *)dt, &x) && x >= 0 ?
-                     x : -1;
-    m->traffic_mib = tr && !mp_parse_double((char *)tr, &x) && x >= 0 ?
-                     x : -1;
-    xmlFree(dt);
-    xmlFree(tr);
-    snprintf(m->strategy, sizeof(m->strategy), "%s", s ? (char *)s : "");
-    /* A marker that does not say "no" is taken as post-copy. */
-    m->postcopy = !(pc && strcmp((char *)pc, "no") == 0);
-    m->expires_unix_s = ex && !mp_parse_u64((char *)ex, &v) ?
-                        (int64_t)v : 0;
-    xmlFree(s);
-    xmlFree(pc);
-    xmlFree(ex);
+    m->valid = 1;
+    m->downtime_ms = -1;
+    m->traffic_mib = -1;
+    for (const xmlAttr *a = d->properties; a; a = a->next) {
+        const char *name = (const char *)a->name;
+        xmlChar *val = xmlNodeListGetString(d->doc, a->children, 1);
+        const char *t = val ? (const char *)val : "";
+
+        if (a->ns) {
+            marker_reject(m, "attribute %s in a namespace", name);
+        } else if (strcmp(name, "strategy") == 0) {
+            s = mp_strategy_from_name(t);
+            if (s < 0) {
+                marker_reject(m, "unknown strategy");
+            } else {
+                snprintf(m->strategy, sizeof(m->strategy), "%s", t);
+            }
+        } else if (strcmp(name, "postcopy") == 0) {
+            if (strcmp(t, "yes") == 0 || strcmp(t, "no") == 0) {
+                m->postcopy = t[0] == 'y';
+                m->has_postcopy = 1;
+            } else {
+                marker_reject(m, "postcopy is not yes or no");
+            }
+        } else if (strcmp(name, "expires") == 0) {
+            if (mp_parse_u64(t, &v) || v > INT64_MAX) {
+                marker_reject(m, "expires is not a decimal Unix time");
+            } else {
+                m->expires_unix_s = (int64_t)v;
+            }
+        } else if (strcmp(name, "downtime-ms") == 0 ||
+                   strcmp(name, "traffic-mib") == 0) {
+            if (mp_parse_decimal(t, &x)) {
+                marker_reject(m, "%s is not a decimal number", name);
+            } else if (name[0] == 'd') {
+                m->downtime_ms = x;
+            } else {
+                m->traffic_mib = x;
+            }
+        } else {
+            marker_reject(m, "unknown attribute %s", name);
+        }
+        xmlFree(val);
+    }
+    if (!m->strategy[0]) {
+        marker_reject(m, "no strategy");
+    } else if (!m->has_postcopy) {
+        marker_reject(m, "no postcopy attribute");
+    } else if (m->postcopy != mp_strategy_uses_postcopy(
+                   (mp_strategy)mp_strategy_from_name(m->strategy))) {
+        marker_reject(m, "postcopy=%s contradicts strategy %s",
+                      m->postcopy ? "yes" : "no", m->strategy);
+    }
+    if (m->expires_unix_s == 0) {
+        marker_reject(m, "no expiry (expires=)");
+    }
+}
+
+mp_marker_state mp_marker_check(const mp_marker *m, int64_t now_unix_s,
+                                char *why, size_t why_len)
+{
+    if (!m->present) {
+        mp_msg(why, why_len, "no marker");
+        return MP_MARKER_NONE;
+    }
+    if (!m->valid) {
+        mp_msg(why, why_len, "marker rejected: %s", m->reject_reason);
+        return MP_MARKER_REJECTED;
+    }
+    if (m->expires_unix_s < now_unix_s) {
+        mp_msg(why, why_len, "marker expired %lld s ago",
+               (long long)(now_unix_s - m->expires_unix_s));
+        return MP_MARKER_EXPIRED;
+    }
+    if (m->expires_unix_s - now_unix_s > MP_MARKER_MAX_AHEAD_S) {
+        mp_msg(why, why_len, "marker rejected: expires %lld s from now, "
+               "more than %u", (long long)(m->expires_unix_s - now_unix_s),
+               MP_MARKER_MAX_AHEAD_S);
+        return MP_MARKER_REJECTED;
+    }
+    mp_msg(why, why_len, "marker %s", m->strategy);
+    return MP_MARKER_VALID;
 }
 
 /*
@@ -560,10 +662,19 @@ static int parse_domain_doc(xmlDoc *doc, mp_domain *out, char *msg,
                "not <domain>)");
         return -EBADMSG;
     }
-    copy_text(child(root, "name"), out->name, sizeof(out->name));
+    if (copy_text(child(root, "name"), out->name, sizeof(out->name))) {
+        mp_msg(msg, msg_len, "<name>: longer than %zu bytes",
+               sizeof(out->name) - 1);
+        return -EBADMSG;
+    }
     out->memory_bytes = memory_bytes(child(root, "memory"));
     dev = child(root, "devices");
-    copy_text(child(dev, "emulator"), out->emulator, sizeof(out->emulator));
+    if (copy_text(child(dev, "emulator"), out->emulator,
+                  sizeof(out->emulator))) {
+        mp_msg(msg, msg_len, "<emulator>: longer than %zu bytes",
+               sizeof(out->emulator) - 1);
+        return -EBADMSG;
+    }
     mb = child(root, "memoryBacking");
     if (mb) {
         xmlNode *acc = child(mb, "access");
@@ -1572,7 +1683,8 @@ int mp_hook_migrate_begin(const char *xml, size_t len, const mp_fleet *fleet,
     char msg[MP_POLICY_MSG_MAX];
     bool marked, changed = false, inject = false;
     const char *why_no_inject = "";
-    char dl_text[48] = "";
+    char dl_text[48] = "", mwhy[160];
+    mp_marker_state mstate;
     uint64_t dl;
     int err;
 
@@ -1600,8 +1712,8 @@ int mp_hook_migrate_begin(const char *xml, size_t len, const mp_fleet *fleet,
     }
     mp_policy_resolve(fleet, dom.name, dom.has_policy ? &dom.tags : NULL,
                       &res->policy);
-    marked = m->present &&
-             (m->expires_unix_s == 0 || m->expires_unix_s >= opt->now_unix_s);
+    mstate = mp_marker_check(m, opt->now_unix_s, mwhy, sizeof(mwhy));
+    marked = mstate == MP_MARKER_VALID;
     if (res->policy.postcopy == MP_POSTCOPY_FORBIDDEN) {
         if (marked && m->postcopy) {
             res->veto = 1;
@@ -1616,16 +1728,17 @@ int mp_hook_migrate_begin(const char *xml, size_t len, const mp_fleet *fleet,
                      "migration of '%s': post-copy is forbidden (%s) and "
                      "libvirt does not tell hooks whether this migration "
                      "uses post-copy; migrate it with 'migpolicy migrate' "
-                     "(which marks pre-copy migrations)%s", dom.name,
+                     "(which marks pre-copy migrations)%s%s%s", dom.name,
                      res->policy.origin[MP_PF_POSTCOPY],
-                     m->present ? " (the marker present has expired)" : "");
+                     m->present ? " (" : "", m->present ? mwhy : "",
+                     m->present ? ")" : "");
         }
     }
     if (res->veto) {
         mp_msg(res->log, sizeof(res->log), "%s veto: postcopy=forbidden "
                  "(%s), marker=%s", dom.name,
                  res->policy.origin[MP_PF_POSTCOPY],
-                 marked ? m->strategy : m->present ? "expired" : "none");
+                 marked ? m->strategy : m->present ? mwhy : "none");
         xmlFreeDoc(doc);
         return 0;
     }
@@ -1688,7 +1801,7 @@ int mp_hook_migrate_begin(const char *xml, size_t len, const mp_fleet *fleet,
              "postcopy=%s marker=%s phase-sched=%s%s%s%s", dom.name,
              mp_objective_name(res->policy.objective),
              mp_postcopy_rule_name(res->policy.postcopy),
-             marked ? m->strategy : m->present ? "expired" : "none",
+             marked ? m->strategy : m->present ? mwhy : "none",
              inject ? "injected" : "not injected", inject ? "" : ": ",
              why_no_inject, dl_text);
     if (changed) {

@@ -240,6 +240,24 @@ static void test_xml_bounds(void)
     CHECK(mp_test_now_s() - t0 < 0.5);
     free(xml);
 
+    /* A name or emulator path that does not fit is refused, not cut (a
+     * cut path names another file). */
+    {
+        char big[2048], path[1100];
+        memset(path, 'p', sizeof(path) - 1);
+        path[sizeof(path) - 1] = 0;
+        snprintf(big, sizeof(big), "<domain><name>x</name><devices>"
+                 "<emulator>/%s</emulator></devices></domain>", path);
+        CHECK(mp_domain_parse_xml(big, strlen(big), &d, msg,
+                                  sizeof(msg)) == -EBADMSG);
+        CHECK_STR(msg, "<emulator>: longer than 1023 bytes");
+        path[300] = 0;
+        snprintf(big, sizeof(big), "<domain><name>%s</name></domain>", path);
+        CHECK(mp_domain_parse_xml(big, strlen(big), &d, msg,
+                                  sizeof(msg)) == -EBADMSG);
+        CHECK_STR(msg, "<name>: longer than 255 bytes");
+    }
+
     /* Larger than libvirt can send: refused unread. */
     xml = malloc(MP_DOMAIN_XML_MAX + 2);
     if (!xml) {
@@ -647,7 +665,7 @@ static void test_hook(void)
     CHECK(strstr(r.reason, "libvirt does not tell hooks whether this "
                  "migration uses post-copy"));
     hook("marked-expired.xml", &opt, &r);
-    CHECK(r.veto && strstr(r.reason, "has expired"));
+    CHECK(r.veto && strstr(r.reason, "(marker expired 1799999000 s ago)"));
     opt.unmarked = MP_HOOK_UNMARKED_ALLOW;
     hook("tags-prefixed.xml", &opt, &r);
     CHECK(!r.veto && !r.xml);
@@ -781,6 +799,81 @@ static void test_hook(void)
     }
 }
 
+/* A marker is honoured only as 'migpolicy migrate' writes it, with a
+ * bounded expiry: a hand-made postcopy="no" without expires= let a
+ * post-copy-forbidden VM through forever. */
+static void test_marker_expiry(void)
+{
+    static const struct { const char *attrs; mp_marker_state want;
+                          const char *why; } t[] = {
+        { "strategy='precopy' postcopy='no' expires='1800000100'",
+          MP_MARKER_VALID, "marker precopy" },
+        { "strategy='precopy' postcopy='no' expires='1800000180'",
+          MP_MARKER_VALID, "marker precopy" },
+        { "strategy='precopy' postcopy='no'", MP_MARKER_REJECTED,
+          "marker rejected: no expiry (expires=)" },
+        { "strategy='precopy' postcopy='no' expires='soon'",
+          MP_MARKER_REJECTED, "marker rejected: expires is not a decimal "
+          "Unix time" },
+        { "strategy='precopy' postcopy='no' expires='0x6b49d200'",
+          MP_MARKER_REJECTED, "marker rejected: expires is not a decimal "
+          "Unix time" },
+        { "strategy='precopy' postcopy='no' expires='-1'",
+          MP_MARKER_REJECTED, "marker rejected: expires is not a decimal "
+          "Unix time" },
+        { "strategy='precopy' postcopy='no' expires='1800000181'",
+          MP_MARKER_REJECTED, "marker rejected: expires 181 s from now, "
+          "more than 180" },
+        { "strategy='precopy' postcopy='no' expires='99999999999999999999'",
+          MP_MARKER_REJECTED, "marker rejected: expires is not a decimal "
+          "Unix time" },
+        { "strategy='precopy' postcopy='no' expires='1799999999'",
+          MP_MARKER_EXPIRED, "marker expired 1 s ago" },
+        { "strategy='precopy' postcopy='maybe' expires='1800000100'",
+          MP_MARKER_REJECTED, "marker rejected: postcopy is not yes or no" },
+        { "strategy='postcopy' postcopy='no' expires='1800000100'",
+          MP_MARKER_REJECTED, "marker rejected: postcopy=no contradicts "
+          "strategy postcopy" },
+        { "strategy='teleport' postcopy='no' expires='1800000100'",
+          MP_MARKER_REJECTED, "marker rejected: unknown strategy" },
+        { "postcopy='no' expires='1800000100'", MP_MARKER_REJECTED,
+          "marker rejected: no strategy" },
+        { "strategy='precopy' postcopy='no' expires='1800000100' "
+          "traffic-mib='1e3'", MP_MARKER_REJECTED,
+          "marker rejected: traffic-mib is not a decimal number" },
+        { "strategy='precopy' postcopy='no' expires='1800000100' "
+          "colour='red'", MP_MARKER_REJECTED,
+          "marker rejected: unknown attribute colour" },
+    };
+    mp_hook_options opt = { .now_unix_s = 1800000000,
+                            .emulator_has_phase_sched = probe_no };
+
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+        char xml[1024], msg[MP_POLICY_MSG_MAX], why[160];
+        mp_domain d;
+        mp_hook_result r;
+
+        snprintf(xml, sizeof(xml), "<domain><name>db-1</name><metadata>"
+                 "<mp:policy xmlns:mp='" MP_POLICY_NS "'><postcopy>forbidden"
+                 "</postcopy></mp:policy><mpd:decision xmlns:mpd='"
+                 MP_DECISION_NS "' %s/></metadata></domain>", t[i].attrs);
+        CHECK(mp_domain_parse_xml(xml, strlen(xml), &d, msg,
+                                  sizeof(msg)) == 0);
+        if (mp_marker_check(&d.marker, opt.now_unix_s, why, sizeof(why)) !=
+            t[i].want) {
+            fprintf(stderr, "marker %s: state %d, want %d (%s)\n",
+                    t[i].attrs, (int)mp_marker_check(&d.marker,
+                    opt.now_unix_s, NULL, 0), (int)t[i].want, why);
+            failures++;
+        }
+        CHECK_STR(why, t[i].why);
+        /* Only a valid marker lets the forbidding VM's pre-copy through. */
+        CHECK(mp_hook_migrate_begin(xml, strlen(xml), NULL, &opt, &r) == 0);
+        CHECK(r.veto == (t[i].want != MP_MARKER_VALID));
+        free(r.xml);
+    }
+}
+
 /* Limits end to end: the marker carries the source's prediction, the
  * destination's (stricter) policy vetoes it, max-downtime-ms travels as
  * QEMU's downtime-limit, the traffic check of a running migration. */
@@ -801,7 +894,7 @@ static void test_limits(void)
     pred.downtime_ms = 42.5;
     pred.bytes_total = 300u << 20;
     xml = slurp("tags-virsh.xml", &n);     /* max-downtime-ms 200 */
-    CHECK(mp_marker_add_xml(xml, n, MP_STRATEGY_PRECOPY, &pred, 1900000000,
+    CHECK(mp_marker_add_xml(xml, n, MP_STRATEGY_PRECOPY, &pred, 1800000100,
                             &marked) == 0);
     CHECK(marked && mp_domain_parse_xml(marked, strlen(marked), &d, msg,
                                         sizeof(msg)) == 0);
@@ -873,7 +966,7 @@ static void test_limits(void)
     }
     /* Predicted downtime over the tag: veto. */
     pred.downtime_ms = 250;
-    CHECK(mp_marker_add_xml(xml, n, MP_STRATEGY_PRECOPY, &pred, 1900000000,
+    CHECK(mp_marker_add_xml(xml, n, MP_STRATEGY_PRECOPY, &pred, 1800000100,
                             &out) == 0);
     CHECK(out && mp_hook_migrate_begin(out, strlen(out), NULL, &opt,
                                        &r) == 0);
@@ -927,6 +1020,7 @@ int main(void)
     test_fleet_dir();
     test_chooser();
     test_hook();
+    test_marker_expiry();
     test_limits();
     test_dirty();
     if (failures) {

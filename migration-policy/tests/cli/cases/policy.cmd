@@ -14,7 +14,8 @@ choose --policy-dir nonexistent -b fast
 hook-qemu vm start begin -
 hook-qemu vm migrate
 # The hook on 'migrate begin' (XML on stdin): max-downtime-ms 200 is carried
-# as QEMU's downtime-limit; a marker whose predicted downtime breaks it is
-# vetoed, naming the limit.
+# as QEMU's downtime-limit; a marker that expires years ahead is rejected
+# and the migration counts as unmarked (test-policy.c checks the veto of a
+# valid marker whose predicted downtime breaks the limit).
 MIGPOLICY_HOOK_CONF=policy-hook.conf hook-qemu web-1 migrate begin - < policy-web-1.xml
 MIGPOLICY_HOOK_CONF=policy-hook.conf hook-qemu web-1 migrate begin - < policy-marked-over.xml
