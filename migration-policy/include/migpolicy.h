@@ -700,7 +700,9 @@ int mp_sim_record_parse(const char *line, size_t len, mp_sim_record *rec,
 
 /* Longest label, file origin or reason text kept, bytes incl. NUL. */
 #define MP_POLICY_LABEL_MAX 64u
-#define MP_POLICY_ORIGIN_MAX 160u
+#define MP_POLICY_ORIGIN_MAX 640u
+/* Longest policy file path: every value's origin names its file whole. */
+#define MP_POLICY_PATH_MAX 200u
 #define MP_POLICY_MSG_MAX 512u
 
 /*
@@ -758,8 +760,17 @@ typedef struct mp_policy {
     mp_tier tier;
     char label[MP_POLICY_LABEL_MAX];
     /* resolved: where each field came from ("tag", "FILE:LINE [sel]",
-     * "default", "tier fog") */
+     * "default", "tier fog", "FILE:LINE [sel], enforced; tag 'allowed'
+     * ignored", "tag, tighter than enforced FILE:LINE [sel]") */
     char origin[MP_PF__COUNT][MP_POLICY_ORIGIN_MAX];
+    /* resolved: bit per field whose fleet value is enforced (tags may
+     * only tighten it), and per field whose tag was ignored for that */
+    unsigned enforced;
+    unsigned tag_ignored;
+    /* resolved: may the VM's own tags veto a migration (malformed tags,
+     * a tag's limit)?  1 by default; "tenant-veto = no" in a fleet rule */
+    int tenant_veto;
+    char tenant_veto_origin[MP_POLICY_ORIGIN_MAX];
 } mp_policy;
 
 /**
@@ -903,7 +914,8 @@ int mp_fleet_load_file(mp_fleet *f, const char *path, char *msg,
 /**
  * mp_fleet_load_dir() - add every "*.conf" of a directory, in name order
  * @f: rule set
- * @dir: directory; a missing directory adds nothing and succeeds
+ * @dir: directory; missing or unreadable is an error (no rules at all
+ *       would drop every operator rule)
  * @msg: as mp_fleet_load_file()
  * @msg_len: size of @msg
  *
@@ -929,10 +941,37 @@ void mp_fleet_free(mp_fleet *f);
  * Precedence, per field: built-in default < tier default < matching
  * fleet rules from least to most specific ("*", then name globs by
  * number of literal characters, then label=, then an exact name; ties:
- * the later rule) < the VM's tags.
+ * the later rule) < the VM's tags, except where the winning fleet rule
+ * enforces the field ("enforce = KEY,..."): then a tag applies only if
+ * it tightens the value (a lower limit, post-copy forbidden) and is
+ * ignored otherwise (docs/policy.md has the table).
  */
 void mp_policy_resolve(const mp_fleet *fleet, const char *name,
                        const mp_policy *tags, mp_policy *out);
+
+/**
+ * mp_policy_resolve_domain() - the effective policy of a parsed domain,
+ * failing closed on malformed tags
+ * @fleet: rules, or NULL
+ * @d: from mp_domain_parse_xml() (its name is set even when the tags are
+ *     malformed)
+ * @parse_err: what mp_domain_parse_xml() returned
+ * @parse_msg: its message
+ * @out: the policy
+ * @msg: a warning when 1 is returned, or NULL
+ * @msg_len: size of @msg
+ *
+ * Malformed tags are the tenant's: by default they refuse (-EINVAL, the
+ * caller vetoes).  Where the fleet says "tenant-veto = no" they are
+ * ignored instead and post-copy is forbidden (the one thing they might
+ * have asked for that matters), so that the VM can still be evacuated.
+ *
+ * Returns: 0, 1 (malformed tags ignored, @msg says so), -EINVAL
+ * (malformed tags refuse), or @parse_err for any other error.
+ */
+int mp_policy_resolve_domain(const mp_fleet *fleet, const mp_domain *d,
+                             int parse_err, const char *parse_msg,
+                             mp_policy *out, char *msg, size_t msg_len);
 
 /** Strategies the chooser compares. */
 typedef enum mp_strategy {

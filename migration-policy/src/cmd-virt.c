@@ -229,6 +229,8 @@ static void print_policy(const mp_policy *p)
         printf("  %-16s %-10s (%s)\n", mp_policy_field_name((mp_policy_field)f),
                v, p->origin[f]);
     }
+    printf("  %-16s %-10s (%s)\n", "tenant-veto", p->tenant_veto ? "yes" : "no",
+           p->tenant_veto_origin);
 }
 
 static const char *verdict_name(mp_verdict v)

@@ -16,7 +16,9 @@
 
 #include "mp-test.h"
 
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 static double mp_test_now_s(void)
 {
@@ -407,6 +409,260 @@ static void test_fleet_dir(void)
     remove(path);
     remove(dir);
     mp_fleet_free(f);
+}
+
+/* A fleet from @text, in a temporary file; @path gets its name. */
+static mp_fleet *fleet_text(const char *text, char *path, size_t len)
+{
+    mp_fleet *f = mp_fleet_new();
+    char msg[MP_POLICY_MSG_MAX];
+    int fd;
+
+    snprintf(path, len, "/tmp/test-fleet.XXXXXX");
+    fd = mkstemp(path);
+    if (fd < 0 || !f) {
+        exit(1);
+    }
+    close(fd);
+    write_file(path, text);
+    if (mp_fleet_load_file(f, path, msg, sizeof(msg))) {
+        fprintf(stderr, "fleet: %s\n", msg);
+        failures++;
+    }
+    return f;
+}
+
+static mp_policy tags_of(const char *kv[][2], size_t n)
+{
+    mp_policy tags;
+    char msg[MP_POLICY_MSG_MAX];
+
+    memset(&tags, 0, sizeof(tags));
+    for (size_t i = 0; i < n; i++) {
+        if (mp_policy_set_field(&tags, kv[i][0], kv[i][1], msg, sizeof(msg))) {
+            fprintf(stderr, "%s\n", msg);
+            exit(1);
+        }
+    }
+    return tags;
+}
+
+/*
+ * Two levels: an operator's enforced rule may be tightened by a tenant's
+ * tag, never loosened (before, <postcopy>allowed</postcopy> and
+ * <max-traffic-mib>1e15</...> lifted a fleet's "forbidden" and cap).
+ * One case per row of docs/policy.md's precedence table.
+ */
+static void test_enforce(void)
+{
+    char path[64], want[256];
+    mp_fleet *f = fleet_text(
+        "[*]\n"
+        "postcopy = forbidden\n"
+        "max-traffic-mib = 100\n"
+        "max-downtime-ms = 200\n"
+        "objective = traffic\n"
+        "tier = cloud\n"
+        "enforce = all\n"
+        "\n"
+        "[name=free-*]\n"                 /* line 9: an operator exception */
+        "postcopy = allowed\n"
+        "max-traffic-mib = 5000\n"
+        "\n"
+        "[name=open-*]\n"                 /* line 13: not enforced */
+        "objective = downtime\n"
+        "\n"
+        "[label=gold]\n"                  /* line 16 */
+        "max-downtime-ms = 50\n"
+        "enforce = max-downtime-ms\n", path, sizeof(path));
+    const char *loosen[][2] = { { "postcopy", "allowed" },
+                                { "max-traffic-mib", "1000000000" },
+                                { "max-downtime-ms", "500" },
+                                { "objective", "downtime" },
+                                { "tier", "fog" } };
+    const char *tighten[][2] = { { "max-traffic-mib", "50" },
+                                 { "max-downtime-ms", "100" } };
+    const char *same[][2] = { { "postcopy", "forbidden" },
+                              { "max-traffic-mib", "100" } };
+    const char *pc_forbid[][2] = { { "postcopy", "forbidden" } };
+    const char *gold[][2] = { { "label", "gold" },
+                              { "max-downtime-ms", "500" } };
+    mp_policy t, p;
+
+    /* Loosening tags are ignored, each field, and say so. */
+    t = tags_of(loosen, 5);
+    mp_policy_resolve(f, "vm", &t, &p);
+    CHECK(p.postcopy == MP_POSTCOPY_FORBIDDEN);
+    snprintf(want, sizeof(want), "%s:1 [*], enforced; tag 'allowed' ignored",
+             path);
+    CHECK_STR(p.origin[MP_PF_POSTCOPY], want);
+    CHECK(p.max_traffic_mib == 100);
+    snprintf(want, sizeof(want), "%s:1 [*], enforced; tag '1e+09' ignored",
+             path);
+    CHECK_STR(p.origin[MP_PF_MAX_TRAFFIC], want);
+    CHECK(p.max_downtime_ms == 200);
+    CHECK(p.objective == MP_OBJECTIVE_TRAFFIC);
+    CHECK(p.tier == MP_TIER_CLOUD);
+    CHECK(p.tag_ignored == ((1u << MP_PF_POSTCOPY) | (1u << MP_PF_MAX_TRAFFIC) |
+                            (1u << MP_PF_MAX_DOWNTIME) |
+                            (1u << MP_PF_OBJECTIVE) | (1u << MP_PF_TIER)));
+
+    /* Tightening tags apply. */
+    t = tags_of(tighten, 2);
+    mp_policy_resolve(f, "vm", &t, &p);
+    CHECK(p.max_traffic_mib == 50 && p.max_downtime_ms == 100);
+    snprintf(want, sizeof(want), "tag, tighter than enforced %s:1 [*]", path);
+    CHECK_STR(p.origin[MP_PF_MAX_TRAFFIC], want);
+    CHECK(p.tag_ignored == 0);
+
+    /* Equal: the operator's origin stays, nothing ignored. */
+    t = tags_of(same, 2);
+    mp_policy_resolve(f, "vm", &t, &p);
+    snprintf(want, sizeof(want), "%s:1 [*]", path);
+    CHECK_STR(p.origin[MP_PF_POSTCOPY], want);
+    CHECK(p.tag_ignored == 0);
+
+    /* A more specific operator rule is the operator's own exception; not
+     * enforced, a tag may change it either way. */
+    t = tags_of(loosen, 2);
+    mp_policy_resolve(f, "free-1", &t, &p);
+    CHECK(p.postcopy == MP_POSTCOPY_ALLOWED);
+    CHECK_STR(p.origin[MP_PF_POSTCOPY], "tag");
+    CHECK(p.max_traffic_mib == 1e9);
+    t = tags_of(pc_forbid, 1);
+    mp_policy_resolve(f, "free-1", &t, &p);
+    CHECK(p.postcopy == MP_POSTCOPY_FORBIDDEN);
+    mp_policy_resolve(f, "free-1", NULL, &p);
+    CHECK(p.postcopy == MP_POSTCOPY_ALLOWED && !(p.enforced &
+                                                 (1u << MP_PF_POSTCOPY)));
+    /* ...and what it does not set stays enforced from [*]. */
+    CHECK(p.enforced & (1u << MP_PF_MAX_DOWNTIME));
+
+    /* Not enforced anywhere: the tag wins, as before. */
+    t = tags_of(loosen + 3, 1);
+    mp_policy_resolve(f, "open-1", &t, &p);
+    CHECK(p.objective == MP_OBJECTIVE_DOWNTIME);
+    CHECK_STR(p.origin[MP_PF_OBJECTIVE], "tag");
+
+    /* An enforced tier keeps a fog tag from changing the default
+     * objective either. */
+    {
+        mp_fleet *g;
+        char path2[64];
+        const char *fog[][2] = { { "tier", "fog" } };
+        g = fleet_text("[*]\ntier = cloud\nenforce = tier\n", path2,
+                       sizeof(path2));
+        t = tags_of(fog, 1);
+        mp_policy_resolve(g, "vm", &t, &p);
+        CHECK(p.tier == MP_TIER_CLOUD && p.objective == MP_OBJECTIVE_BALANCED);
+        mp_fleet_free(g);
+        remove(path2);
+    }
+
+    /* A label rule binds only while the VM carries the label. */
+    t = tags_of(gold, 2);
+    mp_policy_resolve(f, "open-2", &t, &p);
+    CHECK(p.max_downtime_ms == 50);
+    t = tags_of(gold + 1, 1);
+    mp_policy_resolve(f, "open-2", &t, &p);
+    CHECK(p.max_downtime_ms == 200);        /* [*]'s, enforced */
+    mp_fleet_free(f);
+    remove(path);
+}
+
+/* Errors of the fleet-only keys and of the file itself. */
+static void test_fleet_keys(void)
+{
+    static const struct { const char *text, *msg; } t[] = {
+        { "[*]\nenforce = postcopy\n",
+          ":1 [*]: enforce names postcopy, which this section does not set" },
+        { "[*]\npostcopy = forbidden\nenforce = speed\n",
+          ":3: enforce: 'speed' is not a policy key (objective, postcopy, "
+          "max-downtime-ms, max-traffic-mib, tier, or all)" },
+        { "[*]\npostcopy = forbidden\nenforce = label\n",
+          ":3: enforce: 'label' is not a policy key (objective, postcopy, "
+          "max-downtime-ms, max-traffic-mib, tier, or all)" },
+        { "[*]\ntenant-veto = maybe\n",
+          ":2: tenant-veto: 'maybe' is not yes or no" },
+        { "[*]\npostcopy = forbidden\npostcopy = allowed\n",
+          ":3: postcopy given twice in this section" },
+        { "[*] # every VM\n",
+          ":1: malformed section header (expected [*], [name=GLOB] or "
+          "[label=NAME] alone on its line)" },
+        { "[*]\nobjective = traffic\x1b[2J\n",
+          ":2: control character 0x1b" },
+    };
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+        char path[64], msg[MP_POLICY_MSG_MAX] = "";
+        mp_fleet *f = mp_fleet_new();
+        int fd;
+
+        snprintf(path, sizeof(path), "/tmp/test-fleet.XXXXXX");
+        fd = mkstemp(path);
+        if (fd < 0 || !f) {
+            exit(1);
+        }
+        close(fd);
+        write_file(path, t[i].text);
+        CHECK(mp_fleet_load_file(f, path, msg, sizeof(msg)) == -EINVAL);
+        if (strncmp(msg, path, strlen(path)) != 0 ||
+            strcmp(msg + strlen(path), t[i].msg) != 0) {
+            fprintf(stderr, "fleet '%s': got '%s'\n  want '%s%s'\n",
+                    t[i].text, msg, path, t[i].msg);
+            failures++;
+        }
+        mp_fleet_free(f);
+        remove(path);
+    }
+    /* A FIFO (or any non-regular file) is refused without blocking. */
+    {
+        char dir[] = "/tmp/test-fleet-fifo.XXXXXX", path[64];
+        char msg[MP_POLICY_MSG_MAX];
+        mp_fleet *f = mp_fleet_new();
+        if (!mkdtemp(dir)) {
+            exit(1);
+        }
+        snprintf(path, sizeof(path), "%s/10-fifo.conf", dir);
+        CHECK(mkfifo(path, 0600) == 0);
+        CHECK(mp_fleet_load_dir(f, dir, msg, sizeof(msg)) == -EINVAL);
+        CHECK(strstr(msg, "10-fifo.conf: not a regular file") != NULL);
+        remove(path);
+        remove(dir);
+        mp_fleet_free(f);
+    }
+}
+
+/* tenant-veto = no: malformed tags are ignored, post-copy forbidden, the
+ * VM can still be moved; by default they refuse. */
+static void test_tenant_veto(void)
+{
+    char path[64], msg[MP_POLICY_MSG_MAX], pmsg[MP_POLICY_MSG_MAX];
+    mp_fleet *f = fleet_text("[*]\nmax-traffic-mib = 4096\n\n"
+                             "[name=bad*]\ntenant-veto = no\n", path,
+                             sizeof(path));
+    mp_domain d;
+    mp_policy p;
+    int err;
+
+    err = parse("bad-objective.xml", &d, pmsg, sizeof(pmsg));
+    CHECK(err == -EINVAL && strcmp(d.name, "bad2") == 0);
+    CHECK(mp_policy_resolve_domain(f, &d, err, pmsg, &p, msg,
+                                   sizeof(msg)) == 1);
+    CHECK(p.postcopy == MP_POSTCOPY_FORBIDDEN);
+    CHECK(p.max_traffic_mib == 4096);
+    CHECK(strstr(msg, "malformed policy tags ignored (tenant-veto = no, ") &&
+          strstr(msg, ":4 [name=bad*]): <mp:policy>: <objective>: "
+                 "'fastest' is not one of"));
+    mp_fleet_free(f);
+    remove(path);
+    /* Default: they refuse. */
+    CHECK(mp_policy_resolve_domain(NULL, &d, err, pmsg, &p, msg,
+                                   sizeof(msg)) == -EINVAL);
+    CHECK(p.tenant_veto == 1);
+    CHECK(parse("tags-virsh.xml", &d, pmsg, sizeof(pmsg)) == 0);
+    CHECK(mp_policy_resolve_domain(NULL, &d, 0, pmsg, &p, msg,
+                                   sizeof(msg)) == 0);
+    CHECK(p.objective == MP_OBJECTIVE_DOWNTIME);
 }
 
 /* 1 GiB guest, 64 MiB write-hot rewritten flat out: pre-copy never
@@ -1018,6 +1274,9 @@ int main(void)
     test_precedence();
     test_bad_fleet();
     test_fleet_dir();
+    test_enforce();
+    test_fleet_keys();
+    test_tenant_veto();
     test_chooser();
     test_hook();
     test_marker_expiry();

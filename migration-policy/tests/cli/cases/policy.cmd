@@ -2,6 +2,9 @@
 policy --policy-dir nonexistent policy-web-1.xml
 policy --policy-dir nonexistent --fleet policy-fleet.conf policy-web-1.xml
 policy --policy-dir nonexistent --fleet policy-fleet.conf policy-batch-7.xml
+# Enforced operator rules: web-1's tags allow post-copy and 200 ms; both
+# are ignored, and the origins say so.
+policy --policy-dir nonexistent --fleet policy-fleet-enforced.conf policy-web-1.xml
 policy --policy-dir nonexistent policy-bad.xml
 policy --policy-dir nonexistent --fleet policy-bad-fleet.conf policy-web-1.xml
 policy
