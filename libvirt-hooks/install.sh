@@ -75,6 +75,13 @@ HOOK
 chmod 0755 "$tmp"
 mv -f "$tmp" "$hook"
 
+# The hook refuses migrations when its policy directory is missing (a
+# misspelt one must not mean "no rules"): create it, empty = no rules.
+case $policy_dir in
+none) ;;
+/*) mkdir -p "$destdir$policy_dir" ;;
+*) echo "install.sh: --policy-dir must be an absolute path or none" >&2; exit 2 ;;
+esac
 if [ ! -f "$conf" ]; then
     sed "s|^policy-dir = .*|policy-dir = $policy_dir|" \
         "$here/hook-qemu.conf.example" > "$conf.tmp.$$"

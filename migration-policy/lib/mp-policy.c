@@ -1152,10 +1152,9 @@ int mp_fleet_load_dir(mp_fleet *f, const char *dir, char *msg,
 
     /* A missing or misspelt directory is an error: silently no fleet
      * rules would drop every operator rule. */
+    /* A missing or misspelt directory is an error: no rules at all would
+     * silently drop every operator rule. */
     if (!d) {
-        if (errno == ENOENT) {
-            return 0;
-        }
         err = -errno;
         mp_msg(msg, msg_len, "policy directory %s: %s", dir,
                strerror(-err));

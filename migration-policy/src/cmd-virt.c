@@ -29,6 +29,7 @@
 #include "cli-clock.h"
 #include "cli-parse.h"
 #include "cmd-virt.h"
+#include "conf-file.h"
 #ifdef MP_HAVE_LIBVIRT
 #include "warm-virt.h"      /* migrate --warm-apply (docs/warm-up.md) */
 #endif
@@ -164,6 +165,7 @@ typedef struct fleet_opts {
     const char *files[MAX_FLEET_FILES];
     int nfiles;
     const char *dir;     /* NULL = DEFAULT_POLICY_DIR */
+    bool no_dir;         /* --no-policy-dir */
 } fleet_opts;
 
 static mp_fleet *load_fleet(const char *cmd, const fleet_opts *fo)
@@ -175,9 +177,15 @@ static mp_fleet *load_fleet(const char *cmd, const fleet_opts *fo)
         fail(cmd, "%s", mp_strerror(-ENOMEM));
         return NULL;
     }
-    if (mp_fleet_load_dir(f, fo->dir ? fo->dir : DEFAULT_POLICY_DIR, msg,
+    if (!fo->no_dir &&
+        mp_fleet_load_dir(f, fo->dir ? fo->dir : DEFAULT_POLICY_DIR, msg,
                           sizeof(msg))) {
-        fail(cmd, "policy file %s", msg);
+        if (!strncmp(msg, "policy directory ", 17)) {
+            fail(cmd, "%s (give --policy-dir DIR, or --no-policy-dir to "
+                 "use no fleet rules)", msg);
+        } else {
+            fail(cmd, "policy file %s", msg);
+        }
         mp_fleet_free(f);
         return NULL;
     }
@@ -319,6 +327,7 @@ enum {
     OPT_WHOT, OPT_DIRTY, OPT_WORKLOAD, OPT_RTT, OPT_LIMIT, OPT_JSON,
     OPT_CAP_ONLY, OPT_SAME_HOST, OPT_SHAREABLE, OPT_PHASE_SCHED, OPT_TIMEOUT,
     OPT_STRATEGY, OPT_DRY_RUN, OPT_INTERVAL, OPT_RECOVER_TRIES,
+    OPT_NO_POLICY_DIR,
 };
 
 /* ------------------------------------------------------------------ */
@@ -333,7 +342,9 @@ static void policy_help(void)
            "'virsh dumpxml VM | migpolicy policy -'.\n"
            "\nOptions:\n"
            "      --fleet FILE       add a fleet policy file (repeatable)\n"
-           "      --policy-dir DIR   fleet policy files *.conf (default: %s)\n"
+           "      --policy-dir DIR   fleet policy files *.conf (default: %s;\n"
+           "                         missing is an error)\n"
+           "      --no-policy-dir    read no policy directory\n"
            "  -h, --help             show this help\n"
            "\nExit status 1 names the malformed element or file line.\n",
            DEFAULT_POLICY_DIR);
@@ -341,6 +352,17 @@ static void policy_help(void)
 
 static int fleet_option(const char *cmd, int c, fleet_opts *fo)
 {
+    if (c == OPT_NO_POLICY_DIR || c == OPT_POLICY_DIR) {
+        if ((c == OPT_NO_POLICY_DIR && fo->dir) ||
+            (c == OPT_POLICY_DIR && fo->no_dir)) {
+            return usage(cmd, "--policy-dir and --no-policy-dir exclude "
+                         "each other");
+        }
+        if (c == OPT_NO_POLICY_DIR) {
+            fo->no_dir = true;
+            return 0;
+        }
+    }
     if (c == OPT_FLEET) {
         if (fo->nfiles == MAX_FLEET_FILES) {
             return usage(cmd, "too many --fleet files (at most %d)",
@@ -358,6 +380,7 @@ static int cmd_policy(int argc, char **argv)
     static const struct option opts[] = {
         { "fleet", required_argument, NULL, OPT_FLEET },
         { "policy-dir", required_argument, NULL, OPT_POLICY_DIR },
+        { "no-policy-dir", no_argument, NULL, OPT_NO_POLICY_DIR },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -374,6 +397,7 @@ static int cmd_policy(int argc, char **argv)
         switch (c) {
         case OPT_FLEET:
         case OPT_POLICY_DIR:
+        case OPT_NO_POLICY_DIR:
             if ((err = fleet_option("policy", c, &fo))) {
                 return err;
             }
@@ -546,6 +570,7 @@ static int apply_workload(const char *cmd, const wl_opts *w,
     { "dirty-rate", required_argument, NULL, OPT_DIRTY }, \
     { "fleet", required_argument, NULL, OPT_FLEET }, \
     { "policy-dir", required_argument, NULL, OPT_POLICY_DIR }, \
+    { "no-policy-dir", no_argument, NULL, OPT_NO_POLICY_DIR }, \
     { "json", no_argument, NULL, OPT_JSON }
 
 #define WORKLOAD_HELP \
@@ -564,6 +589,7 @@ static int apply_workload(const char *cmd, const wl_opts *w,
     "      --fleet FILE           add a fleet policy file (repeatable)\n" \
     "      --policy-dir DIR       fleet policy files (default " \
     DEFAULT_POLICY_DIR ")\n" \
+    "      --no-policy-dir        read no policy directory\n" \
     "      --json                 one JSON object\n"
 
 static void choose_help(void)
@@ -616,6 +642,7 @@ static int cmd_choose(int argc, char **argv)
         switch (c) {
         case OPT_FLEET:
         case OPT_POLICY_DIR:
+        case OPT_NO_POLICY_DIR:
             if ((err = fleet_option("choose", c, &fo))) {
                 return err;
             }
@@ -693,63 +720,96 @@ static int cmd_choose(int argc, char **argv)
 /* hook-qemu                                                           */
 
 typedef struct hook_conf {
-    char policy_dir[1024];
+    char policy_dir[1024];       /* "" = none */
     char log[1024];
     mp_hook_options opt;
+    unsigned seen;               /* bit per key given */
 } hook_conf;
 
-/* "key = value" lines; unknown keys are errors so typos do not pass. */
+/* Largest migpolicy.conf, bytes: a dozen lines. */
+#define HOOK_CONF_MAX 65536
+
+static const char *const hook_conf_keys[] = {
+    "policy-dir", "log", "unmarked", "inject",
+};
+
+static int hook_conf_setting(const char *key, const char *val, void *opaque,
+                             char *msg, size_t len)
+{
+    hook_conf *hc = opaque;
+    size_t k;
+
+    for (k = 0; k < sizeof(hook_conf_keys) / sizeof(hook_conf_keys[0]); k++) {
+        if (!strcmp(key, hook_conf_keys[k])) {
+            break;
+        }
+    }
+    if (k == sizeof(hook_conf_keys) / sizeof(hook_conf_keys[0])) {
+        snprintf(msg, len, "unknown setting '%.64s' (known: "
+                 "policy-dir, log, unmarked, inject)", key);
+        return -EINVAL;
+    }
+    if (hc->seen & (1u << k)) {
+        snprintf(msg, len, "%s given twice", key);
+        return -EINVAL;
+    }
+    hc->seen |= 1u << k;
+    if (k == 0 || k == 1) {
+        char *dst = k == 0 ? hc->policy_dir : hc->log;
+        if (k == 0 && !strcmp(val, "none")) {
+            dst[0] = 0;
+            return 0;
+        }
+        if (val[0] != '/') {
+            snprintf(msg, len, "%s: '%.200s' is not an absolute path%s", key,
+                     val, k == 0 ? " (or none)" : "");
+            return -EINVAL;
+        }
+        if (strlen(val) >= sizeof(hc->policy_dir)) {
+            snprintf(msg, len, "%s: longer than %zu bytes", key,
+                     sizeof(hc->policy_dir) - 1);
+            return -EINVAL;
+        }
+        memcpy(dst, val, strlen(val) + 1);
+        return 0;
+    }
+    if (k == 2 && (!strcmp(val, "veto") || !strcmp(val, "allow"))) {
+        hc->opt.unmarked = val[0] == 'v' ? MP_HOOK_UNMARKED_VETO :
+                           MP_HOOK_UNMARKED_ALLOW;
+        return 0;
+    }
+    if (k == 3 && !strcmp(val, "marked")) {
+        hc->opt.inject = MP_HOOK_INJECT_MARKED;
+        return 0;
+    }
+    if (k == 3 && !strcmp(val, "always")) {
+        hc->opt.inject = MP_HOOK_INJECT_ALWAYS;
+        return 0;
+    }
+    if (k == 3 && !strcmp(val, "never")) {
+        hc->opt.inject = MP_HOOK_INJECT_NEVER;
+        return 0;
+    }
+    snprintf(msg, len, "%s: '%.64s' is not %s", key, val,
+             k == 2 ? "veto or allow" : "marked, always or never");
+    return -EINVAL;
+}
+
+/*
+ * migpolicy.conf, read exactly (conf-file.h): a missing file, an unknown
+ * key, a value that is not one of the key's values, a key given twice
+ * are errors, so that a typo cannot silently let a migration through.
+ */
 static int hook_conf_load(const char *path, hook_conf *hc, char *msg,
                           size_t msg_len)
 {
-    FILE *fp = fopen(path, "r");
-    char line[1200];
-    unsigned lineno = 0;
-
     snprintf(hc->policy_dir, sizeof(hc->policy_dir), "%s", DEFAULT_POLICY_DIR);
     snprintf(hc->log, sizeof(hc->log), "/var/log/libvirt/migpolicy-hook.log");
     hc->opt.unmarked = MP_HOOK_UNMARKED_VETO;
     hc->opt.inject = MP_HOOK_INJECT_MARKED;
-    if (!fp) {
-        return errno == ENOENT ? 0 : -errno;
-    }
-    while (fgets(line, sizeof(line), fp)) {
-        char key[64], val[1000];
-        lineno++;
-        if (line[strspn(line, " \t\r\n")] == '#' ||
-            line[strspn(line, " \t\r\n")] == 0) {
-            continue;
-        }
-        if (sscanf(line, " %63[a-z-] = %999s", key, val) != 2) {
-            snprintf(msg, msg_len, "%s:%u: expected 'key = value'", path,
-                     lineno);
-            fclose(fp);
-            return -EINVAL;
-        }
-        if (!strcmp(key, "policy-dir")) {
-            snprintf(hc->policy_dir, sizeof(hc->policy_dir), "%s", val);
-        } else if (!strcmp(key, "log")) {
-            snprintf(hc->log, sizeof(hc->log), "%s", val);
-        } else if (!strcmp(key, "unmarked") && !strcmp(val, "veto")) {
-            hc->opt.unmarked = MP_HOOK_UNMARKED_VETO;
-        } else if (!strcmp(key, "unmarked") && !strcmp(val, "allow")) {
-            hc->opt.unmarked = MP_HOOK_UNMARKED_ALLOW;
-        } else if (!strcmp(key, "inject") && !strcmp(val, "marked")) {
-            hc->opt.inject = MP_HOOK_INJECT_MARKED;
-        } else if (!strcmp(key, "inject") && !strcmp(val, "always")) {
-            hc->opt.inject = MP_HOOK_INJECT_ALWAYS;
-        } else if (!strcmp(key, "inject") && !strcmp(val, "never")) {
-            hc->opt.inject = MP_HOOK_INJECT_NEVER;
-        } else {
-            snprintf(msg, msg_len, "%s:%u: unknown setting '%s = %.64s' (known: "
-                     "policy-dir, log, unmarked = veto|allow, inject = "
-                     "marked|always|never)", path, lineno, key, val);
-            fclose(fp);
-            return -EINVAL;
-        }
-    }
-    fclose(fp);
-    return 0;
+    hc->seen = 0;
+    return conf_read(path, HOOK_CONF_MAX, hook_conf_setting, hc, msg,
+                     msg_len);
 }
 
 /* Whether a QEMU binary knows the x-phase-sched capability: its name is
@@ -832,7 +892,10 @@ static int cmd_hook_qemu(int argc, char **argv)
     err = hook_conf_load(conf_path ? conf_path : DEFAULT_HOOK_CONF, &hc, msg,
                          sizeof(msg));
     if (err) {
-        fprintf(stderr, "migpolicy hook: %s\n", msg[0] ? msg :
+        /* Without its configuration the hook cannot know this host's
+         * rules: refuse rather than guess. */
+        fprintf(stderr, "migpolicy hook: refusing migration of '%s': "
+                "configuration %s\n", argv[1], msg[0] ? msg :
                 mp_strerror(err));
         return 1;
     }
@@ -847,10 +910,12 @@ static int cmd_hook_qemu(int argc, char **argv)
         free(xml);
         return 1;
     }
-    if (mp_fleet_load_dir(fleet, hc.policy_dir, msg, sizeof(msg))) {
+    if (hc.policy_dir[0] &&
+        mp_fleet_load_dir(fleet, hc.policy_dir, msg, sizeof(msg))) {
         /* A broken fleet file must not let forbidden migrations through. */
-        fprintf(stderr, "migpolicy hook: refusing migration of '%s': policy "
-                "file %s\n", argv[1], msg);
+        fprintf(stderr, "migpolicy hook: refusing migration of '%s': %s%s\n",
+                argv[1], strncmp(msg, "policy directory ", 17) ?
+                "policy file " : "", msg);
         hook_log(&hc, msg);
         mp_fleet_free(fleet);
         free(xml);
@@ -1375,6 +1440,7 @@ static int virt_parse(const char *cmd, int argc, char **argv,
             break;
         case OPT_FLEET:
         case OPT_POLICY_DIR:
+        case OPT_NO_POLICY_DIR:
             if ((err = fleet_option(cmd, c, fo))) {
                 return err;
             }

@@ -384,8 +384,11 @@ static void test_fleet_dir(void)
     mp_fleet *f = mp_fleet_new();
     mp_policy p;
 
+    /* Missing or misspelt: an error, not "no fleet rules". */
     CHECK(mp_fleet_load_dir(f, "/nonexistent/policy.d", msg,
-                            sizeof(msg)) == 0);
+                            sizeof(msg)) == -ENOENT);
+    CHECK_STR(msg, "policy directory /nonexistent/policy.d: No such file or "
+              "directory");
     mp_policy_resolve(f, "vm", NULL, &p);
     CHECK_STR(p.origin[MP_PF_OBJECTIVE], "default");
     if (!mkdtemp(dir)) {

@@ -282,8 +282,12 @@ jobinfo() {
 # Where mpl-vm1 runs now.
 where_vm1() { if [ "$(v b domstate mpl-vm1 2>/dev/null)" = running ]; then echo b; else echo a; fi; }
 other() { [ "$1" = a ] && echo b || echo a; }
-# migpolicy run in FROM's namespace (it measures the RTT to TO).
-mp_in() { local h=$1; shift; ip netns exec "${NS[$h]}" "$MIGPOLICY" "$@"; }
+# migpolicy run in FROM's namespace (it measures the RTT to TO), with FROM's
+# fleet policy directory (a missing one is an error).
+mp_in() {
+    local h=$1 cmd=$2; shift 2
+    ip netns exec "${NS[$h]}" "$MIGPOLICY" "$cmd" --policy-dir "$T/$h/etc/migpolicy/policy.d" "$@"
+}
 
 # ---- 1. plain virsh post-copy A->B ------------------------------------------
 if mv_vm "virsh migrate --live --p2p --persistent --postcopy --postcopy-after-precopy (cap $BW_MIBPS MiB/s)" \
