@@ -30,6 +30,22 @@ extern "C" {
 /* Errors                                                              */
 
 /**
+ * mp_escape_text() - text made safe for a log line or a terminal
+ * @in: text from anywhere (a domain name, a QMP error, a file name)
+ * @out: buffer
+ * @out_len: its size
+ *
+ * Control characters (C0, DEL, and the C1 range U+0080-U+009F), bytes that
+ * are not valid UTF-8, and the backslash become escapes: \n, \r, \t,
+ * \\, \xNN.  Valid UTF-8 text is kept.  A result too long for @out ends
+ * in "..." rather than being cut silently.  No newline or terminal escape
+ * sequence of @in reaches the output.
+ *
+ * Returns: @out.
+ */
+char *mp_escape_text(const char *in, char *out, size_t out_len);
+
+/**
  * mp_strerror() - describe an error code returned by libmigpolicy
  * @err: negative errno value (a positive value is treated as its negation)
  *

@@ -30,6 +30,7 @@
 
 #include "cli-clock.h"
 #include "cli-parse.h"
+#include "cli-print.h"
 #include "cmd-record.h"
 #include "qmp-client.h"
 
@@ -63,11 +64,10 @@ static void rec_err(const char *fmt, ...)
 {
     va_list ap;
 
-    fprintf(stderr, "migpolicy record: ");
+    /* QEMU's error text is copied in: escaped, never raw. */
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    cli_vmessage(stderr, "migpolicy record: ", fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
 }
 
 static int rec_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -75,11 +75,10 @@ static int rec_usage(const char *fmt, ...)
 {
     va_list ap;
 
-    fprintf(stderr, "migpolicy record: ");
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    cli_vmessage(stderr, "migpolicy record: ", fmt, ap);
     va_end(ap);
-    fprintf(stderr, "\nTry 'migpolicy record --help'.\n");
+    fprintf(stderr, "Try 'migpolicy record --help'.\n");
     return EXIT_USAGE;
 }
 

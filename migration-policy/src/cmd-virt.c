@@ -28,6 +28,7 @@
 
 #include "cli-clock.h"
 #include "cli-parse.h"
+#include "cli-print.h"
 #include "cmd-virt.h"
 #include "conf-file.h"
 #ifdef MP_HAVE_LIBVIRT
@@ -55,10 +56,13 @@ const char cmd_virt_help[] =
     "            (advise, migrate: only in a build with libvirt-dev)\n";
 
 static void verr(const char *cmd, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+static void verr(const char *cmd, const char *fmt, va_list ap)
 {
-    fprintf(stderr, "migpolicy %s: ", cmd);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    char prefix[64];
+
+    snprintf(prefix, sizeof(prefix), "migpolicy %s: ", cmd);
+    cli_vmessage(stderr, prefix, fmt, ap);
 }
 
 static int fail(const char *cmd, const char *fmt, ...)
@@ -235,10 +239,10 @@ static void print_policy(const mp_policy *p)
             continue;
         }
         printf("  %-16s %-10s (%s)\n", mp_policy_field_name((mp_policy_field)f),
-               v, p->origin[f]);
+               v, cli_esc(p->origin[f]));
     }
     printf("  %-16s %-10s (%s)\n", "tenant-veto", p->tenant_veto ? "yes" : "no",
-           p->tenant_veto_origin);
+           cli_esc(p->tenant_veto_origin));
 }
 
 static const char *verdict_name(mp_verdict v)
@@ -260,11 +264,11 @@ static void print_choice(const mp_choice *c)
                    r->sim.downtime_ms, mp_choice_pause_ms(&r->sim),
                    r->sim.total_time_ms / 1000,
                    (double)r->sim.bytes_total / 1048576.0, r->sim.exposure_ms,
-                   r->reason);
+                   cli_esc(r->reason));
         } else {
             printf("%-23s %-8s %9s %9s %9s %9s %9s  %s\n",
                    mp_strategy_name(r->strategy), verdict_name(r->verdict),
-                   "-", "-", "-", "-", "-", r->reason);
+                   "-", "-", "-", "-", "-", cli_esc(r->reason));
         }
     }
     if (c->chosen >= 0) {
@@ -282,8 +286,8 @@ static void json_str(const char *s)
     for (; *s; s++) {
         if (*s == '"' || *s == '\\') {
             printf("\\%c", *s);
-        } else if ((unsigned char)*s < 0x20) {
-            printf("\\u%04x", *s);
+        } else if ((unsigned char)*s < 0x20 || *s == 0x7f) {
+            printf("\\u%04x", (unsigned char)*s);
         } else {
             putchar(*s);
         }
@@ -429,7 +433,7 @@ static int cmd_policy(int argc, char **argv)
     mp_policy_resolve(fleet, dom.name, dom.has_policy ? &dom.tags : NULL,
                       &pol);
     mp_fleet_free(fleet);
-    printf("domain %s: %s\n", dom.name,
+    printf("domain %s: %s\n", cli_esc(dom.name),
            dom.has_policy ? "per-VM tags present" : "no per-VM tags");
     print_policy(&pol);
     return 0;
@@ -709,7 +713,7 @@ static int cmd_choose(int argc, char **argv)
         print_choice_json(&ch);
         printf("}\n");
     } else {
-        printf("policy of %s:\n", dom.name);
+        printf("policy of %s:\n", cli_esc(dom.name));
         print_policy(&pol);
         print_choice(&ch);
     }
@@ -856,7 +860,9 @@ static void hook_log(const hook_conf *hc, const char *line)
     }
     gmtime_r(&now, &tm);
     strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    fprintf(fp, "%s migpolicy-hook: %s\n", ts, line);
+    /* The line holds the domain's name, the marker's and the policy's
+     * text: escaped, one decision cannot forge another line. */
+    fprintf(fp, "%s migpolicy-hook: %s\n", ts, cli_esc(line));
     fclose(fp);
 }
 
@@ -894,9 +900,9 @@ static int cmd_hook_qemu(int argc, char **argv)
     if (err) {
         /* Without its configuration the hook cannot know this host's
          * rules: refuse rather than guess. */
-        fprintf(stderr, "migpolicy hook: refusing migration of '%s': "
-                "configuration %s\n", argv[1], msg[0] ? msg :
-                mp_strerror(err));
+        cli_message(stderr, "migpolicy hook: ", "refusing migration of "
+                    "'%s': configuration %s", argv[1], msg[0] ? msg :
+                    mp_strerror(err));
         return 1;
     }
     err = read_all(stdin, MP_DOMAIN_XML_MAX, &xml, &len);
@@ -913,9 +919,9 @@ static int cmd_hook_qemu(int argc, char **argv)
     if (hc.policy_dir[0] &&
         mp_fleet_load_dir(fleet, hc.policy_dir, msg, sizeof(msg))) {
         /* A broken fleet file must not let forbidden migrations through. */
-        fprintf(stderr, "migpolicy hook: refusing migration of '%s': %s%s\n",
-                argv[1], strncmp(msg, "policy directory ", 17) ?
-                "policy file " : "", msg);
+        cli_message(stderr, "migpolicy hook: ", "refusing migration of "
+                    "'%s': %s%s", argv[1], strncmp(msg, "policy directory ",
+                    17) ? "policy file " : "", msg);
         hook_log(&hc, msg);
         mp_fleet_free(fleet);
         free(xml);
@@ -932,7 +938,7 @@ static int cmd_hook_qemu(int argc, char **argv)
     }
     hook_log(&hc, res.log);
     if (res.veto) {
-        fprintf(stderr, "%s\n", res.reason);
+        cli_message(stderr, "", "%s", res.reason);
         free(res.xml);
         return 1;
     }
@@ -1356,7 +1362,7 @@ static void virt_print(const virt_ctx *v)
         printf("}\n");
         return;
     }
-    printf("domain %s\n", v->info.name);
+    printf("domain %s\n", cli_esc(v->info.name));
     printf("measured:\n");
     if (v->rtt_probes) {
         printf("  rtt           %.3f ms (median of %d TCP connects to "
@@ -2099,7 +2105,8 @@ static int cmd_migrate(int argc, char **argv)
     if (virDomainIsPersistent(v.dom) == 1) {
         m.flags |= VIR_MIGRATE_PERSIST_DEST;
     }
-    printf("migrating %s to %s: %s (flags 0x%lx)\n", v.info.name, dest_uri,
+    printf("migrating %s to %s: %s (flags 0x%lx)\n", cli_esc(v.info.name),
+           cli_esc(dest_uri),
            mp_strategy_name(strat), m.flags);
     fflush(stdout);
     warm = warm_virt_start(v.dom);  /* warm-up: hot list to the destination */
@@ -2127,7 +2134,7 @@ static int cmd_migrate(int argc, char **argv)
         }
         goto out;
     }
-    printf("migration of %s completed (%s)\n", v.info.name,
+    printf("migration of %s completed (%s)\n", cli_esc(v.info.name),
            mp_strategy_name(strat));
     print_job(v.dom, true);
     rc = 0;

@@ -19,6 +19,7 @@
 
 #include "cli-clock.h"
 #include "cli-parse.h"
+#include "cli-print.h"
 #include "cmd-record.h"
 #include "cmd-virt.h"
 #include "cmd-warm.h"
@@ -39,26 +40,27 @@ static const char *prog = "migpolicy";
 static void err_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void err_msg(const char *fmt, ...)
 {
+    char prefix[64];
     va_list ap;
 
-    fprintf(stderr, "%s: ", prog);
+    snprintf(prefix, sizeof(prefix), "%s: ", prog);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    cli_vmessage(stderr, prefix, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
 }
 
 static int usage_error(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static int usage_error(const char *cmd, const char *fmt, ...)
 {
+    char prefix[64];
     va_list ap;
 
-    fprintf(stderr, "%s %s: ", prog, cmd);
+    snprintf(prefix, sizeof(prefix), "%s %s: ", prog, cmd);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    cli_vmessage(stderr, prefix, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "\nTry '%s %s --help'.\n", prog, cmd);
+    fprintf(stderr, "Try '%s %s --help'.\n", prog, cmd);
     return EXIT_USAGE;
 }
 

@@ -213,6 +213,33 @@ static void test_numbers(void)
     }
 }
 
+/* Text from outside reaches logs and terminals escaped: no newline, no
+ * terminal escape, no C1 control, no invalid UTF-8; never cut silently. */
+static void test_escape(void)
+{
+    static const struct { const char *in, *out; } t[] = {
+        { "web-1", "web-1" },
+        { "a\nb\rc\td", "a\\nb\\rc\\td" },
+        { "\x1b[2J\x1b]0;title\x07", "\\x1b[2J\\x1b]0;title\\x07" },
+        { "back\\slash", "back\\\\slash" },
+        { "caf\xc3\xa9 \xe2\x82\xac", "caf\xc3\xa9 \xe2\x82\xac" },
+        { "c1 \xc2\x9b" "31m", "c1 \\xc2\\x9b31m" },    /* U+009B CSI */
+        { "bad \xff\xc3(", "bad \\xff\\xc3(" },
+        { "overlong \xc0\xaf", "overlong \\xc0\\xaf" },
+        { "del \x7f", "del \\x7f" },
+    };
+    char out[64];
+
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+        CHECK_STR(mp_escape_text(t[i].in, out, sizeof(out)), t[i].out);
+    }
+    /* Too long: ends in "...", at a character boundary. */
+    CHECK_STR(mp_escape_text("0123456789abcdef", out, 12), "01234567...");
+    CHECK_STR(mp_escape_text("\n\n\n\n\n\n", out, 12), "\\n\\n\\n\\n...");
+    CHECK_STR(mp_escape_text("\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac", out,
+                             12), "\xe2\x82\xac\xe2\x82\xac...");
+}
+
 /* Entity amplification and size: refused before any work, quickly. */
 static void test_xml_bounds(void)
 {
@@ -1273,6 +1300,7 @@ int main(void)
     test_tags();
     test_bad_tags();
     test_numbers();
+    test_escape();
     test_xml_bounds();
     test_precedence();
     test_bad_fleet();

@@ -350,6 +350,20 @@ def case_seconds(w):
     check_body(body, 0, 200)
 
 
+def case_qmp_error_escaped(w):
+    """QEMU's error text reaches the terminal escaped: one line, no ESC."""
+    srv = Server(w, "--evil-error")
+    t = os.path.join(w, "t.bin")
+    try:
+        rc, out, err = run(["record", "--qmp", srv.sock, "-o", t, "--intervals", "3"])
+    finally:
+        srv.stop()
+    assert rc == 1, err
+    assert "\x1b" not in err and "\x07" not in err, repr(err)
+    assert err.count("\n") == 1, repr(err)
+    assert "bad\\x1b[2J\\x1b]0;pwned\\x07\\nmigpolicy record: all good" in err, repr(err)
+
+
 CASES = [(n[5:], f) for n, f in sorted(globals().items()) if n.startswith("case_")]
 
 

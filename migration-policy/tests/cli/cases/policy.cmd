@@ -29,3 +29,6 @@ MIGPOLICY_HOOK_CONF=policy-hook-baddir.conf hook-qemu web-1 migrate begin - < po
 MIGPOLICY_HOOK_CONF=policy-hook-badvalue.conf hook-qemu web-1 migrate begin - < policy-web-1.xml
 MIGPOLICY_HOOK_CONF=policy-hook-dup.conf hook-qemu web-1 migrate begin - < policy-web-1.xml
 MIGPOLICY_HOOK_CONF=missing.conf hook-qemu web-1 migrate begin - < policy-web-1.xml
+# Forged lines: a newline in the domain name is escaped in the refusal
+# (tests/hook/test_hook.py checks the log file the same way).
+MIGPOLICY_HOOK_CONF=policy-hook.conf hook-qemu x migrate begin - < policy-forged-name.xml
