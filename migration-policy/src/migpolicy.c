@@ -6,7 +6,9 @@
  * Parses arguments, calls the library, prints.  Exit status: 0 success,
  * 1 failure, 2 bad usage.
  */
+#include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
@@ -14,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "migpolicy.h"
 
@@ -693,7 +697,27 @@ static int write_csv(const replay_opts *o, const mp_replay *rp,
     return 0;
 }
 
-/* Plot the four rates against W with gnuplot, like the paper's Figure 1. */
+/* Text gnuplot may see inside a single-quoted string: no quote, no
+ * backquote, no backslash, no control character. */
+static bool plot_text_ok(const char *s)
+{
+    for (; *s; s++) {
+        if (!isalnum((unsigned char)*s) && !strchr(":=.,+-_ ()|/", *s)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/*
+ * Plot the four rates against W with gnuplot, like the paper's Figure 1.
+ *
+ * gnuplot expands `backquotes` (a shell command) inside double-quoted
+ * strings, so no name from the command line goes into its script: we
+ * open the output file ourselves and hand it to gnuplot as its standard
+ * output ("set output" without a name), run it with execvp (no shell),
+ * and the titles are our own labels in single quotes, checked above.
+ */
 static int write_plot(const replay_opts *o, const mp_replay *rp)
 {
     static const struct { mp_class a, p; const char *name; } m[4] = {
@@ -702,24 +726,60 @@ static int write_plot(const replay_opts *o, const mp_replay *rp)
         { MP_CLASS_CLEAN, MP_CLASS_WRITE, "A(c|w)" },
         { MP_CLASS_READ, MP_CLASS_WRITE, "A(r|w)" },
     };
+    int pipefd[2], outfd, st;
+    pid_t pid;
     FILE *g;
-    int st;
 
-    if (strchr(o->plot, '"') || strchr(o->plot, '\n')) {
-        err_msg("--plot: file name must not contain '\"' or a newline");
+    for (size_t p = 0; p < o->npreds; p++) {
+        if (!plot_text_ok(o->preds[p].label)) {
+            err_msg("--plot: predictor label '%s' cannot be a plot title",
+                    o->preds[p].label);
+            return -1;
+        }
+    }
+    outfd = open(o->plot, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY,
+                 0666);
+    if (outfd < 0) {
+        err_msg("--plot: %s: %s", o->plot, strerror(errno));
         return -1;
     }
-    g = popen("gnuplot", "w");
+    if (pipe2(pipefd, O_CLOEXEC)) {
+        err_msg("--plot: pipe: %s", strerror(errno));
+        close(outfd);
+        return -1;
+    }
+    pid = fork();
+    if (pid < 0) {
+        err_msg("--plot: fork: %s", strerror(errno));
+        close(outfd);
+        close(pipefd[0]);
+        close(pipefd[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        char *const argv[] = { (char *)"gnuplot", NULL };
+        if (dup2(pipefd[0], STDIN_FILENO) < 0 ||
+            dup2(outfd, STDOUT_FILENO) < 0) {
+            _exit(126);
+        }
+        execvp("gnuplot", argv);
+        _exit(127);
+    }
+    close(pipefd[0]);
+    close(outfd);
+    g = fdopen(pipefd[1], "w");
     if (!g) {
-        err_msg("--plot: cannot run gnuplot: %s", strerror(errno));
+        close(pipefd[1]);
+        waitpid(pid, NULL, 0);
+        err_msg("--plot: %s", strerror(errno));
         return -1;
     }
     fprintf(g, "set terminal pngcairo size 900,600\n"
-            "set output \"%s\"\n"
-            "set xlabel \"window size W (intervals)\"\n"
-            "set ylabel \"rate\"\nset yrange [0:*]\nset key outside right\n"
-            "set grid\nset title \"%s\"\n", o->plot,
-            "prediction error rates against window size");
+            "set output\n"
+            "set xlabel 'window size W (intervals)'\n"
+            "set ylabel 'rate'\nset yrange [0:*]\nset key outside right\n"
+            "set grid\nset title 'prediction error rates against window "
+            "size'\n");
     for (size_t p = 0; p < o->npreds; p++) {
         for (int k = 0; k < 4; k++) {
             fprintf(g, "$d%zu_%d << EOD\n", p, k);
@@ -740,15 +800,19 @@ static int write_plot(const replay_opts *o, const mp_replay *rp)
     fprintf(g, "plot ");
     for (size_t p = 0; p < o->npreds; p++) {
         for (int k = 0; k < 4; k++) {
-            fprintf(g, "%s$d%zu_%d with linespoints dashtype %zu title \"%s "
-                    "%s\"", (p || k) ? ", " : "", p, k, p + 1, m[k].name,
+            fprintf(g, "%s$d%zu_%d with linespoints dashtype %zu title '%s "
+                    "%s'", (p || k) ? ", " : "", p, k, p + 1, m[k].name,
                     o->preds[p].label);
         }
     }
     fprintf(g, "\n");
-    st = pclose(g);
-    if (st != 0) {
-        err_msg("--plot: gnuplot failed (status %d)", st);
+    st = fclose(g);
+    if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        if (WIFEXITED(st) && WEXITSTATUS(st) == 127) {
+            err_msg("--plot: cannot run gnuplot (not installed?)");
+        } else {
+            err_msg("--plot: gnuplot failed (status %d)", st);
+        }
         return -1;
     }
     return 0;
