@@ -78,6 +78,24 @@ const char *mp_strerror(int err);
 /* Most blocks in the text form (one character per block per line). */
 #define MP_TEXT_MAX_BLOCKS (UINT64_C(1) << 24)
 
+/*
+ * Address space a trace's blocks may cover at most, bytes (blocks x
+ * pages per block x page size): 2^52, the largest physical address
+ * space of any machine QEMU emulates (x86-64's 52-bit MAXPHYADDR).
+ */
+#define MP_TRACE_MAX_SPAN (UINT64_C(1) << 52)
+
+/*
+ * Work a trace may cause by default (mp_trace_reader_set_plane_limit()):
+ * planes of at most MP_TRACE_PLANE_FLOOR bytes plus MP_TRACE_PLANE_RATIO
+ * bytes per input byte.  deflate reaches 1032:1 on empty planes, so a
+ * 2.6 MB file could ask for 2.6 GB of planes (10 s of inflate and CRC);
+ * recorded traces compress about 26:1 (tests/data/linpack-n1000.trace),
+ * and 64 MiB of planes is an hour of a 1 GiB guest.
+ */
+#define MP_TRACE_PLANE_FLOOR (UINT64_C(64) << 20)
+#define MP_TRACE_PLANE_RATIO 64u
+
 /** Encoding of a trace file. */
 typedef enum mp_trace_format {
     MP_TRACE_BINARY = 0, /* zlib-compressed chunks, docs/trace-format.md */
@@ -131,6 +149,18 @@ typedef struct mp_trace_reader mp_trace_reader;
  * Returns: a reader (free with mp_trace_reader_free()), or NULL (no memory).
  */
 mp_trace_reader *mp_trace_reader_new(void);
+
+/**
+ * mp_trace_reader_set_plane_limit() - bound the work a trace may cause
+ * @r: unopened reader
+ * @max_bytes: most uncompressed plane bytes decoded in all; 0 = the
+ *             default, MP_TRACE_PLANE_FLOOR + MP_TRACE_PLANE_RATIO x the
+ *             input's size
+ *
+ * A chunk that would go past the limit fails with -EFBIG before it is
+ * inflated (a large, mostly idle recording can need a higher limit).
+ */
+void mp_trace_reader_set_plane_limit(mp_trace_reader *r, uint64_t max_bytes);
 
 /**
  * mp_trace_open() - open a trace file, binary or text (detected)

@@ -115,6 +115,22 @@ static mp_trace_reader *open_trace(const char *path)
         err_msg("%s: %s", path, mp_strerror(-ENOMEM));
         return NULL;
     }
+    {
+        /* MIGPOLICY_MAX_PLANES=SIZE: a larger budget of decoded planes
+         * than the reader's default (a long recording of a big, idle
+         * guest compresses beyond its 64:1). */
+        const char *mx = getenv("MIGPOLICY_MAX_PLANES");
+        uint64_t lim;
+        if (mx && *mx) {
+            if (cli_parse_size(mx, &lim) || lim == 0) {
+                err_msg("MIGPOLICY_MAX_PLANES: '%s' is not a size (e.g. "
+                        "8GiB)", mx);
+                mp_trace_reader_free(r);
+                return NULL;
+            }
+            mp_trace_reader_set_plane_limit(r, lim);
+        }
+    }
     err = mp_trace_open(r, path);
     if (err) {
         err_msg("%s: %s", path, mp_trace_error(r));
@@ -122,6 +138,14 @@ static mp_trace_reader *open_trace(const char *path)
         return NULL;
     }
     return r;
+}
+
+/* mp_trace_read()'s error, with the way out of the work limit. */
+static void trace_read_error(const char *path, mp_trace_reader *r, int err)
+{
+    err_msg("%s: %s%s", path, mp_trace_error(r), err == -EFBIG &&
+            strstr(mp_trace_error(r), "the reader's limit") ?
+            "; MIGPOLICY_MAX_PLANES=SIZE allows more" : "");
 }
 
 static uint64_t popcount_plane(const uint64_t *p, uint64_t nwords)
@@ -199,7 +223,7 @@ static int cmd_info(int argc, char **argv)
         n++;
     }
     if (got < 0) {
-        err_msg("%s: %s", argv[optind], mp_trace_error(r));
+        trace_read_error(argv[optind], r, got);
         rc = 1;
         goto out;
     }
@@ -407,7 +431,7 @@ static int cmd_convert(int argc, char **argv)
         } else {
             int got = mp_trace_read(r, &pw, &pa);
             if (got < 0) {
-                err_msg("%s: %s", in, mp_trace_error(r));
+                trace_read_error(in, r, got);
                 goto out;
             }
             if (got == 0) {
@@ -869,7 +893,7 @@ static int replay_bench(const replay_opts *o, mp_trace_reader *r)
         n++;
     }
     if (got < 0) {
-        err_msg("%s: %s", o->trace, mp_trace_error(r));
+        trace_read_error(o->trace, r, got);
         goto out;
     }
     t0 = cli_mono_s();
@@ -1004,7 +1028,7 @@ static int cmd_replay(int argc, char **argv)
         n++;
     }
     if (got < 0) {
-        err_msg("%s: %s", o.trace, mp_trace_error(r));
+        trace_read_error(o.trace, r, got);
         goto out;
     }
     mp_replay_finish(rp);
