@@ -813,6 +813,9 @@ typedef struct mp_policy {
      * only tighten it), and per field whose tag was ignored for that */
     unsigned enforced;
     unsigned tag_ignored;
+    /* resolved: bit per field whose value is the VM's own (a tag, or the
+     * fail-closed answer to malformed tags) */
+    unsigned from_tag;
     /* resolved: may the VM's own tags veto a migration (malformed tags,
      * a tag's limit)?  1 by default; "tenant-veto = no" in a fleet rule */
     int tenant_veto;
@@ -873,6 +876,7 @@ mp_marker_state mp_marker_check(const mp_marker *m, int64_t now_unix_s,
 /** struct mp_domain - what libmigpolicy reads from a domain XML */
 typedef struct mp_domain {
     char name[256];
+    char uuid[37];               /* <uuid>, "" if absent */
     char emulator[1024];         /* <devices><emulator>, "" if absent */
     uint64_t memory_bytes;       /* <memory>, 0 if absent */
     int ram_shareable;           /* <memoryBacking><access mode='shared'/> */
@@ -1143,25 +1147,25 @@ int mp_dirty_estimate(double long_mibps, double long_s, double short_mibps,
 
 /** Hook: what to do with migrations when post-copy is forbidden. */
 typedef enum mp_hook_unmarked {
-    MP_HOOK_UNMARKED_VETO = 0,   /* refuse unmarked migrations (default) */
-    MP_HOOK_UNMARKED_ALLOW = 1,  /* let them through (cannot check) */
+    MP_HOOK_UNMARKED_VETO = 0,   /* refuse what cannot be enforced (default) */
+    MP_HOOK_UNMARKED_ALLOW = 1,  /* let it through */
 } mp_hook_unmarked;
-
-/** Hook: when to add our fork's -global settings to the XML. */
-typedef enum mp_hook_inject {
-    MP_HOOK_INJECT_MARKED = 0,   /* when the marker says post-copy */
-    MP_HOOK_INJECT_ALWAYS = 1,   /* whenever post-copy is allowed */
-    MP_HOOK_INJECT_NEVER = 2,
-} mp_hook_inject;
 
 /** struct mp_hook_options - the hook's configuration */
 typedef struct mp_hook_options {
+    /* a VM whose post-copy is forbidden, when this host cannot enforce it
+     * (the domain's emulator is not the migpolicy emulator wrapper) and
+     * the migration carries no valid pre-copy marker */
     mp_hook_unmarked unmarked;
-    mp_hook_inject inject;
     int64_t now_unix_s;          /* current time (marker expiry) */
-    /* 1 if @emulator accepts -global migration.x-phase-sched; NULL =
-     * assume no */
-    int (*emulator_has_phase_sched)(const char *emulator, void *opaque);
+    /*
+     * 1 if @emulator, on this host, enforces a forbidden post-copy at QEMU
+     * start (it is the migpolicy emulator wrapper, which disables
+     * userfaultfd in QEMU), 0 if not, with @why saying why not; NULL =
+     * never
+     */
+    int (*emulator_enforces)(const char *emulator, void *opaque, char *why,
+                             size_t why_len);
     void *opaque;
 } mp_hook_options;
 
@@ -1169,9 +1173,10 @@ typedef struct mp_hook_options {
 typedef struct mp_hook_result {
     int veto;                    /* 1: refuse the migration (exit 1) */
     char reason[MP_POLICY_MSG_MAX]; /* the refusal, or "" */
-    char log[MP_POLICY_MSG_MAX]; /* one line describing the decision */
-    char *xml;                   /* rewritten XML (free()), NULL = unchanged */
+    char log[MP_POLICY_MSG_MAX * 2]; /* one line describing the decision */
     mp_policy policy;            /* the resolved policy */
+    int enforced;                /* 1: a forbidden post-copy is enforced
+                                    by the destination's QEMU */
 } mp_hook_result;
 
 /**
@@ -1183,30 +1188,61 @@ typedef struct mp_hook_result {
  * @opt: configuration
  * @res: filled
  *
- * Vetoes malformed tags, and a migration the policy forbids: marked
- * post-copy when post-copy is forbidden, or unmarked (libvirt does not
- * tell hooks whether a migration uses post-copy) unless @opt allows it;
- * a marked migration whose predicted downtime or traffic (the marker's
- * downtime-ms, traffic-mib) breaks this host's resolved max-downtime-ms or
- * max-traffic-mib (its fleet files may be stricter than the source's).
- * Removes the marker and, per @opt->inject and when the emulator has
- * x-phase-sched, adds <qemu:commandline> -global migration.x-postcopy-ram=on
- * and -global migration.x-phase-sched=on; a migration marked pre-copy has
- * those two removed instead (other arguments stay).  Unless @opt->inject
- * is never, carries max-downtime-ms below QEMU's default 300 ms as
- * -global migration.x-downtime-limit=MS (replacing one there, removing it
- * when the policy has no such limit), so that the next migration from
- * this host, plain virsh included, aims at it.
+ * The hook never rewrites the XML (libvirt would taint the domain
+ * "hook-script"); it accepts or vetoes.  Vetoes: unreadable XML;
+ * malformed tags (unless the fleet says tenant-veto = no: then post-copy
+ * is forbidden instead); post-copy forbidden and a valid marker saying
+ * post-copy; post-copy forbidden where it cannot be enforced (the
+ * domain's emulator is not the wrapper) and no valid pre-copy marker,
+ * unless @opt->unmarked allows it or the prohibition is the tenant's own
+ * and tenant-veto = no; a valid marker whose predicted downtime or
+ * traffic breaks this host's max-downtime-ms or max-traffic-mib (its
+ * fleet files may be stricter than the source's), unless the limit is
+ * the tenant's and tenant-veto = no.  A forbidden post-copy that the
+ * destination enforces is accepted: a pre-copy migration goes ahead, a
+ * post-copy one is refused by the destination's QEMU.
  *
  * Returns: 0 (see @res->veto), -ENOMEM.
  */
 int mp_hook_migrate_begin(const char *xml, size_t len, const mp_fleet *fleet,
                           const mp_hook_options *opt, mp_hook_result *res);
 
+/** struct mp_hook_prepared - what a QEMU about to start must apply */
+typedef struct mp_hook_prepared {
+    char name[256];
+    char uuid[37];               /* "" if the XML has none */
+    mp_policy policy;            /* resolved (fail closed, see below) */
+    uint64_t downtime_limit_ms;  /* QEMU's downtime-limit to set, 0 = its
+                                    default (only limits under 300 ms) */
+    char log[MP_POLICY_MSG_MAX * 2]; /* one line describing it */
+} mp_hook_prepared;
+
+/**
+ * mp_hook_prepare() - the policy of a domain about to start ("qemu DOMAIN
+ * prepare begin -", on every start and incoming migration), for the
+ * emulator wrapper
+ * @xml: the domain XML libvirt is starting
+ * @len: bytes in @xml
+ * @fleet: fleet rules, or NULL
+ * @fleet_error: why the fleet could not be read, or NULL
+ * @out: filled
+ *
+ * Fails closed without refusing the start: unreadable XML or tags, or a
+ * fleet that could not be read, give post-copy forbidden (and the log
+ * says why).
+ *
+ * Returns: 0, or -EBADMSG when the XML cannot name the domain (no UUID):
+ * then nothing can be prepared and the wrapper applies its own fail-closed
+ * default.
+ */
+int mp_hook_prepare(const char *xml, size_t len, const mp_fleet *fleet,
+                    const char *fleet_error, mp_hook_prepared *out);
+
 /**
  * mp_marker_add_xml() - add (or replace) the decision marker in a domain
- * XML; for a strategy without post-copy also remove the scheduler's
- * -global arguments (see mp_hook_migrate_begin())
+ * XML; also remove the -global migration.x-postcopy-ram/x-phase-sched
+ * arguments that earlier versions of the hook added to <qemu:commandline>
+ * (the emulator wrapper applies them now, without tainting the domain)
  * @xml: domain XML
  * @len: bytes
  * @strategy: chosen strategy

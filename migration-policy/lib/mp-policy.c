@@ -353,6 +353,18 @@ static int copy_text(const xmlNode *n, char *out, size_t len)
     return err;
 }
 
+/* "6d3b7c1e-2f7a-4c55-9a38-1c0a7f6b2e01", lower or upper case hex. */
+static bool is_uuid(const char *s)
+{
+    for (int i = 0; i < 36; i++) {
+        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+        if (dash ? s[i] != '-' : !isxdigit((unsigned char)s[i])) {
+            return false;
+        }
+    }
+    return s[36] == 0;
+}
+
 /* libvirt's <memory unit='KiB'>N</memory> into bytes; 0 if unreadable. */
 static uint64_t memory_bytes(const xmlNode *mem)
 {
@@ -669,6 +681,11 @@ static int parse_domain_doc(xmlDoc *doc, mp_domain *out, char *msg,
     if (copy_text(child(root, "name"), out->name, sizeof(out->name))) {
         mp_msg(msg, msg_len, "<name>: longer than %zu bytes",
                sizeof(out->name) - 1);
+        return -EBADMSG;
+    }
+    if (copy_text(child(root, "uuid"), out->uuid, sizeof(out->uuid)) ||
+        (out->uuid[0] && !is_uuid(out->uuid))) {
+        mp_msg(msg, msg_len, "<uuid>: not a UUID");
         return -EBADMSG;
     }
     out->memory_bytes = memory_bytes(child(root, "memory"));
@@ -1387,12 +1404,14 @@ void mp_policy_resolve(const mp_fleet *fleet, const char *name,
         }
         if (!(out->enforced & (1u << f))) {
             set_one(out, tags, f, "tag");
+            out->from_tag |= 1u << f;
             continue;
         }
         t = tag_tightens(out, tags, f);
         snprintf(was, sizeof(was), "%s", out->origin[f]);
         if (t > 0) {
             set_one(out, tags, f, "tag");
+            out->from_tag |= 1u << f;
             origin_set(out->origin[f], "tag, tighter than enforced %s", was);
         } else if (t < 0) {
             out->tag_ignored |= 1u << f;
@@ -1423,6 +1442,7 @@ int mp_policy_resolve_domain(const mp_fleet *fleet, const mp_domain *d,
     /* No: ignore the tags but fail closed on what they may have said:
      * post-copy forbidden. */
     out->postcopy = MP_POSTCOPY_FORBIDDEN;
+    out->from_tag |= 1u << MP_PF_POSTCOPY;
     origin_set(out->origin[MP_PF_POSTCOPY], "malformed tags, tenant-veto = "
                "no (%s)", out->tenant_veto_origin);
     mp_msg(msg, msg_len, "malformed policy tags ignored (tenant-veto = no, "
@@ -1813,49 +1833,6 @@ static int strip_injected_args(xmlNode *root)
     return removed;
 }
 
-static int inject_args(xmlNode *root)
-{
-    xmlNode *cl = NULL, *c;
-    xmlNs *ns;
-
-    for (c = root->children; c; c = c->next) {
-        if (is_elem(c, "commandline") && in_ns(c, QEMU_NS)) {
-            cl = c;
-            break;
-        }
-    }
-    if (!cl) {
-        cl = xmlNewChild(root, NULL, (const xmlChar *)"commandline", NULL);
-        if (!cl) {
-            return -ENOMEM;
-        }
-        ns = xmlNewNs(cl, (const xmlChar *)QEMU_NS, (const xmlChar *)"qemu");
-        if (!ns) {
-            return -ENOMEM;
-        }
-        xmlSetNs(cl, ns);
-    }
-    ns = cl->ns;
-    /* Already there (a VM that came with them): add nothing. */
-    for (c = cl->children; c; c = c->next) {
-        xmlChar *v = is_elem(c, "arg") ?
-                     xmlGetProp(c, (const xmlChar *)"value") : NULL;
-        bool have = v && strcmp((char *)v, phase_sched_args[3]) == 0;
-        xmlFree(v);
-        if (have) {
-            return 0;
-        }
-    }
-    for (size_t i = 0; i < NELEM(phase_sched_args); i++) {
-        xmlNode *a = xmlNewChild(cl, ns, (const xmlChar *)"arg", NULL);
-        if (!a || !xmlSetProp(a, (const xmlChar *)"value",
-                              (const xmlChar *)phase_sched_args[i])) {
-            return -ENOMEM;
-        }
-    }
-    return 1;
-}
-
 /* The -global the hook owns for the downtime limit. */
 #define DOWNTIME_LIMIT_PREFIX "migration.x-downtime-limit="
 
@@ -1870,29 +1847,6 @@ static uint64_t carried_downtime_limit(const mp_policy *p)
         p->max_downtime_ms < MP_SIM_DEFAULT_DOWNTIME_LIMIT_MS) {
         uint64_t ms = (uint64_t)floor(p->max_downtime_ms);
         return ms ? ms : 1;
-    }
-    return 0;
-}
-
-/* Marked migration: does the source's prediction fit this host's
- * limits?  Returns 1 (with @msg) if not. */
-static int check_marked_limits(const mp_domain *d, const mp_policy *p,
-                               char *msg, size_t len)
-{
-    const mp_marker *m = &d->marker;
-
-    if (p->max_traffic_mib > 0 && m->traffic_mib > p->max_traffic_mib) {
-        mp_msg(msg, len, "strategy %s is predicted to send %.0f MiB, over "
-               "max-traffic-mib %g (%s)", m->strategy, m->traffic_mib,
-               p->max_traffic_mib, p->origin[MP_PF_MAX_TRAFFIC]);
-        return 1;
-    }
-    if (p->max_downtime_ms > 0 && m->downtime_ms > p->max_downtime_ms) {
-        mp_msg(msg, len, "strategy %s is predicted to pause the guest "
-               "%.0f ms, over max-downtime-ms %g (%s)", m->strategy,
-               m->downtime_ms, p->max_downtime_ms,
-               p->origin[MP_PF_MAX_DOWNTIME]);
-        return 1;
     }
     return 0;
 }
@@ -1994,144 +1948,205 @@ int mp_policy_traffic_exceeded(const mp_policy *policy, uint64_t bytes_sent,
     return 1;
 }
 
-int mp_hook_migrate_begin(const char *xml, size_t len, const mp_fleet *fleet,
-                          const mp_hook_options *opt, mp_hook_result *res)
+/* Is field @f's value the tenant's own (a tag)? */
+static bool tenant_field(const mp_policy *p, mp_policy_field f)
 {
-    xmlDoc *doc;
-    mp_domain dom;
-    mp_marker *m = &dom.marker;
-    char msg[MP_POLICY_MSG_MAX];
-    bool marked, changed = false, inject = false;
-    const char *why_no_inject = "";
-    char dl_text[48] = "", mwhy[160];
-    mp_marker_state mstate;
-    uint64_t dl;
-    int err;
+    return p->from_tag & (1u << f);
+}
 
-    memset(res, 0, sizeof(*res));
-    doc = read_xml(xml, len, &err, msg, sizeof(msg));
-    if (!doc) {
-        if (err == -ENOMEM) {
-            return err;
-        }
+/*
+ * Parse the incoming XML and resolve its policy, failing closed: 0 (and
+ * @warn may hold a warning), or 1 with @res vetoed.
+ */
+static int hook_resolve(const char *xml, size_t len, const mp_fleet *fleet,
+                        mp_domain *dom, mp_hook_result *res, char *warn,
+                        size_t warn_len)
+{
+    char msg[MP_POLICY_MSG_MAX];
+    int err, rr;
+
+    err = mp_domain_parse_xml(xml, len, dom, msg, sizeof(msg));
+    if (err == -ENOMEM) {
+        return err;
+    }
+    if (err && err != -EINVAL) {
         res->veto = 1;
         mp_msg(res->reason, sizeof(res->reason), "migpolicy: refusing "
                "the incoming domain: %s", msg);
-        mp_msg(res->log, sizeof(res->log), "? veto: %s", msg);
-        return 0;
+        mp_msg(res->log, sizeof(res->log), "%s veto: %s",
+               dom->name[0] ? dom->name : "?", msg);
+        return 1;
     }
-    err = parse_domain_doc(doc, &dom, msg, sizeof(msg));
-    if (err) {
+    rr = mp_policy_resolve_domain(fleet, dom, err, msg, &res->policy, warn,
+                                  warn_len);
+    if (rr < 0) {
         res->veto = 1;
         mp_msg(res->reason, sizeof(res->reason), "migpolicy: refusing "
-                 "migration of '%s': malformed policy: %s", dom.name, msg);
+               "migration of '%s': malformed policy: %s", dom->name, msg);
         mp_msg(res->log, sizeof(res->log), "%s veto: malformed policy: %s",
-                 dom.name, msg);
-        xmlFreeDoc(doc);
-        return 0;
+               dom->name, msg);
+        return 1;
     }
-    mp_policy_resolve(fleet, dom.name, dom.has_policy ? &dom.tags : NULL,
-                      &res->policy);
-    mstate = mp_marker_check(m, opt->now_unix_s, mwhy, sizeof(mwhy));
-    marked = mstate == MP_MARKER_VALID;
-    if (res->policy.postcopy == MP_POSTCOPY_FORBIDDEN) {
+    return 0;
+}
+
+int mp_hook_migrate_begin(const char *xml, size_t len, const mp_fleet *fleet,
+                          const mp_hook_options *opt, mp_hook_result *res)
+{
+    mp_domain dom;
+    mp_marker *m = &dom.marker;
+    mp_policy *p = &res->policy;
+    char msg[MP_POLICY_MSG_MAX], warn[MP_POLICY_MSG_MAX] = "";
+    char mwhy[160], ewhy[MP_POLICY_MSG_MAX] = "", how[MP_POLICY_MSG_MAX];
+    bool marked;
+    int err;
+
+    memset(res, 0, sizeof(*res));
+    err = hook_resolve(xml, len, fleet, &dom, res, warn, sizeof(warn));
+    if (err) {
+        return err < 0 ? err : 0;
+    }
+    marked = mp_marker_check(m, opt->now_unix_s, mwhy, sizeof(mwhy)) ==
+             MP_MARKER_VALID;
+    snprintf(how, sizeof(how), "postcopy=%s", mp_postcopy_rule_name(p->postcopy));
+
+    if (p->postcopy == MP_POSTCOPY_FORBIDDEN) {
+        res->enforced = opt->emulator_enforces &&
+                        opt->emulator_enforces(dom.emulator, opt->opaque,
+                                               ewhy, sizeof(ewhy)) == 1;
+        if (!opt->emulator_enforces) {
+            snprintf(ewhy, sizeof(ewhy), "no emulator check");
+        }
         if (marked && m->postcopy) {
             res->veto = 1;
             mp_msg(res->reason, sizeof(res->reason), "migpolicy: refusing "
-                     "migration of '%s': post-copy is forbidden (%s) and "
-                     "this migration is marked post-copy (strategy %s)",
-                     dom.name, res->policy.origin[MP_PF_POSTCOPY],
-                     m->strategy);
-        } else if (!marked && opt->unmarked == MP_HOOK_UNMARKED_VETO) {
+                   "migration of '%s': post-copy is forbidden (%s) and this "
+                   "migration is marked post-copy (strategy %s)", dom.name,
+                   p->origin[MP_PF_POSTCOPY], m->strategy);
+        } else if (res->enforced) {
+            snprintf(how, sizeof(how), "postcopy=forbidden (enforced: the "
+                     "emulator wrapper disables userfaultfd)");
+        } else if (marked) {
+            snprintf(how, sizeof(how), "postcopy=forbidden (not enforced: "
+                     "%s; the marker declares pre-copy)", ewhy);
+        } else if (opt->unmarked == MP_HOOK_UNMARKED_ALLOW) {
+            snprintf(how, sizeof(how), "postcopy=forbidden (not enforced: "
+                     "%s; unmarked = allow)", ewhy);
+        } else if (tenant_field(p, MP_PF_POSTCOPY) && !p->tenant_veto) {
+            snprintf(how, sizeof(how), "postcopy=forbidden (not enforced: "
+                     "%s; the tenant's prohibition, tenant-veto = no)", ewhy);
+        } else {
             res->veto = 1;
             mp_msg(res->reason, sizeof(res->reason), "migpolicy: refusing "
-                     "migration of '%s': post-copy is forbidden (%s) and "
-                     "libvirt does not tell hooks whether this migration "
-                     "uses post-copy; migrate it with 'migpolicy migrate' "
-                     "(which marks pre-copy migrations)%s%s%s", dom.name,
-                     res->policy.origin[MP_PF_POSTCOPY],
-                     m->present ? " (" : "", m->present ? mwhy : "",
-                     m->present ? ")" : "");
+                   "migration of '%s': post-copy is forbidden (%s) and this "
+                   "host cannot enforce it (%s), nor can libvirt tell hooks "
+                   "whether a migration uses post-copy; run the domain with "
+                   "the migpolicy emulator wrapper, or migrate it with "
+                   "'migpolicy migrate'%s%s%s", dom.name,
+                   p->origin[MP_PF_POSTCOPY], ewhy,
+                   m->present ? " (" : "", m->present ? mwhy : "",
+                   m->present ? ")" : "");
+        }
+        if (res->veto) {
+            mp_msg(res->log, sizeof(res->log), "%s veto: postcopy=forbidden "
+                   "(%s), %s, %s", dom.name, p->origin[MP_PF_POSTCOPY],
+                   res->enforced ? "enforced" : ewhy,
+                   marked ? m->strategy : mwhy);
+            return 0;
         }
     }
-    if (res->veto) {
-        mp_msg(res->log, sizeof(res->log), "%s veto: postcopy=forbidden "
-                 "(%s), marker=%s", dom.name,
-                 res->policy.origin[MP_PF_POSTCOPY],
-                 marked ? m->strategy : m->present ? mwhy : "none");
-        xmlFreeDoc(doc);
-        return 0;
-    }
+
     /* This host's limits (its fleet files may be stricter than the
      * source's) against the source's prediction. */
-    if (marked && check_marked_limits(&dom, &res->policy, msg,
-                                      sizeof(msg))) {
-        res->veto = 1;
-        mp_msg(res->reason, sizeof(res->reason), "migpolicy: refusing "
-                 "migration of '%s': %s", dom.name, msg);
-        mp_msg(res->log, sizeof(res->log), "%s veto: %s, marker=%s",
-                 dom.name, msg, m->strategy);
-        xmlFreeDoc(doc);
+    if (marked) {
+        int f = -1;
+        if (p->max_traffic_mib > 0 && m->traffic_mib > p->max_traffic_mib) {
+            f = MP_PF_MAX_TRAFFIC;
+            mp_msg(msg, sizeof(msg), "strategy %s is predicted to send %.0f "
+                   "MiB, over max-traffic-mib %g (%s)", m->strategy,
+                   m->traffic_mib, p->max_traffic_mib,
+                   p->origin[MP_PF_MAX_TRAFFIC]);
+        } else if (p->max_downtime_ms > 0 &&
+                   m->downtime_ms > p->max_downtime_ms) {
+            f = MP_PF_MAX_DOWNTIME;
+            mp_msg(msg, sizeof(msg), "strategy %s is predicted to pause the "
+                   "guest %.0f ms, over max-downtime-ms %g (%s)", m->strategy,
+                   m->downtime_ms, p->max_downtime_ms,
+                   p->origin[MP_PF_MAX_DOWNTIME]);
+        }
+        if (f >= 0 && tenant_field(p, (mp_policy_field)f) && !p->tenant_veto) {
+            size_t o = strlen(warn);
+            mp_msg(warn + o, sizeof(warn) - o, "%s%s; not vetoed: the "
+                   "tenant's limit, tenant-veto = no", o ? "; " : "", msg);
+        } else if (f >= 0) {
+            res->veto = 1;
+            mp_msg(res->reason, sizeof(res->reason), "migpolicy: refusing "
+                   "migration of '%s': %s", dom.name, msg);
+            mp_msg(res->log, sizeof(res->log), "%s veto: %s, marker=%s",
+                   dom.name, msg, m->strategy);
+            return 0;
+        }
+    }
+    mp_msg(res->log, sizeof(res->log), "%s accept: objective=%s %s "
+           "marker=%s%s%s", dom.name, mp_objective_name(p->objective), how,
+           marked ? m->strategy : m->present ? mwhy : "none",
+           warn[0] ? "; warning: " : "", warn);
+    return 0;
+}
+
+int mp_hook_prepare(const char *xml, size_t len, const mp_fleet *fleet,
+                    const char *fleet_error, mp_hook_prepared *out)
+{
+    mp_domain dom;
+    char msg[MP_POLICY_MSG_MAX], warn[MP_POLICY_MSG_MAX] = "";
+    int err, rr;
+
+    memset(out, 0, sizeof(*out));
+    err = mp_domain_parse_xml(xml, len, &dom, msg, sizeof(msg));
+    if (err == -ENOMEM) {
+        return err;
+    }
+    snprintf(out->name, sizeof(out->name), "%s", dom.name);
+    snprintf(out->uuid, sizeof(out->uuid), "%s", dom.uuid);
+    if (!dom.uuid[0]) {
+        mp_msg(out->log, sizeof(out->log), "%s prepare: %s", dom.name[0] ?
+               dom.name : "?", err ? msg : "no <uuid>");
+        return -EBADMSG;
+    }
+    /* Fail closed, but let the VM start: without a readable policy it
+     * starts with post-copy forbidden. */
+    if (fleet_error || (err && err != -EINVAL)) {
+        mp_policy_resolve(NULL, dom.name, NULL, &out->policy);
+        out->policy.postcopy = MP_POSTCOPY_FORBIDDEN;
+        origin_set(out->policy.origin[MP_PF_POSTCOPY], "policy unreadable: "
+                   "%s", fleet_error ? fleet_error : msg);
+        mp_msg(out->log, sizeof(out->log), "%s prepare: postcopy=forbidden "
+               "(%s)", dom.name, out->policy.origin[MP_PF_POSTCOPY]);
         return 0;
     }
-    if (m->present) {
-        changed = remove_markers(xmlDocGetRootElement(doc)) > 0;
+    rr = mp_policy_resolve_domain(fleet, &dom, err, msg, &out->policy, warn,
+                                  sizeof(warn));
+    if (rr < 0) {
+        /* Malformed tags the tenant may veto with: the start still
+         * happens, without post-copy; migrations are vetoed. */
+        out->policy.postcopy = MP_POSTCOPY_FORBIDDEN;
+        out->policy.from_tag |= 1u << MP_PF_POSTCOPY;
+        origin_set(out->policy.origin[MP_PF_POSTCOPY], "malformed tags: %s",
+                   msg);
     }
-    /* A pre-copy migration of a VM that carries the scheduler's settings
-     * (they travel with the live XML): drop them for this destination. */
-    if (marked && !m->postcopy &&
-        strip_injected_args(xmlDocGetRootElement(doc)) > 0) {
-        changed = true;
-    }
-    if (res->policy.postcopy == MP_POSTCOPY_FORBIDDEN) {
-        why_no_inject = "post-copy forbidden";
-    } else if (opt->inject == MP_HOOK_INJECT_NEVER) {
-        why_no_inject = "injection off";
-    } else if (opt->inject == MP_HOOK_INJECT_MARKED &&
-               !(marked && m->postcopy)) {
-        why_no_inject = "not marked post-copy";
-    } else if (!opt->emulator_has_phase_sched ||
-               opt->emulator_has_phase_sched(dom.emulator, opt->opaque) != 1) {
-        why_no_inject = "emulator lacks x-phase-sched";
-    } else {
-        inject = true;
-    }
-    if (inject) {
-        err = inject_args(xmlDocGetRootElement(doc));
-        if (err < 0) {
-            xmlFreeDoc(doc);
-            return err;
+    out->downtime_limit_ms = carried_downtime_limit(&out->policy);
+    {
+        char dl[24] = "default";
+        if (out->downtime_limit_ms) {
+            snprintf(dl, sizeof(dl), "%llu",
+                     (unsigned long long)out->downtime_limit_ms);
         }
-        changed = changed || err > 0;
+        mp_msg(out->log, sizeof(out->log), "%s prepare: postcopy=%s (%s) "
+               "downtime-limit=%s%s%s", dom.name,
+               mp_postcopy_rule_name(out->policy.postcopy),
+               out->policy.origin[MP_PF_POSTCOPY], dl,
+               warn[0] ? "; warning: " : "", warn);
     }
-    dl = carried_downtime_limit(&res->policy);
-    if (opt->inject != MP_HOOK_INJECT_NEVER) {
-        err = set_downtime_limit_arg(xmlDocGetRootElement(doc), dl);
-        if (err < 0) {
-            xmlFreeDoc(doc);
-            return err;
-        }
-        changed = changed || err > 0;
-    }
-    if (dl > 0 && opt->inject != MP_HOOK_INJECT_NEVER) {
-        snprintf(dl_text, sizeof(dl_text), " downtime-limit=%llu",
-                 (unsigned long long)dl);
-    }
-    mp_msg(res->log, sizeof(res->log), "%s accept: objective=%s "
-             "postcopy=%s marker=%s phase-sched=%s%s%s%s", dom.name,
-             mp_objective_name(res->policy.objective),
-             mp_postcopy_rule_name(res->policy.postcopy),
-             marked ? m->strategy : m->present ? mwhy : "none",
-             inject ? "injected" : "not injected", inject ? "" : ": ",
-             why_no_inject, dl_text);
-    if (changed) {
-        err = dump_doc(doc, &res->xml);
-        if (err) {
-            xmlFreeDoc(doc);
-            return err;
-        }
-    }
-    xmlFreeDoc(doc);
     return 0;
 }
 
@@ -2155,8 +2170,12 @@ int mp_marker_add_xml(const char *xml, size_t len, mp_strategy strategy,
         return -EBADMSG;
     }
     remove_markers(root);
-    if (!strategies[strategy].postcopy) {
-        strip_injected_args(root);
+    /* What earlier hooks put into <qemu:commandline> (and what tainted the
+     * domain custom-argv): the emulator wrapper applies it now. */
+    strip_injected_args(root);
+    if (set_downtime_limit_arg(root, 0) < 0) {
+        xmlFreeDoc(doc);
+        return -ENOMEM;
     }
     md = child(root, "metadata");
     if (!md) {

@@ -24,9 +24,11 @@
 #include "cli-clock.h"
 #include "cli-parse.h"
 #include "cli-print.h"
+#include "cmd-emulator.h"
 #include "cmd-record.h"
 #include "cmd-virt.h"
 #include "cmd-warm.h"
+#include "sched-record.h"
 
 #define EXIT_USAGE 2
 
@@ -1911,10 +1913,10 @@ static void main_help(void)
            "faults per\n"
            "            strategy (cost model); --validate against harness "
            "results\n"
-           "%s"
+           "%s%s"
            "\n'%s COMMAND --help' describes a command.\n"
            "Exit status: 0 success, 1 failure, 2 bad usage.\n", prog,
-           cmd_virt_help, prog);
+           cmd_virt_help, cmd_emulator_help, prog);
 }
 
 int main(int argc, char **argv)
@@ -1952,6 +1954,12 @@ int main(int argc, char **argv)
     }
     if (!strcmp(cmd, "warm")) {
         return cmd_warm(argc - 1, argv + 1);
+    }
+    if (!strcmp(cmd, "emulator")) {
+        return cmd_emulator(argc - 1, argv + 1);
+    }
+    if (!strcmp(cmd, "sched-stats")) {
+        return cmd_sched_stats(argc - 1, argv + 1);
     }
     {
         int rc = cmd_virt_dispatch(cmd, argc - 1, argv + 1);

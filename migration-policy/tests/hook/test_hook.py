@@ -75,12 +75,106 @@ def test_log_forgery(mp, tmp):
           "stderr: a refusal naming the forged name is one line", repr(err))
 
 
+def test_emulator_fifo(mp, tmp):
+    """<emulator> naming a FIFO: the hook opened it blocking, as root, and
+    hung libvirt (which puts no timeout on hooks)."""
+    fifo = os.path.join(tmp, "qemu-fifo")
+    os.mkfifo(fifo)
+    try:
+        rc, out, err, lines, dt = hook(mp, tmp, domain(
+            "vm", "<postcopy>forbidden</postcopy>", emulator=fifo), timeout=20)
+    except subprocess.TimeoutExpired:
+        rc, err, dt = None, "timed out", 20
+    check(rc == 1 and dt < 5, "FIFO emulator: decided in %.1f s" % dt, err)
+    check("not a regular file" in err, "FIFO emulator: the reason says so", err)
+    # A marked post-copy migration of an allowed VM (the old hook opened the
+    # emulator then, to look for x-phase-sched in it).
+    marker = ("<mpd:decision xmlns:mpd='https://qemu-phase-sched.invalid/"
+              "decision/1' strategy='predictive' postcopy='yes' expires='%d'/>"
+              % (int(time.time()) + 100))
+    try:
+        rc, out, err, lines, dt = hook(mp, tmp, domain(
+            "vm", "", emulator=fifo, marker=marker), timeout=20)
+    except subprocess.TimeoutExpired:
+        rc, err, dt = None, "timed out", 20
+    check(rc == 0 and dt < 5, "FIFO emulator, marked post-copy: accepted in "
+          "%.1f s" % dt, err)
+
+
+def wrapper(tmp, name="qemu-wrapper"):
+    path = os.path.join(tmp, name)
+    with open(path, "w") as f:
+        f.write("#!/bin/sh\n# migpolicy-emulator-wrapper 1\n# qemu: /usr/bin/qemu\n"
+                "exec /x emulator --qemu /usr/bin/qemu -- \"$@\"\n")
+    os.chmod(path, 0o755)
+    return path
+
+
+def test_enforced_by_wrapper(mp, tmp):
+    """Post-copy forbidden and the emulator is the wrapper: plain pre-copy
+    virsh migrate is not vetoed (the destination's QEMU refuses post-copy);
+    before, every plain migration of such a VM was."""
+    w = wrapper(tmp)
+    rc, out, err, lines, _ = hook(mp, tmp, domain(
+        "db-1", "<postcopy>forbidden</postcopy>", emulator=w))
+    check(rc == 0 and out == "", "forbidden + wrapper: accepted, XML "
+          "unchanged (no output)", err)
+    check(lines and "postcopy=forbidden (enforced: the emulator wrapper "
+          "disables userfaultfd)" in lines[-1], "... the log says enforced",
+          lines)
+    # A script that is not the wrapper, a binary, a non-executable file.
+    other = os.path.join(tmp, "other")
+    with open(other, "w") as f:
+        f.write("#!/bin/sh\nexec /usr/bin/qemu \"$@\"\n")
+    os.chmod(other, 0o755)
+    rc, out, err, lines, _ = hook(mp, tmp, domain(
+        "db-1", "<postcopy>forbidden</postcopy>", emulator=other))
+    check(rc == 1 and "is not the migpolicy emulator wrapper" in err,
+          "forbidden + another script: vetoed, saying why", err)
+    os.chmod(w, 0o644)
+    rc, out, err, lines, _ = hook(mp, tmp, domain(
+        "db-1", "<postcopy>forbidden</postcopy>", emulator=w))
+    check(rc == 1 and "is not executable" in err,
+          "forbidden + a wrapper that is not executable: vetoed", err)
+
+
+def test_prepare_release(mp, tmp):
+    """prepare begin writes DIR/UUID.policy; a new prepare replaces it;
+    release end removes it; nothing is printed (libvirt ignores it)."""
+    state = os.path.join(tmp, "state")
+    uuid = "6d3b7c1e-2f7a-4c55-9a38-1c0a7f6b2e01"
+    xml = domain("db-1", "<postcopy>forbidden</postcopy>").replace(
+        "<name>db-1</name>", "<name>db-1</name><uuid>%s</uuid>" % uuid)
+    rc, out, err, lines, _ = hook(mp, tmp, xml, "state-dir = %s\n" % state,
+                                  ["db-1", "prepare", "begin", "-"])
+    pol = os.path.join(state, uuid + ".policy")
+    text = open(pol).read() if os.path.exists(pol) else ""
+    check(rc == 0 and out == "" and "postcopy = forbidden" in text and
+          "phase-sched = on" in text, "prepare: the policy file", err + text)
+    check(lines and "db-1 prepare: postcopy=forbidden (tag)" in lines[-1],
+          "prepare: logged", lines)
+    rc, out, err, lines, _ = hook(mp, tmp, xml.replace("forbidden", "allowed"),
+                                  "state-dir = %s\nphase-sched = off\n" % state,
+                                  ["db-1", "prepare", "begin", "-"])
+    text = open(pol).read()
+    check("postcopy = allowed" in text and "phase-sched = off" in text,
+          "prepare again: replaced", text)
+    rc, out, err, lines, _ = hook(mp, tmp, xml, "state-dir = %s\n" % state,
+                                  ["db-1", "release", "end", "-"])
+    check(rc == 0 and not os.path.exists(pol), "release: removed", err)
+    # An old 'inject =' line: a clear error (install.sh rewrites it).
+    rc, out, err, lines, _ = hook(mp, tmp, xml, "inject = marked\n")
+    check(rc == 1 and "inject: no longer exists" in err,
+          "inject: refused with the way out", err)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--migpolicy", required=True)
     a = ap.parse_args()
     mp = os.path.abspath(a.migpolicy)
-    for t in [test_log_forgery]:
+    for t in [test_log_forgery, test_emulator_fifo, test_enforced_by_wrapper,
+              test_prepare_release]:
         with tempfile.TemporaryDirectory() as tmp:
             t(mp, tmp)
     print("%d passed, %d failed" % (passed, failed))

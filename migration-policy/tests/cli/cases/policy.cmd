@@ -16,10 +16,11 @@ choose --no-policy-dir -b fast
 # The hook: other events return at once, untouched; bad calls are usage errors.
 hook-qemu vm start begin -
 hook-qemu vm migrate
-# The hook on 'migrate begin' (XML on stdin): max-downtime-ms 200 is carried
-# as QEMU's downtime-limit; a marker that expires years ahead is rejected
-# and the migration counts as unmarked (test-policy.c checks the veto of a
-# valid marker whose predicted downtime breaks the limit).
+# The hook on 'migrate begin' (XML on stdin) accepts or refuses; it never
+# writes XML (that would taint the domain hook-script).  A marker that
+# expires years ahead is rejected and the migration counts as unmarked
+# (test-policy.c checks the veto of a valid marker whose predicted
+# downtime breaks the limit).
 MIGPOLICY_HOOK_CONF=policy-hook.conf hook-qemu web-1 migrate begin - < policy-web-1.xml
 MIGPOLICY_HOOK_CONF=policy-hook.conf hook-qemu web-1 migrate begin - < policy-marked-over.xml
 # Fail closed: a missing policy directory, a missing or malformed hook
