@@ -36,14 +36,13 @@
 #include "warm-virt.h"      /* migrate --warm-apply (docs/warm-up.md) */
 #endif
 #include "emulator-state.h"
+#include "hook-conf.h"
 #include "json-read.h"
 #include "qmp-client.h"
 #include "sched-record.h"
 
 #define EXIT_USAGE 2
 
-/* Fleet policy files read when no --policy-dir is given. */
-#define DEFAULT_POLICY_DIR "/etc/migpolicy/policy.d"
 
 /* The hook's configuration when MIGPOLICY_HOOK_CONF is not set. */
 #define DEFAULT_HOOK_CONF "/etc/libvirt/hooks/migpolicy.conf"
@@ -728,123 +727,12 @@ static int cmd_choose(int argc, char **argv)
 /* ------------------------------------------------------------------ */
 /* hook-qemu                                                           */
 
-typedef struct hook_conf {
-    char policy_dir[1024];       /* "" = none */
-    char log[1024];
-    char state_dir[256];
-    bool phase_sched;
-    mp_hook_options opt;
-    unsigned seen;               /* bit per key given */
-} hook_conf;
-
-/* Largest migpolicy.conf, bytes: a dozen lines. */
-#define HOOK_CONF_MAX 65536
-
 /*
  * The hook must never stall libvirt (libvirt puts no timeout on hooks):
  * whatever it waits on, it gives up after this many seconds and, for a
  * migration, refuses it.
  */
 #define HOOK_TIMEOUT_S 10
-
-enum { HK_POLICY_DIR, HK_LOG, HK_UNMARKED, HK_STATE_DIR, HK_PHASE_SCHED,
-       HK_INJECT, HK__COUNT };
-static const char *const hook_conf_keys[HK__COUNT] = {
-    [HK_POLICY_DIR] = "policy-dir", [HK_LOG] = "log",
-    [HK_UNMARKED] = "unmarked", [HK_STATE_DIR] = "state-dir",
-    [HK_PHASE_SCHED] = "phase-sched", [HK_INJECT] = "inject",
-};
-
-static int hook_conf_path(const char *key, const char *val, char *dst,
-                          size_t dlen, bool none_ok, char *msg, size_t len)
-{
-    if (none_ok && !strcmp(val, "none")) {
-        dst[0] = 0;
-        return 0;
-    }
-    if (val[0] != '/') {
-        snprintf(msg, len, "%s: '%.200s' is not an absolute path%s", key, val,
-                 none_ok ? " (or none)" : "");
-        return -EINVAL;
-    }
-    if (strlen(val) >= dlen) {
-        snprintf(msg, len, "%s: longer than %zu bytes", key, dlen - 1);
-        return -EINVAL;
-    }
-    memcpy(dst, val, strlen(val) + 1);
-    return 0;
-}
-
-static int hook_conf_setting(const char *key, const char *val, void *opaque,
-                             char *msg, size_t len)
-{
-    hook_conf *hc = opaque;
-    int k;
-
-    for (k = 0; k < HK__COUNT && strcmp(key, hook_conf_keys[k]); k++) {
-    }
-    if (k == HK__COUNT) {
-        snprintf(msg, len, "unknown setting '%.64s' (known: policy-dir, log, "
-                 "unmarked, state-dir, phase-sched)", key);
-        return -EINVAL;
-    }
-    if (hc->seen & (1u << k)) {
-        snprintf(msg, len, "%s given twice", key);
-        return -EINVAL;
-    }
-    hc->seen |= 1u << k;
-    switch (k) {
-    case HK_POLICY_DIR:
-        return hook_conf_path(key, val, hc->policy_dir,
-                              sizeof(hc->policy_dir), true, msg, len);
-    case HK_LOG:
-        return hook_conf_path(key, val, hc->log, sizeof(hc->log), false, msg,
-                              len);
-    case HK_STATE_DIR:
-        return hook_conf_path(key, val, hc->state_dir, sizeof(hc->state_dir),
-                              false, msg, len);
-    case HK_UNMARKED:
-        if (!strcmp(val, "veto") || !strcmp(val, "allow")) {
-            hc->opt.unmarked = val[0] == 'v' ? MP_HOOK_UNMARKED_VETO :
-                               MP_HOOK_UNMARKED_ALLOW;
-            return 0;
-        }
-        snprintf(msg, len, "%s: '%.64s' is not veto or allow", key, val);
-        return -EINVAL;
-    case HK_PHASE_SCHED:
-        if (!strcmp(val, "on") || !strcmp(val, "off")) {
-            hc->phase_sched = val[1] == 'n';
-            return 0;
-        }
-        snprintf(msg, len, "%s: '%.64s' is not on or off", key, val);
-        return -EINVAL;
-    default:
-        /* The hook no longer edits the domain's XML (that tainted it
-         * custom-argv); the emulator wrapper applies the settings. */
-        snprintf(msg, len, "inject: no longer exists: the emulator wrapper "
-                 "turns the scheduler on (phase-sched = on|off; "
-                 "libvirt-hooks/install.sh rewrites old files)");
-        return -EINVAL;
-    }
-}
-
-/*
- * migpolicy.conf, read exactly (conf-file.h): a missing file, an unknown
- * key, a value that is not one of the key's values, a key given twice
- * are errors, so that a typo cannot silently let a migration through.
- */
-static int hook_conf_load(const char *path, hook_conf *hc, char *msg,
-                          size_t msg_len)
-{
-    snprintf(hc->policy_dir, sizeof(hc->policy_dir), "%s", DEFAULT_POLICY_DIR);
-    snprintf(hc->log, sizeof(hc->log), "/var/log/libvirt/migpolicy-hook.log");
-    snprintf(hc->state_dir, sizeof(hc->state_dir), "%s", STATE_DIR_DEFAULT);
-    hc->phase_sched = true;
-    hc->opt.unmarked = MP_HOOK_UNMARKED_VETO;
-    hc->seen = 0;
-    return conf_read(path, HOOK_CONF_MAX, hook_conf_setting, hc, msg,
-                     msg_len);
-}
 
 /* mp_hook_options.emulator_enforces: the domain's emulator on this host
  * is the wrapper (it disables userfaultfd for a forbidden post-copy). */
@@ -996,7 +884,6 @@ static int cmd_hook_qemu(int argc, char **argv)
     hook_domain = argv[1];
     signal(SIGALRM, hook_timeout);
     alarm(HOOK_TIMEOUT_S);
-    memset(&hc, 0, sizeof(hc));
     msg[0] = 0;
     err = hook_conf_load(conf_path ? conf_path : DEFAULT_HOOK_CONF, &hc, msg,
                          sizeof(msg));
