@@ -623,6 +623,13 @@ static void xml_refuse_entity(void *ctx, const xmlChar *name, int type,
     xml_refuse_doctype(ctx, NULL, NULL, NULL);
 }
 
+/* libxml2's generic error handler, while we parse: says nothing. */
+static void xml_quiet(void *ctx, const char *fmt, ...)
+{
+    (void)ctx;
+    (void)fmt;
+}
+
 /* Parse @xml; NULL with @msg on failure (@err: -EBADMSG, -EFBIG, -ENOMEM). */
 static xmlDoc *read_xml(const char *xml, size_t len, int *err, char *msg,
                         size_t msg_len)
@@ -649,9 +656,23 @@ static xmlDoc *read_xml(const char *xml, size_t len, int *err, char *msg,
     c->sax->internalSubset = xml_refuse_doctype;
     c->sax->externalSubset = xml_refuse_doctype;
     c->sax->entityDecl = xml_refuse_entity;
-    doc = xmlCtxtReadMemory(c, xml, (int)len, "domain.xml", NULL,
-                            XML_PARSE_NONET | XML_PARSE_NOERROR |
-                            XML_PARSE_NOWARNING);
+    /*
+     * XML_PARSE_NOERROR silences the parser, not libxml2's encoding and I/O
+     * layers, which report through the thread's generic handler (stderr by
+     * default): "encoding error : input conversion failed..." went ahead of
+     * the hook's own reason in libvirt's error.  The library never prints:
+     * quiet for this thread while parsing, then the caller's handler back.
+     */
+    {
+        xmlGenericErrorFunc old = xmlGenericError;
+        void *old_ctx = xmlGenericErrorContext;
+
+        xmlSetGenericErrorFunc(NULL, xml_quiet);
+        doc = xmlCtxtReadMemory(c, xml, (int)len, "domain.xml", NULL,
+                                XML_PARSE_NONET | XML_PARSE_NOERROR |
+                                XML_PARSE_NOWARNING);
+        xmlSetGenericErrorFunc(old_ctx, old);
+    }
     if (g.doctype || !doc || !c->wellFormed) {
         xmlFreeDoc(doc);
         doc = NULL;
@@ -1149,7 +1170,9 @@ int mp_fleet_load_file(mp_fleet *f, const char *path, char *msg,
     for (size_t i = first; i < f->n; i++) {
         f->rules[i].order = f->next_order++;
     }
-    qsort(f->rules, f->n, sizeof(*f->rules), cmp_specificity);
+    if (f->n > 1) {     /* qsort(NULL, 0, ...) is undefined */
+        qsort(f->rules, f->n, sizeof(*f->rules), cmp_specificity);
+    }
     return 0;
 }
 

@@ -168,13 +168,36 @@ def test_prepare_release(mp, tmp):
           "inject: refused with the way out", err)
 
 
+def test_libxml2_quiet(mp, tmp):
+    """Found by fuzz/fuzz-domain-xml.c: libxml2 reports an encoding error
+    through its global handler, which printed "encoding error : input
+    conversion failed..." to the hook's stderr (libvirt's error text) and
+    ahead of the hook's own reason, whatever the parser options."""
+    bad = ("<?xml version='1.0' encoding='EUC-JP'?>".encode() +
+           domain("db-1").replace("db-1", "\xff\xff\xff\xff").encode("latin-1"))
+    env = dict(os.environ)
+    conf = os.path.join(tmp, "hook.conf")
+    with open(conf, "w") as f:
+        f.write("policy-dir = none\nlog = %s\n" % os.path.join(tmp, "l"))
+    env["MIGPOLICY_HOOK_CONF"] = conf
+    p = subprocess.run([mp, "hook-qemu", "db-1", "migrate", "begin", "-"],
+                       input=bad, env=env,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       timeout=20)
+    err = p.stderr.decode(errors="replace")
+    check(p.returncode == 1 and err.startswith("migpolicy: refusing") and
+          err.count("\n") == 1 and "encoding error" not in err,
+          "undecodable XML: refused, the hook's reason alone on stderr",
+          repr(err))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--migpolicy", required=True)
     a = ap.parse_args()
     mp = os.path.abspath(a.migpolicy)
     for t in [test_log_forgery, test_emulator_fifo, test_enforced_by_wrapper,
-              test_prepare_release]:
+              test_prepare_release, test_libxml2_quiet]:
         with tempfile.TemporaryDirectory() as tmp:
             t(mp, tmp)
     print("%d passed, %d failed" % (passed, failed))
