@@ -1748,8 +1748,13 @@ static void migrate_help(void)
            "destination, without --undefinesource it stays defined here.\n");
 }
 
-/* The job's figures; for @completed, 0 if printed, -1 if unavailable. */
-static int print_job(virDomainPtr dom, bool completed)
+/*
+ * The job's figures; for @completed, 0 if printed (@el_ms, @bytes set when
+ * not NULL), -1 if unavailable (no completed job there: libvirt keeps it on
+ * one side only, and not for a domain undefined by the migration).
+ */
+static int print_job(virDomainPtr dom, bool completed,
+                     unsigned long long *el_ms, unsigned long long *bytes)
 {
     virTypedParameterPtr p = NULL;
     int np = 0, type = 0;
@@ -1768,7 +1773,17 @@ static int print_job(virDomainPtr dom, bool completed)
     virTypedParamsGetULLong(p, np, VIR_DOMAIN_JOB_DATA_REMAINING, &rem);
     virTypedParamsGetULLong(p, np, VIR_DOMAIN_JOB_MEMORY_ITERATION, &it);
     virTypedParamsGetULLong(p, np, VIR_DOMAIN_JOB_MEMORY_POSTCOPY_REQS, &req);
+    if (completed && (type == VIR_DOMAIN_JOB_NONE || el == 0)) {
+        virTypedParamsFree(p, np);
+        return -1;
+    }
     if (completed) {
+        if (el_ms) {
+            *el_ms = el;
+        }
+        if (bytes) {
+            *bytes = proc;
+        }
         printf("completed: total_time_ms=%llu downtime_ms=%llu "
                "bytes_processed=%llu memory_iterations=%llu "
                "postcopy_requests=%llu\n", el, dt, proc, it, req);
@@ -1936,7 +1951,7 @@ static int run_job(virt_ctx *v, mig_thread *m, const struct strategy_apply *ap,
             }
         }
         if (cli_mono_s() >= next_progress) {
-            print_job(v->dom, false);
+            print_job(v->dom, false, NULL, NULL);
             next_progress = cli_mono_s() + PROGRESS_PERIOD_MS / 1000.0;
         }
         sleep_ms(50);
@@ -2082,6 +2097,57 @@ static int recover_postcopy(virt_ctx *v, mig_thread *m,
 }
 
 /*
+ * How far the chosen strategy's prediction was from the migration (the
+ * issue's bar: 25 %), and which of the model's inputs were not measured,
+ * i.e. where an error comes from.
+ */
+#define PREDICTION_TOLERANCE 0.25
+
+static void report_prediction(const virt_ctx *v, const wl_opts *w,
+                              bool have_bw, const mp_sim_result *pred,
+                              unsigned long long meas_ms,
+                              unsigned long long meas_bytes, const char *from)
+{
+    double pt = pred->total_time_ms / 1000.0, mt = meas_ms / 1000.0;
+    double pb = pred->bytes_total / 1048576.0, mb = meas_bytes / 1048576.0;
+    double et, eb;
+    char unmeasured[640];
+    size_t o = 0;
+
+    if (!from || !meas_ms || !meas_bytes) {
+        printf("prediction %.2f s, %.1f MiB; not compared: no measured "
+               "figures from libvirt or the scheduler's record\n", pt, pb);
+        return;
+    }
+    et = (pt - mt) / mt;
+    eb = (pb - mb) / mb;
+#define UNMEASURED(...) \
+    o += (size_t)snprintf(unmeasured + o, o < sizeof(unmeasured) ? \
+                          sizeof(unmeasured) - o : 0, __VA_ARGS__)
+    unmeasured[0] = 0;
+    UNMEASURED("%s", have_bw ? "bandwidth (given with -b)" :
+               "bandwidth (no -b: the model's calibrated loopback rate)");
+    if (w->have_touched || w->spec) {
+        UNMEASURED(", touched memory (given)");
+    } else {
+        UNMEASURED(", touched memory (QEMU's RSS: an upper bound)");
+    }
+    if (v->dirty_given) {
+        UNMEASURED(", dirty rate (given)");
+    } else if (v->dirty_mibps < 0) {
+        UNMEASURED(", dirty rate (unavailable: assumed 0)");
+    } else if (v->dirty_saturated) {
+        UNMEASURED(", dirty rate (a saturated set: a lower bound)");
+    }
+#undef UNMEASURED
+    printf("prediction %.2f s, %.1f MiB; measured (%s) %.2f s, %.1f MiB: "
+           "time %+.0f %%, data %+.0f %% (%s 25 %%)\n", pt, pb, from, mt, mb,
+           et * 100, eb * 100, fabs(et) <= PREDICTION_TOLERANCE &&
+           fabs(eb) <= PREDICTION_TOLERANCE ? "within" : "off by more than");
+    printf("  inputs not measured: %s\n", unmeasured);
+}
+
+/*
  * The destination's copy of the domain, by UUID: 1 (in @out), 0 (the
  * destination has no such domain), -1 (cannot tell: its libvirt is not
  * reachable; the connection is dropped, to be opened again next time).
@@ -2143,6 +2209,8 @@ static int cmd_migrate(int argc, char **argv)
     virConnectPtr dconn = NULL;
     virDomainPtr ddom = NULL;
     int64_t started = 0;
+    unsigned long long meas_ms = 0, meas_bytes = 0;
+    const char *meas_from = NULL;
 
     memset(&v, 0, sizeof(v));
     memset(&m, 0, sizeof(m));
@@ -2269,8 +2337,12 @@ static int cmd_migrate(int argc, char **argv)
                 "%s\n", MARKER_TTL_S, ddom ? virt_err() :
                 "destination unreachable from here");
     }
-    if (print_job(v.dom, true) && print_job(ddom, true)) {
-        printf("completed job statistics unavailable: %s\n", virt_err());
+    if (print_job(v.dom, true, &meas_ms, &meas_bytes) &&
+        print_job(ddom, true, &meas_ms, &meas_bytes)) {
+        printf("completed job statistics unavailable from libvirt on "
+               "either host\n");
+    } else {
+        meas_from = "libvirt's completed job";
     }
     /* The scheduler's own figures, as the wrapper's recorder kept them
      * (it writes them when it sees the completion). */
@@ -2282,9 +2354,18 @@ static int cmd_migrate(int argc, char **argv)
             if (sched_record_print(path, false)) {
                 printf("no figures of the scheduler recorded in %s\n",
                        cli_esc(path));
+            } else if (!meas_from) {
+                double t_ms, b;
+                if (!sched_record_figures(path, &t_ms, &b)) {
+                    meas_ms = (unsigned long long)t_ms;
+                    meas_bytes = (unsigned long long)b;
+                    meas_from = "the scheduler's record";
+                }
             }
         }
     }
+    report_prediction(&v, &w, have_bw, &v.choice.rows[strat].sim, meas_ms,
+                      meas_bytes, meas_from);
     rc = 0;
 out:
     virTypedParamsFree(m.first_params, m.first_nparams);

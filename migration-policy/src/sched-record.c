@@ -447,6 +447,33 @@ int sched_record_print(const char *path, bool json)
     return 0;
 }
 
+int sched_record_figures(const char *path, double *total_ms, double *bytes)
+{
+    char *text, msg[256];
+    size_t len;
+    json_value *v = NULL;
+    const json_value *fig, *t, *b;
+    int rc = -1;
+
+    if (conf_read_regular(path, SCHED_RECORD_MAX, &text, &len, msg,
+                          sizeof(msg))) {
+        return -1;
+    }
+    if (!json_parse(text, len, &v, msg, sizeof(msg))) {
+        fig = json_get(v, "figures");
+        t = json_get(fig, "total-time-ms");
+        b = json_get(fig, "transferred-bytes");
+        if (t && t->type == JSON_NUMBER && b && b->type == JSON_NUMBER) {
+            *total_ms = t->num;
+            *bytes = b->num;
+            rc = 0;
+        }
+    }
+    json_free(v);
+    free(text);
+    return rc;
+}
+
 void sched_record_wait(const char *path, int64_t since_unix_s,
                        unsigned timeout_ms)
 {

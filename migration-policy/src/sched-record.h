@@ -52,6 +52,12 @@ int sched_recorder_start(int *qemu_fd, const char *sock, const char *dir,
 int sched_record_print(const char *path, bool json);
 
 /**
+ * sched_record_figures() - a record's total time and bytes sent
+ * Returns: 0, -1 (no record, or no such figures).
+ */
+int sched_record_figures(const char *path, double *total_ms, double *bytes);
+
+/**
  * sched_record_wait() - wait until the record at @path is final and of a
  * migration started at @since_unix_s or later, at most @timeout_ms
  */
