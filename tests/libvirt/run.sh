@@ -14,17 +14,21 @@
 #      switches by itself (post-copy requests > 0), and the landed domain is
 #      not tainted ('virsh dominfo' has no 'tainted' message, 'virsh dumpxml'
 #      no <qemu:commandline>); x-phase-sched is on in its QEMU (read through
-#      the wrapper's side monitor, which does not taint)
+#      the wrapper's side monitor, which does not taint); 'migpolicy
+#      sched-stats' on a prints the scheduler's figures afterwards
 #   2. plain 'virsh migrate --postcopy --postcopy-after-precopy' b->a
-#   3. 'migpolicy migrate' a->b: chooses 'predictive' on our fork; the
-#      marker does not stay in the landed XML
+#   3. 'migpolicy migrate --persistent --undefinesource' a->b: chooses
+#      'predictive' on our fork; the marker does not stay in the landed XML;
+#      the domain is defined on b and no longer on a; its prediction's data
+#      is within 25 % of the migration's (time reported)
 #   4. plain pre-copy 'virsh migrate --live' b->a from a QEMU with the
 #      scheduler on (it orders pre-copy)
 #   5. 'migpolicy migrate --strategy postcopy', '... postcopy-after-precopy',
 #      '... precopy'
 #   6. a VM tagged (virsh metadata) <postcopy>forbidden: 'virsh migrate
 #      --postcopy' is refused by the destination's QEMU (the wrapper took
-#      userfaultfd away) and the VM keeps running on a; plain pre-copy
+#      userfaultfd away) and the VM keeps running on a; malformed tags are
+#      still vetoed by the hook, its reason in virsh's error; plain pre-copy
 #      'virsh migrate --live' moves it; 'migpolicy advise --json';
 #      'migpolicy migrate' chooses pre-copy
 #   7. limits: a job past max-traffic-mib is cancelled (the VM keeps running
@@ -392,20 +396,33 @@ if mv_vm "migpolicy migrate --persistent --undefinesource" mpl-vm1 a b migrate-v
         mp_in a migrate -c "$(sock a)" -b "${BW_MIBPS}MiB/s" --cap-only \
         --persistent --undefinesource mpl-vm1 "$DEST_B"; then
     chosen=$(sed -n 's/^choice: \([a-z-]*\).*/\1/p' "$T/migrate-vm1.out")
-    if [ "$chosen" = predictive ] && ! v b dumpxml mpl-vm1 | grep -q 'mpd:decision' &&
+    bxml=$(v b dumpxml mpl-vm1 2>&1)
+    if [ "$chosen" = predictive ] && [[ $bxml == *'<domain'* ]] && ! grep -q 'mpd:decision' <<<"$bxml" &&
        grep -q 'switched to post-copy *yes, by itself' "$T/migrate-vm1.out"; then
         ok "migpolicy migrate a->b chose 'predictive' ($MV_S s), printed the scheduler's figures, no marker left in b's XML; on b: $MV_VER"
     else
-        bad "migpolicy migrate a->b chose '$chosen'$(v b dumpxml mpl-vm1 | grep -q 'mpd:decision' && echo ', marker left in the XML')"
+        bad "migpolicy migrate a->b chose '$chosen'$(grep -q 'mpd:decision' <<<"$bxml" && echo ', marker left in the XML')"
     fi
-    if v b dominfo mpl-vm1 | grep -q '^Persistent: *yes' &&
-       ! v a list --all --name | grep -qx mpl-vm1; then
+    # (captured first: with pipefail, grep -q closing the pipe early would
+    # fail the pipeline)
+    pinfo=$(v b dominfo mpl-vm1 2>&1); alist=$(v a list --all --name 2>&1)
+    if grep -q '^Persistent: *yes' <<<"$pinfo" && ! grep -qx mpl-vm1 <<<"$alist"; then
         ok "--persistent --undefinesource: mpl-vm1 defined on b, no longer on a"
     else
-        bad "--persistent --undefinesource: b: $(v b dominfo mpl-vm1 | grep Persistent), a: $(v a list --all --name | tr '\n' ' ')"
+        bad "--persistent --undefinesource: b: $(grep Persistent <<<"$pinfo"), a: $(tr '\n' ' ' <<<"$alist")"
     fi
 else
     bad "migpolicy migrate a->b: $MV_WHY"
+fi
+# The prediction against the migration (the issue's bar: 25 %).  Data is
+# asserted within 25 %; time is reported, and when it is off the output
+# must name the inputs the chooser could not measure.
+pl=$(grep -m1 '^prediction ' "$T/migrate-vm1.out")
+if [[ $pl =~ data\ ([-+][0-9]+)\ % ]] && [ "${BASH_REMATCH[1]#[-+]}" -le 25 ] &&
+   { [[ $pl == *"(within 25 %)"* ]] || grep -q '^  inputs not measured: .*bandwidth' "$T/migrate-vm1.out"; }; then
+    ok "migpolicy migrate's prediction: ${pl#prediction }"
+else
+    bad "migpolicy migrate's prediction: '${pl:-no prediction line}' $(grep -m1 '^  inputs not measured' "$T/migrate-vm1.out")"
 fi
 sed -n '/^measured:/,/^  same host/p; /^strategy /,/^choice/p; /^completed/p; /switched/p; /^phase scheduler:/,$p' \
     "$T/migrate-vm1.out" | sed 's/^/    /'
@@ -456,6 +473,22 @@ elif [[ $out == *"Postcopy is not supported: Userfaultfd not available: Operatio
 else
     bad "post-copy of a post-copy-forbidden VM: unexpected outcome: $out (state on a: $(v a domstate mpl-vm2 2>&1))"
 fi
+# A veto that remains (malformed tags, the tenant may veto): the hook's
+# reason reaches virsh after libvirt's own prefix, which the hook cannot
+# change; it is the hook's only line.  Reported: how far into the error.
+v a metadata mpl-vm2 "$NS_URI" --key mp --live --config \
+    --set '<policy><postcopy>sometimes</postcopy></policy>' >/dev/null
+if out=$(v a migrate --live --p2p mpl-vm2 "$DEST_B" 2>&1); then
+    bad "hook veto: the migration of a VM with malformed tags succeeded"
+elif [[ $out == *"exit status 1: migpolicy: refusing migration of 'mpl-vm2': malformed policy: "*"<postcopy>: 'sometimes'"* ]] &&
+     [ "$(v a domstate mpl-vm2)" = running ] && [ "$(v b domstate mpl-vm2 2>&1)" != running ]; then
+    pre=${out%%migpolicy: refusing*}
+    ok "hook veto (malformed tag): mpl-vm2 still on a; the reason follows ${#pre} characters of libvirt's prefix: $(grep -o "migpolicy: refusing.*" <<<"$out" | cut -c1-120)"
+else
+    bad "hook veto (malformed tag): unexpected outcome: $out"
+fi
+v a metadata mpl-vm2 "$NS_URI" --key mp --live --config \
+    --set '<policy><postcopy>forbidden</postcopy><objective>downtime</objective></policy>' >/dev/null
 # The prohibition is enforced where it can be checked: plain pre-copy
 # virsh migrate of that VM is not vetoed any more (host evacuation works).
 if mv_vm "plain pre-copy virsh migrate --live of the post-copy-forbidden VM" \
