@@ -19,13 +19,14 @@
 #   [FUZZ_TARGET=NAME] migration-policy/fuzz/run.sh [SECONDS] [extra libFuzzer flags...]
 #
 # Needs clang and libclang-rt (Debian: apt-get install clang
-# libclang-rt-14-dev).  Uses one job; crashes land in fuzz/out/.
+# libclang-rt-14-dev).  Uses one job; builds and crashes land in fuzz/out/
+# (FUZZ_OUT=DIR elsewhere).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 secs=${1:-60}
 [ $# -gt 0 ] && shift
 target=${FUZZ_TARGET:-trace-read}
-out=$here/out
+out=${FUZZ_OUT:-$here/out}
 mkdir -p "$out/corpus"
 cc=${CC:-clang}
 flags="-g -O1 -D_GNU_SOURCE -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined"
