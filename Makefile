@@ -12,7 +12,7 @@ all: qemu native guest
 help:
 	@echo "make run          build everything, live-migrate a test guest, print the figures"
 	@echo "make check        unit tests + upstream migration-test (quick) + end-to-end migrations + two-host libvirt test"
-	@echo "make check-full   check, with migration-test --full and check-asan"
+	@echo "make check-full   check, with migration-test --full, check-asan and the fuzz targets"
 	@echo "make check-asan   the scheduler's qtests and failure tests on an ASan+UBSan build"
 	@echo "make bench        the baseline benchmark matrix (long: about an hour)"
 	@echo "make bench-warm   page-cache warm-up benchmark on the testbed (root; about 20 min)"

@@ -17,6 +17,9 @@
 #
 #   6. asan       (--full only) the phase qtests and the failure tests on an
 #                 ASan+UBSan build of the fork (scripts/check-asan.sh)
+#   7. fuzz       (--full only) every libFuzzer target of migration-policy
+#                 for 30 s (migration-policy/fuzz/run-all.sh): executions
+#                 per target, any crash fails
 #
 # Every suite runs even if an earlier one fails; the last line is
 # "N passed, N failed" over all suites, and the exit status is 1 if any failed.
@@ -68,6 +71,8 @@ suite "migration-test${full:+ --full}" "$MP_TOP/scripts/run-migration-test.sh" $
 suite e2e "$MP_TOP/tests/e2e/run.sh"
 suite libvirt "$MP_TOP/tests/libvirt/run.sh"
 [ -n "$full" ] && suite asan "$MP_TOP/scripts/check-asan.sh"
+# Every parser of untrusted input under libFuzzer, 30 s each (3 min).
+[ -n "$full" ] && suite fuzz "$MP_TOP/migration-policy/fuzz/run-all.sh" 30
 
 printf 'summary:%s\n' "$summary"
 echo "$total_pass passed, $total_fail failed"

@@ -37,7 +37,10 @@ PKGS_LIBVIRT="libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients libvirt-
  libxml2-dev"
 
 ALL="$PKGS_BUILD $PKGS_BACKPORTS $PKGS_FIRMWARE $PKGS_GUEST $PKGS_BENCH $PKGS_LIBVIRT"
-ALL="$ALL $PKGS_WARM"
+# Fuzz targets (migration-policy/fuzz, make check-full): clang with
+# libFuzzer and the sanitizers' runtimes.
+PKGS_FUZZ="clang libclang-rt-14-dev"
+ALL="$ALL $PKGS_WARM $PKGS_FUZZ"
 
 missing_pkgs() {
     local p out=""

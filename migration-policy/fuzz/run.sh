@@ -7,22 +7,29 @@
 #                         (FUZZ_TARGET=qmp-reply)
 #   warm-read             the hot-list reader of the page-cache warm-up
 #                         (lib/mp-warm-list.c; FUZZ_TARGET=warm-read)
+#   domain-xml            a domain XML with policy tags and a marker, as the
+#                         hook reads it (lib/mp-policy.c; FUZZ_TARGET=domain-xml)
+#   fleet                 a fleet policy file (lib/mp-policy.c)
+#   hook-conf             migpolicy.conf, the emulator wrapper's policy file
+#                         and the scheduler's record (src/hook-conf.c,
+#                         src/emulator-state.c, src/json-read.c)
 # CRC checks are disabled in this build (see CRC_BAD in lib/mp-trace.c)
 # so that mutations reach the code behind them.
 #
-#   [FUZZ_TARGET=qmp-reply] migration-policy/fuzz/run.sh [SECONDS] [extra libFuzzer flags...]
+#   [FUZZ_TARGET=NAME] migration-policy/fuzz/run.sh [SECONDS] [extra libFuzzer flags...]
 #
 # Needs clang and libclang-rt (Debian: apt-get install clang
-# libclang-rt-14-dev).  Uses one job; crashes land in fuzz/out/.
+# libclang-rt-14-dev).  Uses one job; builds and crashes land in fuzz/out/
+# (FUZZ_OUT=DIR elsewhere).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 secs=${1:-60}
 [ $# -gt 0 ] && shift
 target=${FUZZ_TARGET:-trace-read}
-out=$here/out
+out=${FUZZ_OUT:-$here/out}
 mkdir -p "$out/corpus"
 cc=${CC:-clang}
-flags="-g -O1 -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined"
+flags="-g -O1 -D_GNU_SOURCE -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined"
 case $target in
 trace-read)
     cp -n "$here"/corpus/* "$out/corpus/" 2>/dev/null || true
@@ -52,7 +59,35 @@ warm-read)
     exec "$out/fuzz-warm-read" -max_total_time="$secs" -malloc_limit_mb=256 \
         -rss_limit_mb=1024 -max_len=65536 -artifact_prefix="$out/" \
         -print_final_stats=1 "$@" "$out/corpus" ;;
-*) echo "run.sh: unknown FUZZ_TARGET '$target' (trace-read, qmp-reply, warm-read)" >&2; exit 2 ;;
+domain-xml|fleet)
+    out=$out/$target
+    mkdir -p "$out/corpus"
+    cp -n "$here"/corpus-$target/* "$out/corpus/" 2>/dev/null || true
+    # libxml2 as the library links it (pkg-config), the whole policy code.
+    $cc $flags -I"$here/../include" -I"$here/../lib" \
+        $(pkg-config --cflags libxml-2.0) \
+        "$here/fuzz-$target.c" "$here/../lib/mp-policy.c" \
+        "$here/../lib/mp-util.c" "$here/../lib/mp-sim.c" \
+        "$here/../lib/mp-trace.c" "$here/../lib/mp-predict.c" \
+        "$here/../lib/mp-replay.c" \
+        $(pkg-config --libs libxml-2.0) -lz -lm -o "$out/fuzz-$target"
+    # A domain XML is at most MP_DOMAIN_XML_MAX (1 MiB, checked before any
+    # parsing); 16 KiB inputs reach every element and keep the rate up.
+    exec "$out/fuzz-$target" -max_total_time="$secs" -malloc_limit_mb=256 \
+        -rss_limit_mb=1024 -max_len=16384 -artifact_prefix="$out/" \
+        -print_final_stats=1 "$@" "$out/corpus" ;;
+hook-conf)
+    out=$out/hook-conf
+    mkdir -p "$out/corpus"
+    cp -n "$here"/corpus-hook-conf/* "$out/corpus/" 2>/dev/null || true
+    $cc $flags -I"$here/../include" -I"$here/../lib" -I"$here/../src" \
+        "$here/fuzz-hook-conf.c" "$here/../src/hook-conf.c" \
+        "$here/../src/conf-file.c" "$here/../src/emulator-state.c" \
+        "$here/../src/json-read.c" -o "$out/fuzz-hook-conf"
+    exec "$out/fuzz-hook-conf" -max_total_time="$secs" -malloc_limit_mb=256 \
+        -rss_limit_mb=1024 -max_len=65536 -artifact_prefix="$out/" \
+        -print_final_stats=1 "$@" "$out/corpus" ;;
+*) echo "run.sh: unknown FUZZ_TARGET '$target' (trace-read, qmp-reply, warm-read, domain-xml, fleet, hook-conf)" >&2; exit 2 ;;
 esac
 # 64 MiB chunks are the format's largest allocation; anything bigger than
 # 256 MiB in one malloc is a bug.

@@ -30,6 +30,22 @@ extern "C" {
 /* Errors                                                              */
 
 /**
+ * mp_escape_text() - text made safe for a log line or a terminal
+ * @in: text from anywhere (a domain name, a QMP error, a file name)
+ * @out: buffer
+ * @out_len: its size
+ *
+ * Control characters (C0, DEL, and the C1 range U+0080-U+009F), bytes that
+ * are not valid UTF-8, and the backslash become escapes: \n, \r, \t,
+ * \\, \xNN.  Valid UTF-8 text is kept.  A result too long for @out ends
+ * in "..." rather than being cut silently.  No newline or terminal escape
+ * sequence of @in reaches the output.
+ *
+ * Returns: @out.
+ */
+char *mp_escape_text(const char *in, char *out, size_t out_len);
+
+/**
  * mp_strerror() - describe an error code returned by libmigpolicy
  * @err: negative errno value (a positive value is treated as its negation)
  *
@@ -61,6 +77,24 @@ const char *mp_strerror(int err);
 
 /* Most blocks in the text form (one character per block per line). */
 #define MP_TEXT_MAX_BLOCKS (UINT64_C(1) << 24)
+
+/*
+ * Address space a trace's blocks may cover at most, bytes (blocks x
+ * pages per block x page size): 2^52, the largest physical address
+ * space of any machine QEMU emulates (x86-64's 52-bit MAXPHYADDR).
+ */
+#define MP_TRACE_MAX_SPAN (UINT64_C(1) << 52)
+
+/*
+ * Work a trace may cause by default (mp_trace_reader_set_plane_limit()):
+ * planes of at most MP_TRACE_PLANE_FLOOR bytes plus MP_TRACE_PLANE_RATIO
+ * bytes per input byte.  deflate reaches 1032:1 on empty planes, so a
+ * 2.6 MB file could ask for 2.6 GB of planes (10 s of inflate and CRC);
+ * recorded traces compress about 26:1 (tests/data/linpack-n1000.trace),
+ * and 64 MiB of planes is an hour of a 1 GiB guest.
+ */
+#define MP_TRACE_PLANE_FLOOR (UINT64_C(64) << 20)
+#define MP_TRACE_PLANE_RATIO 64u
 
 /** Encoding of a trace file. */
 typedef enum mp_trace_format {
@@ -115,6 +149,18 @@ typedef struct mp_trace_reader mp_trace_reader;
  * Returns: a reader (free with mp_trace_reader_free()), or NULL (no memory).
  */
 mp_trace_reader *mp_trace_reader_new(void);
+
+/**
+ * mp_trace_reader_set_plane_limit() - bound the work a trace may cause
+ * @r: unopened reader
+ * @max_bytes: most uncompressed plane bytes decoded in all; 0 = the
+ *             default, MP_TRACE_PLANE_FLOOR + MP_TRACE_PLANE_RATIO x the
+ *             input's size
+ *
+ * A chunk that would go past the limit fails with -EFBIG before it is
+ * inflated (a large, mostly idle recording can need a higher limit).
+ */
+void mp_trace_reader_set_plane_limit(mp_trace_reader *r, uint64_t max_bytes);
 
 /**
  * mp_trace_open() - open a trace file, binary or text (detected)
@@ -691,10 +737,27 @@ int mp_sim_record_parse(const char *line, size_t len, mp_sim_record *rec,
  */
 #define MP_DECISION_NS "https://qemu-phase-sched.invalid/decision/1"
 
+/*
+ * Largest domain XML read, bytes: libvirt's own bound on a string in its
+ * RPC (VIR_NET_MESSAGE_STRING_MAX), so no domain libvirt can send is
+ * larger.
+ */
+#define MP_DOMAIN_XML_MAX (4u << 20)
+
 /* Longest label, file origin or reason text kept, bytes incl. NUL. */
 #define MP_POLICY_LABEL_MAX 64u
-#define MP_POLICY_ORIGIN_MAX 160u
+#define MP_POLICY_ORIGIN_MAX 640u
+/* Longest policy file path: every value's origin names its file whole. */
+#define MP_POLICY_PATH_MAX 200u
 #define MP_POLICY_MSG_MAX 512u
+
+/*
+ * Largest limits a policy may name.  2,000,000 ms is QEMU's own bound on
+ * downtime-limit (MAX_MIGRATE_DOWNTIME_SECONDS); 10^9 MiB (about 1 PiB)
+ * is far above anything a migration sends and keeps every value exact.
+ */
+#define MP_POLICY_MAX_DOWNTIME_MS 2000000u
+#define MP_POLICY_MAX_TRAFFIC_MIB 1000000000u
 
 /** What the chooser minimises. */
 typedef enum mp_objective {
@@ -743,8 +806,20 @@ typedef struct mp_policy {
     mp_tier tier;
     char label[MP_POLICY_LABEL_MAX];
     /* resolved: where each field came from ("tag", "FILE:LINE [sel]",
-     * "default", "tier fog") */
+     * "default", "tier fog", "FILE:LINE [sel], enforced; tag 'allowed'
+     * ignored", "tag, tighter than enforced FILE:LINE [sel]") */
     char origin[MP_PF__COUNT][MP_POLICY_ORIGIN_MAX];
+    /* resolved: bit per field whose fleet value is enforced (tags may
+     * only tighten it), and per field whose tag was ignored for that */
+    unsigned enforced;
+    unsigned tag_ignored;
+    /* resolved: bit per field whose value is the VM's own (a tag, or the
+     * fail-closed answer to malformed tags) */
+    unsigned from_tag;
+    /* resolved: may the VM's own tags veto a migration (malformed tags,
+     * a tag's limit)?  1 by default; "tenant-veto = no" in a fleet rule */
+    int tenant_veto;
+    char tenant_veto_origin[MP_POLICY_ORIGIN_MAX];
 } mp_policy;
 
 /**
@@ -754,18 +829,54 @@ typedef struct mp_policy {
  */
 typedef struct mp_marker {
     int present;                 /* 1 if the XML had a marker */
+    int valid;                   /* 1 if it is exactly what 'migpolicy
+                                    migrate' writes (else: reject_reason) */
+    char reject_reason[96];
     int postcopy;                /* 1 if the migration uses post-copy */
+    int has_postcopy;
     char strategy[32];           /* e.g. "predictive" */
-    int64_t expires_unix_s;      /* marker ignored after this (0 = never) */
+    int64_t expires_unix_s;      /* marker ignored after this */
     double downtime_ms;          /* the source's prediction (attribute
                                     downtime-ms), < 0 = not given */
     double traffic_mib;          /* the source's prediction of the MiB
                                     sent (traffic-mib), < 0 = not given */
 } mp_marker;
 
+/*
+ * Latest expiry a marker may carry, s from now: 'migpolicy migrate' writes
+ * now + 120 s; 60 s more for the hosts' clocks to disagree.
+ */
+#define MP_MARKER_MAX_AHEAD_S 180u
+
+/** What a marker is worth at a given time (mp_marker_check()). */
+typedef enum mp_marker_state {
+    MP_MARKER_NONE = 0,          /* no marker */
+    MP_MARKER_VALID = 1,
+    MP_MARKER_EXPIRED = 2,       /* valid, but its time has passed */
+    MP_MARKER_REJECTED = 3,      /* malformed, or expires too far ahead */
+} mp_marker_state;
+
+/**
+ * mp_marker_check() - whether a parsed marker is to be honoured now
+ * @m: from mp_domain_parse_xml()
+ * @now_unix_s: the current time
+ * @why: buffer for a one-line description ("marker predictive", "marker
+ *       expired 30 s ago", "marker rejected: no expiry (expires=)"), or
+ *       NULL
+ * @why_len: size of @why
+ *
+ * A marker that is not MP_MARKER_VALID is ignored as a whole: the
+ * migration counts as unmarked.
+ *
+ * Returns: the state.
+ */
+mp_marker_state mp_marker_check(const mp_marker *m, int64_t now_unix_s,
+                                char *why, size_t why_len);
+
 /** struct mp_domain - what libmigpolicy reads from a domain XML */
 typedef struct mp_domain {
     char name[256];
+    char uuid[37];               /* <uuid>, "" if absent */
     char emulator[1024];         /* <devices><emulator>, "" if absent */
     uint64_t memory_bytes;       /* <memory>, 0 if absent */
     int ram_shareable;           /* <memoryBacking><access mode='shared'/> */
@@ -817,8 +928,11 @@ int mp_policy_set_field(mp_policy *p, const char *key, const char *value,
  * `virsh metadata --set` stores them).  An unknown child, a duplicate, a
  * bad value, or a second <mp:policy> is an error.
  *
- * Returns: 0, -EBADMSG (not XML, or not a <domain>), -EINVAL (malformed
- * tags) or -ENOMEM.
+ * The XML is untrusted: a <!DOCTYPE> (hence any entity) is refused, no
+ * network is used, and more than MP_DOMAIN_XML_MAX bytes are refused.
+ *
+ * Returns: 0, -EBADMSG (not XML, a DOCTYPE, or not a <domain>), -EFBIG
+ * (too large), -EINVAL (malformed tags) or -ENOMEM.
  */
 int mp_domain_parse_xml(const char *xml, size_t len, mp_domain *out,
                         char *msg, size_t msg_len);
@@ -850,7 +964,8 @@ int mp_fleet_load_file(mp_fleet *f, const char *path, char *msg,
 /**
  * mp_fleet_load_dir() - add every "*.conf" of a directory, in name order
  * @f: rule set
- * @dir: directory; a missing directory adds nothing and succeeds
+ * @dir: directory; missing or unreadable is an error (no rules at all
+ *       would drop every operator rule)
  * @msg: as mp_fleet_load_file()
  * @msg_len: size of @msg
  *
@@ -876,10 +991,37 @@ void mp_fleet_free(mp_fleet *f);
  * Precedence, per field: built-in default < tier default < matching
  * fleet rules from least to most specific ("*", then name globs by
  * number of literal characters, then label=, then an exact name; ties:
- * the later rule) < the VM's tags.
+ * the later rule) < the VM's tags, except where the winning fleet rule
+ * enforces the field ("enforce = KEY,..."): then a tag applies only if
+ * it tightens the value (a lower limit, post-copy forbidden) and is
+ * ignored otherwise (docs/policy.md has the table).
  */
 void mp_policy_resolve(const mp_fleet *fleet, const char *name,
                        const mp_policy *tags, mp_policy *out);
+
+/**
+ * mp_policy_resolve_domain() - the effective policy of a parsed domain,
+ * failing closed on malformed tags
+ * @fleet: rules, or NULL
+ * @d: from mp_domain_parse_xml() (its name is set even when the tags are
+ *     malformed)
+ * @parse_err: what mp_domain_parse_xml() returned
+ * @parse_msg: its message
+ * @out: the policy
+ * @msg: a warning when 1 is returned, or NULL
+ * @msg_len: size of @msg
+ *
+ * Malformed tags are the tenant's: by default they refuse (-EINVAL, the
+ * caller vetoes).  Where the fleet says "tenant-veto = no" they are
+ * ignored instead and post-copy is forbidden (the one thing they might
+ * have asked for that matters), so that the VM can still be evacuated.
+ *
+ * Returns: 0, 1 (malformed tags ignored, @msg says so), -EINVAL
+ * (malformed tags refuse), or @parse_err for any other error.
+ */
+int mp_policy_resolve_domain(const mp_fleet *fleet, const mp_domain *d,
+                             int parse_err, const char *parse_msg,
+                             mp_policy *out, char *msg, size_t msg_len);
 
 /** Strategies the chooser compares. */
 typedef enum mp_strategy {
@@ -1005,25 +1147,25 @@ int mp_dirty_estimate(double long_mibps, double long_s, double short_mibps,
 
 /** Hook: what to do with migrations when post-copy is forbidden. */
 typedef enum mp_hook_unmarked {
-    MP_HOOK_UNMARKED_VETO = 0,   /* refuse unmarked migrations (default) */
-    MP_HOOK_UNMARKED_ALLOW = 1,  /* let them through (cannot check) */
+    MP_HOOK_UNMARKED_VETO = 0,   /* refuse what cannot be enforced (default) */
+    MP_HOOK_UNMARKED_ALLOW = 1,  /* let it through */
 } mp_hook_unmarked;
-
-/** Hook: when to add our fork's -global settings to the XML. */
-typedef enum mp_hook_inject {
-    MP_HOOK_INJECT_MARKED = 0,   /* when the marker says post-copy */
-    MP_HOOK_INJECT_ALWAYS = 1,   /* whenever post-copy is allowed */
-    MP_HOOK_INJECT_NEVER = 2,
-} mp_hook_inject;
 
 /** struct mp_hook_options - the hook's configuration */
 typedef struct mp_hook_options {
+    /* a VM whose post-copy is forbidden, when this host cannot enforce it
+     * (the domain's emulator is not the migpolicy emulator wrapper) and
+     * the migration carries no valid pre-copy marker */
     mp_hook_unmarked unmarked;
-    mp_hook_inject inject;
     int64_t now_unix_s;          /* current time (marker expiry) */
-    /* 1 if @emulator accepts -global migration.x-phase-sched; NULL =
-     * assume no */
-    int (*emulator_has_phase_sched)(const char *emulator, void *opaque);
+    /*
+     * 1 if @emulator, on this host, enforces a forbidden post-copy at QEMU
+     * start (it is the migpolicy emulator wrapper, which disables
+     * userfaultfd in QEMU), 0 if not, with @why saying why not; NULL =
+     * never
+     */
+    int (*emulator_enforces)(const char *emulator, void *opaque, char *why,
+                             size_t why_len);
     void *opaque;
 } mp_hook_options;
 
@@ -1031,9 +1173,10 @@ typedef struct mp_hook_options {
 typedef struct mp_hook_result {
     int veto;                    /* 1: refuse the migration (exit 1) */
     char reason[MP_POLICY_MSG_MAX]; /* the refusal, or "" */
-    char log[MP_POLICY_MSG_MAX]; /* one line describing the decision */
-    char *xml;                   /* rewritten XML (free()), NULL = unchanged */
+    char log[MP_POLICY_MSG_MAX * 2]; /* one line describing the decision */
     mp_policy policy;            /* the resolved policy */
+    int enforced;                /* 1: a forbidden post-copy is enforced
+                                    by the destination's QEMU */
 } mp_hook_result;
 
 /**
@@ -1045,30 +1188,61 @@ typedef struct mp_hook_result {
  * @opt: configuration
  * @res: filled
  *
- * Vetoes malformed tags, and a migration the policy forbids: marked
- * post-copy when post-copy is forbidden, or unmarked (libvirt does not
- * tell hooks whether a migration uses post-copy) unless @opt allows it;
- * a marked migration whose predicted downtime or traffic (the marker's
- * downtime-ms, traffic-mib) breaks this host's resolved max-downtime-ms or
- * max-traffic-mib (its fleet files may be stricter than the source's).
- * Removes the marker and, per @opt->inject and when the emulator has
- * x-phase-sched, adds <qemu:commandline> -global migration.x-postcopy-ram=on
- * and -global migration.x-phase-sched=on; a migration marked pre-copy has
- * those two removed instead (other arguments stay).  Unless @opt->inject
- * is never, carries max-downtime-ms below QEMU's default 300 ms as
- * -global migration.x-downtime-limit=MS (replacing one there, removing it
- * when the policy has no such limit), so that the next migration from
- * this host, plain virsh included, aims at it.
+ * The hook never rewrites the XML (libvirt would taint the domain
+ * "hook-script"); it accepts or vetoes.  Vetoes: unreadable XML;
+ * malformed tags (unless the fleet says tenant-veto = no: then post-copy
+ * is forbidden instead); post-copy forbidden and a valid marker saying
+ * post-copy; post-copy forbidden where it cannot be enforced (the
+ * domain's emulator is not the wrapper) and no valid pre-copy marker,
+ * unless @opt->unmarked allows it or the prohibition is the tenant's own
+ * and tenant-veto = no; a valid marker whose predicted downtime or
+ * traffic breaks this host's max-downtime-ms or max-traffic-mib (its
+ * fleet files may be stricter than the source's), unless the limit is
+ * the tenant's and tenant-veto = no.  A forbidden post-copy that the
+ * destination enforces is accepted: a pre-copy migration goes ahead, a
+ * post-copy one is refused by the destination's QEMU.
  *
  * Returns: 0 (see @res->veto), -ENOMEM.
  */
 int mp_hook_migrate_begin(const char *xml, size_t len, const mp_fleet *fleet,
                           const mp_hook_options *opt, mp_hook_result *res);
 
+/** struct mp_hook_prepared - what a QEMU about to start must apply */
+typedef struct mp_hook_prepared {
+    char name[256];
+    char uuid[37];               /* "" if the XML has none */
+    mp_policy policy;            /* resolved (fail closed, see below) */
+    uint64_t downtime_limit_ms;  /* QEMU's downtime-limit to set, 0 = its
+                                    default (only limits under 300 ms) */
+    char log[MP_POLICY_MSG_MAX * 2]; /* one line describing it */
+} mp_hook_prepared;
+
+/**
+ * mp_hook_prepare() - the policy of a domain about to start ("qemu DOMAIN
+ * prepare begin -", on every start and incoming migration), for the
+ * emulator wrapper
+ * @xml: the domain XML libvirt is starting
+ * @len: bytes in @xml
+ * @fleet: fleet rules, or NULL
+ * @fleet_error: why the fleet could not be read, or NULL
+ * @out: filled
+ *
+ * Fails closed without refusing the start: unreadable XML or tags, or a
+ * fleet that could not be read, give post-copy forbidden (and the log
+ * says why).
+ *
+ * Returns: 0, or -EBADMSG when the XML cannot name the domain (no UUID):
+ * then nothing can be prepared and the wrapper applies its own fail-closed
+ * default.
+ */
+int mp_hook_prepare(const char *xml, size_t len, const mp_fleet *fleet,
+                    const char *fleet_error, mp_hook_prepared *out);
+
 /**
  * mp_marker_add_xml() - add (or replace) the decision marker in a domain
- * XML; for a strategy without post-copy also remove the scheduler's
- * -global arguments (see mp_hook_migrate_begin())
+ * XML; also remove the -global migration.x-postcopy-ram/x-phase-sched
+ * arguments that earlier versions of the hook added to <qemu:commandline>
+ * (the emulator wrapper applies them now, without tainting the domain)
  * @xml: domain XML
  * @len: bytes
  * @strategy: chosen strategy

@@ -31,6 +31,13 @@ void mp_msg(char *buf, size_t len, const char *fmt, ...)
 /* Strict unsigned decimal: digits only, no sign, no overflow.  0 or -EINVAL. */
 int mp_parse_u64(const char *s, uint64_t *out);
 
+/*
+ * Strict decimal as policies write numbers: digits, optionally a '.' and
+ * more digits (at most 15 and 9); no sign, exponent, hex, white space or
+ * unit.  0 or -EINVAL.
+ */
+int mp_parse_decimal(const char *s, double *out);
+
 /* Strict non-negative finite double.  0 or -EINVAL. */
 int mp_parse_double(const char *s, double *out);
 

@@ -20,6 +20,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 #include <libxml/xmlsave.h>
@@ -149,13 +153,20 @@ static void enum_choices(const char *const *names, size_t n, char *buf,
     }
 }
 
-/* A positive finite decimal without unit, e.g. "300" or "2.5". */
-static int parse_positive_number(const char *v, double *out)
+/*
+ * A positive decimal without unit, e.g. "300" or "2.5", at most @max:
+ * -EINVAL (not such a number: "0x10", "1e3", "200ms", "-5"), -ERANGE
+ * (0, or over @max).
+ */
+static int parse_positive_number(const char *v, double max, double *out)
 {
     double d;
 
-    if (mp_parse_double(v, &d) || !(d > 0) || d > 1e15) {
+    if (mp_parse_decimal(v, &d)) {
         return -EINVAL;
+    }
+    if (!(d > 0) || d > max) {
+        return -ERANGE;
     }
     *out = d;
     return 0;
@@ -250,16 +261,30 @@ int mp_policy_set_field(mp_policy *p, const char *key, const char *value,
         p->postcopy = (mp_postcopy_rule)e;
         break;
     case MP_PF_MAX_DOWNTIME:
-        if (parse_positive_number(v, &p->max_downtime_ms)) {
+        e = parse_positive_number(v, MP_POLICY_MAX_DOWNTIME_MS,
+                                  &p->max_downtime_ms);
+        if (e == -ERANGE) {
+            mp_msg(msg, msg_len, "<max-downtime-ms>: '%s' is not in "
+                   "0 < ms <= %u", v, MP_POLICY_MAX_DOWNTIME_MS);
+            return -EINVAL;
+        }
+        if (e) {
             mp_msg(msg, msg_len, "<max-downtime-ms>: '%s' is not a positive "
-                   "number of milliseconds (no unit)", v);
+                   "number of milliseconds (decimal, no unit)", v);
             return -EINVAL;
         }
         break;
     case MP_PF_MAX_TRAFFIC:
-        if (parse_positive_number(v, &p->max_traffic_mib)) {
+        e = parse_positive_number(v, MP_POLICY_MAX_TRAFFIC_MIB,
+                                  &p->max_traffic_mib);
+        if (e == -ERANGE) {
+            mp_msg(msg, msg_len, "<max-traffic-mib>: '%s' is not in "
+                   "0 < MiB <= %u", v, MP_POLICY_MAX_TRAFFIC_MIB);
+            return -EINVAL;
+        }
+        if (e) {
             mp_msg(msg, msg_len, "<max-traffic-mib>: '%s' is not a positive "
-                   "number of MiB (no unit)", v);
+                   "number of MiB (decimal, no unit)", v);
             return -EINVAL;
         }
         break;
@@ -308,16 +333,36 @@ static xmlNode *child(const xmlNode *parent, const char *name)
     return NULL;
 }
 
-static void copy_text(const xmlNode *n, char *out, size_t len)
+/* The trimmed text of @n into @out; -ENAMETOOLONG (and "") if it does
+ * not fit: a cut name or path would name something else. */
+static int copy_text(const xmlNode *n, char *out, size_t len)
 {
     xmlChar *t = n ? xmlNodeGetContent(n) : NULL;
+    int err = 0;
 
     out[0] = 0;
     if (t) {
         char *s = trim((char *)t);
-        snprintf(out, len, "%s", s);
+        if (strlen(s) >= len) {
+            err = -ENAMETOOLONG;
+        } else {
+            memcpy(out, s, strlen(s) + 1);
+        }
         xmlFree(t);
     }
+    return err;
+}
+
+/* "6d3b7c1e-2f7a-4c55-9a38-1c0a7f6b2e01", lower or upper case hex. */
+static bool is_uuid(const char *s)
+{
+    for (int i = 0; i < 36; i++) {
+        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+        if (dash ? s[i] != '-' : !isxdigit((unsigned char)s[i])) {
+            return false;
+        }
+    }
+    return s[36] == 0;
 }
 
 /* libvirt's <memory unit='KiB'>N</memory> into bytes; 0 if unreadable. */
@@ -336,8 +381,7 @@ static uint64_t memory_bytes(const xmlNode *mem)
     if (!mem) {
         return 0;
     }
-    copy_text(mem, text, sizeof(text));
-    if (mp_parse_u64(text, &v)) {
+    if (copy_text(mem, text, sizeof(text)) || mp_parse_u64(text, &v)) {
         return 0;
     }
     u = xmlGetProp(mem, (const xmlChar *)"unit");
@@ -405,7 +449,11 @@ static int parse_policy_elem(const xmlNode *pol, mp_policy *p, char *msg,
                    field_names[f]);
             return -EINVAL;
         }
-        copy_text(c, text, sizeof(text));
+        if (copy_text(c, text, sizeof(text))) {
+            mp_msg(msg, msg_len, "<mp:policy>: <%s>: value longer than %zu "
+                   "bytes", (const char *)c->name, sizeof(text) - 1);
+            return -EINVAL;
+        }
         err = mp_policy_set_field(p, (const char *)c->name, text, sub,
                                   sizeof(sub));
         if (err) {
@@ -416,42 +464,228 @@ static int parse_policy_elem(const xmlNode *pol, mp_policy *p, char *msg,
     return 0;
 }
 
-static void parse_marker(const xmlNode *d, mp_marker *m)
+/* Reject the marker: it is then ignored as a whole (it grants nothing). */
+static void marker_reject(mp_marker *m, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void marker_reject(mp_marker *m, const char *fmt, ...)
 {
-    xmlChar *s = xmlGetProp(d, (const xmlChar *)"strategy");
-    xmlChar *pc = xmlGetProp(d, (const xmlChar *)"postcopy");
-    xmlChar *ex = xmlGetProp(d, (const xmlChar *)"expires");
-    xmlChar *dt = xmlGetProp(d, (const xmlChar *)"downtime-ms");
-    xmlChar *tr = xmlGetProp(d, (const xmlChar *)"traffic-mib");
-    uint64_t v;
-    double x;
+    va_list ap;
 
-    m->present = 1;
-    /* Predictions: absent or unreadable = not given. */
-    m->downtime_ms = dt && !mp_parse_double((char *)dt, &x) && x >= 0 ?
-                     x : -1;
-    m->traffic_mib = tr && !mp_parse_double((char *)tr, &x) && x >= 0 ?
-                     x : -1;
-    xmlFree(dt);
-    xmlFree(tr);
-    snprintf(m->strategy, sizeof(m->strategy), "%s", s ? (char *)s : "");
-    /* A marker that does not say "no" is taken as post-copy. */
-    m->postcopy = !(pc && strcmp((char *)pc, "no") == 0);
-    m->expires_unix_s = ex && !mp_parse_u64((char *)ex, &v) ?
-                        (int64_t)v : 0;
-    xmlFree(s);
-    xmlFree(pc);
-    xmlFree(ex);
+    if (!m->valid) {
+        return;             /* keep the first reason */
+    }
+    m->valid = 0;
+    va_start(ap, fmt);
+    vsnprintf(m->reject_reason, sizeof(m->reject_reason), fmt, ap);
+    va_end(ap);
 }
 
-static xmlDoc *read_xml(const char *xml, size_t len)
+/*
+ * A marker is written by 'migpolicy migrate' (mp_marker_add_xml()) and
+ * read by the destination's hook.  Anything it would not write makes
+ * the marker invalid: a missing or unreadable expiry (a hand-made
+ * postcopy="no" without one was honoured forever), an unknown strategy
+ * or attribute, a postcopy= that is not "yes"/"no" or disagrees with the
+ * strategy, a prediction that is not a decimal.
+ */
+static void parse_marker(const xmlNode *d, mp_marker *m)
 {
-    if (len > INT32_MAX) {
+    uint64_t v;
+    double x;
+    int s;
+
+    if (m->present) {
+        marker_reject(m, "more than one <mpd:decision>");
+        return;
+    }
+    m->present = 1;
+    m->valid = 1;
+    m->downtime_ms = -1;
+    m->traffic_mib = -1;
+    for (const xmlAttr *a = d->properties; a; a = a->next) {
+        const char *name = (const char *)a->name;
+        xmlChar *val = xmlNodeListGetString(d->doc, a->children, 1);
+        const char *t = val ? (const char *)val : "";
+
+        if (a->ns) {
+            marker_reject(m, "attribute %s in a namespace", name);
+        } else if (strcmp(name, "strategy") == 0) {
+            s = mp_strategy_from_name(t);
+            if (s < 0) {
+                marker_reject(m, "unknown strategy");
+            } else {
+                snprintf(m->strategy, sizeof(m->strategy), "%s", t);
+            }
+        } else if (strcmp(name, "postcopy") == 0) {
+            if (strcmp(t, "yes") == 0 || strcmp(t, "no") == 0) {
+                m->postcopy = t[0] == 'y';
+                m->has_postcopy = 1;
+            } else {
+                marker_reject(m, "postcopy is not yes or no");
+            }
+        } else if (strcmp(name, "expires") == 0) {
+            if (mp_parse_u64(t, &v) || v > INT64_MAX) {
+                marker_reject(m, "expires is not a decimal Unix time");
+            } else {
+                m->expires_unix_s = (int64_t)v;
+            }
+        } else if (strcmp(name, "downtime-ms") == 0 ||
+                   strcmp(name, "traffic-mib") == 0) {
+            if (mp_parse_decimal(t, &x)) {
+                marker_reject(m, "%s is not a decimal number", name);
+            } else if (name[0] == 'd') {
+                m->downtime_ms = x;
+            } else {
+                m->traffic_mib = x;
+            }
+        } else {
+            marker_reject(m, "unknown attribute %s", name);
+        }
+        xmlFree(val);
+    }
+    if (!m->strategy[0]) {
+        marker_reject(m, "no strategy");
+    } else if (!m->has_postcopy) {
+        marker_reject(m, "no postcopy attribute");
+    } else if (m->postcopy != mp_strategy_uses_postcopy(
+                   (mp_strategy)mp_strategy_from_name(m->strategy))) {
+        marker_reject(m, "postcopy=%s contradicts strategy %s",
+                      m->postcopy ? "yes" : "no", m->strategy);
+    }
+    if (m->expires_unix_s == 0) {
+        marker_reject(m, "no expiry (expires=)");
+    }
+}
+
+mp_marker_state mp_marker_check(const mp_marker *m, int64_t now_unix_s,
+                                char *why, size_t why_len)
+{
+    if (!m->present) {
+        mp_msg(why, why_len, "no marker");
+        return MP_MARKER_NONE;
+    }
+    if (!m->valid) {
+        mp_msg(why, why_len, "marker rejected: %s", m->reject_reason);
+        return MP_MARKER_REJECTED;
+    }
+    if (m->expires_unix_s < now_unix_s) {
+        mp_msg(why, why_len, "marker expired %lld s ago",
+               (long long)(now_unix_s - m->expires_unix_s));
+        return MP_MARKER_EXPIRED;
+    }
+    if (m->expires_unix_s - now_unix_s > MP_MARKER_MAX_AHEAD_S) {
+        mp_msg(why, why_len, "marker rejected: expires %lld s from now, "
+               "more than %u", (long long)(m->expires_unix_s - now_unix_s),
+               MP_MARKER_MAX_AHEAD_S);
+        return MP_MARKER_REJECTED;
+    }
+    mp_msg(why, why_len, "marker %s", m->strategy);
+    return MP_MARKER_VALID;
+}
+
+/*
+ * Untrusted XML (a tenant writes the metadata, a peer sends the domain):
+ * no DTD at all, so no entity can be declared, expanded or fetched (an
+ * internal entity was honoured before, and one 100 KB entity used 10,000
+ * times cost seconds and a GiB); no network (XML_PARSE_NONET), no
+ * XML_PARSE_NOENT, no XML_PARSE_HUGE (libxml2's default depth and text
+ * limits stay), at most MP_DOMAIN_XML_MAX bytes.  The DOCTYPE is refused
+ * from the SAX callback libxml2 calls when it meets one, before anything
+ * of its internal subset is parsed.
+ */
+typedef struct xml_guard {
+    bool doctype;
+} xml_guard;
+
+static void xml_refuse_doctype(void *ctx, const xmlChar *name,
+                               const xmlChar *external_id,
+                               const xmlChar *system_id)
+{
+    xmlParserCtxt *c = ctx;
+    xml_guard *g = c->_private;
+
+    (void)name;
+    (void)external_id;
+    (void)system_id;
+    g->doctype = true;
+    xmlStopParser(c);
+}
+
+static void xml_refuse_entity(void *ctx, const xmlChar *name, int type,
+                              const xmlChar *public_id,
+                              const xmlChar *system_id, xmlChar *content)
+{
+    (void)name;
+    (void)type;
+    (void)public_id;
+    (void)system_id;
+    (void)content;
+    xml_refuse_doctype(ctx, NULL, NULL, NULL);
+}
+
+/* libxml2's generic error handler, while we parse: says nothing. */
+static void xml_quiet(void *ctx, const char *fmt, ...)
+{
+    (void)ctx;
+    (void)fmt;
+}
+
+/* Parse @xml; NULL with @msg on failure (@err: -EBADMSG, -EFBIG, -ENOMEM). */
+static xmlDoc *read_xml(const char *xml, size_t len, int *err, char *msg,
+                        size_t msg_len)
+{
+    xmlParserCtxt *c;
+    xml_guard g = { .doctype = false };
+    xmlDoc *doc;
+
+    *err = 0;
+    if (len > MP_DOMAIN_XML_MAX) {
+        *err = -EFBIG;
+        mp_msg(msg, msg_len, "domain XML of %zu bytes is over the limit of "
+               "%u bytes", len, MP_DOMAIN_XML_MAX);
         return NULL;
     }
-    return xmlReadMemory(xml, (int)len, "domain.xml", NULL,
-                         XML_PARSE_NONET | XML_PARSE_NOERROR |
-                         XML_PARSE_NOWARNING);
+    c = xmlNewParserCtxt();
+    if (!c || !c->sax) {
+        xmlFreeParserCtxt(c);
+        *err = -ENOMEM;
+        mp_msg(msg, msg_len, "%s", mp_strerror(*err));
+        return NULL;
+    }
+    c->_private = &g;
+    c->sax->internalSubset = xml_refuse_doctype;
+    c->sax->externalSubset = xml_refuse_doctype;
+    c->sax->entityDecl = xml_refuse_entity;
+    /*
+     * XML_PARSE_NOERROR silences the parser, not libxml2's encoding and I/O
+     * layers, which report through the thread's generic handler (stderr by
+     * default): "encoding error : input conversion failed..." went ahead of
+     * the hook's own reason in libvirt's error.  The library never prints:
+     * quiet for this thread while parsing, then the caller's handler back.
+     */
+    {
+        xmlGenericErrorFunc old = xmlGenericError;
+        void *old_ctx = xmlGenericErrorContext;
+
+        xmlSetGenericErrorFunc(NULL, xml_quiet);
+        doc = xmlCtxtReadMemory(c, xml, (int)len, "domain.xml", NULL,
+                                XML_PARSE_NONET | XML_PARSE_NOERROR |
+                                XML_PARSE_NOWARNING);
+        xmlSetGenericErrorFunc(old_ctx, old);
+    }
+    if (g.doctype || !doc || !c->wellFormed) {
+        xmlFreeDoc(doc);
+        doc = NULL;
+        *err = -EBADMSG;
+        if (g.doctype) {
+            mp_msg(msg, msg_len, "domain XML with a <!DOCTYPE> (DTDs and "
+                   "entities are not accepted)");
+        } else {
+            mp_msg(msg, msg_len, "not well-formed XML");
+        }
+    }
+    xmlFreeParserCtxt(c);
+    return doc;
 }
 
 static int parse_domain_doc(xmlDoc *doc, mp_domain *out, char *msg,
@@ -465,10 +699,24 @@ static int parse_domain_doc(xmlDoc *doc, mp_domain *out, char *msg,
                "not <domain>)");
         return -EBADMSG;
     }
-    copy_text(child(root, "name"), out->name, sizeof(out->name));
+    if (copy_text(child(root, "name"), out->name, sizeof(out->name))) {
+        mp_msg(msg, msg_len, "<name>: longer than %zu bytes",
+               sizeof(out->name) - 1);
+        return -EBADMSG;
+    }
+    if (copy_text(child(root, "uuid"), out->uuid, sizeof(out->uuid)) ||
+        (out->uuid[0] && !is_uuid(out->uuid))) {
+        mp_msg(msg, msg_len, "<uuid>: not a UUID");
+        return -EBADMSG;
+    }
     out->memory_bytes = memory_bytes(child(root, "memory"));
     dev = child(root, "devices");
-    copy_text(child(dev, "emulator"), out->emulator, sizeof(out->emulator));
+    if (copy_text(child(dev, "emulator"), out->emulator,
+                  sizeof(out->emulator))) {
+        mp_msg(msg, msg_len, "<emulator>: longer than %zu bytes",
+               sizeof(out->emulator) - 1);
+        return -EBADMSG;
+    }
     mb = child(root, "memoryBacking");
     if (mb) {
         xmlNode *acc = child(mb, "access");
@@ -510,13 +758,12 @@ static int parse_domain_doc(xmlDoc *doc, mp_domain *out, char *msg,
 int mp_domain_parse_xml(const char *xml, size_t len, mp_domain *out,
                         char *msg, size_t msg_len)
 {
-    xmlDoc *doc = read_xml(xml, len);
     int err;
+    xmlDoc *doc = read_xml(xml, len, &err, msg, msg_len);
 
     if (!doc) {
         memset(out, 0, sizeof(*out));
-        mp_msg(msg, msg_len, "not well-formed XML");
-        return -EBADMSG;
+        return err;
     }
     err = parse_domain_doc(doc, out, msg, msg_len);
     xmlFreeDoc(doc);
@@ -525,6 +772,25 @@ int mp_domain_parse_xml(const char *xml, size_t len, mp_domain *out,
 
 /* ------------------------------------------------------------------ */
 /* Fleet policy files                                                  */
+
+/*
+ * Write an origin.  By construction it fits: a path of at most
+ * MP_POLICY_PATH_MAX bytes, ":LINE [label=PATTERN]" with a pattern under
+ * 256 bytes, and at most 60 bytes of words around one of those.
+ */
+_Static_assert(MP_POLICY_ORIGIN_MAX >= MP_POLICY_PATH_MAX + 24 + 256 + 100,
+               "an origin must hold a path, a selector and its note");
+static void origin_set(char *dst, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void origin_set(char *dst, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(dst, MP_POLICY_ORIGIN_MAX, fmt, ap);
+    va_end(ap);
+}
+
 
 typedef enum sel_kind {
     SEL_ANY = 0,        /* [*] */
@@ -540,12 +806,17 @@ typedef struct fleet_rule {
                            specific */
     unsigned order;     /* load order: a later rule wins a tie */
     mp_policy p;
+    unsigned enforce;   /* bit per field: tags may tighten, not loosen */
+    int tenant_veto;    /* -1 unset, 0 no, 1 yes */
+    bool have_enforce;
     char origin[MP_POLICY_ORIGIN_MAX];
 } fleet_rule;
 
+/* Rules, kept sorted from least to most specific (cmp_specificity()). */
 struct mp_fleet {
     fleet_rule *rules;
     size_t n, cap;
+    unsigned next_order;
 };
 
 mp_fleet *mp_fleet_new(void)
@@ -590,6 +861,20 @@ static int parse_selector(const char *s, fleet_rule *r)
     return 0;
 }
 
+/* Is @a less specific than @b (applied first, so @b overrides)? */
+static int cmp_specificity(const void *pa, const void *pb)
+{
+    const fleet_rule *a = pa, *b = pb;
+
+    if (a->kind != b->kind) {
+        return (int)a->kind - (int)b->kind;
+    }
+    if (a->literal != b->literal) {
+        return a->literal < b->literal ? -1 : 1;
+    }
+    return a->order < b->order ? -1 : a->order > b->order;
+}
+
 static int fleet_push(mp_fleet *f, const fleet_rule *r)
 {
     if (f->n == f->cap) {
@@ -605,10 +890,99 @@ static int fleet_push(mp_fleet *f, const fleet_rule *r)
     return 0;
 }
 
+/* "enforce = postcopy, max-traffic-mib" (or "all"): the fields of this
+ * section that tags may only tighten. */
+static int parse_enforce(char *v, fleet_rule *r, char *msg, size_t len)
+{
+    char *save = NULL;
+
+    r->enforce = 0;
+    r->have_enforce = true;
+    for (char *t = strtok_r(v, ", \t", &save); t;
+         t = strtok_r(NULL, ", \t", &save)) {
+        int f;
+        if (strcmp(t, "all") == 0) {
+            r->enforce = ~0u;
+            continue;
+        }
+        for (f = 0; f < MP_PF__COUNT; f++) {
+            if (f != MP_PF_LABEL && strcmp(t, field_names[f]) == 0) {
+                break;
+            }
+        }
+        if (f == MP_PF__COUNT) {
+            mp_msg(msg, len, "enforce: '%s' is not a policy key (objective, "
+                   "postcopy, max-downtime-ms, max-traffic-mib, tier, or "
+                   "all)", t);
+            return -EINVAL;
+        }
+        r->enforce |= 1u << f;
+    }
+    if (!r->enforce) {
+        mp_msg(msg, len, "enforce: names no key");
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* End of a section: "all" becomes the keys it sets; an enforced key it
+ * does not set is an error (enforcing nothing would look like a rule). */
+static int fleet_close_section(fleet_rule *r, char *msg, size_t len)
+{
+    if (r->enforce == ~0u) {
+        r->enforce = r->p.set & ~(1u << MP_PF_LABEL);
+    } else if (r->enforce & ~r->p.set) {
+        for (int f = 0; f < MP_PF__COUNT; f++) {
+            if ((r->enforce & ~r->p.set) & (1u << f)) {
+                mp_msg(msg, len, "enforce names %s, which this section does "
+                       "not set", field_names[f]);
+                return -EINVAL;
+            }
+        }
+    }
+    return 0;
+}
+
+/*
+ * Open a policy file for reading without blocking on a FIFO or a device:
+ * only a regular file of at most FLEET_FILE_MAX bytes.
+ */
+static FILE *open_regular(const char *path, size_t max, int *err, char *msg,
+                          size_t msg_len)
+{
+    struct stat st;
+    FILE *fp;
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+
+    if (fd < 0) {
+        *err = -errno;
+        mp_msg(msg, msg_len, "%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+        *err = -EINVAL;
+        mp_msg(msg, msg_len, "%s: not a regular file", path);
+        close(fd);
+        return NULL;
+    }
+    if ((uint64_t)st.st_size > max) {
+        *err = -EFBIG;
+        mp_msg(msg, msg_len, "%s: larger than %zu bytes", path, max);
+        close(fd);
+        return NULL;
+    }
+    fp = fdopen(fd, "r");
+    if (!fp) {
+        *err = -errno;
+        mp_msg(msg, msg_len, "%s: %s", path, strerror(errno));
+        close(fd);
+    }
+    return fp;
+}
+
 int mp_fleet_load_file(mp_fleet *f, const char *path, char *msg,
                        size_t msg_len)
 {
-    FILE *fp = fopen(path, "r");
     char line[1024], sub[MP_POLICY_MSG_MAX];
     size_t first = f->n;
     unsigned lineno = 0;
@@ -616,15 +990,21 @@ int mp_fleet_load_file(mp_fleet *f, const char *path, char *msg,
     bool in_section = false;
     long total = 0;
     int err = 0;
+    FILE *fp;
 
+    /* The origin of every value names the file: it must fit whole. */
+    if (strlen(path) > MP_POLICY_PATH_MAX) {
+        mp_msg(msg, msg_len, "%.64s...: policy file path longer than %u "
+               "bytes", path, MP_POLICY_PATH_MAX);
+        return -ENAMETOOLONG;
+    }
+    fp = open_regular(path, FLEET_FILE_MAX, &err, msg, msg_len);
     if (!fp) {
-        err = -errno;
-        mp_msg(msg, msg_len, "%s: %s", path, strerror(-err));
         return err;
     }
     memset(&cur, 0, sizeof(cur));
     while (fgets(line, sizeof(line), fp)) {
-        char *s, *eq;
+        char *s, *eq, *key, *val;
         size_t n = strlen(line);
 
         lineno++;
@@ -640,20 +1020,43 @@ int mp_fleet_load_file(mp_fleet *f, const char *path, char *msg,
             err = -EINVAL;
             break;
         }
+        if (strlen(line) != n || (n && memchr(line, '\0', n))) {
+            mp_msg(msg, msg_len, "%s:%u: NUL byte", path, lineno);
+            err = -EINVAL;
+            break;
+        }
         s = trim(line);
+        for (const char *q = s; *q; q++) {
+            if ((unsigned char)*q < 0x20 && *q != '\t') {
+                mp_msg(msg, msg_len, "%s:%u: control character 0x%02x",
+                       path, lineno, (unsigned char)*q);
+                err = -EINVAL;
+                break;
+            }
+        }
+        if (err) {
+            break;
+        }
         if (!*s || *s == '#' || *s == ';') {
             continue;
         }
         if (*s == '[') {
             char *e = strchr(s, ']');
-            if (in_section && (err = fleet_push(f, &cur))) {
+            if (in_section &&
+                ((err = fleet_close_section(&cur, sub, sizeof(sub))) ||
+                 (err = fleet_push(f, &cur)))) {
+                if (err != -ENOMEM) {
+                    mp_msg(msg, msg_len, "%s [section ending before line "
+                           "%u]: %s", cur.origin, lineno, sub);
+                }
                 break;
             }
             memset(&cur, 0, sizeof(cur));
+            cur.tenant_veto = -1;
             if (!e || e[1]) {
                 mp_msg(msg, msg_len, "%s:%u: malformed section header "
-                       "(expected [*], [name=GLOB] or [label=NAME])", path,
-                       lineno);
+                       "(expected [*], [name=GLOB] or [label=NAME] alone on "
+                       "its line)", path, lineno);
                 err = -EINVAL;
                 break;
             }
@@ -665,10 +1068,10 @@ int mp_fleet_load_file(mp_fleet *f, const char *path, char *msg,
                 err = -EINVAL;
                 break;
             }
-            snprintf(cur.origin, sizeof(cur.origin), "%s:%u [%s%s%s]", path,
-                     lineno, cur.kind == SEL_ANY ? "*" :
-                     cur.kind == SEL_LABEL ? "label=" : "name=",
-                     cur.pattern, "");
+            origin_set(cur.origin, "%s:%u [%s%s]", path, lineno,
+                       cur.kind == SEL_ANY ? "*" :
+                       cur.kind == SEL_LABEL ? "label=" : "name=",
+                       cur.pattern);
             in_section = true;
             continue;
         }
@@ -686,13 +1089,59 @@ int mp_fleet_load_file(mp_fleet *f, const char *path, char *msg,
             break;
         }
         *eq = 0;
-        if (strcmp(trim(s), "label") == 0) {
+        key = trim(s);
+        val = trim(eq + 1);
+        if (strcmp(key, "label") == 0) {
             mp_msg(msg, msg_len, "%s:%u: 'label' is a per-VM tag; select "
                    "labelled VMs with [label=NAME]", path, lineno);
             err = -EINVAL;
             break;
         }
-        if (mp_policy_set_field(&cur.p, trim(s), eq + 1, sub, sizeof(sub))) {
+        if (strcmp(key, "enforce") == 0) {
+            if (cur.have_enforce) {
+                mp_msg(msg, msg_len, "%s:%u: enforce given twice in this "
+                       "section", path, lineno);
+                err = -EINVAL;
+                break;
+            }
+            if (parse_enforce(val, &cur, sub, sizeof(sub))) {
+                mp_msg(msg, msg_len, "%s:%u: %s", path, lineno, sub);
+                err = -EINVAL;
+                break;
+            }
+            continue;
+        }
+        if (strcmp(key, "tenant-veto") == 0) {
+            if (cur.tenant_veto >= 0) {
+                mp_msg(msg, msg_len, "%s:%u: tenant-veto given twice in "
+                       "this section", path, lineno);
+                err = -EINVAL;
+                break;
+            }
+            if (strcmp(val, "yes") && strcmp(val, "no")) {
+                mp_msg(msg, msg_len, "%s:%u: tenant-veto: '%s' is not yes "
+                       "or no", path, lineno, val);
+                err = -EINVAL;
+                break;
+            }
+            cur.tenant_veto = val[0] == 'y';
+            continue;
+        }
+        {
+            int fi;
+            for (fi = 0; fi < MP_PF__COUNT; fi++) {
+                if (strcmp(key, field_names[fi]) == 0) {
+                    break;
+                }
+            }
+            if (fi < MP_PF__COUNT && (cur.p.set & (1u << fi))) {
+                mp_msg(msg, msg_len, "%s:%u: %s given twice in this section",
+                       path, lineno, key);
+                err = -EINVAL;
+                break;
+            }
+        }
+        if (mp_policy_set_field(&cur.p, key, val, sub, sizeof(sub))) {
             mp_msg(msg, msg_len, "%s:%u: %s", path, lineno, sub);
             err = -EINVAL;
             break;
@@ -703,7 +1152,12 @@ int mp_fleet_load_file(mp_fleet *f, const char *path, char *msg,
         mp_msg(msg, msg_len, "%s: read error", path);
     }
     if (!err && in_section) {
-        err = fleet_push(f, &cur);
+        err = fleet_close_section(&cur, sub, sizeof(sub));
+        if (err) {
+            mp_msg(msg, msg_len, "%s: %s", cur.origin, sub);
+        } else {
+            err = fleet_push(f, &cur);
+        }
     }
     fclose(fp);
     if (err) {
@@ -714,7 +1168,10 @@ int mp_fleet_load_file(mp_fleet *f, const char *path, char *msg,
         return err;
     }
     for (size_t i = first; i < f->n; i++) {
-        f->rules[i].order = (unsigned)i;
+        f->rules[i].order = f->next_order++;
+    }
+    if (f->n > 1) {     /* qsort(NULL, 0, ...) is undefined */
+        qsort(f->rules, f->n, sizeof(*f->rules), cmp_specificity);
     }
     return 0;
 }
@@ -733,12 +1190,14 @@ int mp_fleet_load_dir(mp_fleet *f, const char *dir, char *msg,
     size_t n = 0, cap = 0;
     int err = 0;
 
+    /* A missing or misspelt directory is an error: silently no fleet
+     * rules would drop every operator rule. */
+    /* A missing or misspelt directory is an error: no rules at all would
+     * silently drop every operator rule. */
     if (!d) {
-        if (errno == ENOENT) {
-            return 0;
-        }
         err = -errno;
-        mp_msg(msg, msg_len, "%s: %s", dir, strerror(-err));
+        mp_msg(msg, msg_len, "policy directory %s: %s", dir,
+               strerror(-err));
         return err;
     }
     while ((de = readdir(d))) {
@@ -783,52 +1242,43 @@ int mp_fleet_load_dir(mp_fleet *f, const char *dir, char *msg,
     return err;
 }
 
-/* Is @a less specific than @b (applied first, so @b overrides)? */
-static int cmp_specificity(const void *pa, const void *pb)
+/* Set field @f of @out from @src, with @origin. */
+static void set_one(mp_policy *out, const mp_policy *src, int f,
+                    const char *origin)
 {
-    const fleet_rule *a = *(const fleet_rule *const *)pa;
-    const fleet_rule *b = *(const fleet_rule *const *)pb;
-
-    if (a->kind != b->kind) {
-        return (int)a->kind - (int)b->kind;
+    switch ((mp_policy_field)f) {
+    case MP_PF_OBJECTIVE:
+        out->objective = src->objective;
+        break;
+    case MP_PF_POSTCOPY:
+        out->postcopy = src->postcopy;
+        break;
+    case MP_PF_MAX_DOWNTIME:
+        out->max_downtime_ms = src->max_downtime_ms;
+        break;
+    case MP_PF_MAX_TRAFFIC:
+        out->max_traffic_mib = src->max_traffic_mib;
+        break;
+    case MP_PF_TIER:
+        out->tier = src->tier;
+        break;
+    case MP_PF_LABEL:
+        memcpy(out->label, src->label, sizeof(out->label));
+        break;
+    default:
+        return;
     }
-    if (a->literal != b->literal) {
-        return a->literal < b->literal ? -1 : 1;
-    }
-    return a->order < b->order ? -1 : a->order > b->order;
+    out->set |= 1u << f;
+    origin_set(out->origin[f], "%s", origin);
 }
 
 static void apply_fields(mp_policy *out, const mp_policy *src,
                          const char *origin)
 {
     for (int f = 0; f < MP_PF__COUNT; f++) {
-        if (!(src->set & (1u << f))) {
-            continue;
+        if (src->set & (1u << f)) {
+            set_one(out, src, f, origin);
         }
-        switch ((mp_policy_field)f) {
-        case MP_PF_OBJECTIVE:
-            out->objective = src->objective;
-            break;
-        case MP_PF_POSTCOPY:
-            out->postcopy = src->postcopy;
-            break;
-        case MP_PF_MAX_DOWNTIME:
-            out->max_downtime_ms = src->max_downtime_ms;
-            break;
-        case MP_PF_MAX_TRAFFIC:
-            out->max_traffic_mib = src->max_traffic_mib;
-            break;
-        case MP_PF_TIER:
-            out->tier = src->tier;
-            break;
-        case MP_PF_LABEL:
-            memcpy(out->label, src->label, sizeof(out->label));
-            break;
-        default:
-            break;
-        }
-        out->set |= 1u << f;
-        snprintf(out->origin[f], sizeof(out->origin[f]), "%s", origin);
     }
 }
 
@@ -848,14 +1298,63 @@ static bool rule_matches(const fleet_rule *r, const char *name,
     return false;
 }
 
+/*
+ * Does tag value @t of field @f tighten (1), keep (0) or loosen (-1) the
+ * enforced value in @p?  Limits tighten downwards; post-copy by being
+ * forbidden; objective and tier have no order, so any change loosens.
+ */
+static int tag_tightens(const mp_policy *p, const mp_policy *t, int f)
+{
+    switch ((mp_policy_field)f) {
+    case MP_PF_POSTCOPY:
+        if (t->postcopy == p->postcopy) {
+            return 0;
+        }
+        return t->postcopy == MP_POSTCOPY_FORBIDDEN ? 1 : -1;
+    case MP_PF_MAX_DOWNTIME:
+        return t->max_downtime_ms < p->max_downtime_ms ? 1 :
+               t->max_downtime_ms > p->max_downtime_ms ? -1 : 0;
+    case MP_PF_MAX_TRAFFIC:
+        return t->max_traffic_mib < p->max_traffic_mib ? 1 :
+               t->max_traffic_mib > p->max_traffic_mib ? -1 : 0;
+    case MP_PF_OBJECTIVE:
+        return t->objective == p->objective ? 0 : -1;
+    case MP_PF_TIER:
+        return t->tier == p->tier ? 0 : -1;
+    default:
+        return -1;
+    }
+}
+
+static const char *field_value_text(const mp_policy *p, int f, char *buf,
+                                    size_t len)
+{
+    switch ((mp_policy_field)f) {
+    case MP_PF_OBJECTIVE:
+        return mp_objective_name(p->objective);
+    case MP_PF_POSTCOPY:
+        return mp_postcopy_rule_name(p->postcopy);
+    case MP_PF_MAX_DOWNTIME:
+        snprintf(buf, len, "%g", p->max_downtime_ms);
+        return buf;
+    case MP_PF_MAX_TRAFFIC:
+        snprintf(buf, len, "%g", p->max_traffic_mib);
+        return buf;
+    case MP_PF_TIER:
+        return mp_tier_name(p->tier);
+    default:
+        return "?";
+    }
+}
+
 void mp_policy_resolve(const mp_fleet *fleet, const char *name,
                        const mp_policy *tags, mp_policy *out)
 {
     const char *label = tags && (tags->set & (1u << MP_PF_LABEL)) ?
                         tags->label : NULL;
-    const fleet_rule *stack[64];
-    size_t n = 0;
     mp_policy defaults;
+    mp_tier tier = MP_TIER_UNSET;
+    bool tier_enforced = false;
 
     memset(out, 0, sizeof(*out));
     memset(&defaults, 0, sizeof(defaults));
@@ -868,42 +1367,111 @@ void mp_policy_resolve(const mp_fleet *fleet, const char *name,
             snprintf(out->origin[f], sizeof(out->origin[f]), "default");
         }
     }
+    out->tenant_veto = 1;
+    snprintf(out->tenant_veto_origin, sizeof(out->tenant_veto_origin),
+             "default");
+    name = name ? name : "";
+
+    /* A tier given anywhere sets the objective's default first: the most
+     * specific rule's, or the tag's unless a rule enforces the tier. */
     for (size_t i = 0; fleet && i < fleet->n; i++) {
-        if (rule_matches(&fleet->rules[i], name ? name : "", label)) {
-            if (n == NELEM(stack)) {
-                /* Keep the most specific 64: drop the least. */
-                qsort(stack, n, sizeof(*stack), cmp_specificity);
-                memmove(stack, stack + 1, (n - 1) * sizeof(*stack));
-                n--;
+        const fleet_rule *r = &fleet->rules[i];
+        if (rule_matches(r, name, label) && (r->p.set & (1u << MP_PF_TIER))) {
+            tier = r->p.tier;
+            tier_enforced = r->enforce & (1u << MP_PF_TIER);
+        }
+    }
+    if (tags && (tags->set & (1u << MP_PF_TIER)) && !tier_enforced) {
+        tier = tags->tier;
+    }
+    if (tier == MP_TIER_FOG) {
+        /* Fog links are thin and shared: by default spare them. */
+        out->objective = MP_OBJECTIVE_TRAFFIC;
+        snprintf(out->origin[MP_PF_OBJECTIVE], MP_POLICY_ORIGIN_MAX,
+                 "tier fog");
+    }
+
+    /* Fleet rules, least specific first (the array is kept sorted). */
+    for (size_t i = 0; fleet && i < fleet->n; i++) {
+        const fleet_rule *r = &fleet->rules[i];
+        if (!rule_matches(r, name, label)) {
+            continue;
+        }
+        for (int f = 0; f < MP_PF__COUNT; f++) {
+            if (r->p.set & (1u << f)) {
+                set_one(out, &r->p, f, r->origin);
+                if (r->enforce & (1u << f)) {
+                    out->enforced |= 1u << f;
+                } else {
+                    out->enforced &= ~(1u << f);
+                }
             }
-            stack[n++] = &fleet->rules[i];
+        }
+        if (r->tenant_veto >= 0) {
+            out->tenant_veto = r->tenant_veto;
+            origin_set(out->tenant_veto_origin, "%s", r->origin);
         }
     }
-    qsort(stack, n, sizeof(*stack), cmp_specificity);
-    /* A tier given anywhere sets the objective's default first. */
-    {
-        mp_tier tier = MP_TIER_UNSET;
-        for (size_t i = 0; i < n; i++) {
-            if (stack[i]->p.set & (1u << MP_PF_TIER)) {
-                tier = stack[i]->p.tier;
-            }
+    if (!tags) {
+        return;
+    }
+
+    /* The VM's tags: over everything that is not enforced; an enforced
+     * value only where the tag tightens it. */
+    for (int f = 0; f < MP_PF__COUNT; f++) {
+        char was[MP_POLICY_ORIGIN_MAX], v[32];
+        int t;
+
+        if (!(tags->set & (1u << f))) {
+            continue;
         }
-        if (tags && (tags->set & (1u << MP_PF_TIER))) {
-            tier = tags->tier;
+        if (!(out->enforced & (1u << f))) {
+            set_one(out, tags, f, "tag");
+            out->from_tag |= 1u << f;
+            continue;
         }
-        if (tier == MP_TIER_FOG) {
-            /* Fog links are thin and shared: by default spare them. */
-            out->objective = MP_OBJECTIVE_TRAFFIC;
-            snprintf(out->origin[MP_PF_OBJECTIVE], MP_POLICY_ORIGIN_MAX,
-                     "tier fog");
+        t = tag_tightens(out, tags, f);
+        snprintf(was, sizeof(was), "%s", out->origin[f]);
+        if (t > 0) {
+            set_one(out, tags, f, "tag");
+            out->from_tag |= 1u << f;
+            origin_set(out->origin[f], "tag, tighter than enforced %s", was);
+        } else if (t < 0) {
+            out->tag_ignored |= 1u << f;
+            origin_set(out->origin[f], "%s, enforced; tag '%s' ignored", was,
+                       field_value_text(tags, f, v, sizeof(v)));
         }
     }
-    for (size_t i = 0; i < n; i++) {
-        apply_fields(out, &stack[i]->p, stack[i]->origin);
+}
+
+int mp_policy_resolve_domain(const mp_fleet *fleet, const mp_domain *d,
+                             int parse_err, const char *parse_msg,
+                             mp_policy *out, char *msg, size_t msg_len)
+{
+    if (parse_err == 0) {
+        mp_policy_resolve(fleet, d->name, d->has_policy ? &d->tags : NULL,
+                          out);
+        return 0;
     }
-    if (tags) {
-        apply_fields(out, tags, "tag");
+    if (parse_err != -EINVAL) {
+        return parse_err;
     }
+    /* Malformed tags: their label is unknown, so only [*] and [name=]
+     * rules apply.  May tenants veto (the default)?  Then refuse. */
+    mp_policy_resolve(fleet, d->name, NULL, out);
+    if (out->tenant_veto) {
+        return -EINVAL;
+    }
+    /* No: ignore the tags but fail closed on what they may have said:
+     * post-copy forbidden. */
+    out->postcopy = MP_POSTCOPY_FORBIDDEN;
+    out->from_tag |= 1u << MP_PF_POSTCOPY;
+    origin_set(out->origin[MP_PF_POSTCOPY], "malformed tags, tenant-veto = "
+               "no (%s)", out->tenant_veto_origin);
+    mp_msg(msg, msg_len, "malformed policy tags ignored (tenant-veto = no, "
+           "%s): %s; post-copy forbidden", out->tenant_veto_origin,
+           parse_msg ? parse_msg : "");
+    return 1;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1288,49 +1856,6 @@ static int strip_injected_args(xmlNode *root)
     return removed;
 }
 
-static int inject_args(xmlNode *root)
-{
-    xmlNode *cl = NULL, *c;
-    xmlNs *ns;
-
-    for (c = root->children; c; c = c->next) {
-        if (is_elem(c, "commandline") && in_ns(c, QEMU_NS)) {
-            cl = c;
-            break;
-        }
-    }
-    if (!cl) {
-        cl = xmlNewChild(root, NULL, (const xmlChar *)"commandline", NULL);
-        if (!cl) {
-            return -ENOMEM;
-        }
-        ns = xmlNewNs(cl, (const xmlChar *)QEMU_NS, (const xmlChar *)"qemu");
-        if (!ns) {
-            return -ENOMEM;
-        }
-        xmlSetNs(cl, ns);
-    }
-    ns = cl->ns;
-    /* Already there (a VM that came with them): add nothing. */
-    for (c = cl->children; c; c = c->next) {
-        xmlChar *v = is_elem(c, "arg") ?
-                     xmlGetProp(c, (const xmlChar *)"value") : NULL;
-        bool have = v && strcmp((char *)v, phase_sched_args[3]) == 0;
-        xmlFree(v);
-        if (have) {
-            return 0;
-        }
-    }
-    for (size_t i = 0; i < NELEM(phase_sched_args); i++) {
-        xmlNode *a = xmlNewChild(cl, ns, (const xmlChar *)"arg", NULL);
-        if (!a || !xmlSetProp(a, (const xmlChar *)"value",
-                              (const xmlChar *)phase_sched_args[i])) {
-            return -ENOMEM;
-        }
-    }
-    return 1;
-}
-
 /* The -global the hook owns for the downtime limit. */
 #define DOWNTIME_LIMIT_PREFIX "migration.x-downtime-limit="
 
@@ -1345,29 +1870,6 @@ static uint64_t carried_downtime_limit(const mp_policy *p)
         p->max_downtime_ms < MP_SIM_DEFAULT_DOWNTIME_LIMIT_MS) {
         uint64_t ms = (uint64_t)floor(p->max_downtime_ms);
         return ms ? ms : 1;
-    }
-    return 0;
-}
-
-/* Marked migration: does the source's prediction fit this host's
- * limits?  Returns 1 (with @msg) if not. */
-static int check_marked_limits(const mp_domain *d, const mp_policy *p,
-                               char *msg, size_t len)
-{
-    const mp_marker *m = &d->marker;
-
-    if (p->max_traffic_mib > 0 && m->traffic_mib > p->max_traffic_mib) {
-        mp_msg(msg, len, "strategy %s is predicted to send %.0f MiB, over "
-               "max-traffic-mib %g (%s)", m->strategy, m->traffic_mib,
-               p->max_traffic_mib, p->origin[MP_PF_MAX_TRAFFIC]);
-        return 1;
-    }
-    if (p->max_downtime_ms > 0 && m->downtime_ms > p->max_downtime_ms) {
-        mp_msg(msg, len, "strategy %s is predicted to pause the guest "
-               "%.0f ms, over max-downtime-ms %g (%s)", m->strategy,
-               m->downtime_ms, p->max_downtime_ms,
-               p->origin[MP_PF_MAX_DOWNTIME]);
-        return 1;
     }
     return 0;
 }
@@ -1469,139 +1971,205 @@ int mp_policy_traffic_exceeded(const mp_policy *policy, uint64_t bytes_sent,
     return 1;
 }
 
+/* Is field @f's value the tenant's own (a tag)? */
+static bool tenant_field(const mp_policy *p, mp_policy_field f)
+{
+    return p->from_tag & (1u << f);
+}
+
+/*
+ * Parse the incoming XML and resolve its policy, failing closed: 0 (and
+ * @warn may hold a warning), or 1 with @res vetoed.
+ */
+static int hook_resolve(const char *xml, size_t len, const mp_fleet *fleet,
+                        mp_domain *dom, mp_hook_result *res, char *warn,
+                        size_t warn_len)
+{
+    char msg[MP_POLICY_MSG_MAX];
+    int err, rr;
+
+    err = mp_domain_parse_xml(xml, len, dom, msg, sizeof(msg));
+    if (err == -ENOMEM) {
+        return err;
+    }
+    if (err && err != -EINVAL) {
+        res->veto = 1;
+        mp_msg(res->reason, sizeof(res->reason), "migpolicy: refusing "
+               "the incoming domain: %s", msg);
+        mp_msg(res->log, sizeof(res->log), "%s veto: %s",
+               dom->name[0] ? dom->name : "?", msg);
+        return 1;
+    }
+    rr = mp_policy_resolve_domain(fleet, dom, err, msg, &res->policy, warn,
+                                  warn_len);
+    if (rr < 0) {
+        res->veto = 1;
+        mp_msg(res->reason, sizeof(res->reason), "migpolicy: refusing "
+               "migration of '%s': malformed policy: %s", dom->name, msg);
+        mp_msg(res->log, sizeof(res->log), "%s veto: malformed policy: %s",
+               dom->name, msg);
+        return 1;
+    }
+    return 0;
+}
+
 int mp_hook_migrate_begin(const char *xml, size_t len, const mp_fleet *fleet,
                           const mp_hook_options *opt, mp_hook_result *res)
 {
-    xmlDoc *doc;
     mp_domain dom;
     mp_marker *m = &dom.marker;
-    char msg[MP_POLICY_MSG_MAX];
-    bool marked, changed = false, inject = false;
-    const char *why_no_inject = "";
-    char dl_text[48] = "";
-    uint64_t dl;
+    mp_policy *p = &res->policy;
+    char msg[MP_POLICY_MSG_MAX], warn[MP_POLICY_MSG_MAX] = "";
+    char mwhy[160], ewhy[MP_POLICY_MSG_MAX] = "", how[MP_POLICY_MSG_MAX];
+    bool marked;
     int err;
 
     memset(res, 0, sizeof(*res));
-    doc = read_xml(xml, len);
-    if (!doc) {
-        res->veto = 1;
-        mp_msg(res->reason, sizeof(res->reason), "migpolicy: incoming "
-                 "domain XML is not well-formed");
-        mp_msg(res->log, sizeof(res->log), "? veto: bad XML");
-        return 0;
-    }
-    err = parse_domain_doc(doc, &dom, msg, sizeof(msg));
+    err = hook_resolve(xml, len, fleet, &dom, res, warn, sizeof(warn));
     if (err) {
-        res->veto = 1;
-        mp_msg(res->reason, sizeof(res->reason), "migpolicy: refusing "
-                 "migration of '%s': malformed policy: %s", dom.name, msg);
-        mp_msg(res->log, sizeof(res->log), "%s veto: malformed policy: %s",
-                 dom.name, msg);
-        xmlFreeDoc(doc);
-        return 0;
+        return err < 0 ? err : 0;
     }
-    mp_policy_resolve(fleet, dom.name, dom.has_policy ? &dom.tags : NULL,
-                      &res->policy);
-    marked = m->present &&
-             (m->expires_unix_s == 0 || m->expires_unix_s >= opt->now_unix_s);
-    if (res->policy.postcopy == MP_POSTCOPY_FORBIDDEN) {
+    marked = mp_marker_check(m, opt->now_unix_s, mwhy, sizeof(mwhy)) ==
+             MP_MARKER_VALID;
+    snprintf(how, sizeof(how), "postcopy=%s", mp_postcopy_rule_name(p->postcopy));
+
+    if (p->postcopy == MP_POSTCOPY_FORBIDDEN) {
+        res->enforced = opt->emulator_enforces &&
+                        opt->emulator_enforces(dom.emulator, opt->opaque,
+                                               ewhy, sizeof(ewhy)) == 1;
+        if (!opt->emulator_enforces) {
+            snprintf(ewhy, sizeof(ewhy), "no emulator check");
+        }
         if (marked && m->postcopy) {
             res->veto = 1;
             mp_msg(res->reason, sizeof(res->reason), "migpolicy: refusing "
-                     "migration of '%s': post-copy is forbidden (%s) and "
-                     "this migration is marked post-copy (strategy %s)",
-                     dom.name, res->policy.origin[MP_PF_POSTCOPY],
-                     m->strategy);
-        } else if (!marked && opt->unmarked == MP_HOOK_UNMARKED_VETO) {
+                   "migration of '%s': post-copy is forbidden (%s) and this "
+                   "migration is marked post-copy (strategy %s)", dom.name,
+                   p->origin[MP_PF_POSTCOPY], m->strategy);
+        } else if (res->enforced) {
+            snprintf(how, sizeof(how), "postcopy=forbidden (enforced: the "
+                     "emulator wrapper disables userfaultfd)");
+        } else if (marked) {
+            snprintf(how, sizeof(how), "postcopy=forbidden (not enforced: "
+                     "%s; the marker declares pre-copy)", ewhy);
+        } else if (opt->unmarked == MP_HOOK_UNMARKED_ALLOW) {
+            snprintf(how, sizeof(how), "postcopy=forbidden (not enforced: "
+                     "%s; unmarked = allow)", ewhy);
+        } else if (tenant_field(p, MP_PF_POSTCOPY) && !p->tenant_veto) {
+            snprintf(how, sizeof(how), "postcopy=forbidden (not enforced: "
+                     "%s; the tenant's prohibition, tenant-veto = no)", ewhy);
+        } else {
             res->veto = 1;
             mp_msg(res->reason, sizeof(res->reason), "migpolicy: refusing "
-                     "migration of '%s': post-copy is forbidden (%s) and "
-                     "libvirt does not tell hooks whether this migration "
-                     "uses post-copy; migrate it with 'migpolicy migrate' "
-                     "(which marks pre-copy migrations)%s", dom.name,
-                     res->policy.origin[MP_PF_POSTCOPY],
-                     m->present ? " (the marker present has expired)" : "");
+                   "migration of '%s': post-copy is forbidden (%s) and this "
+                   "host cannot enforce it (%s), nor can libvirt tell hooks "
+                   "whether a migration uses post-copy; run the domain with "
+                   "the migpolicy emulator wrapper, or migrate it with "
+                   "'migpolicy migrate'%s%s%s", dom.name,
+                   p->origin[MP_PF_POSTCOPY], ewhy,
+                   m->present ? " (" : "", m->present ? mwhy : "",
+                   m->present ? ")" : "");
+        }
+        if (res->veto) {
+            mp_msg(res->log, sizeof(res->log), "%s veto: postcopy=forbidden "
+                   "(%s), %s, %s", dom.name, p->origin[MP_PF_POSTCOPY],
+                   res->enforced ? "enforced" : ewhy,
+                   marked ? m->strategy : mwhy);
+            return 0;
         }
     }
-    if (res->veto) {
-        mp_msg(res->log, sizeof(res->log), "%s veto: postcopy=forbidden "
-                 "(%s), marker=%s", dom.name,
-                 res->policy.origin[MP_PF_POSTCOPY],
-                 marked ? m->strategy : m->present ? "expired" : "none");
-        xmlFreeDoc(doc);
-        return 0;
-    }
+
     /* This host's limits (its fleet files may be stricter than the
      * source's) against the source's prediction. */
-    if (marked && check_marked_limits(&dom, &res->policy, msg,
-                                      sizeof(msg))) {
-        res->veto = 1;
-        mp_msg(res->reason, sizeof(res->reason), "migpolicy: refusing "
-                 "migration of '%s': %s", dom.name, msg);
-        mp_msg(res->log, sizeof(res->log), "%s veto: %s, marker=%s",
-                 dom.name, msg, m->strategy);
-        xmlFreeDoc(doc);
+    if (marked) {
+        int f = -1;
+        if (p->max_traffic_mib > 0 && m->traffic_mib > p->max_traffic_mib) {
+            f = MP_PF_MAX_TRAFFIC;
+            mp_msg(msg, sizeof(msg), "strategy %s is predicted to send %.0f "
+                   "MiB, over max-traffic-mib %g (%s)", m->strategy,
+                   m->traffic_mib, p->max_traffic_mib,
+                   p->origin[MP_PF_MAX_TRAFFIC]);
+        } else if (p->max_downtime_ms > 0 &&
+                   m->downtime_ms > p->max_downtime_ms) {
+            f = MP_PF_MAX_DOWNTIME;
+            mp_msg(msg, sizeof(msg), "strategy %s is predicted to pause the "
+                   "guest %.0f ms, over max-downtime-ms %g (%s)", m->strategy,
+                   m->downtime_ms, p->max_downtime_ms,
+                   p->origin[MP_PF_MAX_DOWNTIME]);
+        }
+        if (f >= 0 && tenant_field(p, (mp_policy_field)f) && !p->tenant_veto) {
+            size_t o = strlen(warn);
+            mp_msg(warn + o, sizeof(warn) - o, "%s%s; not vetoed: the "
+                   "tenant's limit, tenant-veto = no", o ? "; " : "", msg);
+        } else if (f >= 0) {
+            res->veto = 1;
+            mp_msg(res->reason, sizeof(res->reason), "migpolicy: refusing "
+                   "migration of '%s': %s", dom.name, msg);
+            mp_msg(res->log, sizeof(res->log), "%s veto: %s, marker=%s",
+                   dom.name, msg, m->strategy);
+            return 0;
+        }
+    }
+    mp_msg(res->log, sizeof(res->log), "%s accept: objective=%s %s "
+           "marker=%s%s%s", dom.name, mp_objective_name(p->objective), how,
+           marked ? m->strategy : m->present ? mwhy : "none",
+           warn[0] ? "; warning: " : "", warn);
+    return 0;
+}
+
+int mp_hook_prepare(const char *xml, size_t len, const mp_fleet *fleet,
+                    const char *fleet_error, mp_hook_prepared *out)
+{
+    mp_domain dom;
+    char msg[MP_POLICY_MSG_MAX], warn[MP_POLICY_MSG_MAX] = "";
+    int err, rr;
+
+    memset(out, 0, sizeof(*out));
+    err = mp_domain_parse_xml(xml, len, &dom, msg, sizeof(msg));
+    if (err == -ENOMEM) {
+        return err;
+    }
+    snprintf(out->name, sizeof(out->name), "%s", dom.name);
+    snprintf(out->uuid, sizeof(out->uuid), "%s", dom.uuid);
+    if (!dom.uuid[0]) {
+        mp_msg(out->log, sizeof(out->log), "%s prepare: %s", dom.name[0] ?
+               dom.name : "?", err ? msg : "no <uuid>");
+        return -EBADMSG;
+    }
+    /* Fail closed, but let the VM start: without a readable policy it
+     * starts with post-copy forbidden. */
+    if (fleet_error || (err && err != -EINVAL)) {
+        mp_policy_resolve(NULL, dom.name, NULL, &out->policy);
+        out->policy.postcopy = MP_POSTCOPY_FORBIDDEN;
+        origin_set(out->policy.origin[MP_PF_POSTCOPY], "policy unreadable: "
+                   "%s", fleet_error ? fleet_error : msg);
+        mp_msg(out->log, sizeof(out->log), "%s prepare: postcopy=forbidden "
+               "(%s)", dom.name, out->policy.origin[MP_PF_POSTCOPY]);
         return 0;
     }
-    if (m->present) {
-        changed = remove_markers(xmlDocGetRootElement(doc)) > 0;
+    rr = mp_policy_resolve_domain(fleet, &dom, err, msg, &out->policy, warn,
+                                  sizeof(warn));
+    if (rr < 0) {
+        /* Malformed tags the tenant may veto with: the start still
+         * happens, without post-copy; migrations are vetoed. */
+        out->policy.postcopy = MP_POSTCOPY_FORBIDDEN;
+        out->policy.from_tag |= 1u << MP_PF_POSTCOPY;
+        origin_set(out->policy.origin[MP_PF_POSTCOPY], "malformed tags: %s",
+                   msg);
     }
-    /* A pre-copy migration of a VM that carries the scheduler's settings
-     * (they travel with the live XML): drop them for this destination. */
-    if (marked && !m->postcopy &&
-        strip_injected_args(xmlDocGetRootElement(doc)) > 0) {
-        changed = true;
-    }
-    if (res->policy.postcopy == MP_POSTCOPY_FORBIDDEN) {
-        why_no_inject = "post-copy forbidden";
-    } else if (opt->inject == MP_HOOK_INJECT_NEVER) {
-        why_no_inject = "injection off";
-    } else if (opt->inject == MP_HOOK_INJECT_MARKED &&
-               !(marked && m->postcopy)) {
-        why_no_inject = "not marked post-copy";
-    } else if (!opt->emulator_has_phase_sched ||
-               opt->emulator_has_phase_sched(dom.emulator, opt->opaque) != 1) {
-        why_no_inject = "emulator lacks x-phase-sched";
-    } else {
-        inject = true;
-    }
-    if (inject) {
-        err = inject_args(xmlDocGetRootElement(doc));
-        if (err < 0) {
-            xmlFreeDoc(doc);
-            return err;
+    out->downtime_limit_ms = carried_downtime_limit(&out->policy);
+    {
+        char dl[24] = "default";
+        if (out->downtime_limit_ms) {
+            snprintf(dl, sizeof(dl), "%llu",
+                     (unsigned long long)out->downtime_limit_ms);
         }
-        changed = changed || err > 0;
+        mp_msg(out->log, sizeof(out->log), "%s prepare: postcopy=%s (%s) "
+               "downtime-limit=%s%s%s", dom.name,
+               mp_postcopy_rule_name(out->policy.postcopy),
+               out->policy.origin[MP_PF_POSTCOPY], dl,
+               warn[0] ? "; warning: " : "", warn);
     }
-    dl = carried_downtime_limit(&res->policy);
-    if (opt->inject != MP_HOOK_INJECT_NEVER) {
-        err = set_downtime_limit_arg(xmlDocGetRootElement(doc), dl);
-        if (err < 0) {
-            xmlFreeDoc(doc);
-            return err;
-        }
-        changed = changed || err > 0;
-    }
-    if (dl > 0 && opt->inject != MP_HOOK_INJECT_NEVER) {
-        snprintf(dl_text, sizeof(dl_text), " downtime-limit=%llu",
-                 (unsigned long long)dl);
-    }
-    mp_msg(res->log, sizeof(res->log), "%s accept: objective=%s "
-             "postcopy=%s marker=%s phase-sched=%s%s%s%s", dom.name,
-             mp_objective_name(res->policy.objective),
-             mp_postcopy_rule_name(res->policy.postcopy),
-             marked ? m->strategy : m->present ? "expired" : "none",
-             inject ? "injected" : "not injected", inject ? "" : ": ",
-             why_no_inject, dl_text);
-    if (changed) {
-        err = dump_doc(doc, &res->xml);
-        if (err) {
-            xmlFreeDoc(doc);
-            return err;
-        }
-    }
-    xmlFreeDoc(doc);
     return 0;
 }
 
@@ -1609,15 +2177,15 @@ int mp_marker_add_xml(const char *xml, size_t len, mp_strategy strategy,
                       const mp_sim_result *pred, int64_t expires_unix_s,
                       char **out)
 {
-    xmlDoc *doc = read_xml(xml, len);
     xmlNode *root, *md, *d;
     xmlNs *ns;
     char ex[32], dt[32], tr[32];
     int err;
+    xmlDoc *doc = read_xml(xml, len, &err, NULL, 0);
 
     *out = NULL;
     if (!doc) {
-        return -EBADMSG;
+        return err;
     }
     root = xmlDocGetRootElement(doc);
     if (!is_elem(root, "domain") || (unsigned)strategy >= MP_STRATEGY__COUNT) {
@@ -1625,8 +2193,12 @@ int mp_marker_add_xml(const char *xml, size_t len, mp_strategy strategy,
         return -EBADMSG;
     }
     remove_markers(root);
-    if (!strategies[strategy].postcopy) {
-        strip_injected_args(root);
+    /* What earlier hooks put into <qemu:commandline> (and what tainted the
+     * domain custom-argv): the emulator wrapper applies it now. */
+    strip_injected_args(root);
+    if (set_downtime_limit_arg(root, 0) < 0) {
+        xmlFreeDoc(doc);
+        return -ENOMEM;
     }
     md = child(root, "metadata");
     if (!md) {

@@ -12,6 +12,7 @@
 #include "mp-internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -167,8 +168,17 @@ int mp_trace_info_check(const mp_trace_info *info, char *msg, size_t msg_len)
         return -EINVAL;
     }
     block_bytes = (uint64_t)info->page_size * info->pages_per_block;
-    if (!__builtin_mul_overflow(block_bytes, info->nblocks, &max_ram) &&
-        info->guest_ram_bytes > max_ram) {
+    /* The blocks must cover an address space a machine can have: with
+     * 2^30-byte pages and 2^20-page blocks the product overflowed and the
+     * guest RAM check below was skipped (2^64-1 bytes passed). */
+    if (__builtin_mul_overflow(block_bytes, info->nblocks, &max_ram) ||
+        max_ram > MP_TRACE_MAX_SPAN) {
+        mp_msg(msg, msg_len, "%llu blocks of %llu bytes cover more than "
+               "2^52 bytes", (unsigned long long)info->nblocks,
+               (unsigned long long)block_bytes);
+        return -EINVAL;
+    }
+    if (info->guest_ram_bytes > max_ram) {
         mp_msg(msg, msg_len, "guest RAM %llu bytes exceeds %llu blocks of "
                "%llu bytes", (unsigned long long)info->guest_ram_bytes,
                (unsigned long long)info->nblocks,
@@ -208,6 +218,7 @@ struct mp_trace_reader {
 
     uint64_t nwords;
     uint64_t interval_bytes; /* 2 planes */
+    uint64_t plane_limit;   /* most plane bytes decoded in all, 0 = default */
 
     /* Binary: the current chunk, decoded. */
     uint64_t *raw;
@@ -243,6 +254,27 @@ static int rd_fail(mp_trace_reader *r, int err, const char *fmt, ...)
 mp_trace_reader *mp_trace_reader_new(void)
 {
     return calloc(1, sizeof(mp_trace_reader));
+}
+
+void mp_trace_reader_set_plane_limit(mp_trace_reader *r, uint64_t max_bytes)
+{
+    r->plane_limit = max_bytes;
+}
+
+/* The work a trace may cause: what the caller allowed, else a floor plus
+ * MP_TRACE_PLANE_RATIO plane bytes per input byte. */
+static uint64_t plane_limit(const mp_trace_reader *r)
+{
+    uint64_t lim;
+
+    if (r->plane_limit) {
+        return r->plane_limit;
+    }
+    if (__builtin_mul_overflow(r->size, (uint64_t)MP_TRACE_PLANE_RATIO, &lim) ||
+        __builtin_add_overflow(lim, (uint64_t)MP_TRACE_PLANE_FLOOR, &lim)) {
+        return UINT64_MAX;
+    }
+    return lim;
 }
 
 void mp_trace_reader_free(mp_trace_reader *r)
@@ -381,22 +413,32 @@ static int open_common(mp_trace_reader *r)
 int mp_trace_open(mp_trace_reader *r, const char *path)
 {
     struct stat sb;
-    int err;
+    int err, fd;
 
     if (r->state != RS_NEW) {
         return rd_fail(r, -EINVAL, "reader already used");
     }
-    r->f = fopen(path, "rb");
-    if (!r->f) {
+    /* O_NONBLOCK: a FIFO in the trace's place must not block the open;
+     * it is refused below. */
+    fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0) {
         err = -errno;
         return rd_fail(r, err, "cannot open: %s", strerror(-err));
     }
-    if (fstat(fileno(r->f), &sb) != 0) {
+    if (fstat(fd, &sb) != 0) {
         err = -errno;
+        close(fd);
         return rd_fail(r, err, "cannot stat: %s", strerror(-err));
     }
     if (!S_ISREG(sb.st_mode)) {
+        close(fd);
         return rd_fail(r, -EINVAL, "not a regular file");
+    }
+    r->f = fdopen(fd, "rb");
+    if (!r->f) {
+        err = -errno;
+        close(fd);
+        return rd_fail(r, err, "cannot open: %s", strerror(-err));
     }
     r->size = (uint64_t)sb.st_size;
     return open_common(r);
@@ -615,6 +657,14 @@ static int read_chunk(mp_trace_reader *r)
         return rd_fail(r, -EBADMSG, "chunk %llu: %u compressed bytes, but "
                        "%llu left in the file", (unsigned long long)idx,
                        zbytes, (unsigned long long)(r->size - r->off));
+    }
+    if (r->st.raw_bytes + raw_bytes > plane_limit(r)) {
+        return rd_fail(r, -EFBIG, "chunk %llu: the planes would exceed %llu "
+                       "bytes in all (%llu bytes of input; the reader's "
+                       "limit on the work one trace may cause)",
+                       (unsigned long long)idx,
+                       (unsigned long long)plane_limit(r),
+                       (unsigned long long)r->size);
     }
     if (raw_bytes > (uint64_t)zbytes * MP_ZLIB_MAX_RATIO + 64) {
         return rd_fail(r, -EBADMSG, "chunk %llu: %llu bytes cannot "

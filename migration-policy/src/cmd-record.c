@@ -30,6 +30,7 @@
 
 #include "cli-clock.h"
 #include "cli-parse.h"
+#include "cli-print.h"
 #include "cmd-record.h"
 #include "qmp-client.h"
 
@@ -63,11 +64,10 @@ static void rec_err(const char *fmt, ...)
 {
     va_list ap;
 
-    fprintf(stderr, "migpolicy record: ");
+    /* QEMU's error text is copied in: escaped, never raw. */
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    cli_vmessage(stderr, "migpolicy record: ", fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
 }
 
 static int rec_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -75,11 +75,10 @@ static int rec_usage(const char *fmt, ...)
 {
     va_list ap;
 
-    fprintf(stderr, "migpolicy record: ");
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    cli_vmessage(stderr, "migpolicy record: ", fmt, ap);
     va_end(ap);
-    fprintf(stderr, "\nTry 'migpolicy record --help'.\n");
+    fprintf(stderr, "Try 'migpolicy record --help'.\n");
     return EXIT_USAGE;
 }
 
@@ -118,7 +117,8 @@ static void record_help(void)
 "                            without it a loss is an error\n"
 "  -d, --description TEXT    put TEXT first in the trace's description\n"
 "                            (default: the QMP path, access source, date)\n"
-"      --timeout-s N         wait at most N s for each QMP reply (default %d)\n"
+"      --timeout-s N         wait at most N s for each QMP reply, and for a new\n"
+"                            interval (or 4 intervals if longer; default %d)\n"
 "  -q, --quiet               no progress line on stderr (default: one per\n"
 "                            second)\n"
 "  -h, --help                show this help\n"
@@ -655,7 +655,7 @@ int cmd_record(int argc, char **argv)
     recorder r;
     struct sigaction sa, old_int, old_term;
     json_value *v = NULL;
-    double t0, last_progress, poll_ms;
+    double t0, last_progress, last_interval, poll_ms, stall_s;
     int err, rc = 1;
     bool failed = false, active;
 
@@ -734,8 +734,10 @@ int cmd_record(int argc, char **argv)
 
     t0 = cli_mono_s();
     last_progress = t0;
+    last_interval = t0;
     for (;;) {
         double now;
+        uint64_t before = r.since;
         if (query_history(&r, true, &v) || take_reply(&r, v)) {
             failed = true;
             break;
@@ -743,6 +745,24 @@ int cmd_record(int argc, char **argv)
         json_free(v);
         v = NULL;
         now = cli_mono_s();
+        /* No interval for a long time (a paused guest, a stalled
+         * sampler): stop with what we have instead of waiting forever
+         * for --intervals that never come. */
+        /* --timeout-s, or 4 intervals if longer. */
+        stall_s = (double)o.timeout_s;
+        if (r.have_hdr && 4.0 * (double)r.hdr.interval_ms / 1000 > stall_s) {
+            stall_s = 4.0 * (double)r.hdr.interval_ms / 1000;
+        }
+        if (r.since != before) {
+            last_interval = now;
+        } else if (now - last_interval > stall_s) {
+            rec_err("%s: no new interval from QEMU for %.0f s (%" PRIu64
+                    " recorded; is the guest paused?); give a longer "
+                    "--timeout-s to wait longer", o.qmp_path,
+                    now - last_interval, r.recorded);
+            failed = true;
+            break;
+        }
         if (stop_signal || (o.seconds && now - t0 >= o.seconds) ||
             (o.intervals && r.recorded >= o.intervals)) {
             break;

@@ -14,6 +14,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -28,21 +29,23 @@
 
 #include "cli-clock.h"
 #include "cli-parse.h"
+#include "cli-print.h"
 #include "cmd-virt.h"
+#include "conf-file.h"
 #ifdef MP_HAVE_LIBVIRT
 #include "warm-virt.h"      /* migrate --warm-apply (docs/warm-up.md) */
 #endif
+#include "emulator-state.h"
+#include "hook-conf.h"
+#include "json-read.h"
+#include "qmp-client.h"
+#include "sched-record.h"
 
 #define EXIT_USAGE 2
 
-/* Fleet policy files read when no --policy-dir is given. */
-#define DEFAULT_POLICY_DIR "/etc/migpolicy/policy.d"
 
 /* The hook's configuration when MIGPOLICY_HOOK_CONF is not set. */
 #define DEFAULT_HOOK_CONF "/etc/libvirt/hooks/migpolicy.conf"
-
-/* Largest domain XML the hook reads from stdin, bytes. */
-#define HOOK_XML_MAX (16u << 20)
 
 #define MAX_FLEET_FILES 32
 
@@ -57,10 +60,13 @@ const char cmd_virt_help[] =
     "            (advise, migrate: only in a build with libvirt-dev)\n";
 
 static void verr(const char *cmd, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+static void verr(const char *cmd, const char *fmt, va_list ap)
 {
-    fprintf(stderr, "migpolicy %s: ", cmd);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    char prefix[64];
+
+    snprintf(prefix, sizeof(prefix), "migpolicy %s: ", cmd);
+    cli_vmessage(stderr, prefix, fmt, ap);
 }
 
 static int fail(const char *cmd, const char *fmt, ...)
@@ -102,6 +108,7 @@ static int parse_number(const char *s, double *out)
     return *end || !isfinite(*out) || *out < 0 ? -1 : 0;
 }
 
+/* All of @fp, at most @max bytes (-EFBIG beyond), NUL-terminated. */
 static int read_all(FILE *fp, size_t max, char **out, size_t *len)
 {
     size_t cap = 65536, n = 0;
@@ -114,11 +121,11 @@ static int read_all(FILE *fp, size_t max, char **out, size_t *len)
         size_t got;
         if (n == cap) {
             char *p;
-            if (cap >= max) {
+            if (cap > max) {
                 free(buf);
                 return -EFBIG;
             }
-            cap *= 2;
+            cap = cap * 2 > max + 1 ? max + 1 : cap * 2;
             p = realloc(buf, cap + 1);
             if (!p) {
                 free(buf);
@@ -136,6 +143,10 @@ static int read_all(FILE *fp, size_t max, char **out, size_t *len)
         free(buf);
         return -EIO;
     }
+    if (n > max) {
+        free(buf);
+        return -EFBIG;
+    }
     buf[n] = 0;
     *out = buf;
     *len = n;
@@ -150,7 +161,7 @@ static int read_file(const char *path, char **out, size_t *len)
     if (!fp) {
         return -errno;
     }
-    err = read_all(fp, HOOK_XML_MAX, out, len);
+    err = read_all(fp, MP_DOMAIN_XML_MAX, out, len);
     if (fp != stdin) {
         fclose(fp);
     }
@@ -162,6 +173,7 @@ typedef struct fleet_opts {
     const char *files[MAX_FLEET_FILES];
     int nfiles;
     const char *dir;     /* NULL = DEFAULT_POLICY_DIR */
+    bool no_dir;         /* --no-policy-dir */
 } fleet_opts;
 
 static mp_fleet *load_fleet(const char *cmd, const fleet_opts *fo)
@@ -173,9 +185,15 @@ static mp_fleet *load_fleet(const char *cmd, const fleet_opts *fo)
         fail(cmd, "%s", mp_strerror(-ENOMEM));
         return NULL;
     }
-    if (mp_fleet_load_dir(f, fo->dir ? fo->dir : DEFAULT_POLICY_DIR, msg,
+    if (!fo->no_dir &&
+        mp_fleet_load_dir(f, fo->dir ? fo->dir : DEFAULT_POLICY_DIR, msg,
                           sizeof(msg))) {
-        fail(cmd, "policy file %s", msg);
+        if (!strncmp(msg, "policy directory ", 17)) {
+            fail(cmd, "%s (give --policy-dir DIR, or --no-policy-dir to "
+                 "use no fleet rules)", msg);
+        } else {
+            fail(cmd, "policy file %s", msg);
+        }
         mp_fleet_free(f);
         return NULL;
     }
@@ -225,8 +243,10 @@ static void print_policy(const mp_policy *p)
             continue;
         }
         printf("  %-16s %-10s (%s)\n", mp_policy_field_name((mp_policy_field)f),
-               v, p->origin[f]);
+               v, cli_esc(p->origin[f]));
     }
+    printf("  %-16s %-10s (%s)\n", "tenant-veto", p->tenant_veto ? "yes" : "no",
+           cli_esc(p->tenant_veto_origin));
 }
 
 static const char *verdict_name(mp_verdict v)
@@ -248,11 +268,11 @@ static void print_choice(const mp_choice *c)
                    r->sim.downtime_ms, mp_choice_pause_ms(&r->sim),
                    r->sim.total_time_ms / 1000,
                    (double)r->sim.bytes_total / 1048576.0, r->sim.exposure_ms,
-                   r->reason);
+                   cli_esc(r->reason));
         } else {
             printf("%-23s %-8s %9s %9s %9s %9s %9s  %s\n",
                    mp_strategy_name(r->strategy), verdict_name(r->verdict),
-                   "-", "-", "-", "-", "-", r->reason);
+                   "-", "-", "-", "-", "-", cli_esc(r->reason));
         }
     }
     if (c->chosen >= 0) {
@@ -270,8 +290,8 @@ static void json_str(const char *s)
     for (; *s; s++) {
         if (*s == '"' || *s == '\\') {
             printf("\\%c", *s);
-        } else if ((unsigned char)*s < 0x20) {
-            printf("\\u%04x", *s);
+        } else if ((unsigned char)*s < 0x20 || *s == 0x7f) {
+            printf("\\u%04x", (unsigned char)*s);
         } else {
             putchar(*s);
         }
@@ -315,6 +335,7 @@ enum {
     OPT_WHOT, OPT_DIRTY, OPT_WORKLOAD, OPT_RTT, OPT_LIMIT, OPT_JSON,
     OPT_CAP_ONLY, OPT_SAME_HOST, OPT_SHAREABLE, OPT_PHASE_SCHED, OPT_TIMEOUT,
     OPT_STRATEGY, OPT_DRY_RUN, OPT_INTERVAL, OPT_RECOVER_TRIES,
+    OPT_NO_POLICY_DIR, OPT_STATE_DIR, OPT_PERSISTENT, OPT_UNDEFINE_SOURCE,
 };
 
 /* ------------------------------------------------------------------ */
@@ -329,7 +350,9 @@ static void policy_help(void)
            "'virsh dumpxml VM | migpolicy policy -'.\n"
            "\nOptions:\n"
            "      --fleet FILE       add a fleet policy file (repeatable)\n"
-           "      --policy-dir DIR   fleet policy files *.conf (default: %s)\n"
+           "      --policy-dir DIR   fleet policy files *.conf (default: %s;\n"
+           "                         missing is an error)\n"
+           "      --no-policy-dir    read no policy directory\n"
            "  -h, --help             show this help\n"
            "\nExit status 1 names the malformed element or file line.\n",
            DEFAULT_POLICY_DIR);
@@ -337,6 +360,17 @@ static void policy_help(void)
 
 static int fleet_option(const char *cmd, int c, fleet_opts *fo)
 {
+    if (c == OPT_NO_POLICY_DIR || c == OPT_POLICY_DIR) {
+        if ((c == OPT_NO_POLICY_DIR && fo->dir) ||
+            (c == OPT_POLICY_DIR && fo->no_dir)) {
+            return usage(cmd, "--policy-dir and --no-policy-dir exclude "
+                         "each other");
+        }
+        if (c == OPT_NO_POLICY_DIR) {
+            fo->no_dir = true;
+            return 0;
+        }
+    }
     if (c == OPT_FLEET) {
         if (fo->nfiles == MAX_FLEET_FILES) {
             return usage(cmd, "too many --fleet files (at most %d)",
@@ -354,6 +388,7 @@ static int cmd_policy(int argc, char **argv)
     static const struct option opts[] = {
         { "fleet", required_argument, NULL, OPT_FLEET },
         { "policy-dir", required_argument, NULL, OPT_POLICY_DIR },
+        { "no-policy-dir", no_argument, NULL, OPT_NO_POLICY_DIR },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -370,6 +405,7 @@ static int cmd_policy(int argc, char **argv)
         switch (c) {
         case OPT_FLEET:
         case OPT_POLICY_DIR:
+        case OPT_NO_POLICY_DIR:
             if ((err = fleet_option("policy", c, &fo))) {
                 return err;
             }
@@ -401,7 +437,7 @@ static int cmd_policy(int argc, char **argv)
     mp_policy_resolve(fleet, dom.name, dom.has_policy ? &dom.tags : NULL,
                       &pol);
     mp_fleet_free(fleet);
-    printf("domain %s: %s\n", dom.name,
+    printf("domain %s: %s\n", cli_esc(dom.name),
            dom.has_policy ? "per-VM tags present" : "no per-VM tags");
     print_policy(&pol);
     return 0;
@@ -542,6 +578,7 @@ static int apply_workload(const char *cmd, const wl_opts *w,
     { "dirty-rate", required_argument, NULL, OPT_DIRTY }, \
     { "fleet", required_argument, NULL, OPT_FLEET }, \
     { "policy-dir", required_argument, NULL, OPT_POLICY_DIR }, \
+    { "no-policy-dir", no_argument, NULL, OPT_NO_POLICY_DIR }, \
     { "json", no_argument, NULL, OPT_JSON }
 
 #define WORKLOAD_HELP \
@@ -560,6 +597,7 @@ static int apply_workload(const char *cmd, const wl_opts *w,
     "      --fleet FILE           add a fleet policy file (repeatable)\n" \
     "      --policy-dir DIR       fleet policy files (default " \
     DEFAULT_POLICY_DIR ")\n" \
+    "      --no-policy-dir        read no policy directory\n" \
     "      --json                 one JSON object\n"
 
 static void choose_help(void)
@@ -612,6 +650,7 @@ static int cmd_choose(int argc, char **argv)
         switch (c) {
         case OPT_FLEET:
         case OPT_POLICY_DIR:
+        case OPT_NO_POLICY_DIR:
             if ((err = fleet_option("choose", c, &fo))) {
                 return err;
             }
@@ -678,7 +717,7 @@ static int cmd_choose(int argc, char **argv)
         print_choice_json(&ch);
         printf("}\n");
     } else {
-        printf("policy of %s:\n", dom.name);
+        printf("policy of %s:\n", cli_esc(dom.name));
         print_policy(&pol);
         print_choice(&ch);
     }
@@ -688,131 +727,147 @@ static int cmd_choose(int argc, char **argv)
 /* ------------------------------------------------------------------ */
 /* hook-qemu                                                           */
 
-typedef struct hook_conf {
-    char policy_dir[1024];
-    char log[1024];
-    mp_hook_options opt;
-} hook_conf;
+/*
+ * The hook must never stall libvirt (libvirt puts no timeout on hooks):
+ * whatever it waits on, it gives up after this many seconds and, for a
+ * migration, refuses it.
+ */
+#define HOOK_TIMEOUT_S 10
 
-/* "key = value" lines; unknown keys are errors so typos do not pass. */
-static int hook_conf_load(const char *path, hook_conf *hc, char *msg,
-                          size_t msg_len)
+/* mp_hook_options.emulator_enforces: the domain's emulator on this host
+ * is the wrapper (it disables userfaultfd for a forbidden post-copy). */
+static int emulator_enforces(const char *emulator, void *opaque, char *why,
+                             size_t why_len)
 {
-    FILE *fp = fopen(path, "r");
-    char line[1200];
-    unsigned lineno = 0;
-
-    snprintf(hc->policy_dir, sizeof(hc->policy_dir), "%s", DEFAULT_POLICY_DIR);
-    snprintf(hc->log, sizeof(hc->log), "/var/log/libvirt/migpolicy-hook.log");
-    hc->opt.unmarked = MP_HOOK_UNMARKED_VETO;
-    hc->opt.inject = MP_HOOK_INJECT_MARKED;
-    if (!fp) {
-        return errno == ENOENT ? 0 : -errno;
-    }
-    while (fgets(line, sizeof(line), fp)) {
-        char key[64], val[1000];
-        lineno++;
-        if (line[strspn(line, " \t\r\n")] == '#' ||
-            line[strspn(line, " \t\r\n")] == 0) {
-            continue;
-        }
-        if (sscanf(line, " %63[a-z-] = %999s", key, val) != 2) {
-            snprintf(msg, msg_len, "%s:%u: expected 'key = value'", path,
-                     lineno);
-            fclose(fp);
-            return -EINVAL;
-        }
-        if (!strcmp(key, "policy-dir")) {
-            snprintf(hc->policy_dir, sizeof(hc->policy_dir), "%s", val);
-        } else if (!strcmp(key, "log")) {
-            snprintf(hc->log, sizeof(hc->log), "%s", val);
-        } else if (!strcmp(key, "unmarked") && !strcmp(val, "veto")) {
-            hc->opt.unmarked = MP_HOOK_UNMARKED_VETO;
-        } else if (!strcmp(key, "unmarked") && !strcmp(val, "allow")) {
-            hc->opt.unmarked = MP_HOOK_UNMARKED_ALLOW;
-        } else if (!strcmp(key, "inject") && !strcmp(val, "marked")) {
-            hc->opt.inject = MP_HOOK_INJECT_MARKED;
-        } else if (!strcmp(key, "inject") && !strcmp(val, "always")) {
-            hc->opt.inject = MP_HOOK_INJECT_ALWAYS;
-        } else if (!strcmp(key, "inject") && !strcmp(val, "never")) {
-            hc->opt.inject = MP_HOOK_INJECT_NEVER;
-        } else {
-            snprintf(msg, msg_len, "%s:%u: unknown setting '%s = %.64s' (known: "
-                     "policy-dir, log, unmarked = veto|allow, inject = "
-                     "marked|always|never)", path, lineno, key, val);
-            fclose(fp);
-            return -EINVAL;
-        }
-    }
-    fclose(fp);
-    return 0;
-}
-
-/* Whether a QEMU binary knows the x-phase-sched capability: its name is
- * in the binary's QAPI tables.  A page-cached 70 MiB binary takes a few
- * ms; the hook only asks when it would inject. */
-static int emulator_has_phase_sched(const char *emulator, void *opaque)
-{
-    static const char needle[] = "x-phase-sched";
-    struct stat st;
-    void *map;
-    int fd, found;
-
     (void)opaque;
-    if (!emulator || !*emulator) {
-        return 0;
-    }
-    fd = open(emulator, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        return 0;
-    }
-    if (fstat(fd, &st) || st.st_size <= 0) {
-        close(fd);
-        return 0;
-    }
-    map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-    close(fd);
-    if (map == MAP_FAILED) {
-        return 0;
-    }
-    found = memmem(map, (size_t)st.st_size, needle, sizeof(needle) - 1) != NULL;
-    munmap(map, (size_t)st.st_size);
-    return found;
+    return emulator_wrapper_check(emulator, NULL, 0, why, why_len) == 1;
 }
 
 static void hook_log(const hook_conf *hc, const char *line)
 {
-    FILE *fp = fopen(hc->log, "a");
+    FILE *fp;
     char ts[32];
     time_t now = time(NULL);
     struct tm tm;
+    int fd = open(hc->log, O_WRONLY | O_APPEND | O_CREAT | O_NONBLOCK |
+                  O_NOCTTY | O_CLOEXEC, 0640);
 
-    if (!fp) {
+    if (fd < 0 || !(fp = fdopen(fd, "a"))) {
+        if (fd >= 0) {
+            close(fd);
+        }
         return;
     }
     gmtime_r(&now, &tm);
     strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    fprintf(fp, "%s migpolicy-hook: %s\n", ts, line);
+    /* The line holds the domain's name, the marker's and the policy's
+     * text: escaped, one decision cannot forge another line. */
+    fprintf(fp, "%s migpolicy-hook: %s\n", ts, cli_esc(line));
     fclose(fp);
+}
+
+static const char *hook_domain;     /* for the alarm's message */
+
+static void hook_timeout(int sig)
+{
+    static const char m1[] = "migpolicy hook: refusing: no decision within ";
+    char m2[64];
+    int n;
+
+    (void)sig;
+    n = snprintf(m2, sizeof(m2), "%d s (a file that blocks?)\n",
+                 HOOK_TIMEOUT_S);
+    /* async-signal-safe: write(2) only */
+    if (write(STDERR_FILENO, m1, sizeof(m1) - 1) < 0 ||
+        write(STDERR_FILENO, m2, (size_t)n) < 0) {
+        /* nothing more to do */
+    }
+    (void)hook_domain;
+    _exit(1);
+}
+
+/* "prepare begin": the policy the wrapper applies to the QEMU about to
+ * start.  Never refuses the start for a policy problem (it fails closed:
+ * post-copy forbidden); refuses only if the old file cannot be removed
+ * (it could apply otherwise). */
+static int hook_prepare(hook_conf *hc, const char *xml, size_t len,
+                        const mp_fleet *fleet, const char *fleet_error)
+{
+    mp_hook_prepared pr;
+    char msg[MP_POLICY_MSG_MAX];
+    int err;
+
+    err = mp_hook_prepare(xml, len, fleet, fleet_error, &pr);
+    if (err == -ENOMEM) {
+        fprintf(stderr, "migpolicy hook: %s\n", mp_strerror(err));
+        return 1;
+    }
+    if (err) {
+        hook_log(hc, pr.log);
+        return 0;       /* no UUID: the wrapper fails closed by itself */
+    }
+    err = state_policy_write(hc->state_dir, &pr, hc->phase_sched,
+                             (int64_t)time(NULL), msg, sizeof(msg));
+    if (err) {
+        char line[MP_POLICY_MSG_MAX * 2];
+        snprintf(line, sizeof(line), "%s prepare: cannot write the "
+                 "policy for the emulator wrapper: %s", pr.name, msg);
+        hook_log(hc, line);
+        cli_message(stderr, "migpolicy hook: ", "%s", line);
+        return 1;
+    }
+    {
+        char line[MP_POLICY_MSG_MAX * 3];
+        snprintf(line, sizeof(line), "%s phase-sched=%s", pr.log,
+                 hc->phase_sched ? "on" : "off");
+        hook_log(hc, line);
+    }
+    return 0;
+}
+
+/* "release end": the domain's QEMU is gone; its policy files go too (the
+ * recorded migration figures stay, for sched-stats). */
+static void hook_release(const hook_conf *hc, const char *xml, size_t len)
+{
+    mp_domain d;
+    char path[1100];
+
+    if (mp_domain_parse_xml(xml, len, &d, NULL, 0) != 0 && !d.uuid[0]) {
+        return;
+    }
+    if (d.uuid[0] &&
+        !state_path(path, sizeof(path), hc->state_dir, d.uuid, ".policy")) {
+        unlink(path);
+    }
+    if (d.uuid[0] &&
+        !state_path(path, sizeof(path), hc->state_dir, d.uuid, ".applied")) {
+        unlink(path);
+    }
 }
 
 static int cmd_hook_qemu(int argc, char **argv)
 {
     const char *conf_path = getenv("MIGPOLICY_HOOK_CONF");
     char msg[MP_POLICY_MSG_MAX], *xml = NULL;
+    const char *fleet_error = NULL;
     mp_hook_result res;
     mp_fleet *fleet;
     hook_conf hc;
     size_t len;
-    int err;
+    int err, rc;
+    bool migrate, prepare, release;
 
     /* libvirt: qemu.d/NAME DOMAIN OP SUBOP EXTRA, XML on stdin. */
     if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
         printf("Usage: migpolicy hook-qemu DOMAIN OP SUBOP EXTRA < XML\n"
                "libvirt's qemu hook (see libvirt-hooks/README.md).  Acts on\n"
-               "'DOMAIN migrate begin -' only: vetoes (exit 1, reason on\n"
-               "stderr) a migration the domain's policy forbids, rewrites the\n"
-               "XML (stdout; empty = unchanged), logs the decision.\n"
+               "  DOMAIN migrate begin -  (destination) vetoes (exit 1, reason\n"
+               "                          on stderr) a migration the policy\n"
+               "                          forbids; never rewrites the XML\n"
+               "  DOMAIN prepare begin -  writes the policy the emulator\n"
+               "                          wrapper applies to the QEMU starting\n"
+               "  DOMAIN release end -    removes it\n"
+               "and logs each decision.\n"
                "Configuration: $MIGPOLICY_HOOK_CONF (default %s).\n",
                DEFAULT_HOOK_CONF);
         return 0;
@@ -820,40 +875,65 @@ static int cmd_hook_qemu(int argc, char **argv)
     if (argc != 5) {
         return usage("hook-qemu", "expected DOMAIN OP SUBOP EXTRA");
     }
-    if (strcmp(argv[2], "migrate") != 0 || strcmp(argv[3], "begin") != 0) {
+    migrate = !strcmp(argv[2], "migrate") && !strcmp(argv[3], "begin");
+    prepare = !strcmp(argv[2], "prepare") && !strcmp(argv[3], "begin");
+    release = !strcmp(argv[2], "release") && !strcmp(argv[3], "end");
+    if (!migrate && !prepare && !release) {
         return 0;   /* libvirt ignores unread input for other events */
     }
-    memset(&hc, 0, sizeof(hc));
+    hook_domain = argv[1];
+    signal(SIGALRM, hook_timeout);
+    alarm(HOOK_TIMEOUT_S);
     msg[0] = 0;
     err = hook_conf_load(conf_path ? conf_path : DEFAULT_HOOK_CONF, &hc, msg,
                          sizeof(msg));
     if (err) {
-        fprintf(stderr, "migpolicy hook: %s\n", msg[0] ? msg :
-                mp_strerror(err));
-        return 1;
+        /* Without its configuration the hook cannot know this host's
+         * rules: refuse a migration rather than guess.  A start goes on:
+         * with no policy file the wrapper forbids post-copy. */
+        cli_message(stderr, "migpolicy hook: ", "%s'%s': configuration %s",
+                    migrate ? "refusing migration of " : "cannot prepare ",
+                    argv[1], msg[0] ? msg : mp_strerror(err));
+        return migrate ? 1 : 0;
     }
-    err = read_all(stdin, HOOK_XML_MAX, &xml, &len);
+    err = read_all(stdin, MP_DOMAIN_XML_MAX, &xml, &len);
     if (err) {
-        fprintf(stderr, "migpolicy hook: reading the domain XML: %s\n",
-                mp_strerror(err));
-        return 1;
+        cli_message(stderr, "migpolicy hook: ", "reading the domain XML: %s",
+                    mp_strerror(err));
+        return migrate ? 1 : 0;
+    }
+    if (release) {
+        hook_release(&hc, xml, len);
+        free(xml);
+        return 0;
     }
     fleet = mp_fleet_new();
     if (!fleet) {
         free(xml);
         return 1;
     }
-    if (mp_fleet_load_dir(fleet, hc.policy_dir, msg, sizeof(msg))) {
+    if (hc.policy_dir[0] &&
+        mp_fleet_load_dir(fleet, hc.policy_dir, msg, sizeof(msg))) {
         /* A broken fleet file must not let forbidden migrations through. */
-        fprintf(stderr, "migpolicy hook: refusing migration of '%s': policy "
-                "file %s\n", argv[1], msg);
-        hook_log(&hc, msg);
+        if (migrate) {
+            cli_message(stderr, "migpolicy hook: ", "refusing migration of "
+                        "'%s': %s%s", argv[1], strncmp(msg, "policy "
+                        "directory ", 17) ? "policy file " : "", msg);
+            hook_log(&hc, msg);
+            mp_fleet_free(fleet);
+            free(xml);
+            return 1;
+        }
+        fleet_error = msg;
+    }
+    if (prepare) {
+        rc = hook_prepare(&hc, xml, len, fleet, fleet_error);
         mp_fleet_free(fleet);
         free(xml);
-        return 1;
+        return rc;
     }
     hc.opt.now_unix_s = (int64_t)time(NULL);
-    hc.opt.emulator_has_phase_sched = emulator_has_phase_sched;
+    hc.opt.emulator_enforces = emulator_enforces;
     err = mp_hook_migrate_begin(xml, len, fleet, &hc.opt, &res);
     mp_fleet_free(fleet);
     free(xml);
@@ -863,15 +943,12 @@ static int cmd_hook_qemu(int argc, char **argv)
     }
     hook_log(&hc, res.log);
     if (res.veto) {
-        fprintf(stderr, "%s\n", res.reason);
-        free(res.xml);
+        cli_message(stderr, "", "%s", res.reason);
         return 1;
     }
-    if (res.xml) {
-        fputs(res.xml, stdout);
-        free(res.xml);
-    }
-    return fflush(stdout) ? 1 : 0;
+    /* Nothing on stdout: the XML is unchanged (an edited one would taint
+     * the domain "hook-script"). */
+    return 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1062,68 +1139,111 @@ static double measure_dirty_mibps(virDomainPtr dom)
 }
 
 /*
- * The short window of the dirty-rate pair (mp_dirty_estimate()): QEMU's
- * calc-dirty-rate in milliseconds (QEMU >= 8.2) through the monitor;
- * libvirt's API takes whole seconds.  Returns MiB/s, or -1 (unsupported,
- * failed).
+ * The wrapper's side monitor (STATE-DIR/UUID.qmp, cmd-emulator.c): QMP that
+ * libvirt does not know, so that nothing migpolicy asks QEMU taints the
+ * domain (virDomainQemuMonitorCommand() marks it custom-monitor).  NULL,
+ * with @why, when the domain does not run under the wrapper.
  */
-static double measure_dirty_short_mibps(virDomainPtr dom)
-{
-    char cmd[192], *res = NULL;
-    double deadline, rate = -1;
+#define SIDE_QMP_TIMEOUT_MS 10000
 
-    snprintf(cmd, sizeof(cmd), "{\"execute\":\"calc-dirty-rate\","
-             "\"arguments\":{\"calc-time\":%d,\"calc-time-unit\":"
-             "\"millisecond\",\"mode\":\"page-sampling\"}}",
-             DIRTYRATE_SHORT_MS);
-    if (virDomainQemuMonitorCommand(dom, cmd, &res, 0) ||
-        !res || strstr(res, "\"error\"")) {
-        free(res);
+static qmp_client *side_open(const char *state_dir, virDomainPtr dom,
+                             char *why, size_t why_len)
+{
+    char uuid[VIR_UUID_STRING_BUFLEN], path[1100];
+    qmp_client *q = NULL;
+
+    if (virDomainGetUUIDString(dom, uuid) ||
+        state_path(path, sizeof(path), state_dir, uuid, ".qmp")) {
+        snprintf(why, why_len, "no UUID");
+        return NULL;
+    }
+    if (qmp_connect(&q, path, SIDE_QMP_TIMEOUT_MS)) {
+        snprintf(why, why_len, "no side monitor %.300s (%s): not run by the "
+                 "migpolicy emulator wrapper?", path, qmp_error(q));
+        qmp_close(q);
+        return NULL;
+    }
+    return q;
+}
+
+/*
+ * The short window of the dirty-rate pair (mp_dirty_estimate()): QEMU's
+ * calc-dirty-rate in milliseconds (QEMU >= 8.2) through the side monitor;
+ * libvirt's API takes whole seconds.  Returns MiB/s, or -1 (no side
+ * monitor, unsupported, failed).
+ */
+static double measure_dirty_short_mibps(qmp_client *q)
+{
+    char args[160];
+    json_value *r = NULL;
+    double deadline;
+
+    if (!q) {
         return -1;
     }
-    free(res);
+    snprintf(args, sizeof(args), "{\"calc-time\": %d, \"calc-time-unit\": "
+             "\"millisecond\", \"mode\": \"page-sampling\"}",
+             DIRTYRATE_SHORT_MS);
+    if (qmp_execute(q, "calc-dirty-rate", args, NULL)) {
+        return -1;
+    }
     sleep_ms(DIRTYRATE_SHORT_MS);
     deadline = cli_mono_s() + 3;
     while (cli_mono_s() < deadline) {
-        const char *p;
-        res = NULL;
-        if (virDomainQemuMonitorCommand(dom, "{\"execute\":"
-                "\"query-dirty-rate\",\"arguments\":{\"calc-time-unit\":"
-                "\"millisecond\"}}", &res, 0) || !res) {
-            free(res);
+        const char *st;
+        const json_value *rate;
+        if (qmp_execute(q, "query-dirty-rate", "{\"calc-time-unit\": "
+                        "\"millisecond\"}", &r)) {
             return -1;
         }
-        if (strstr(res, "\"status\":\"measured\"") &&
-            (p = strstr(res, "\"dirty-rate\":")) != NULL) {
-            rate = strtod(p + strlen("\"dirty-rate\":"), NULL);
-            free(res);
-            return rate >= 0 ? rate : -1;
+        st = json_get_str(r, "status");
+        rate = json_get(r, "dirty-rate");
+        if (st && !strcmp(st, "measured") && rate &&
+            rate->type == JSON_NUMBER) {
+            double mibps = rate->num;
+            json_free(r);
+            return mibps >= 0 ? mibps : -1;
         }
-        free(res);
+        json_free(r);
+        r = NULL;
         sleep_ms(50);
     }
     return -1;
 }
 
-/* Does the running QEMU have the x-phase-sched capability? */
-static int qemu_has_phase_sched(virDomainPtr dom)
+/* Does the running QEMU have the x-phase-sched capability (and is it on)?
+ * Through the side monitor only; -1 = cannot tell. */
+static int qemu_phase_sched_cap(qmp_client *q, bool *on)
 {
-    char *res = NULL;
-    int has;
+    json_value *r = NULL;
+    int has = 0;
 
-    if (virDomainQemuMonitorCommand(dom,
-            "{\"execute\":\"query-migrate-capabilities\"}", &res, 0)) {
-        return 0;
+    *on = false;
+    if (!q || qmp_execute(q, "query-migrate-capabilities", NULL, &r) ||
+        !r || r->type != JSON_ARRAY) {
+        json_free(r);
+        return -1;
     }
-    has = strstr(res, "\"x-phase-sched\"") != NULL;
-    free(res);
+    for (size_t i = 0; i < r->n; i++) {
+        const char *c = json_get_str(r->items[i], "capability");
+        bool st = false;
+        if (c && !strcmp(c, "x-phase-sched")) {
+            has = 1;
+            json_get_bool(r->items[i], "state", &st);
+            *on = st;
+        }
+    }
+    json_free(r);
     return has;
 }
 
 typedef struct virt_ctx {
     const char *cmd;
+    const char *state_dir;       /* the wrapper's (--state-dir) */
     virConnectPtr conn;
     virDomainPtr dom;
+    qmp_client *side;            /* the wrapper's side monitor, or NULL */
+    char side_why[600];          /* why there is none */
     char *xml;
     mp_domain info;
     mp_policy policy;
@@ -1199,7 +1319,16 @@ static int virt_decide(virt_ctx *v, const char *conn_uri, const char *name,
     }
     v->in.sim.rtt_ms = v->rtt_ms;
     v->in.ram_shareable = v->info.ram_shareable;
-    v->in.phase_sched = qemu_has_phase_sched(v->dom);
+    v->side = side_open(v->state_dir, v->dom, v->side_why,
+                        sizeof(v->side_why));
+    {
+        bool on;
+        v->in.phase_sched = qemu_phase_sched_cap(v->side, &on) == 1;
+        if (v->side && !v->in.phase_sched) {
+            snprintf(v->side_why, sizeof(v->side_why), "QEMU has no "
+                     "x-phase-sched capability");
+        }
+    }
     n = virDomainMemoryStats(v->dom, st, VIR_DOMAIN_MEMORY_STAT_NR, 0);
     for (int i = 0; i < n; i++) {
         if (st[i].tag == VIR_DOMAIN_MEMORY_STAT_RSS) {
@@ -1212,7 +1341,7 @@ static int virt_decide(virt_ctx *v, const char *conn_uri, const char *name,
     if (!v->dirty_given) {
         v->dirty_mibps = measure_dirty_mibps(v->dom);
         if (v->dirty_mibps >= 0) {
-            v->dirty_short_mibps = measure_dirty_short_mibps(v->dom);
+            v->dirty_short_mibps = measure_dirty_short_mibps(v->side);
         }
     }
 
@@ -1287,7 +1416,7 @@ static void virt_print(const virt_ctx *v)
         printf("}\n");
         return;
     }
-    printf("domain %s\n", v->info.name);
+    printf("domain %s\n", cli_esc(v->info.name));
     printf("measured:\n");
     if (v->rtt_probes) {
         printf("  rtt           %.3f ms (median of %d TCP connects to "
@@ -1309,9 +1438,11 @@ static void virt_print(const virt_ctx *v)
            (double)s->workload.touched_bytes / 1048576.0,
            (double)s->workload.write_hot_bytes / 1048576.0,
            s->workload.dirty_pages_per_s);
-    printf("  same host %s, RAM shareable %s, x-phase-sched %s\n",
+    printf("  same host %s, RAM shareable %s, x-phase-sched %s%s%s%s\n",
            v->in.same_host ? "yes" : "no", v->in.ram_shareable ? "yes" : "no",
-           v->in.phase_sched ? "yes" : "no");
+           v->in.phase_sched ? "yes" : "no", v->in.phase_sched ? "" : " (",
+           v->in.phase_sched ? "" : cli_esc(v->side_why),
+           v->in.phase_sched ? "" : ")");
     printf("policy:\n");
     print_policy(&v->policy);
     print_choice(&v->choice);
@@ -1319,6 +1450,7 @@ static void virt_print(const virt_ctx *v)
 
 static void virt_free(virt_ctx *v)
 {
+    qmp_close(v->side);
     free(v->xml);
     if (v->dom) {
         virDomainFree(v->dom);
@@ -1331,11 +1463,17 @@ static void virt_free(virt_ctx *v)
 #define VIRT_OPTIONS \
     WORKLOAD_OPTIONS, \
     { "connect", required_argument, NULL, 'c' }, \
+    { "state-dir", required_argument, NULL, OPT_STATE_DIR }, \
     { "help", no_argument, NULL, 'h' }
 
 #define VIRT_HELP \
     "  -c, --connect URI          source libvirt (default: libvirt's " \
     "default)\n" \
+    "      --state-dir DIR        the emulator wrapper's (default " \
+    STATE_DIR_DEFAULT "):\n" \
+    "                             its side monitor DIR/UUID.qmp is how " \
+    "migpolicy\n" \
+    "                             talks to QEMU (no custom-monitor taint)\n" \
     WORKLOAD_HELP
 
 #define VIRT_HELP_NOTE \
@@ -1369,8 +1507,12 @@ static int virt_parse(const char *cmd, int argc, char **argv,
         case 'c':
             *conn_uri = optarg;
             break;
+        case OPT_STATE_DIR:
+            v->state_dir = optarg;
+            break;
         case OPT_FLEET:
         case OPT_POLICY_DIR:
+        case OPT_NO_POLICY_DIR:
             if ((err = fleet_option(cmd, c, fo))) {
                 return err;
             }
@@ -1420,6 +1562,7 @@ static int cmd_advise(int argc, char **argv)
 
     memset(&v, 0, sizeof(v));
     v.cmd = "advise";
+    v.state_dir = STATE_DIR_DEFAULT;
     mp_sim_input_default(&v.in.sim);
     rc = virt_parse("advise", argc, argv, opts, &v, &conn_uri, &fo, &w,
                     &have_bw, advise_help, NULL, NULL);
@@ -1493,24 +1636,18 @@ static void *mig_run(void *opaque)
     return NULL;
 }
 
-static int set_phase_sched(virDomainPtr dom, bool on)
+/* x-phase-sched on (with postcopy-ram, which it needs) or off, through
+ * the side monitor. */
+static int set_phase_sched(qmp_client *q, bool on)
 {
-    char *res = NULL;
-    /* postcopy-ram first in the same command: x-phase-sched requires it. */
-    const char *cmd = on ?
-        "{\"execute\":\"migrate-set-capabilities\",\"arguments\":"
-        "{\"capabilities\":[{\"capability\":\"postcopy-ram\",\"state\":true},"
-        "{\"capability\":\"x-phase-sched\",\"state\":true}]}}" :
-        "{\"execute\":\"migrate-set-capabilities\",\"arguments\":"
-        "{\"capabilities\":[{\"capability\":\"x-phase-sched\","
-        "\"state\":false}]}}";
-    int rc = virDomainQemuMonitorCommand(dom, cmd, &res, 0);
-
-    if (!rc && res && strstr(res, "\"error\"")) {
-        rc = -1;
+    if (!q) {
+        return -1;
     }
-    free(res);
-    return rc;
+    return qmp_execute(q, "migrate-set-capabilities", on ?
+        "{\"capabilities\": [{\"capability\": \"postcopy-ram\", \"state\": "
+        "true}, {\"capability\": \"x-phase-sched\", \"state\": true}]}" :
+        "{\"capabilities\": [{\"capability\": \"x-phase-sched\", "
+        "\"state\": false}]}", NULL) ? -1 : 0;
 }
 
 /* What 'migrate' adds to the options of 'advise'. */
@@ -1518,6 +1655,8 @@ typedef struct migrate_opts {
     int strategy;               /* --strategy, or -1 */
     bool dry_run;
     unsigned recover_tries;     /* resumptions of a failed post-copy */
+    bool persistent;            /* --persistent: VIR_MIGRATE_PERSIST_DEST */
+    bool undefine_source;       /* --undefinesource */
 } migrate_opts;
 
 /* Resumptions of an interrupted post-copy, by default and at most. */
@@ -1543,6 +1682,14 @@ static int strategy_option(int c, void *opaque)
     }
     if (c == OPT_DRY_RUN) {
         mo->dry_run = true;
+        return 0;
+    }
+    if (c == OPT_PERSISTENT) {
+        mo->persistent = true;
+        return 0;
+    }
+    if (c == OPT_UNDEFINE_SOURCE) {
+        mo->undefine_source = true;
         return 0;
     }
     if (c == OPT_RECOVER_TRIES) {
@@ -1574,13 +1721,20 @@ static void migrate_help(void)
            "to\n"
            "DEST-URI with the chosen strategy (virDomainMigrateToURI3 flags "
            "and\n"
-           "parameters, our fork's x-phase-sched via the QEMU monitor), "
-           "print\n"
-           "progress and the completed job's figures.  The migrating XML "
-           "carries\n"
-           "a decision marker for the destination's hook.\n\nOptions:\n"
+           "parameters, our fork's x-phase-sched through the emulator "
+           "wrapper's\n"
+           "side monitor), print progress and the completed job's figures.  "
+           "The\n"
+           "migrating XML carries a decision marker for the destination's "
+           "hook\n"
+           "(removed from the landed domain afterwards).\n"
+           "\nOptions:\n"
            VIRT_HELP
            "      --strategy NAME        use NAME if the policy allows it\n"
+           "      --persistent           define the domain on the destination "
+           "(as\n"
+           "                             virsh migrate --persistent)\n"
+           "      --undefinesource       undefine it here after the migration\n"
            "      --dry-run              decide and print, do not migrate\n"
            "      --recover-tries N      when post-copy is interrupted (the link\n"
            "                             drops), resume it up to N times, waiting\n"
@@ -1588,23 +1742,29 @@ static void migrate_help(void)
            WARM_VIRT_HELP
            "  -h, --help                 show this help\n" VIRT_HELP_NOTE
            "-b also caps the migration (libvirt's bandwidth and "
-           "bandwidth.postcopy).\n");
+           "bandwidth.postcopy).\n"
+           "As virsh migrate: without --persistent the domain is transient "
+           "on the\n"
+           "destination, without --undefinesource it stays defined here.\n");
 }
 
-static void print_job(virDomainPtr dom, bool completed)
+/*
+ * The job's figures; for @completed, 0 if printed (@el_ms, @bytes set when
+ * not NULL), -1 if unavailable (no completed job there: libvirt keeps it on
+ * one side only, and not for a domain undefined by the migration).
+ */
+static int print_job(virDomainPtr dom, bool completed,
+                     unsigned long long *el_ms, unsigned long long *bytes)
 {
     virTypedParameterPtr p = NULL;
     int np = 0, type = 0;
     unsigned long long el = 0, dt = 0, tot = 0, proc = 0, rem = 0, it = 0,
                        req = 0;
 
-    if (virDomainGetJobStats(dom, &type, &p, &np, completed ?
-                             VIR_DOMAIN_JOB_STATS_COMPLETED |
-                             VIR_DOMAIN_JOB_STATS_KEEP_COMPLETED : 0)) {
-        if (completed) {
-            printf("completed job statistics unavailable: %s\n", virt_err());
-        }
-        return;
+    if (!dom || virDomainGetJobStats(dom, &type, &p, &np, completed ?
+                                     VIR_DOMAIN_JOB_STATS_COMPLETED |
+                                     VIR_DOMAIN_JOB_STATS_KEEP_COMPLETED : 0)) {
+        return -1;
     }
     virTypedParamsGetULLong(p, np, VIR_DOMAIN_JOB_TIME_ELAPSED, &el);
     virTypedParamsGetULLong(p, np, VIR_DOMAIN_JOB_DOWNTIME, &dt);
@@ -1613,7 +1773,17 @@ static void print_job(virDomainPtr dom, bool completed)
     virTypedParamsGetULLong(p, np, VIR_DOMAIN_JOB_DATA_REMAINING, &rem);
     virTypedParamsGetULLong(p, np, VIR_DOMAIN_JOB_MEMORY_ITERATION, &it);
     virTypedParamsGetULLong(p, np, VIR_DOMAIN_JOB_MEMORY_POSTCOPY_REQS, &req);
+    if (completed && (type == VIR_DOMAIN_JOB_NONE || el == 0)) {
+        virTypedParamsFree(p, np);
+        return -1;
+    }
     if (completed) {
+        if (el_ms) {
+            *el_ms = el;
+        }
+        if (bytes) {
+            *bytes = proc;
+        }
         printf("completed: total_time_ms=%llu downtime_ms=%llu "
                "bytes_processed=%llu memory_iterations=%llu "
                "postcopy_requests=%llu\n", el, dt, proc, it, req);
@@ -1626,6 +1796,8 @@ static void print_job(virDomainPtr dom, bool completed)
         fflush(stdout);
     }
     virTypedParamsFree(p, np);
+    (void)tot;
+    return 0;
 }
 
 static int job_iteration(virDomainPtr dom)
@@ -1779,7 +1951,7 @@ static int run_job(virt_ctx *v, mig_thread *m, const struct strategy_apply *ap,
             }
         }
         if (cli_mono_s() >= next_progress) {
-            print_job(v->dom, false);
+            print_job(v->dom, false, NULL, NULL);
             next_progress = cli_mono_s() + PROGRESS_PERIOD_MS / 1000.0;
         }
         sleep_ms(50);
@@ -1924,6 +2096,91 @@ static int recover_postcopy(virt_ctx *v, mig_thread *m,
                 m->err);
 }
 
+/*
+ * How far the chosen strategy's prediction was from the migration (the
+ * issue's bar: 25 %), and which of the model's inputs were not measured,
+ * i.e. where an error comes from.
+ */
+#define PREDICTION_TOLERANCE 0.25
+
+static void report_prediction(const virt_ctx *v, const wl_opts *w,
+                              bool have_bw, const mp_sim_result *pred,
+                              unsigned long long meas_ms,
+                              unsigned long long meas_bytes, const char *from)
+{
+    double pt = pred->total_time_ms / 1000.0, mt = meas_ms / 1000.0;
+    double pb = pred->bytes_total / 1048576.0, mb = meas_bytes / 1048576.0;
+    double et, eb;
+    char unmeasured[640];
+    size_t o = 0;
+
+    if (!from || !meas_ms || !meas_bytes) {
+        printf("prediction %.2f s, %.1f MiB; not compared: no measured "
+               "figures from libvirt or the scheduler's record\n", pt, pb);
+        return;
+    }
+    et = (pt - mt) / mt;
+    eb = (pb - mb) / mb;
+#define UNMEASURED(...) \
+    o += (size_t)snprintf(unmeasured + o, o < sizeof(unmeasured) ? \
+                          sizeof(unmeasured) - o : 0, __VA_ARGS__)
+    unmeasured[0] = 0;
+    UNMEASURED("%s", have_bw ? "bandwidth (given with -b)" :
+               "bandwidth (no -b: the model's calibrated loopback rate)");
+    if (w->have_touched || w->spec) {
+        UNMEASURED(", touched memory (given)");
+    } else {
+        UNMEASURED(", touched memory (QEMU's RSS: an upper bound)");
+    }
+    if (v->dirty_given) {
+        UNMEASURED(", dirty rate (given)");
+    } else if (v->dirty_mibps < 0) {
+        UNMEASURED(", dirty rate (unavailable: assumed 0)");
+    } else if (v->dirty_saturated) {
+        UNMEASURED(", dirty rate (a saturated set: a lower bound)");
+    }
+#undef UNMEASURED
+    printf("prediction %.2f s, %.1f MiB; measured (%s) %.2f s, %.1f MiB: "
+           "time %+.0f %%, data %+.0f %% (%s 25 %%)\n", pt, pb, from, mt, mb,
+           et * 100, eb * 100, fabs(et) <= PREDICTION_TOLERANCE &&
+           fabs(eb) <= PREDICTION_TOLERANCE ? "within" : "off by more than");
+    printf("  inputs not measured: %s\n", unmeasured);
+}
+
+/*
+ * The destination's copy of the domain, by UUID: 1 (in @out), 0 (the
+ * destination has no such domain), -1 (cannot tell: its libvirt is not
+ * reachable; the connection is dropped, to be opened again next time).
+ */
+static int dest_domain(virConnectPtr *dconn, const char *dest_uri,
+                       virDomainPtr src, virDomainPtr *out)
+{
+    unsigned char uuid[VIR_UUID_BUFLEN];
+    virErrorPtr e;
+
+    if (*out) {
+        virDomainFree(*out);
+        *out = NULL;
+    }
+    if (!*dconn) {
+        *dconn = virConnectOpen(dest_uri);
+    }
+    if (!*dconn || virDomainGetUUID(src, uuid)) {
+        return -1;
+    }
+    *out = virDomainLookupByUUID(*dconn, uuid);
+    if (*out) {
+        return 1;
+    }
+    e = virGetLastError();
+    if (e && e->code == VIR_ERR_NO_DOMAIN) {
+        return 0;
+    }
+    virConnectClose(*dconn);
+    *dconn = NULL;
+    return -1;
+}
+
 static int cmd_migrate(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -1932,6 +2189,8 @@ static int cmd_migrate(int argc, char **argv)
         { "dry-run", no_argument, NULL, OPT_DRY_RUN },
         { "warm-apply", required_argument, NULL, OPT_WARM_APPLY },
         { "recover-tries", required_argument, NULL, OPT_RECOVER_TRIES },
+        { "persistent", no_argument, NULL, OPT_PERSISTENT },
+        { "undefinesource", no_argument, NULL, OPT_UNDEFINE_SOURCE },
         { NULL, 0, NULL, 0 },
     };
     warm_virt *warm = NULL;
@@ -1947,10 +2206,16 @@ static int cmd_migrate(int argc, char **argv)
     mig_thread m;
     char *mxml = NULL, *dxml = NULL;
     const struct strategy_apply *ap;
+    virConnectPtr dconn = NULL;
+    virDomainPtr ddom = NULL;
+    int64_t started = 0;
+    unsigned long long meas_ms = 0, meas_bytes = 0;
+    const char *meas_from = NULL;
 
     memset(&v, 0, sizeof(v));
     memset(&m, 0, sizeof(m));
     v.cmd = "migrate";
+    v.state_dir = STATE_DIR_DEFAULT;
     mp_sim_input_default(&v.in.sim);
     rc = virt_parse("migrate", argc, argv, opts, &v, &conn_uri, &fo, &w,
                     &have_bw, migrate_help, strategy_option, &mo);
@@ -2018,19 +2283,21 @@ static int cmd_migrate(int argc, char **argv)
         fprintf(stderr, "migpolicy migrate: warning: cannot set the "
                 "downtime limit: %s\n", virt_err());
     }
-    if (v.in.phase_sched && set_phase_sched(v.dom, ap->phase_sched)) {
-        rc = fail("migrate", "cannot %s x-phase-sched on the source QEMU",
-                  ap->phase_sched ? "enable" : "disable");
+    if (v.in.phase_sched && set_phase_sched(v.side, ap->phase_sched)) {
+        rc = fail("migrate", "cannot %s x-phase-sched on the source QEMU: %s",
+                  ap->phase_sched ? "enable" : "disable", qmp_error(v.side));
         goto out;
     }
     m.dom = v.dom;
     m.dest_uri = dest_uri;
-    m.flags = VIR_MIGRATE_LIVE | VIR_MIGRATE_PEER2PEER | ap->flags;
-    if (virDomainIsPersistent(v.dom) == 1) {
-        m.flags |= VIR_MIGRATE_PERSIST_DEST;
-    }
-    printf("migrating %s to %s: %s (flags 0x%lx)\n", v.info.name, dest_uri,
-           mp_strategy_name(strat), m.flags);
+    /* virsh's conventions: transient on the destination and still defined
+     * here unless told otherwise. */
+    m.flags = VIR_MIGRATE_LIVE | VIR_MIGRATE_PEER2PEER | ap->flags |
+              (mo.persistent ? VIR_MIGRATE_PERSIST_DEST : 0) |
+              (mo.undefine_source ? VIR_MIGRATE_UNDEFINE_SOURCE : 0);
+    started = (int64_t)time(NULL);
+    printf("migrating %s to %s: %s (flags 0x%lx)\n", cli_esc(v.info.name),
+           cli_esc(dest_uri), mp_strategy_name(strat), m.flags);
     fflush(stdout);
     warm = warm_virt_start(v.dom);  /* warm-up: hot list to the destination */
     if (run_job(&v, &m, ap, &jw)) {
@@ -2047,7 +2314,7 @@ static int cmd_migrate(int argc, char **argv)
     }
     if (m.rc) {
         if (v.in.phase_sched && ap->phase_sched) {
-            set_phase_sched(v.dom, false);
+            set_phase_sched(v.side, false);
         }
         if (jw.over_traffic == 1) {
             rc = fail("migrate", "migration cancelled: %s; %s keeps "
@@ -2057,13 +2324,58 @@ static int cmd_migrate(int argc, char **argv)
         }
         goto out;
     }
-    printf("migration of %s completed (%s)\n", v.info.name,
+    printf("migration of %s completed (%s)\n", cli_esc(v.info.name),
            mp_strategy_name(strat));
-    print_job(v.dom, true);
+    dest_domain(&dconn, dest_uri, v.dom, &ddom);
+    /* The marker is for the hook only; it must not stay in the landed
+     * domain's XML. */
+    if (!ddom || virDomainSetMetadata(ddom, VIR_DOMAIN_METADATA_ELEMENT,
+                                      NULL, NULL, MP_DECISION_NS,
+                                      VIR_DOMAIN_AFFECT_LIVE)) {
+        fprintf(stderr, "migpolicy migrate: warning: the decision marker "
+                "stays in the destination's live XML (it expires in %d s): "
+                "%s\n", MARKER_TTL_S, ddom ? virt_err() :
+                "destination unreachable from here");
+    }
+    if (print_job(v.dom, true, &meas_ms, &meas_bytes) &&
+        print_job(ddom, true, &meas_ms, &meas_bytes)) {
+        printf("completed job statistics unavailable from libvirt on "
+               "either host\n");
+    } else {
+        meas_from = "libvirt's completed job";
+    }
+    /* The scheduler's own figures, as the wrapper's recorder kept them
+     * (it writes them when it sees the completion). */
+    if (ap->phase_sched) {
+        char path[1100];
+        if (!sched_record_path(path, sizeof(path), v.state_dir,
+                               v.info.name)) {
+            sched_record_wait(path, started, 3000);
+            if (sched_record_print(path, false)) {
+                printf("no figures of the scheduler recorded in %s\n",
+                       cli_esc(path));
+            } else if (!meas_from) {
+                double t_ms, b;
+                if (!sched_record_figures(path, &t_ms, &b)) {
+                    meas_ms = (unsigned long long)t_ms;
+                    meas_bytes = (unsigned long long)b;
+                    meas_from = "the scheduler's record";
+                }
+            }
+        }
+    }
+    report_prediction(&v, &w, have_bw, &v.choice.rows[strat].sim, meas_ms,
+                      meas_bytes, meas_from);
     rc = 0;
 out:
     virTypedParamsFree(m.first_params, m.first_nparams);
     virTypedParamsFree(m.resume_params, m.resume_nparams);
+    if (ddom) {
+        virDomainFree(ddom);
+    }
+    if (dconn) {
+        virConnectClose(dconn);
+    }
     free(mxml);
     free(dxml);
     virt_free(&v);

@@ -530,3 +530,60 @@ const char *json_type_name(json_type t)
 
     return (unsigned)t < sizeof(names) / sizeof(names[0]) ? names[t] : "?";
 }
+
+static void write_string(FILE *fp, const char *str, size_t len)
+{
+    fputc('"', fp);
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)str[i];
+        if (ch == '"' || ch == '\\') {
+            fprintf(fp, "\\%c", ch);
+        } else if (ch < 0x20 || ch == 0x7f) {
+            fprintf(fp, "\\u%04x", ch);
+        } else {
+            fputc(ch, fp);
+        }
+    }
+    fputc('"', fp);
+}
+
+void json_write(FILE *fp, const json_value *v)
+{
+    if (!v) {
+        fputs("null", fp);
+        return;
+    }
+    switch (v->type) {
+    case JSON_NULL:
+        fputs("null", fp);
+        break;
+    case JSON_BOOL:
+        fputs(v->b ? "true" : "false", fp);
+        break;
+    case JSON_NUMBER:
+        if (v->is_int) {
+            fprintf(fp, "%lld", (long long)v->i);
+        } else {
+            fprintf(fp, "%.17g", v->num);
+        }
+        break;
+    case JSON_STRING:
+        write_string(fp, v->str, v->len);
+        break;
+    case JSON_ARRAY:
+    case JSON_OBJECT:
+        fputc(v->type == JSON_ARRAY ? '[' : '{', fp);
+        for (size_t i = 0; i < v->n; i++) {
+            if (i) {
+                fputc(',', fp);
+            }
+            if (v->type == JSON_OBJECT) {
+                write_string(fp, v->keys[i], strlen(v->keys[i]));
+                fputc(':', fp);
+            }
+            json_write(fp, v->items[i]);
+        }
+        fputc(v->type == JSON_ARRAY ? ']' : '}', fp);
+        break;
+    }
+}

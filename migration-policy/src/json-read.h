@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* Deepest nesting of arrays and objects accepted. */
 #define JSON_MAX_DEPTH 64
@@ -112,5 +113,11 @@ const char *json_get_str(const json_value *obj, const char *key);
  * "object"
  */
 const char *json_type_name(json_type t);
+
+/**
+ * json_write() - @v as JSON text on @fp (strings escaped, control
+ * characters as \\u00XX)
+ */
+void json_write(FILE *fp, const json_value *v);
 
 #endif /* MIGPOLICY_JSON_READ_H */

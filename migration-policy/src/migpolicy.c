@@ -6,7 +6,9 @@
  * Parses arguments, calls the library, prints.  Exit status: 0 success,
  * 1 failure, 2 bad usage.
  */
+#include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
@@ -14,14 +16,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "migpolicy.h"
 
 #include "cli-clock.h"
 #include "cli-parse.h"
+#include "cli-print.h"
+#include "cmd-emulator.h"
 #include "cmd-record.h"
 #include "cmd-virt.h"
 #include "cmd-warm.h"
+#include "sched-record.h"
 
 #define EXIT_USAGE 2
 
@@ -39,26 +46,27 @@ static const char *prog = "migpolicy";
 static void err_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void err_msg(const char *fmt, ...)
 {
+    char prefix[64];
     va_list ap;
 
-    fprintf(stderr, "%s: ", prog);
+    snprintf(prefix, sizeof(prefix), "%s: ", prog);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    cli_vmessage(stderr, prefix, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
 }
 
 static int usage_error(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static int usage_error(const char *cmd, const char *fmt, ...)
 {
+    char prefix[64];
     va_list ap;
 
-    fprintf(stderr, "%s %s: ", prog, cmd);
+    snprintf(prefix, sizeof(prefix), "%s %s: ", prog, cmd);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    cli_vmessage(stderr, prefix, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "\nTry '%s %s --help'.\n", prog, cmd);
+    fprintf(stderr, "Try '%s %s --help'.\n", prog, cmd);
     return EXIT_USAGE;
 }
 
@@ -109,6 +117,22 @@ static mp_trace_reader *open_trace(const char *path)
         err_msg("%s: %s", path, mp_strerror(-ENOMEM));
         return NULL;
     }
+    {
+        /* MIGPOLICY_MAX_PLANES=SIZE: a larger budget of decoded planes
+         * than the reader's default (a long recording of a big, idle
+         * guest compresses beyond its 64:1). */
+        const char *mx = getenv("MIGPOLICY_MAX_PLANES");
+        uint64_t lim;
+        if (mx && *mx) {
+            if (cli_parse_size(mx, &lim) || lim == 0) {
+                err_msg("MIGPOLICY_MAX_PLANES: '%s' is not a size (e.g. "
+                        "8GiB)", mx);
+                mp_trace_reader_free(r);
+                return NULL;
+            }
+            mp_trace_reader_set_plane_limit(r, lim);
+        }
+    }
     err = mp_trace_open(r, path);
     if (err) {
         err_msg("%s: %s", path, mp_trace_error(r));
@@ -116,6 +140,14 @@ static mp_trace_reader *open_trace(const char *path)
         return NULL;
     }
     return r;
+}
+
+/* mp_trace_read()'s error, with the way out of the work limit. */
+static void trace_read_error(const char *path, mp_trace_reader *r, int err)
+{
+    err_msg("%s: %s%s", path, mp_trace_error(r), err == -EFBIG &&
+            strstr(mp_trace_error(r), "the reader's limit") ?
+            "; MIGPOLICY_MAX_PLANES=SIZE allows more" : "");
 }
 
 static uint64_t popcount_plane(const uint64_t *p, uint64_t nwords)
@@ -193,7 +225,7 @@ static int cmd_info(int argc, char **argv)
         n++;
     }
     if (got < 0) {
-        err_msg("%s: %s", argv[optind], mp_trace_error(r));
+        trace_read_error(argv[optind], r, got);
         rc = 1;
         goto out;
     }
@@ -401,7 +433,7 @@ static int cmd_convert(int argc, char **argv)
         } else {
             int got = mp_trace_read(r, &pw, &pa);
             if (got < 0) {
-                err_msg("%s: %s", in, mp_trace_error(r));
+                trace_read_error(in, r, got);
                 goto out;
             }
             if (got == 0) {
@@ -691,7 +723,27 @@ static int write_csv(const replay_opts *o, const mp_replay *rp,
     return 0;
 }
 
-/* Plot the four rates against W with gnuplot, like the paper's Figure 1. */
+/* Text gnuplot may see inside a single-quoted string: no quote, no
+ * backquote, no backslash, no control character. */
+static bool plot_text_ok(const char *s)
+{
+    for (; *s; s++) {
+        if (!isalnum((unsigned char)*s) && !strchr(":=.,+-_ ()|/", *s)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/*
+ * Plot the four rates against W with gnuplot, like the paper's Figure 1.
+ *
+ * gnuplot expands `backquotes` (a shell command) inside double-quoted
+ * strings, so no name from the command line goes into its script: we
+ * open the output file ourselves and hand it to gnuplot as its standard
+ * output ("set output" without a name), run it with execvp (no shell),
+ * and the titles are our own labels in single quotes, checked above.
+ */
 static int write_plot(const replay_opts *o, const mp_replay *rp)
 {
     static const struct { mp_class a, p; const char *name; } m[4] = {
@@ -700,24 +752,60 @@ static int write_plot(const replay_opts *o, const mp_replay *rp)
         { MP_CLASS_CLEAN, MP_CLASS_WRITE, "A(c|w)" },
         { MP_CLASS_READ, MP_CLASS_WRITE, "A(r|w)" },
     };
+    int pipefd[2], outfd, st;
+    pid_t pid;
     FILE *g;
-    int st;
 
-    if (strchr(o->plot, '"') || strchr(o->plot, '\n')) {
-        err_msg("--plot: file name must not contain '\"' or a newline");
+    for (size_t p = 0; p < o->npreds; p++) {
+        if (!plot_text_ok(o->preds[p].label)) {
+            err_msg("--plot: predictor label '%s' cannot be a plot title",
+                    o->preds[p].label);
+            return -1;
+        }
+    }
+    outfd = open(o->plot, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY,
+                 0666);
+    if (outfd < 0) {
+        err_msg("--plot: %s: %s", o->plot, strerror(errno));
         return -1;
     }
-    g = popen("gnuplot", "w");
+    if (pipe2(pipefd, O_CLOEXEC)) {
+        err_msg("--plot: pipe: %s", strerror(errno));
+        close(outfd);
+        return -1;
+    }
+    pid = fork();
+    if (pid < 0) {
+        err_msg("--plot: fork: %s", strerror(errno));
+        close(outfd);
+        close(pipefd[0]);
+        close(pipefd[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        char *const argv[] = { (char *)"gnuplot", NULL };
+        if (dup2(pipefd[0], STDIN_FILENO) < 0 ||
+            dup2(outfd, STDOUT_FILENO) < 0) {
+            _exit(126);
+        }
+        execvp("gnuplot", argv);
+        _exit(127);
+    }
+    close(pipefd[0]);
+    close(outfd);
+    g = fdopen(pipefd[1], "w");
     if (!g) {
-        err_msg("--plot: cannot run gnuplot: %s", strerror(errno));
+        close(pipefd[1]);
+        waitpid(pid, NULL, 0);
+        err_msg("--plot: %s", strerror(errno));
         return -1;
     }
     fprintf(g, "set terminal pngcairo size 900,600\n"
-            "set output \"%s\"\n"
-            "set xlabel \"window size W (intervals)\"\n"
-            "set ylabel \"rate\"\nset yrange [0:*]\nset key outside right\n"
-            "set grid\nset title \"%s\"\n", o->plot,
-            "prediction error rates against window size");
+            "set output\n"
+            "set xlabel 'window size W (intervals)'\n"
+            "set ylabel 'rate'\nset yrange [0:*]\nset key outside right\n"
+            "set grid\nset title 'prediction error rates against window "
+            "size'\n");
     for (size_t p = 0; p < o->npreds; p++) {
         for (int k = 0; k < 4; k++) {
             fprintf(g, "$d%zu_%d << EOD\n", p, k);
@@ -738,15 +826,19 @@ static int write_plot(const replay_opts *o, const mp_replay *rp)
     fprintf(g, "plot ");
     for (size_t p = 0; p < o->npreds; p++) {
         for (int k = 0; k < 4; k++) {
-            fprintf(g, "%s$d%zu_%d with linespoints dashtype %zu title \"%s "
-                    "%s\"", (p || k) ? ", " : "", p, k, p + 1, m[k].name,
+            fprintf(g, "%s$d%zu_%d with linespoints dashtype %zu title '%s "
+                    "%s'", (p || k) ? ", " : "", p, k, p + 1, m[k].name,
                     o->preds[p].label);
         }
     }
     fprintf(g, "\n");
-    st = pclose(g);
-    if (st != 0) {
-        err_msg("--plot: gnuplot failed (status %d)", st);
+    st = fclose(g);
+    if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        if (WIFEXITED(st) && WEXITSTATUS(st) == 127) {
+            err_msg("--plot: cannot run gnuplot (not installed?)");
+        } else {
+            err_msg("--plot: gnuplot failed (status %d)", st);
+        }
         return -1;
     }
     return 0;
@@ -803,7 +895,7 @@ static int replay_bench(const replay_opts *o, mp_trace_reader *r)
         n++;
     }
     if (got < 0) {
-        err_msg("%s: %s", o->trace, mp_trace_error(r));
+        trace_read_error(o->trace, r, got);
         goto out;
     }
     t0 = cli_mono_s();
@@ -938,7 +1030,7 @@ static int cmd_replay(int argc, char **argv)
         n++;
     }
     if (got < 0) {
-        err_msg("%s: %s", o.trace, mp_trace_error(r));
+        trace_read_error(o.trace, r, got);
         goto out;
     }
     mp_replay_finish(rp);
@@ -1821,10 +1913,10 @@ static void main_help(void)
            "faults per\n"
            "            strategy (cost model); --validate against harness "
            "results\n"
-           "%s"
+           "%s%s"
            "\n'%s COMMAND --help' describes a command.\n"
            "Exit status: 0 success, 1 failure, 2 bad usage.\n", prog,
-           cmd_virt_help, prog);
+           cmd_virt_help, cmd_emulator_help, prog);
 }
 
 int main(int argc, char **argv)
@@ -1862,6 +1954,12 @@ int main(int argc, char **argv)
     }
     if (!strcmp(cmd, "warm")) {
         return cmd_warm(argc - 1, argv + 1);
+    }
+    if (!strcmp(cmd, "emulator")) {
+        return cmd_emulator(argc - 1, argv + 1);
+    }
+    if (!strcmp(cmd, "sched-stats")) {
+        return cmd_sched_stats(argc - 1, argv + 1);
     }
     {
         int rc = cmd_virt_dispatch(cmd, argc - 1, argv + 1);

@@ -187,12 +187,12 @@ static int read_message(qmp_client *c, json_value **out, int64_t deadline_ms,
     }
 }
 
+static int qmp_handshake(qmp_client *c);
+
 int qmp_connect(qmp_client **out, const char *path, int timeout_ms)
 {
     struct sockaddr_un sa;
     qmp_client *c = calloc(1, sizeof(*c));
-    json_value *greet = NULL;
-    int64_t deadline;
     int err;
 
     *out = c;
@@ -223,6 +223,29 @@ int qmp_connect(qmp_client **out, const char *path, int timeout_ms)
         }
         return set_err(c, err, "cannot connect: %s", strerror(-err));
     }
+    return qmp_handshake(c);
+}
+
+int qmp_connect_fd(qmp_client **out, int fd, int timeout_ms)
+{
+    qmp_client *c = calloc(1, sizeof(*c));
+
+    *out = c;
+    if (!c) {
+        return -ENOMEM;
+    }
+    c->fd = fd;
+    c->timeout_ms = timeout_ms > 0 ? timeout_ms : 1;
+    return qmp_handshake(c);
+}
+
+/* The greeting and qmp_capabilities, on a connected socket. */
+static int qmp_handshake(qmp_client *c)
+{
+    json_value *greet = NULL;
+    int64_t deadline;
+    int err;
+
     deadline = mono_ms() + c->timeout_ms;
     /*
      * QEMU can write an event (RESUME of a guest that starts while we
@@ -343,6 +366,39 @@ int qmp_execute(qmp_client *c, const char *command, const char *args_json,
         }
         json_free(m);
         return 0;
+    }
+}
+
+int qmp_next_event(qmp_client *c, int timeout_ms, json_value **ev)
+{
+    int64_t deadline = mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+
+    *ev = NULL;
+    for (;;) {
+        json_value *m;
+        int err;
+
+        /* Nothing buffered and nothing to read: a timeout, quietly. */
+        if (!(c->len && memchr(c->buf, '\n', c->len))) {
+            struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+            int64_t left = deadline - mono_ms();
+            int n = poll(&pfd, 1, left > 0 ? (int)left : 0);
+            if (n == 0) {
+                return -ETIMEDOUT;
+            }
+            if (n < 0 && errno != EINTR) {
+                return set_err(c, -errno, "poll: %s", strerror(errno));
+            }
+        }
+        err = read_message(c, &m, deadline, "an event");
+        if (err) {
+            return err;
+        }
+        if (json_get(m, "event")) {
+            *ev = m;
+            return 0;
+        }
+        json_free(m);       /* a late reply: not ours to keep */
     }
 }
 

@@ -42,6 +42,12 @@ typedef struct qmp_client qmp_client;
 int qmp_connect(qmp_client **out, const char *path, int timeout_ms);
 
 /**
+ * qmp_connect_fd() - like qmp_connect(), on a connected socket @fd (which
+ * the client then owns, and closes in qmp_close())
+ */
+int qmp_connect_fd(qmp_client **out, int fd, int timeout_ms);
+
+/**
  * qmp_execute() - run one command and wait for its reply
  * @c: connected client
  * @command: e.g. "query-status"
@@ -83,6 +89,15 @@ uint64_t qmp_events_skipped(const qmp_client *c);
  * qmp_close() - close the connection and free the client
  * @c: client, or NULL
  */
+/**
+ * qmp_next_event() - wait up to @timeout_ms for the next event
+ * @ev: the event message ({"event": ..., "data": ...}; json_free())
+ *
+ * Replies that arrive meanwhile (late ones of timed-out commands) are
+ * dropped.  Returns: 0, -ETIMEDOUT (no event), or an error (QEMU gone).
+ */
+int qmp_next_event(qmp_client *c, int timeout_ms, json_value **ev);
+
 void qmp_close(qmp_client *c);
 
 /**

@@ -3,8 +3,7 @@
  * and the hook's decision, on golden inputs in tests/policy/
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
- *
- * MP_TEST_REGEN=1 rewrites the golden outputs (tests/policy/NAME.out.xml).
+
  */
 #include <errno.h>
 #include <math.h>
@@ -15,6 +14,18 @@
 #include "migpolicy.h"
 
 #include "mp-test.h"
+
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static double mp_test_now_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 #define CHECK_STR(got, want)                                              \
     do {                                                                  \
@@ -100,7 +111,8 @@ static void test_bad_tags(void)
 {
     static const struct { const char *file; int err; const char *msg; } t[] = {
         { "bad-downtime-unit.xml", -EINVAL, "<mp:policy>: <max-downtime-ms>: "
-          "'200ms' is not a positive number of milliseconds (no unit)" },
+          "'200ms' is not a positive number of milliseconds (decimal, no "
+          "unit)" },
         { "bad-objective.xml", -EINVAL, "<mp:policy>: <objective>: 'fastest' "
           "is not one of downtime, total-time, traffic or balanced" },
         { "bad-postcopy.xml", -EINVAL, "<mp:policy>: <postcopy>: 'no' is not "
@@ -114,9 +126,14 @@ static void test_bad_tags(void)
         { "bad-two-policies.xml", -EINVAL, "<metadata>: more than one "
           "<mp:policy>" },
         { "bad-traffic-negative.xml", -EINVAL, "<mp:policy>: "
-          "<max-traffic-mib>: '-5' is not a positive number of MiB (no "
-          "unit)" },
+          "<max-traffic-mib>: '-5' is not a positive number of MiB "
+          "(decimal, no unit)" },
         { "bad-not-xml.xml", -EBADMSG, "not well-formed XML" },
+        /* An internal entity was expanded: &a; read as "allowed". */
+        { "bad-entity.xml", -EBADMSG, "domain XML with a <!DOCTYPE> (DTDs "
+          "and entities are not accepted)" },
+        { "bad-doctype-system.xml", -EBADMSG, "domain XML with a "
+          "<!DOCTYPE> (DTDs and entities are not accepted)" },
     };
     for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
         mp_domain d;
@@ -129,6 +146,157 @@ static void test_bad_tags(void)
         }
         CHECK_STR(msg, t[i].msg);
     }
+}
+
+/* Numbers are decimal with the unit the docs name, exactly: no hex
+ * ("0x10" was read as 16), no exponent ("1e15" lifted any cap), no
+ * trailing text, bounded. */
+static void test_numbers(void)
+{
+    static const struct { const char *key, *value; double want; } t[] = {
+        { "max-traffic-mib", "16", 16 },
+        { "max-traffic-mib", "  2.5 ", 2.5 },
+        { "max-traffic-mib", "0010", 10 },
+        { "max-traffic-mib", "1000000000", 1e9 },
+        { "max-downtime-ms", "2000000", 2e6 },
+        { "max-downtime-ms", "0.001", 0.001 },
+        { "max-traffic-mib", "0x10", -1 },
+        { "max-traffic-mib", "1e15", -1 },
+        { "max-traffic-mib", "1E3", -1 },
+        { "max-traffic-mib", "1000000001", -1 },
+        { "max-traffic-mib", "inf", -1 },
+        { "max-traffic-mib", "nan", -1 },
+        { "max-traffic-mib", "16.", -1 },
+        { "max-traffic-mib", ".5", -1 },
+        { "max-traffic-mib", "1 2", -1 },
+        { "max-traffic-mib", "+5", -1 },
+        { "max-traffic-mib", "0", -1 },
+        { "max-traffic-mib", "0.0", -1 },
+        { "max-traffic-mib", "", -1 },
+        { "max-downtime-ms", "2000001", -1 },
+        { "max-downtime-ms", "1234567890123456", -1 },
+        { "max-downtime-ms", "1.0000000001", -1 },
+    };
+    char msg[MP_POLICY_MSG_MAX];
+
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+        mp_policy p;
+        int err;
+
+        memset(&p, 0, sizeof(p));
+        err = mp_policy_set_field(&p, t[i].key, t[i].value, msg, sizeof(msg));
+        if (t[i].want < 0) {
+            if (err != -EINVAL) {
+                fprintf(stderr, "%s = '%s' accepted\n", t[i].key,
+                        t[i].value);
+                failures++;
+            }
+        } else if (err || (t[i].key[4] == 't' ? p.max_traffic_mib :
+                           p.max_downtime_ms) != t[i].want) {
+            fprintf(stderr, "%s = '%s': %d %s\n", t[i].key, t[i].value, err,
+                    msg);
+            failures++;
+        }
+    }
+    {
+        mp_policy p;
+        memset(&p, 0, sizeof(p));
+        CHECK(mp_policy_set_field(&p, "max-traffic-mib", "0x10", msg,
+                                  sizeof(msg)) == -EINVAL);
+        CHECK_STR(msg, "<max-traffic-mib>: '0x10' is not a positive number "
+                  "of MiB (decimal, no unit)");
+        CHECK(mp_policy_set_field(&p, "max-downtime-ms", "2000001", msg,
+                                  sizeof(msg)) == -EINVAL);
+        CHECK_STR(msg, "<max-downtime-ms>: '2000001' is not in 0 < ms <= "
+                  "2000000");
+    }
+}
+
+/* Text from outside reaches logs and terminals escaped: no newline, no
+ * terminal escape, no C1 control, no invalid UTF-8; never cut silently. */
+static void test_escape(void)
+{
+    static const struct { const char *in, *out; } t[] = {
+        { "web-1", "web-1" },
+        { "a\nb\rc\td", "a\\nb\\rc\\td" },
+        { "\x1b[2J\x1b]0;title\x07", "\\x1b[2J\\x1b]0;title\\x07" },
+        { "back\\slash", "back\\\\slash" },
+        { "caf\xc3\xa9 \xe2\x82\xac", "caf\xc3\xa9 \xe2\x82\xac" },
+        { "c1 \xc2\x9b" "31m", "c1 \\xc2\\x9b31m" },    /* U+009B CSI */
+        { "bad \xff\xc3(", "bad \\xff\\xc3(" },
+        { "overlong \xc0\xaf", "overlong \\xc0\\xaf" },
+        { "del \x7f", "del \\x7f" },
+    };
+    char out[64];
+
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+        CHECK_STR(mp_escape_text(t[i].in, out, sizeof(out)), t[i].out);
+    }
+    /* Too long: ends in "...", at a character boundary. */
+    CHECK_STR(mp_escape_text("0123456789abcdef", out, 12), "01234567...");
+    CHECK_STR(mp_escape_text("\n\n\n\n\n\n", out, 12), "\\n\\n\\n\\n...");
+    CHECK_STR(mp_escape_text("\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac", out,
+                             12), "\xe2\x82\xac\xe2\x82\xac...");
+}
+
+/* Entity amplification and size: refused before any work, quickly. */
+static void test_xml_bounds(void)
+{
+    const size_t ent = 100000, uses = 10000;
+    size_t cap = ent + uses * 4 + 4096, n = 0;
+    char *xml = malloc(cap), msg[MP_POLICY_MSG_MAX];
+    mp_domain d;
+    double t0;
+
+    if (!xml) {
+        exit(1);
+    }
+    n += (size_t)snprintf(xml + n, cap - n, "<!DOCTYPE domain [<!ENTITY e \"");
+    memset(xml + n, 'x', ent);
+    n += ent;
+    n += (size_t)snprintf(xml + n, cap - n, "\">]><domain><name>big</name>"
+                          "<description>");
+    for (size_t i = 0; i < uses; i++) {
+        memcpy(xml + n, "&e;", 3);
+        n += 3;
+    }
+    n += (size_t)snprintf(xml + n, cap - n, "</description></domain>");
+    t0 = mp_test_now_s();
+    CHECK(mp_domain_parse_xml(xml, n, &d, msg, sizeof(msg)) == -EBADMSG);
+    CHECK(strstr(msg, "<!DOCTYPE>") != NULL);
+    /* It took 5.3 s and 993 MB before; now nothing is expanded. */
+    CHECK(mp_test_now_s() - t0 < 0.5);
+    free(xml);
+
+    /* A name or emulator path that does not fit is refused, not cut (a
+     * cut path names another file). */
+    {
+        char big[2048], path[1100];
+        memset(path, 'p', sizeof(path) - 1);
+        path[sizeof(path) - 1] = 0;
+        snprintf(big, sizeof(big), "<domain><name>x</name><devices>"
+                 "<emulator>/%s</emulator></devices></domain>", path);
+        CHECK(mp_domain_parse_xml(big, strlen(big), &d, msg,
+                                  sizeof(msg)) == -EBADMSG);
+        CHECK_STR(msg, "<emulator>: longer than 1023 bytes");
+        path[300] = 0;
+        snprintf(big, sizeof(big), "<domain><name>%s</name></domain>", path);
+        CHECK(mp_domain_parse_xml(big, strlen(big), &d, msg,
+                                  sizeof(msg)) == -EBADMSG);
+        CHECK_STR(msg, "<name>: longer than 255 bytes");
+    }
+
+    /* Larger than libvirt can send: refused unread. */
+    xml = malloc(MP_DOMAIN_XML_MAX + 2);
+    if (!xml) {
+        exit(1);
+    }
+    memset(xml, ' ', MP_DOMAIN_XML_MAX + 1);
+    memcpy(xml, "<domain>", 8);
+    CHECK(mp_domain_parse_xml(xml, MP_DOMAIN_XML_MAX + 1, &d, msg,
+                              sizeof(msg)) == -EFBIG);
+    CHECK(strstr(msg, "over the limit of 4194304 bytes") != NULL);
+    free(xml);
 }
 
 static mp_fleet *fleet(void)
@@ -242,8 +410,11 @@ static void test_fleet_dir(void)
     mp_fleet *f = mp_fleet_new();
     mp_policy p;
 
+    /* Missing or misspelt: an error, not "no fleet rules". */
     CHECK(mp_fleet_load_dir(f, "/nonexistent/policy.d", msg,
-                            sizeof(msg)) == 0);
+                            sizeof(msg)) == -ENOENT);
+    CHECK_STR(msg, "policy directory /nonexistent/policy.d: No such file or "
+              "directory");
     mp_policy_resolve(f, "vm", NULL, &p);
     CHECK_STR(p.origin[MP_PF_OBJECTIVE], "default");
     if (!mkdtemp(dir)) {
@@ -267,6 +438,260 @@ static void test_fleet_dir(void)
     remove(path);
     remove(dir);
     mp_fleet_free(f);
+}
+
+/* A fleet from @text, in a temporary file; @path gets its name. */
+static mp_fleet *fleet_text(const char *text, char *path, size_t len)
+{
+    mp_fleet *f = mp_fleet_new();
+    char msg[MP_POLICY_MSG_MAX];
+    int fd;
+
+    snprintf(path, len, "/tmp/test-fleet.XXXXXX");
+    fd = mkstemp(path);
+    if (fd < 0 || !f) {
+        exit(1);
+    }
+    close(fd);
+    write_file(path, text);
+    if (mp_fleet_load_file(f, path, msg, sizeof(msg))) {
+        fprintf(stderr, "fleet: %s\n", msg);
+        failures++;
+    }
+    return f;
+}
+
+static mp_policy tags_of(const char *kv[][2], size_t n)
+{
+    mp_policy tags;
+    char msg[MP_POLICY_MSG_MAX];
+
+    memset(&tags, 0, sizeof(tags));
+    for (size_t i = 0; i < n; i++) {
+        if (mp_policy_set_field(&tags, kv[i][0], kv[i][1], msg, sizeof(msg))) {
+            fprintf(stderr, "%s\n", msg);
+            exit(1);
+        }
+    }
+    return tags;
+}
+
+/*
+ * Two levels: an operator's enforced rule may be tightened by a tenant's
+ * tag, never loosened (before, <postcopy>allowed</postcopy> and
+ * <max-traffic-mib>1e15</...> lifted a fleet's "forbidden" and cap).
+ * One case per row of docs/policy.md's precedence table.
+ */
+static void test_enforce(void)
+{
+    char path[64], want[256];
+    mp_fleet *f = fleet_text(
+        "[*]\n"
+        "postcopy = forbidden\n"
+        "max-traffic-mib = 100\n"
+        "max-downtime-ms = 200\n"
+        "objective = traffic\n"
+        "tier = cloud\n"
+        "enforce = all\n"
+        "\n"
+        "[name=free-*]\n"                 /* line 9: an operator exception */
+        "postcopy = allowed\n"
+        "max-traffic-mib = 5000\n"
+        "\n"
+        "[name=open-*]\n"                 /* line 13: not enforced */
+        "objective = downtime\n"
+        "\n"
+        "[label=gold]\n"                  /* line 16 */
+        "max-downtime-ms = 50\n"
+        "enforce = max-downtime-ms\n", path, sizeof(path));
+    const char *loosen[][2] = { { "postcopy", "allowed" },
+                                { "max-traffic-mib", "1000000000" },
+                                { "max-downtime-ms", "500" },
+                                { "objective", "downtime" },
+                                { "tier", "fog" } };
+    const char *tighten[][2] = { { "max-traffic-mib", "50" },
+                                 { "max-downtime-ms", "100" } };
+    const char *same[][2] = { { "postcopy", "forbidden" },
+                              { "max-traffic-mib", "100" } };
+    const char *pc_forbid[][2] = { { "postcopy", "forbidden" } };
+    const char *gold[][2] = { { "label", "gold" },
+                              { "max-downtime-ms", "500" } };
+    mp_policy t, p;
+
+    /* Loosening tags are ignored, each field, and say so. */
+    t = tags_of(loosen, 5);
+    mp_policy_resolve(f, "vm", &t, &p);
+    CHECK(p.postcopy == MP_POSTCOPY_FORBIDDEN);
+    snprintf(want, sizeof(want), "%s:1 [*], enforced; tag 'allowed' ignored",
+             path);
+    CHECK_STR(p.origin[MP_PF_POSTCOPY], want);
+    CHECK(p.max_traffic_mib == 100);
+    snprintf(want, sizeof(want), "%s:1 [*], enforced; tag '1e+09' ignored",
+             path);
+    CHECK_STR(p.origin[MP_PF_MAX_TRAFFIC], want);
+    CHECK(p.max_downtime_ms == 200);
+    CHECK(p.objective == MP_OBJECTIVE_TRAFFIC);
+    CHECK(p.tier == MP_TIER_CLOUD);
+    CHECK(p.tag_ignored == ((1u << MP_PF_POSTCOPY) | (1u << MP_PF_MAX_TRAFFIC) |
+                            (1u << MP_PF_MAX_DOWNTIME) |
+                            (1u << MP_PF_OBJECTIVE) | (1u << MP_PF_TIER)));
+
+    /* Tightening tags apply. */
+    t = tags_of(tighten, 2);
+    mp_policy_resolve(f, "vm", &t, &p);
+    CHECK(p.max_traffic_mib == 50 && p.max_downtime_ms == 100);
+    snprintf(want, sizeof(want), "tag, tighter than enforced %s:1 [*]", path);
+    CHECK_STR(p.origin[MP_PF_MAX_TRAFFIC], want);
+    CHECK(p.tag_ignored == 0);
+
+    /* Equal: the operator's origin stays, nothing ignored. */
+    t = tags_of(same, 2);
+    mp_policy_resolve(f, "vm", &t, &p);
+    snprintf(want, sizeof(want), "%s:1 [*]", path);
+    CHECK_STR(p.origin[MP_PF_POSTCOPY], want);
+    CHECK(p.tag_ignored == 0);
+
+    /* A more specific operator rule is the operator's own exception; not
+     * enforced, a tag may change it either way. */
+    t = tags_of(loosen, 2);
+    mp_policy_resolve(f, "free-1", &t, &p);
+    CHECK(p.postcopy == MP_POSTCOPY_ALLOWED);
+    CHECK_STR(p.origin[MP_PF_POSTCOPY], "tag");
+    CHECK(p.max_traffic_mib == 1e9);
+    t = tags_of(pc_forbid, 1);
+    mp_policy_resolve(f, "free-1", &t, &p);
+    CHECK(p.postcopy == MP_POSTCOPY_FORBIDDEN);
+    mp_policy_resolve(f, "free-1", NULL, &p);
+    CHECK(p.postcopy == MP_POSTCOPY_ALLOWED && !(p.enforced &
+                                                 (1u << MP_PF_POSTCOPY)));
+    /* ...and what it does not set stays enforced from [*]. */
+    CHECK(p.enforced & (1u << MP_PF_MAX_DOWNTIME));
+
+    /* Not enforced anywhere: the tag wins, as before. */
+    t = tags_of(loosen + 3, 1);
+    mp_policy_resolve(f, "open-1", &t, &p);
+    CHECK(p.objective == MP_OBJECTIVE_DOWNTIME);
+    CHECK_STR(p.origin[MP_PF_OBJECTIVE], "tag");
+
+    /* An enforced tier keeps a fog tag from changing the default
+     * objective either. */
+    {
+        mp_fleet *g;
+        char path2[64];
+        const char *fog[][2] = { { "tier", "fog" } };
+        g = fleet_text("[*]\ntier = cloud\nenforce = tier\n", path2,
+                       sizeof(path2));
+        t = tags_of(fog, 1);
+        mp_policy_resolve(g, "vm", &t, &p);
+        CHECK(p.tier == MP_TIER_CLOUD && p.objective == MP_OBJECTIVE_BALANCED);
+        mp_fleet_free(g);
+        remove(path2);
+    }
+
+    /* A label rule binds only while the VM carries the label. */
+    t = tags_of(gold, 2);
+    mp_policy_resolve(f, "open-2", &t, &p);
+    CHECK(p.max_downtime_ms == 50);
+    t = tags_of(gold + 1, 1);
+    mp_policy_resolve(f, "open-2", &t, &p);
+    CHECK(p.max_downtime_ms == 200);        /* [*]'s, enforced */
+    mp_fleet_free(f);
+    remove(path);
+}
+
+/* Errors of the fleet-only keys and of the file itself. */
+static void test_fleet_keys(void)
+{
+    static const struct { const char *text, *msg; } t[] = {
+        { "[*]\nenforce = postcopy\n",
+          ":1 [*]: enforce names postcopy, which this section does not set" },
+        { "[*]\npostcopy = forbidden\nenforce = speed\n",
+          ":3: enforce: 'speed' is not a policy key (objective, postcopy, "
+          "max-downtime-ms, max-traffic-mib, tier, or all)" },
+        { "[*]\npostcopy = forbidden\nenforce = label\n",
+          ":3: enforce: 'label' is not a policy key (objective, postcopy, "
+          "max-downtime-ms, max-traffic-mib, tier, or all)" },
+        { "[*]\ntenant-veto = maybe\n",
+          ":2: tenant-veto: 'maybe' is not yes or no" },
+        { "[*]\npostcopy = forbidden\npostcopy = allowed\n",
+          ":3: postcopy given twice in this section" },
+        { "[*] # every VM\n",
+          ":1: malformed section header (expected [*], [name=GLOB] or "
+          "[label=NAME] alone on its line)" },
+        { "[*]\nobjective = traffic\x1b[2J\n",
+          ":2: control character 0x1b" },
+    };
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+        char path[64], msg[MP_POLICY_MSG_MAX] = "";
+        mp_fleet *f = mp_fleet_new();
+        int fd;
+
+        snprintf(path, sizeof(path), "/tmp/test-fleet.XXXXXX");
+        fd = mkstemp(path);
+        if (fd < 0 || !f) {
+            exit(1);
+        }
+        close(fd);
+        write_file(path, t[i].text);
+        CHECK(mp_fleet_load_file(f, path, msg, sizeof(msg)) == -EINVAL);
+        if (strncmp(msg, path, strlen(path)) != 0 ||
+            strcmp(msg + strlen(path), t[i].msg) != 0) {
+            fprintf(stderr, "fleet '%s': got '%s'\n  want '%s%s'\n",
+                    t[i].text, msg, path, t[i].msg);
+            failures++;
+        }
+        mp_fleet_free(f);
+        remove(path);
+    }
+    /* A FIFO (or any non-regular file) is refused without blocking. */
+    {
+        char dir[] = "/tmp/test-fleet-fifo.XXXXXX", path[64];
+        char msg[MP_POLICY_MSG_MAX];
+        mp_fleet *f = mp_fleet_new();
+        if (!mkdtemp(dir)) {
+            exit(1);
+        }
+        snprintf(path, sizeof(path), "%s/10-fifo.conf", dir);
+        CHECK(mkfifo(path, 0600) == 0);
+        CHECK(mp_fleet_load_dir(f, dir, msg, sizeof(msg)) == -EINVAL);
+        CHECK(strstr(msg, "10-fifo.conf: not a regular file") != NULL);
+        remove(path);
+        remove(dir);
+        mp_fleet_free(f);
+    }
+}
+
+/* tenant-veto = no: malformed tags are ignored, post-copy forbidden, the
+ * VM can still be moved; by default they refuse. */
+static void test_tenant_veto(void)
+{
+    char path[64], msg[MP_POLICY_MSG_MAX], pmsg[MP_POLICY_MSG_MAX];
+    mp_fleet *f = fleet_text("[*]\nmax-traffic-mib = 4096\n\n"
+                             "[name=bad*]\ntenant-veto = no\n", path,
+                             sizeof(path));
+    mp_domain d;
+    mp_policy p;
+    int err;
+
+    err = parse("bad-objective.xml", &d, pmsg, sizeof(pmsg));
+    CHECK(err == -EINVAL && strcmp(d.name, "bad2") == 0);
+    CHECK(mp_policy_resolve_domain(f, &d, err, pmsg, &p, msg,
+                                   sizeof(msg)) == 1);
+    CHECK(p.postcopy == MP_POSTCOPY_FORBIDDEN);
+    CHECK(p.max_traffic_mib == 4096);
+    CHECK(strstr(msg, "malformed policy tags ignored (tenant-veto = no, ") &&
+          strstr(msg, ":4 [name=bad*]): <mp:policy>: <objective>: "
+                 "'fastest' is not one of"));
+    mp_fleet_free(f);
+    remove(path);
+    /* Default: they refuse. */
+    CHECK(mp_policy_resolve_domain(NULL, &d, err, pmsg, &p, msg,
+                                   sizeof(msg)) == -EINVAL);
+    CHECK(p.tenant_veto == 1);
+    CHECK(parse("tags-virsh.xml", &d, pmsg, sizeof(pmsg)) == 0);
+    CHECK(mp_policy_resolve_domain(NULL, &d, 0, pmsg, &p, msg,
+                                   sizeof(msg)) == 0);
+    CHECK(p.objective == MP_OBJECTIVE_DOWNTIME);
 }
 
 /* 1 GiB guest, 64 MiB write-hot rewritten flat out: pre-copy never
@@ -456,40 +881,25 @@ static void test_chooser(void)
     CHECK(c.rows[MP_STRATEGY_PRECOPY].verdict <= MP_VERDICT_ELIGIBLE);
 }
 
-static int probe_yes(const char *emulator, void *opaque)
+/* emulator_enforces: the wrapper at one path only. */
+static int probe_yes(const char *emulator, void *opaque, char *why,
+                     size_t len)
 {
     (void)opaque;
-    return strcmp(emulator, "/nonexistent/qemu-system-x86_64") == 0;
-}
-
-static int probe_no(const char *emulator, void *opaque)
-{
-    (void)emulator;
-    (void)opaque;
+    if (strcmp(emulator, "/nonexistent/qemu-system-x86_64") == 0) {
+        return 1;
+    }
+    snprintf(why, len, "emulator %s is not the wrapper", emulator);
     return 0;
 }
 
-static void golden(const char *name, const char *got)
+static int probe_no(const char *emulator, void *opaque, char *why,
+                    size_t len)
 {
-    char path[1024];
-
-    snprintf(path, sizeof(path), DATA "%s", name);
-    if (getenv("MP_TEST_REGEN")) {
-        FILE *fp = fopen(path, "w");
-        if (!fp || fputs(got, fp) < 0 || fclose(fp)) {
-            fprintf(stderr, "cannot write %s\n", path);
-            failures++;
-        }
-        return;
-    }
-    {
-        char *want = slurp(name, NULL);
-        if (strcmp(got, want) != 0) {
-            fprintf(stderr, "%s differs:\n%s\n", name, got);
-            failures++;
-        }
-        free(want);
-    }
+    (void)opaque;
+    snprintf(why, len, "emulator %s is not the migpolicy emulator wrapper",
+             emulator);
+    return 0;
 }
 
 static void hook(const char *file, const mp_hook_options *opt,
@@ -508,90 +918,78 @@ static void hook(const char *file, const mp_hook_options *opt,
 static void test_hook(void)
 {
     mp_hook_options opt = { .now_unix_s = 1800000000,
-                            .emulator_has_phase_sched = probe_yes };
+                            .emulator_enforces = probe_no };
     mp_hook_result r;
     size_t n;
 
-    /* Marked post-copy, post-copy forbidden: veto. */
+    /* Marked post-copy, post-copy forbidden: veto, enforced or not. */
     hook("marked-postcopy.xml", &opt, &r);
-    CHECK(r.veto && !r.xml);
+    CHECK(r.veto);
     CHECK_STR(r.reason, "migpolicy: refusing migration of 'db-1': post-copy "
               "is forbidden (tag) and this migration is marked post-copy "
               "(strategy postcopy)");
-
-    /* Unmarked: the hook cannot know; vetoed by default. */
-    hook("tags-prefixed.xml", &opt, &r);
+    opt.emulator_enforces = probe_yes;
+    hook("marked-postcopy.xml", &opt, &r);
     CHECK(r.veto);
-    CHECK(strstr(r.reason, "libvirt does not tell hooks whether this "
-                 "migration uses post-copy"));
+
+    /* Post-copy forbidden, unmarked, and the destination enforces it (the
+     * emulator wrapper): accepted -- plain pre-copy 'virsh migrate' of
+     * such a VM works, a post-copy one is refused by QEMU.  Before, every
+     * plain migration of such a VM was vetoed (host evacuation blocked). */
+    hook("tags-prefixed.xml", &opt, &r);
+    CHECK(!r.veto && r.enforced);
+    CHECK(strstr(r.log, "postcopy=forbidden (enforced: the emulator wrapper "
+                 "disables userfaultfd)") != NULL);
+
+    /* Not enforceable here: vetoed by default, naming why. */
+    opt.emulator_enforces = probe_no;
+    hook("tags-prefixed.xml", &opt, &r);
+    CHECK(r.veto && !r.enforced);
+    CHECK(strstr(r.reason, "post-copy is forbidden (tag) and this host "
+                 "cannot enforce it (emulator /nonexistent/qemu-system-x86_64 "
+                 "is not the migpolicy emulator wrapper)") != NULL);
     hook("marked-expired.xml", &opt, &r);
-    CHECK(r.veto && strstr(r.reason, "has expired"));
+    CHECK(r.veto && strstr(r.reason, "(marker expired 1799999000 s ago)"));
     opt.unmarked = MP_HOOK_UNMARKED_ALLOW;
     hook("tags-prefixed.xml", &opt, &r);
-    CHECK(!r.veto && !r.xml);
+    CHECK(!r.veto && strstr(r.log, "unmarked = allow"));
     opt.unmarked = MP_HOOK_UNMARKED_VETO;
 
-    /* Marked pre-copy: accepted, the marker removed, nothing injected. */
+    /* Marked pre-copy, not enforceable: accepted (a declaration). */
     hook("marked-precopy.xml", &opt, &r);
-    CHECK(!r.veto && r.xml);
-    if (r.xml) {
-        CHECK(!strstr(r.xml, "decision"));
-        CHECK(!strstr(r.xml, "commandline"));
-        CHECK(strstr(r.xml, "<postcopy>forbidden</postcopy>"));
-        free(r.xml);
-    }
+    CHECK(!r.veto);
     CHECK_STR(r.log, "db-1 accept: objective=balanced postcopy=forbidden "
-              "marker=precopy phase-sched=not injected: post-copy "
-              "forbidden");
+              "(not enforced: emulator /nonexistent/qemu-system-x86_64 is not "
+              "the migpolicy emulator wrapper; the marker declares pre-copy) "
+              "marker=precopy");
 
-    /* Marked predictive, emulator has the fork: -global args added. */
+    /* Allowed post-copy: accepted, the XML never rewritten (nothing to
+     * free: the result has no XML any more). */
     hook("marked-predictive.xml", &opt, &r);
-    CHECK(!r.veto && r.xml);
-    if (r.xml) {
-        mp_hook_result again;
-        golden("hook-inject.out.xml", r.xml);
-        /* Idempotent: feeding the output back adds nothing. */
-        CHECK(mp_hook_migrate_begin(r.xml, strlen(r.xml), NULL, &opt,
-                                    &again) == 0);
-        CHECK(!again.veto && !again.xml);
-        free(r.xml);
-    }
-    opt.emulator_has_phase_sched = probe_no;
-    hook("marked-predictive.xml", &opt, &r);
-    CHECK(!r.veto && r.xml && !strstr(r.xml, "commandline"));
-    CHECK(strstr(r.log, "emulator lacks x-phase-sched"));
-    free(r.xml);
+    CHECK(!r.veto);
+    CHECK_STR(r.log, "web-1 accept: objective=balanced postcopy=allowed "
+              "marker=predictive");
+    hook("no-tags.xml", &opt, &r);
+    CHECK(!r.veto);
 
-    /* Marked pre-copy, the VM carries the scheduler's settings: they are
-     * removed (the destination would refuse postcopy-ram=false), other
-     * arguments stay; the marker's source side removes them too. */
-    opt.emulator_has_phase_sched = probe_yes;
-    hook("marked-precopy-injected.xml", &opt, &r);
-    CHECK(!r.veto && r.xml);
-    if (r.xml) {
-        golden("hook-strip.out.xml", r.xml);
-        free(r.xml);
-    }
-    hook("hook-inject.out.xml", &opt, &r);      /* unmarked: kept */
-    CHECK(!r.veto && !r.xml);
+    /* The marker's source side removes what earlier hooks injected. */
     {
-        char *xml = slurp("hook-inject.out.xml", &n), *out = NULL;
-        CHECK(mp_marker_add_xml(xml, n, MP_STRATEGY_PRECOPY_AUTOCONVERGE, NULL, 1,
-                                &out) == 0);
-        CHECK(out && !strstr(out, "commandline") &&
-              strstr(out, "postcopy=\"no\""));
-        free(out);
+        char *xml = slurp("legacy-injected.xml", &n), *out = NULL;
         CHECK(mp_marker_add_xml(xml, n, MP_STRATEGY_PREDICTIVE, NULL, 1,
                                 &out) == 0);
-        CHECK(out && strstr(out, "migration.x-phase-sched=on"));
+        CHECK(out && !strstr(out, "commandline") &&
+              strstr(out, "postcopy=\"yes\""));
+        free(out);
+        free(xml);
+        xml = slurp("marked-precopy-injected.xml", &n);
+        CHECK(mp_marker_add_xml(xml, n, MP_STRATEGY_PRECOPY, NULL, 1,
+                                &out) == 0);
+        /* Other arguments stay. */
+        CHECK(out && strstr(out, "timestamp=on") &&
+              !strstr(out, "x-phase-sched"));
         free(out);
         free(xml);
     }
-    opt.emulator_has_phase_sched = probe_no;
-
-    /* No tags, no marker: unchanged XML. */
-    hook("no-tags.xml", &opt, &r);
-    CHECK(!r.veto && !r.xml);
 
     /* A fleet rule forbids post-copy for an untagged VM: veto naming it. */
     {
@@ -615,12 +1013,40 @@ static void test_hook(void)
         remove(dir);
     }
 
+    /* An entity that would say "allowed": the XML is refused. */
+    hook("bad-entity.xml", &opt, &r);
+    CHECK(r.veto);
+    CHECK_STR(r.reason, "migpolicy: refusing the incoming domain: domain "
+              "XML with a <!DOCTYPE> (DTDs and entities are not accepted)");
+
     /* Malformed tags: veto naming the element. */
     hook("bad-objective.xml", &opt, &r);
     CHECK(r.veto);
     CHECK_STR(r.reason, "migpolicy: refusing migration of 'bad2': malformed "
               "policy: <mp:policy>: <objective>: 'fastest' is not one of "
               "downtime, total-time, traffic or balanced");
+
+    /* ...unless tenants may not veto: accepted, post-copy forbidden (and
+     * enforced by the wrapper). */
+    {
+        char path[64], *xml;
+        mp_fleet *f = fleet_text("[*]\ntenant-veto = no\n", path,
+                                 sizeof(path));
+        opt.emulator_enforces = probe_yes;
+        xml = slurp("bad-objective.xml", &n);
+        CHECK(mp_hook_migrate_begin(xml, n, f, &opt, &r) == 0);
+        CHECK(!r.veto && r.policy.postcopy == MP_POSTCOPY_FORBIDDEN);
+        CHECK(strstr(r.log, "warning: malformed policy tags ignored"));
+        /* A tenant's prohibition that cannot be enforced does not veto
+         * either: the operator said tenants cannot block a move. */
+        opt.emulator_enforces = probe_no;
+        CHECK(mp_hook_migrate_begin(xml, n, f, &opt, &r) == 0);
+        CHECK(!r.veto && strstr(r.log, "the tenant's prohibition, "
+                                "tenant-veto = no"));
+        free(xml);
+        mp_fleet_free(f);
+        remove(path);
+    }
 
     /* The marker source side: add, read back. */
     {
@@ -631,7 +1057,7 @@ static void test_hook(void)
                                 &out) == 0);
         CHECK(out && mp_domain_parse_xml(out, strlen(out), &d, msg,
                                          sizeof(msg)) == 0);
-        CHECK(d.marker.present && !d.marker.postcopy);
+        CHECK(d.marker.present && d.marker.valid && !d.marker.postcopy);
         CHECK_STR(d.marker.strategy, "precopy");
         CHECK(d.marker.expires_unix_s == 1800000100);
         CHECK(d.tags.objective == MP_OBJECTIVE_DOWNTIME);
@@ -653,14 +1079,124 @@ static void test_hook(void)
     }
 }
 
+/* prepare: what the wrapper applies; fails closed without refusing. */
+static void test_prepare(void)
+{
+    mp_hook_prepared pr;
+    size_t n;
+    char *xml = slurp("tags-virsh.xml", &n);   /* max-downtime-ms 200 */
+
+    CHECK(mp_hook_prepare(xml, n, NULL, NULL, &pr) == 0);
+    CHECK_STR(pr.name, "web-1");
+    CHECK_STR(pr.uuid, "6d3b7c1e-2f7a-4c55-9a38-1c0a7f6b2e01");
+    CHECK(pr.policy.postcopy == MP_POSTCOPY_ALLOWED);
+    CHECK(pr.downtime_limit_ms == 200);
+    CHECK_STR(pr.log, "web-1 prepare: postcopy=allowed (tag) "
+              "downtime-limit=200");
+    /* An unreadable fleet: post-copy forbidden, saying why. */
+    CHECK(mp_hook_prepare(xml, n, NULL, "policy directory /x: No such file "
+                          "or directory", &pr) == 0);
+    CHECK(pr.policy.postcopy == MP_POSTCOPY_FORBIDDEN);
+    CHECK_STR(pr.policy.origin[MP_PF_POSTCOPY], "policy unreadable: policy "
+              "directory /x: No such file or directory");
+    free(xml);
+    /* Malformed tags: forbidden. */
+    xml = slurp("bad-objective.xml", &n);
+    CHECK(mp_hook_prepare(xml, n, NULL, NULL, &pr) == 0);
+    CHECK(pr.policy.postcopy == MP_POSTCOPY_FORBIDDEN);
+    CHECK(strstr(pr.policy.origin[MP_PF_POSTCOPY], "malformed tags: "));
+    free(xml);
+    /* No UUID: nothing to prepare. */
+    CHECK(mp_hook_prepare("<domain><name>x</name></domain>", 31, NULL, NULL,
+                          &pr) == -EBADMSG);
+    /* An entity: refused, no policy. */
+    xml = slurp("bad-entity.xml", &n);
+    CHECK(mp_hook_prepare(xml, n, NULL, NULL, &pr) == -EBADMSG);
+    free(xml);
+}
+
+/* A marker is honoured only as 'migpolicy migrate' writes it, with a
+ * bounded expiry: a hand-made postcopy="no" without expires= let a
+ * post-copy-forbidden VM through forever. */
+static void test_marker_expiry(void)
+{
+    static const struct { const char *attrs; mp_marker_state want;
+                          const char *why; } t[] = {
+        { "strategy='precopy' postcopy='no' expires='1800000100'",
+          MP_MARKER_VALID, "marker precopy" },
+        { "strategy='precopy' postcopy='no' expires='1800000180'",
+          MP_MARKER_VALID, "marker precopy" },
+        { "strategy='precopy' postcopy='no'", MP_MARKER_REJECTED,
+          "marker rejected: no expiry (expires=)" },
+        { "strategy='precopy' postcopy='no' expires='soon'",
+          MP_MARKER_REJECTED, "marker rejected: expires is not a decimal "
+          "Unix time" },
+        { "strategy='precopy' postcopy='no' expires='0x6b49d200'",
+          MP_MARKER_REJECTED, "marker rejected: expires is not a decimal "
+          "Unix time" },
+        { "strategy='precopy' postcopy='no' expires='-1'",
+          MP_MARKER_REJECTED, "marker rejected: expires is not a decimal "
+          "Unix time" },
+        { "strategy='precopy' postcopy='no' expires='1800000181'",
+          MP_MARKER_REJECTED, "marker rejected: expires 181 s from now, "
+          "more than 180" },
+        { "strategy='precopy' postcopy='no' expires='99999999999999999999'",
+          MP_MARKER_REJECTED, "marker rejected: expires is not a decimal "
+          "Unix time" },
+        { "strategy='precopy' postcopy='no' expires='1799999999'",
+          MP_MARKER_EXPIRED, "marker expired 1 s ago" },
+        { "strategy='precopy' postcopy='maybe' expires='1800000100'",
+          MP_MARKER_REJECTED, "marker rejected: postcopy is not yes or no" },
+        { "strategy='postcopy' postcopy='no' expires='1800000100'",
+          MP_MARKER_REJECTED, "marker rejected: postcopy=no contradicts "
+          "strategy postcopy" },
+        { "strategy='teleport' postcopy='no' expires='1800000100'",
+          MP_MARKER_REJECTED, "marker rejected: unknown strategy" },
+        { "postcopy='no' expires='1800000100'", MP_MARKER_REJECTED,
+          "marker rejected: no strategy" },
+        { "strategy='precopy' postcopy='no' expires='1800000100' "
+          "traffic-mib='1e3'", MP_MARKER_REJECTED,
+          "marker rejected: traffic-mib is not a decimal number" },
+        { "strategy='precopy' postcopy='no' expires='1800000100' "
+          "colour='red'", MP_MARKER_REJECTED,
+          "marker rejected: unknown attribute colour" },
+    };
+    mp_hook_options opt = { .now_unix_s = 1800000000,
+                            .emulator_enforces = probe_no };
+
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+        char xml[1024], msg[MP_POLICY_MSG_MAX], why[160];
+        mp_domain d;
+        mp_hook_result r;
+
+        snprintf(xml, sizeof(xml), "<domain><name>db-1</name><metadata>"
+                 "<mp:policy xmlns:mp='" MP_POLICY_NS "'><postcopy>forbidden"
+                 "</postcopy></mp:policy><mpd:decision xmlns:mpd='"
+                 MP_DECISION_NS "' %s/></metadata></domain>", t[i].attrs);
+        CHECK(mp_domain_parse_xml(xml, strlen(xml), &d, msg,
+                                  sizeof(msg)) == 0);
+        if (mp_marker_check(&d.marker, opt.now_unix_s, why, sizeof(why)) !=
+            t[i].want) {
+            fprintf(stderr, "marker %s: state %d, want %d (%s)\n",
+                    t[i].attrs, (int)mp_marker_check(&d.marker,
+                    opt.now_unix_s, NULL, 0), (int)t[i].want, why);
+            failures++;
+        }
+        CHECK_STR(why, t[i].why);
+        /* Only a valid marker lets the forbidding VM's pre-copy through. */
+        CHECK(mp_hook_migrate_begin(xml, strlen(xml), NULL, &opt, &r) == 0);
+        CHECK(r.veto == (t[i].want != MP_MARKER_VALID));
+    }
+}
+
 /* Limits end to end: the marker carries the source's prediction, the
- * destination's (stricter) policy vetoes it, max-downtime-ms travels as
- * QEMU's downtime-limit, the traffic check of a running migration. */
+ * destination's (stricter) policy vetoes it, the traffic check of a
+ * running migration. */
 static void test_limits(void)
 {
     mp_hook_options opt = { .now_unix_s = 1800000000,
-                            .emulator_has_phase_sched = probe_no };
-    mp_hook_result r, again;
+                            .emulator_enforces = probe_no };
+    mp_hook_result r;
     mp_sim_result pred;
     mp_policy p;
     mp_domain d;
@@ -673,53 +1209,15 @@ static void test_limits(void)
     pred.downtime_ms = 42.5;
     pred.bytes_total = 300u << 20;
     xml = slurp("tags-virsh.xml", &n);     /* max-downtime-ms 200 */
-    CHECK(mp_marker_add_xml(xml, n, MP_STRATEGY_PRECOPY, &pred, 1900000000,
+    CHECK(mp_marker_add_xml(xml, n, MP_STRATEGY_PRECOPY, &pred, 1800000100,
                             &marked) == 0);
     CHECK(marked && mp_domain_parse_xml(marked, strlen(marked), &d, msg,
                                         sizeof(msg)) == 0);
     CHECK(d.marker.downtime_ms == 42.5 && d.marker.traffic_mib == 300);
 
-    /* Accepted: 42.5 ms fits 200 ms; the limit is carried as QEMU's
-     * downtime-limit. */
+    /* Accepted: 42.5 ms fits 200 ms. */
     CHECK(mp_hook_migrate_begin(marked, strlen(marked), NULL, &opt, &r) == 0);
-    CHECK(!r.veto && r.xml);
-    CHECK(r.xml && strstr(r.xml, "<qemu:arg value=\"-global\"/>"
-                          "<qemu:arg value=\"migration.x-downtime-limit=200\""
-                          "/>"));
-    CHECK(strstr(r.log, "downtime-limit=200"));
-    /* Idempotent, and not there with inject = never. */
-    CHECK(r.xml && mp_hook_migrate_begin(r.xml, strlen(r.xml), NULL, &opt,
-                                         &again) == 0);
-    CHECK(!again.veto && !again.xml);
-    opt.inject = MP_HOOK_INJECT_NEVER;
-    CHECK(mp_hook_migrate_begin(marked, strlen(marked), NULL, &opt,
-                                &again) == 0);
-    CHECK(!again.veto && again.xml && !strstr(again.xml, "downtime-limit"));
-    free(again.xml);
-    opt.inject = MP_HOOK_INJECT_MARKED;
-
-    /* The tag changed: the carried value follows; removed with the tag. */
-    {
-        char *s = strstr(r.xml, "<max-downtime-ms>200<");
-        CHECK(s != NULL);
-        if (s) {
-            memcpy(s + strlen("<max-downtime-ms>"), "150", 3);
-            CHECK(mp_hook_migrate_begin(r.xml, strlen(r.xml), NULL, &opt,
-                                        &again) == 0);
-            CHECK(again.xml && strstr(again.xml,
-                                      "migration.x-downtime-limit=150") &&
-                  !strstr(again.xml, "downtime-limit=200"));
-            free(again.xml);
-            /* 300 or more: QEMU's default, nothing carried. */
-            memcpy(s + strlen("<max-downtime-ms>"), "900", 3);
-            CHECK(mp_hook_migrate_begin(r.xml, strlen(r.xml), NULL, &opt,
-                                        &again) == 0);
-            CHECK(again.xml && !strstr(again.xml, "downtime-limit") &&
-                  !strstr(again.xml, "commandline"));
-            free(again.xml);
-        }
-    }
-    free(r.xml);
+    CHECK(!r.veto);
 
     /* This host's fleet is stricter on traffic: veto naming both. */
     {
@@ -733,7 +1231,7 @@ static void test_limits(void)
         CHECK(mp_fleet_load_file(f, path, msg, sizeof(msg)) == 0);
         CHECK(mp_hook_migrate_begin(marked, strlen(marked), f, &opt,
                                     &r) == 0);
-        CHECK(r.veto && !r.xml);
+        CHECK(r.veto);
         CHECK(strstr(r.reason, "migpolicy: refusing migration of 'web-1': "
                      "strategy precopy is predicted to send 300 MiB, over "
                      "max-traffic-mib 256 (") &&
@@ -743,14 +1241,26 @@ static void test_limits(void)
         remove(path);
         remove(dir);
     }
-    /* Predicted downtime over the tag: veto. */
+    /* Predicted downtime over the tag: veto; with tenant-veto = no the
+     * tenant's own limit only warns. */
     pred.downtime_ms = 250;
-    CHECK(mp_marker_add_xml(xml, n, MP_STRATEGY_PRECOPY, &pred, 1900000000,
+    CHECK(mp_marker_add_xml(xml, n, MP_STRATEGY_PRECOPY, &pred, 1800000100,
                             &out) == 0);
     CHECK(out && mp_hook_migrate_begin(out, strlen(out), NULL, &opt,
                                        &r) == 0);
     CHECK(r.veto && strstr(r.reason, "predicted to pause the guest 250 ms, "
                            "over max-downtime-ms 200 (tag)"));
+    {
+        char path[64];
+        mp_fleet *f = fleet_text("[*]\ntenant-veto = no\n", path,
+                                 sizeof(path));
+        CHECK(mp_hook_migrate_begin(out, strlen(out), f, &opt, &r) == 0);
+        CHECK(!r.veto && strstr(r.log, "over max-downtime-ms 200 (tag); not "
+                                "vetoed: the tenant's limit, tenant-veto = "
+                                "no"));
+        mp_fleet_free(f);
+        remove(path);
+    }
     free(out);
     free(marked);
     free(xml);
@@ -792,11 +1302,19 @@ int main(void)
 {
     test_tags();
     test_bad_tags();
+    test_numbers();
+    test_escape();
+    test_xml_bounds();
     test_precedence();
     test_bad_fleet();
     test_fleet_dir();
+    test_enforce();
+    test_fleet_keys();
+    test_tenant_veto();
     test_chooser();
     test_hook();
+    test_prepare();
+    test_marker_expiry();
     test_limits();
     test_dirty();
     if (failures) {

@@ -4,33 +4,38 @@
 #
 # Two libvirtd, each in its own network and mount namespace joined by a veth
 # pair (recipe: /work/shared/notes/libvirt-two-hosts.md), both with the hook
-# installed by libvirt-hooks/install.sh.  TCG guests boot the memload test
-# guest by direct kernel boot; their serial consoles are unix sockets under
-# each host's private /var/lib/libvirt, reached from here through the bind
-# mount's source directory.  Checks:
-#   1. plain 'virsh migrate --live --postcopy --postcopy-after-precopy' A->B
-#      of an untagged VM: succeeds, guest verifier reports 0 mismatches on B
-#   2. 'migpolicy migrate' of the same VM B->A: succeeds, 0 mismatches on A;
-#      on our fork it chooses 'predictive' and the hook on A injects the
-#      scheduler: x-phase-sched is on there; a plain pre-copy 'virsh migrate
-#      --live' A->B works (the fork orders pre-copy instead of refusing
-#      x-phase-sched without postcopy-ram), and after 'migpolicy migrate
-#      --strategy predictive' back to A a plain 'virsh migrate --postcopy'
-#      A->B runs the scheduler (it switches by itself)
-#   2c. 'migpolicy migrate --strategy postcopy' and '... postcopy-after-precopy'
-#   2d. 'migpolicy migrate --strategy precopy' of the VM that now carries
-#      the scheduler's -global settings: the source's scheduler is turned
-#      off, the settings are dropped for the destination
-#   3. the hook's veto: a VM tagged (virsh metadata) <postcopy>forbidden, sent
-#      with 'virsh migrate --live --postcopy': refused with the hook's
-#      message, still running on A and answering
-#   4. 'migpolicy migrate' of that VM: chooses a pre-copy strategy, marks it,
-#      the hook accepts it, 0 mismatches on B; 'migpolicy advise --json'
-#   4b. limits: a job past max-traffic-mib is cancelled (the VM keeps
-#      running on the source); max-downtime-ms is carried by the hook as the
+# and the emulator wrapper installed by libvirt-hooks/install.sh with its
+# defaults; the domains' <emulator> is the wrapper.  TCG guests boot the
+# memload test guest by direct kernel boot; their serial consoles are unix
+# sockets under each host's private /var/lib/libvirt, reached from here
+# through the bind mount's source directory.  Checks:
+#   1. plain 'virsh migrate --live --postcopy' (no --postcopy-after-precopy)
+#      a->b with the installed defaults: the phase scheduler runs and
+#      switches by itself (post-copy requests > 0), and the landed domain is
+#      not tainted ('virsh dominfo' has no 'tainted' message, 'virsh dumpxml'
+#      no <qemu:commandline>); x-phase-sched is on in its QEMU (read through
+#      the wrapper's side monitor, which does not taint); 'migpolicy
+#      sched-stats' on a prints the scheduler's figures afterwards
+#   2. plain 'virsh migrate --postcopy --postcopy-after-precopy' b->a
+#   3. 'migpolicy migrate --persistent --undefinesource' a->b: chooses
+#      'predictive' on our fork; the marker does not stay in the landed XML;
+#      the domain is defined on b and no longer on a; its prediction's data
+#      is within 25 % of the migration's (time reported)
+#   4. plain pre-copy 'virsh migrate --live' b->a from a QEMU with the
+#      scheduler on (it orders pre-copy)
+#   5. 'migpolicy migrate --strategy postcopy', '... postcopy-after-precopy',
+#      '... precopy'
+#   6. a VM tagged (virsh metadata) <postcopy>forbidden: 'virsh migrate
+#      --postcopy' is refused by the destination's QEMU (the wrapper took
+#      userfaultfd away) and the VM keeps running on a; malformed tags are
+#      still vetoed by the hook, its reason in virsh's error; plain pre-copy
+#      'virsh migrate --live' moves it; 'migpolicy advise --json';
+#      'migpolicy migrate' chooses pre-copy
+#   7. limits: a job past max-traffic-mib is cancelled (the VM keeps running
+#      on the source); max-downtime-ms is applied by the wrapper as the
 #      landed QEMU's downtime-limit
-#   5. the hook's decisions are in its log on B
-#   6. post-copy interrupted: 'migpolicy migrate' reports a guest lost
+#   8. the hook's log on b, and no domain tainted on either host
+#   9. post-copy interrupted: 'migpolicy migrate' reports a guest lost
 #      with its destination (exit 1, no hang), and resumes it after a cut
 #      link (guest verified on B) or, where the destination cannot answer,
 #      gives up within its bound with the reason
@@ -38,7 +43,8 @@
 # verifier reports 0 mismatches (mv_vm).
 # Sets up and tears down everything itself (only what it started, by PID).
 #
-# Env: QEMU (emulator, default build/qemu/qemu-system-x86_64), MIGPOLICY
+# Env: QEMU (the QEMU the wrapper runs, default
+# build/qemu/qemu-system-x86_64), MIGPOLICY
 # (default build/meson/migration-policy/migpolicy), KEEP=1 keeps the
 # temporary directory (kept anyway after a failure).  Exit 0 all passed, 1 a failure, 77 skipped (libvirt
 # cannot be installed, or not root).  Last line: "N passed, N failed".
@@ -81,7 +87,13 @@ getent group libvirt-qemu >/dev/null || groupadd --system libvirt-qemu
 id libvirt-qemu >/dev/null 2>&1 ||
     useradd --system --no-create-home -g libvirt-qemu libvirt-qemu
 
+# The emulator wrapper: the same path on both hosts (each host's private
+# /var/lib/libvirt), written there by install.sh.
+WRAP=/var/lib/libvirt/migpolicy-bin/qemu-system-x86_64
 T=$(mktemp -d /tmp/mp-libvirt.XXXXXX)
+# A copy of migpolicy for the hook, the wrapper and the commands: a rebuild
+# of the checkout's binary while the test runs must not break it.
+cp "$MIGPOLICY" "$T/migpolicy" && MIGPOLICY=$T/migpolicy
 SUF=$$
 NET=10.213.$((SUF % 200 + 20))
 declare -A NS IP PID
@@ -183,7 +195,7 @@ mount --bind $T/$h/log /var/log/libvirt
 mount --bind $T/$h/cache /var/cache/libvirt
 hostname mpl-$h
 $ROOT/libvirt-hooks/install.sh --etc-dir /etc/libvirt --migpolicy $MIGPOLICY \
-    --policy-dir /etc/libvirt/migpolicy/policy.d >/dev/null
+    --policy-dir /etc/libvirt/migpolicy/policy.d --qemu $QEMU --wrapper $WRAP >/dev/null
 exec libvirtd --listen --pid-file /run/libvirt/libvirtd.pid
 EOF
     ip netns exec "${NS[$h]}" unshare --mount --uts --propagation private \
@@ -197,8 +209,8 @@ for h in a b; do
     done
 done
 if v a version >/dev/null 2>&1 && v b version >/dev/null 2>&1 &&
-   [ -x "$T/b/etc/hooks/qemu.d/50-migpolicy" ]; then
-    ok "two libvirt hosts up, hook installed ($(v a version | sed -n 's/.*libvirt \([0-9.]*\).*/libvirt \1/p' | head -1))"
+   [ -x "$T/b/etc/hooks/qemu.d/50-migpolicy" ] && [ -x "$T/b/lib/migpolicy-bin/qemu-system-x86_64" ]; then
+    ok "two libvirt hosts up, hook and emulator wrapper installed ($(v a version | sed -n 's/.*libvirt \([0-9.]*\).*/libvirt \1/p' | head -1))"
 else
     bad "libvirt hosts did not come up: $(tail -3 "$T"/a/libvirtd.out "$T"/b/libvirtd.out)"
     echo "$pass passed, $failn failed"
@@ -221,7 +233,7 @@ domxml() { # name MiB workload
   <features><acpi/></features>
   <cpu mode='custom' match='exact'><model fallback='allow'>qemu64</model></cpu>
   <devices>
-    <emulator>$QEMU</emulator>
+    <emulator>$WRAP</emulator>
     <controller type='usb' model='none'/>
     <serial type='unix'>
       <source mode='bind' path='/var/lib/libvirt/mpserial/$1.sock'/>
@@ -282,84 +294,162 @@ jobinfo() {
 # Where mpl-vm1 runs now.
 where_vm1() { if [ "$(v b domstate mpl-vm1 2>/dev/null)" = running ]; then echo b; else echo a; fi; }
 other() { [ "$1" = a ] && echo b || echo a; }
-# migpolicy run in FROM's namespace (it measures the RTT to TO).
-mp_in() { local h=$1; shift; ip netns exec "${NS[$h]}" "$MIGPOLICY" "$@"; }
+# migpolicy run in FROM's namespace (it measures the RTT to TO), with FROM's
+# fleet policy directory (a missing one is an error) and the wrapper's state
+# directory (its side monitors).
+mp_in() {
+    local h=$1 cmd=$2; shift 2
+    ip netns exec "${NS[$h]}" "$MIGPOLICY" "$cmd" --policy-dir "$T/$h/etc/migpolicy/policy.d" \
+        --state-dir "$T/$h/run/migpolicy" "$@"
+}
 
-# ---- 1. plain virsh post-copy A->B ------------------------------------------
-if mv_vm "virsh migrate --live --p2p --persistent --postcopy --postcopy-after-precopy (cap $BW_MIBPS MiB/s)" \
-        mpl-vm1 a b virsh-vm1.out \
-        v a migrate --live --p2p --persistent --postcopy --postcopy-after-precopy \
-        --bandwidth "$BW_MIBPS" --postcopy-bandwidth "$BW_MIBPS" mpl-vm1 "$DEST_B"; then
-    ok "virsh post-copy a->b in $MV_S s; on b: $MV_VER"
+# The wrapper's side monitor of VM on HOST: one QMP command, its reply.
+side_qmp() { # host vm json
+    local u
+    u=$(v "$1" domuuid "$2" 2>/dev/null) || return 1
+    "$ROOT/tests/libvirt/qmp.py" "$T/$1/run/migpolicy/$u.qmp" "$3"
+}
+sched_on() { # host vm: x-phase-sched is on in its QEMU
+    side_qmp "$1" "$2" '{"execute":"query-migrate-capabilities"}' 2>/dev/null |
+        python3 -c 'import json,sys; r=json.load(sys.stdin)["return"]; sys.exit(0 if {c["capability"]: c["state"] for c in r}.get("x-phase-sched") else 1)'
+}
+# No taint: 'virsh dominfo' lists no 'tainted' message but one and the live
+# XML has no <qemu:commandline> (what made the domain custom-argv before),
+# no x-phase-sched and no decision marker.  The one: QEMU runs as root here
+# (post-copy needs userfaultfd; vm.unprivileged_userfaultfd = 0 and the
+# test runs libvirt without mount namespaces), which libvirt reports for
+# every domain as "running with undesirable elevated privileges"
+# (high-privileges), migpolicy or not; custom-argv ("custom configuration
+# parameters specified"), custom-monitor ("custom monitor control commands
+# issued"), hook-script ("configuration potentially modified by hook
+# script") and every other flag fail the check.
+untainted() { # host vm
+    local info xml
+    info=$(v "$1" dominfo "$2" 2>&1)
+    xml=$(v "$1" dumpxml "$2" 2>&1)
+    UNTAINT_WHY=""
+    if grep -i 'taint' <<<"$info" | grep -qv 'tainted: running with undesirable elevated privileges'; then
+        UNTAINT_WHY="dominfo: $(grep -i taint <<<"$info" | tr '\n' ' ')"
+    elif grep -q 'qemu:commandline\|x-phase-sched\|mpd:decision' <<<"$xml"; then
+        UNTAINT_WHY="dumpxml: $(grep -o 'qemu:commandline\|x-phase-sched\|mpd:decision' <<<"$xml" | sort -u | tr '\n' ' ')"
+    fi
+    [ -z "$UNTAINT_WHY" ]
+}
+postcopy_reqs() { # host vm: post-copy requests of its completed job
+    v "$1" domjobinfo "$2" --completed --keep-completed 2>/dev/null |
+        sed -n 's/^Postcopy requests: *\([0-9]*\).*/\1/p'
+}
+
+# ---- 1. plain virsh --postcopy with the installed defaults: the scheduler --
+# No --postcopy-after-precopy, no migrate-postcopy: libvirt never switches
+# by itself; the scheduler does.  --timeout 45 --timeout-postcopy is the
+# safety net; reaching it fails the check.
+if mv_vm "virsh migrate --live --p2p --persistent --postcopy (installed defaults, cap $BW_MIBPS MiB/s)" \
+        mpl-vm1 a b virsh-sched.out \
+        v a migrate --live --p2p --persistent --postcopy --bandwidth "$BW_MIBPS" \
+        --postcopy-bandwidth "$BW_MIBPS" --timeout 45 --timeout-postcopy mpl-vm1 "$DEST_B"; then
+    reqs=$(postcopy_reqs a mpl-vm1)
+    if [ "${MV_S%.*}" -lt 44 ] && [ "${reqs:-0}" -gt 0 ]; then
+        ok "plain virsh --postcopy a->b ran the scheduler: switched by itself, $reqs post-copy requests, $MV_S s; on b: $MV_VER"
+    else
+        bad "plain virsh --postcopy a->b: $MV_S s, post-copy requests '${reqs:-?}' (the scheduler did not switch)"
+    fi
 else
-    bad "virsh post-copy a->b: $MV_WHY"
+    bad "plain virsh --postcopy a->b: $MV_WHY"
 fi
 jobinfo a mpl-vm1
-
-# ---- 2. migpolicy migrate B->A ---------------------------------------------
-if mv_vm "migpolicy migrate" mpl-vm1 b a migrate-vm1.out \
-        mp_in b migrate -c "$(sock b)" -b "${BW_MIBPS}MiB/s" --cap-only mpl-vm1 "$DEST_A"; then
-    ok "migpolicy migrate b->a chose '$(sed -n 's/^choice: \([a-z-]*\).*/\1/p' "$T/migrate-vm1.out")' ($MV_S s); on a: $MV_VER"
+# The scheduler's figures, afterwards, on the source, by a command that
+# only reads the wrapper's record (nothing through libvirt: no taint).
+"$MIGPOLICY" sched-stats --state-dir "$T/a/run/migpolicy" mpl-vm1 > "$T/sched-stats-1.out" 2>&1
+"$MIGPOLICY" sched-stats --state-dir "$T/a/run/migpolicy" --json mpl-vm1 > "$T/sched-stats-1.json" 2>&1
+if python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); p=d["phase-sched"]
+assert d["status"]=="completed" and d["x-phase-sched"] and p["switched-to-postcopy"], d
+assert p["deferred-blocks"]>0 and p["pulled-background-pages"]+p["pulled-fault-pages"]>0, p
+print("    sched-stats: switched by itself; deferred %d blocks (%d pages); pulled %d background + %d fault pages; pushed %d read + %d clean + %d unpredicted; %d intervals" % (p["deferred-blocks"], p["deferred-pages"], p["pulled-background-pages"], p["pulled-fault-pages"], p["pushed-read-pages"], p["pushed-clean-pages"], p["pushed-unpredicted-pages"], p["intervals"]))' "$T/sched-stats-1.json" &&
+   grep -q 'switched to post-copy *yes, by itself' "$T/sched-stats-1.out"; then
+    ok "migpolicy sched-stats on a: the scheduler's decision and figures of that migration"
 else
-    bad "migpolicy migrate b->a: $MV_WHY"
+    bad "migpolicy sched-stats on a: $(head -c 600 "$T/sched-stats-1.out") $(head -c 300 "$T/sched-stats-1.json")"
 fi
-sed -n '/^measured:/,/^  same host/p; /^strategy /,/^choice/p; /^completed/p; /switched/p' \
+sed 's/^/    /' "$T/sched-stats-1.out"
+if untainted b mpl-vm1 && sched_on b mpl-vm1; then
+    ok "mpl-vm1 on b: not tainted (dominfo: only libvirt's high-privileges for a root QEMU; dumpxml: no qemu:commandline), x-phase-sched on (side monitor)"
+else
+    bad "mpl-vm1 on b: ${UNTAINT_WHY:-x-phase-sched not on: $(side_qmp b mpl-vm1 '{"execute":"query-migrate-capabilities"}' 2>&1 | cut -c1-200)}"
+fi
+
+# ---- 2. plain virsh --postcopy --postcopy-after-precopy b->a ---------------
+if mv_vm "virsh migrate --live --p2p --persistent --postcopy --postcopy-after-precopy" \
+        mpl-vm1 b a virsh-pap.out \
+        v b migrate --live --p2p --persistent --postcopy --postcopy-after-precopy \
+        --bandwidth "$BW_MIBPS" --postcopy-bandwidth "$BW_MIBPS" mpl-vm1 "$DEST_A"; then
+    ok "virsh --postcopy --postcopy-after-precopy b->a in $MV_S s; on a: $MV_VER"
+else
+    bad "virsh --postcopy --postcopy-after-precopy b->a: $MV_WHY"
+fi
+jobinfo b mpl-vm1
+
+# ---- 3. migpolicy migrate --persistent --undefinesource a->b ---------------
+# virsh's conventions: --persistent defines the domain on b, --undefinesource
+# removes a's definition (without them: transient there, still defined here).
+if mv_vm "migpolicy migrate --persistent --undefinesource" mpl-vm1 a b migrate-vm1.out \
+        mp_in a migrate -c "$(sock a)" -b "${BW_MIBPS}MiB/s" --cap-only \
+        --persistent --undefinesource mpl-vm1 "$DEST_B"; then
+    chosen=$(sed -n 's/^choice: \([a-z-]*\).*/\1/p' "$T/migrate-vm1.out")
+    bxml=$(v b dumpxml mpl-vm1 2>&1)
+    if [ "$chosen" = predictive ] && [[ $bxml == *'<domain'* ]] && ! grep -q 'mpd:decision' <<<"$bxml" &&
+       grep -q 'switched to post-copy *yes, by itself' "$T/migrate-vm1.out"; then
+        ok "migpolicy migrate a->b chose 'predictive' ($MV_S s), printed the scheduler's figures, no marker left in b's XML; on b: $MV_VER"
+    else
+        bad "migpolicy migrate a->b chose '$chosen'$(grep -q 'mpd:decision' <<<"$bxml" && echo ', marker left in the XML')"
+    fi
+    # (captured first: with pipefail, grep -q closing the pipe early would
+    # fail the pipeline)
+    pinfo=$(v b dominfo mpl-vm1 2>&1); alist=$(v a list --all --name 2>&1)
+    if grep -q '^Persistent: *yes' <<<"$pinfo" && ! grep -qx mpl-vm1 <<<"$alist"; then
+        ok "--persistent --undefinesource: mpl-vm1 defined on b, no longer on a"
+    else
+        bad "--persistent --undefinesource: b: $(grep Persistent <<<"$pinfo"), a: $(tr '\n' ' ' <<<"$alist")"
+    fi
+else
+    bad "migpolicy migrate a->b: $MV_WHY"
+fi
+# The prediction against the migration (the issue's bar: 25 %).  Data is
+# asserted within 25 %; time is reported, and when it is off the output
+# must name the inputs the chooser could not measure.
+pl=$(grep -m1 '^prediction ' "$T/migrate-vm1.out")
+if [[ $pl =~ data\ ([-+][0-9]+)\ % ]] && [ "${BASH_REMATCH[1]#[-+]}" -le 25 ] &&
+   { [[ $pl == *"(within 25 %)"* ]] || grep -q '^  inputs not measured: .*bandwidth' "$T/migrate-vm1.out"; }; then
+    ok "migpolicy migrate's prediction: ${pl#prediction }"
+else
+    bad "migpolicy migrate's prediction: '${pl:-no prediction line}' $(grep -m1 '^  inputs not measured' "$T/migrate-vm1.out")"
+fi
+sed -n '/^measured:/,/^  same host/p; /^strategy /,/^choice/p; /^completed/p; /switched/p; /^phase scheduler:/,$p' \
     "$T/migrate-vm1.out" | sed 's/^/    /'
 
-# ---- 2b. the scheduler carried by the hook, under plain virsh ----------------
-if grep -q "mpl-vm1 accept: .* marker=predictive phase-sched=injected" "$T/a/log/migpolicy-hook.log" 2>/dev/null; then
-    caps=$(v a qemu-monitor-command mpl-vm1 '{"execute":"query-migrate-capabilities"}' 2>&1)
-    if [[ $caps == *'"state":true,"capability":"x-phase-sched"'* || $caps == *'"capability":"x-phase-sched","state":true'* ]]; then
-        ok "hook on a injected -global migration.x-phase-sched=on: the landed QEMU has x-phase-sched on"
-    else
-        bad "hook on a logged an injection but x-phase-sched is off: $caps"
-    fi
-    # libvirt sets postcopy-ram=false for a pre-copy migration; the fork
-    # then orders pre-copy instead of refusing x-phase-sched (patch 0008).
-    # --timeout 10 suspends the guest if pre-copy has not converged by then.
-    if mv_vm "plain pre-copy virsh migrate --live from a scheduler-enabled QEMU" \
-            mpl-vm1 a b virsh-sched-precopy.out \
-            v a migrate --live --p2p --persistent --bandwidth "$BW_MIBPS" --timeout 10 mpl-vm1 "$DEST_B"; then
-        ok "plain pre-copy virsh migrate --live with x-phase-sched on a->b in $MV_S s; on b: $MV_VER"
-    else
-        bad "plain pre-copy virsh migrate --live with x-phase-sched on: $MV_WHY"
-    fi
-    # back to a by migpolicy (its marker makes the hook on a carry the
-    # scheduler again) for the next check
-    if ! mv_vm "back to a (migpolicy migrate --strategy predictive)" mpl-vm1 b a virsh-sched-back.out \
-            mp_in b migrate -c "$(sock b)" -b "${BW_MIBPS}MiB/s" --cap-only \
-            --strategy predictive mpl-vm1 "$DEST_A"; then
-        bad "moving mpl-vm1 back to a: $MV_WHY"
-    fi
-    # No start-postcopy: the scheduler switches by itself.  --timeout 45
-    # --timeout-postcopy is the safety net; reaching it fails the check.
-    if mv_vm "plain virsh migrate --live --p2p --postcopy (injected scheduler)" \
-            mpl-vm1 a b virsh-sched.out \
-            v a migrate --live --p2p --persistent --postcopy --bandwidth "$BW_MIBPS" \
-            --postcopy-bandwidth "$BW_MIBPS" --timeout 45 --timeout-postcopy mpl-vm1 "$DEST_B"; then
-        reqs=$(v a domjobinfo mpl-vm1 --completed --keep-completed 2>/dev/null | sed -n 's/^Postcopy requests: *\([0-9]*\).*/\1/p')
-        if [ "${MV_S%.*}" -lt 44 ]; then
-            ok "plain virsh --postcopy with the injected scheduler a->b in $MV_S s (postcopy requests: ${reqs:-?}); on b: $MV_VER"
-        else
-            bad "plain virsh --postcopy with the scheduler: $MV_S s (45 s = the safety timeout switched)"
-        fi
-    else
-        bad "plain virsh --postcopy with the scheduler: $MV_WHY"
-    fi
-    jobinfo a mpl-vm1
+# ---- 4. plain pre-copy virsh migrate from a scheduler-enabled QEMU ---------
+# libvirt sets postcopy-ram=false for a pre-copy migration; the fork then
+# orders pre-copy instead of refusing x-phase-sched (patch 0008).
+# --timeout 10 suspends the guest if pre-copy has not converged by then.
+if mv_vm "plain pre-copy virsh migrate --live (x-phase-sched on)" \
+        mpl-vm1 b a virsh-sched-precopy.out \
+        v b migrate --live --p2p --persistent --bandwidth "$BW_MIBPS" --timeout 10 mpl-vm1 "$DEST_A"; then
+    ok "plain pre-copy virsh migrate --live with x-phase-sched on b->a in $MV_S s; on a: $MV_VER"
 else
-    echo "NOTE: no injection on a (the emulator lacks x-phase-sched, or migpolicy did not choose predictive): scheduler checks skipped"
+    bad "plain pre-copy virsh migrate --live with x-phase-sched on: $MV_WHY"
 fi
 
-# ---- 2c. migpolicy migrate --strategy: the other post-copy paths -------------
-for strat in postcopy postcopy-after-precopy; do
+# ---- 5. migpolicy migrate --strategy: the other paths -----------------------
+for strat in postcopy postcopy-after-precopy precopy; do
     from=$(where_vm1); to=$(other "$from")
+    bw=(-b "${BW_MIBPS}MiB/s" --cap-only)
+    [ "$strat" = precopy ] && bw=()
     if mv_vm "migpolicy migrate --strategy $strat" mpl-vm1 "$from" "$to" "migrate-$strat.out" \
-            mp_in "$from" migrate -c "$(sock "$from")" -b "${BW_MIBPS}MiB/s" --cap-only \
+            mp_in "$from" migrate -c "$(sock "$from")" "${bw[@]}" \
             --strategy "$strat" mpl-vm1 "qemu+tcp://${IP[$to]}/system"; then
         sw=$(grep -m1 'switched to post-copy' "$T/migrate-$strat.out" | sed 's/^ *//')
-        if [ -n "$sw" ]; then
-            ok "migpolicy migrate --strategy $strat $from->$to in $MV_S s ($sw); on $to: $MV_VER"
+        if [ "$strat" = precopy ] || [ -n "$sw" ]; then
+            ok "migpolicy migrate --strategy $strat $from->$to in $MV_S s${sw:+ ($sw)}; on $to: $MV_VER"
         else
             bad "migpolicy migrate --strategy $strat: no switch to post-copy logged"
         fi
@@ -369,114 +459,131 @@ for strat in postcopy postcopy-after-precopy; do
     grep '^completed' "$T/migrate-$strat.out" | sed 's/^/    /'
 done
 
-# ---- 2d. pre-copy of a VM that carries the scheduler's settings --------------
-# mpl-vm1's live XML carries the -global arguments injected on a.  A
-# pre-copy 'migpolicy migrate' must turn the scheduler off on the source
-# and drop them for the destination (libvirt sets postcopy-ram=false there).
-from=$(where_vm1); to=$(other "$from")
-if v "$from" dumpxml mpl-vm1 | grep -q 'migration.x-phase-sched=on'; then
-    if mv_vm "migpolicy migrate --strategy precopy (unlimited bandwidth)" mpl-vm1 "$from" "$to" \
-            migrate-precopy.out \
-            mp_in "$from" migrate -c "$(sock "$from")" --strategy precopy \
-            mpl-vm1 "qemu+tcp://${IP[$to]}/system"; then
-        caps=$(v "$to" qemu-monitor-command mpl-vm1 '{"execute":"query-migrate-capabilities"}' 2>&1)
-        if ! v "$to" dumpxml mpl-vm1 | grep -q 'x-phase-sched' &&
-           [[ $caps != *'"state":true,"capability":"x-phase-sched"'* ]]; then
-            ok "pre-copy of a scheduler-carrying VM $from->$to in $MV_S s: settings dropped, on $to: $MV_VER"
-        else
-            bad "pre-copy of a scheduler-carrying VM: XML/caps on $to still with x-phase-sched"
-        fi
-    else
-        bad "pre-copy of a scheduler-carrying VM: $MV_WHY"
-    fi
-    grep '^completed' "$T/migrate-precopy.out" | sed 's/^/    /'
-fi
-
-# ---- 3. hook veto ------------------------------------------------------------
+# ---- 6. post-copy forbidden: refused by QEMU, pre-copy moves it -------------
 log "tag mpl-vm2 <postcopy>forbidden</postcopy> (virsh metadata), virsh migrate --postcopy"
 v a metadata mpl-vm2 "$NS_URI" --key mp --live --config \
     --set '<policy><postcopy>forbidden</postcopy><objective>downtime</objective></policy>' >/dev/null
 if out=$(v a migrate --live --p2p --postcopy mpl-vm2 "$DEST_B" 2>&1); then
-    bad "hook veto: the post-copy migration of a post-copy-forbidden VM succeeded"
-elif [[ $out == *"migpolicy: refusing migration of 'mpl-vm2': post-copy is forbidden (tag)"* ]] &&
+    bad "post-copy of a post-copy-forbidden VM succeeded"
+elif [[ $out == *"Postcopy is not supported: Userfaultfd not available: Operation not permitted"* ]] &&
      [ "$(v a domstate mpl-vm2)" = running ] &&
      [ "$(v b domstate mpl-vm2 2>&1)" != running ] &&
      serial_py "$(serial a mpl-vm2)" ping --timeout 30 >/dev/null; then
-    ok "hook vetoed; mpl-vm2 still running on a and answering; virsh said: ...$(echo "$out" | grep -o "migpolicy: refusing.*" | cut -c1-160)..."
+    ok "virsh migrate --postcopy of the post-copy-forbidden VM refused by b's QEMU; mpl-vm2 still running on a and answering; virsh said: $(echo "$out" | grep -o "unable to execute QEMU command.*" | cut -c1-160)"
 else
-    bad "hook veto: unexpected outcome: $out (state on a: $(v a domstate mpl-vm2 2>&1))"
+    bad "post-copy of a post-copy-forbidden VM: unexpected outcome: $out (state on a: $(v a domstate mpl-vm2 2>&1))"
 fi
-
-# ---- 4. migpolicy migrate of the forbidden VM: pre-copy, marked ------------
-log "migpolicy advise --json mpl-vm2 a -> b"
-if mp_in a advise -c "$(sock a)" --json mpl-vm2 "$DEST_B" > "$T/advise.json" 2>&1 &&
+# A veto that remains (malformed tags, the tenant may veto): the hook's
+# reason reaches virsh after libvirt's own prefix, which the hook cannot
+# change; it is the hook's only line.  Reported: how far into the error.
+v a metadata mpl-vm2 "$NS_URI" --key mp --live --config \
+    --set '<policy><postcopy>sometimes</postcopy></policy>' >/dev/null
+if out=$(v a migrate --live --p2p mpl-vm2 "$DEST_B" 2>&1); then
+    bad "hook veto: the migration of a VM with malformed tags succeeded"
+elif [[ $out == *"exit status 1: migpolicy: refusing migration of 'mpl-vm2': malformed policy: "*"<postcopy>: 'sometimes'"* ]] &&
+     [ "$(v a domstate mpl-vm2)" = running ] && [ "$(v b domstate mpl-vm2 2>&1)" != running ]; then
+    pre=${out%%migpolicy: refusing*}
+    ok "hook veto (malformed tag): mpl-vm2 still on a; the reason follows ${#pre} characters of libvirt's prefix: $(grep -o "migpolicy: refusing.*" <<<"$out" | cut -c1-120)"
+else
+    bad "hook veto (malformed tag): unexpected outcome: $out"
+fi
+v a metadata mpl-vm2 "$NS_URI" --key mp --live --config \
+    --set '<policy><postcopy>forbidden</postcopy><objective>downtime</objective></policy>' >/dev/null
+# The prohibition is enforced where it can be checked: plain pre-copy
+# virsh migrate of that VM is not vetoed any more (host evacuation works).
+if mv_vm "plain pre-copy virsh migrate --live of the post-copy-forbidden VM" \
+        mpl-vm2 a b virsh-vm2-precopy.out \
+        v a migrate --live --p2p --persistent mpl-vm2 "$DEST_B"; then
+    ok "plain pre-copy virsh migrate --live of the post-copy-forbidden VM a->b in $MV_S s; on b: $MV_VER"
+else
+    bad "plain pre-copy virsh migrate --live of the post-copy-forbidden VM: $MV_WHY"
+fi
+log "migpolicy advise --json mpl-vm2 b -> a"
+if mp_in b advise -c "$(sock b)" --json mpl-vm2 "$DEST_A" > "$T/advise.json" 2>&1 &&
    python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["choice"] and d["rtt_probes"]>0; print("    advise: choice", d["choice"], "rtt_ms", d["rtt_ms"], "dirty MiB/s", d["dirty_mib_per_s"])' "$T/advise.json"; then
     ok "migpolicy advise --json"
 else
     bad "migpolicy advise: $(cat "$T/advise.json")"
 fi
-if mv_vm "migpolicy migrate (post-copy forbidden)" mpl-vm2 a b migrate-vm2.out \
-        mp_in a migrate -c "$(sock a)" mpl-vm2 "$DEST_B"; then
+if mv_vm "migpolicy migrate (post-copy forbidden)" mpl-vm2 b a migrate-vm2.out \
+        mp_in b migrate -c "$(sock b)" mpl-vm2 "$DEST_A"; then
     chosen=$(sed -n 's/^choice: \([a-z-]*\).*/\1/p' "$T/migrate-vm2.out")
     case $chosen in
     precopy|precopy-autoconverge)
-        ok "migpolicy migrate a->b of the post-copy-forbidden VM chose '$chosen', hook accepted ($MV_S s); on b: $MV_VER" ;;
-    *)  bad "migpolicy migrate a->b of mpl-vm2 chose '$chosen' (post-copy is forbidden)" ;;
+        ok "migpolicy migrate b->a of the post-copy-forbidden VM chose '$chosen' ($MV_S s); on a: $MV_VER" ;;
+    *)  bad "migpolicy migrate b->a of mpl-vm2 chose '$chosen' (post-copy is forbidden)" ;;
     esac
 else
-    bad "migpolicy migrate a->b of mpl-vm2: $MV_WHY"
+    bad "migpolicy migrate b->a of mpl-vm2: $MV_WHY"
 fi
 sed -n '/^strategy /,/^choice/p; /^completed/p' "$T/migrate-vm2.out" | sed 's/^/    /'
 
-# ---- 4b. limits: max-traffic-mib cancels the job, max-downtime-ms travels ----
-# mpl-vm2 is on b.  Its tags now allow 40 MiB of traffic; the workload is
+# ---- 7. limits: max-traffic-mib cancels the job, max-downtime-ms travels ----
+# mpl-vm2 is on a.  Its tags now allow 40 MiB of traffic; the workload is
 # overridden to look tiny (16 MiB touched), so the chooser lets it start,
 # and 'migrate' must cancel the job once QEMU has sent 40 MiB: the VM keeps
-# running on b.
-log "tag mpl-vm2 max-traffic-mib 40, max-downtime-ms 150; migpolicy migrate b -> a (predicted small, sends more)"
+# running on a.
+log "tag mpl-vm2 max-traffic-mib 40, max-downtime-ms 150; migpolicy migrate a -> b (predicted small, sends more)"
 LIMIT_TAGS='<policy><postcopy>forbidden</postcopy><objective>downtime</objective><max-downtime-ms>150</max-downtime-ms>'
-v b metadata mpl-vm2 "$NS_URI" --key mp --live --config \
+v a metadata mpl-vm2 "$NS_URI" --key mp --live --config \
     --set "$LIMIT_TAGS<max-traffic-mib>40</max-traffic-mib></policy>" >/dev/null
-if mp_in b migrate -c "$(sock b)" -b "${BW_MIBPS}MiB/s" --cap-only --touched 16MiB \
-        --write-hot 1MiB --dirty-rate 10 mpl-vm2 "$DEST_A" > "$T/migrate-traffic.out" 2>&1; then
+if mp_in a migrate -c "$(sock a)" -b "${BW_MIBPS}MiB/s" --cap-only --touched 16MiB \
+        --write-hot 1MiB --dirty-rate 10 mpl-vm2 "$DEST_B" > "$T/migrate-traffic.out" 2>&1; then
     bad "max-traffic-mib: the migration past 40 MiB was not cancelled"
 elif grep -q '^  cancelling: sent [0-9.]* MiB > max-traffic-mib 40 (tag)' "$T/migrate-traffic.out" &&
      grep -q 'migration cancelled: .*mpl-vm2 keeps running here' "$T/migrate-traffic.out" &&
-     [ "$(v b domstate mpl-vm2)" = running ] && [ "$(v a domstate mpl-vm2 2>&1)" != running ] &&
-     serial_py "$(serial b mpl-vm2)" ping --timeout 30 >/dev/null; then
-    ok "max-traffic-mib 40: migrate cancelled the job ($(grep -o 'sent [0-9.]* MiB' "$T/migrate-traffic.out" | head -1)), mpl-vm2 still running on b"
+     [ "$(v a domstate mpl-vm2)" = running ] && [ "$(v b domstate mpl-vm2 2>&1)" != running ] &&
+     serial_py "$(serial a mpl-vm2)" ping --timeout 30 >/dev/null; then
+    ok "max-traffic-mib 40: migrate cancelled the job ($(grep -o 'sent [0-9.]* MiB' "$T/migrate-traffic.out" | head -1)), mpl-vm2 still running on a"
 else
-    bad "max-traffic-mib: unexpected outcome: $(tail -4 "$T/migrate-traffic.out" | tr '\n' ' ') (b: $(v b domstate mpl-vm2 2>&1), a: $(v a domstate mpl-vm2 2>&1))"
+    bad "max-traffic-mib: unexpected outcome: $(tail -4 "$T/migrate-traffic.out" | tr '\n' ' ') (a: $(v a domstate mpl-vm2 2>&1), b: $(v b domstate mpl-vm2 2>&1))"
 fi
-# Now a traffic limit it fits: the hook on a carries max-downtime-ms 150 as
-# the landed QEMU's downtime-limit.
-v b metadata mpl-vm2 "$NS_URI" --key mp --live --config \
+# Now a traffic limit it fits: the wrapper on b applies max-downtime-ms 150
+# as the landed QEMU's downtime-limit.
+v a metadata mpl-vm2 "$NS_URI" --key mp --live --config \
     --set "$LIMIT_TAGS<max-traffic-mib>4096</max-traffic-mib></policy>" >/dev/null
-if mv_vm "migpolicy migrate (max-downtime-ms 150)" mpl-vm2 b a migrate-vm2-limit.out \
-        mp_in b migrate -c "$(sock b)" mpl-vm2 "$DEST_A"; then
-    par=$(v a qemu-monitor-command mpl-vm2 '{"execute":"query-migrate-parameters"}' 2>&1)
-    if [[ $par == *'"downtime-limit":150'* ]] &&
-       grep -q 'mpl-vm2 accept: .* downtime-limit=150' "$T/a/log/migpolicy-hook.log"; then
-        ok "max-downtime-ms 150 carried by the hook on a: the landed QEMU's downtime-limit is 150 ms ($MV_S s); on a: $MV_VER"
+if mv_vm "migpolicy migrate (max-downtime-ms 150)" mpl-vm2 a b migrate-vm2-limit.out \
+        mp_in a migrate -c "$(sock a)" mpl-vm2 "$DEST_B"; then
+    par=$(side_qmp b mpl-vm2 '{"execute":"query-migrate-parameters"}' 2>&1)
+    if [[ $par == *'"downtime-limit": 150'* ]] &&
+       grep -q 'mpl-vm2 prepare: .* downtime-limit=150' "$T/b/log/migpolicy-hook.log"; then
+        ok "max-downtime-ms 150 applied by the wrapper on b: the landed QEMU's downtime-limit is 150 ms ($MV_S s); on b: $MV_VER"
     else
-        bad "max-downtime-ms not carried: $(echo "$par" | grep -o '"downtime-limit":[0-9]*'), hook log: $(tail -1 "$T/a/log/migpolicy-hook.log")"
+        bad "max-downtime-ms not applied: $(echo "$par" | grep -o '"downtime-limit": [0-9]*'), hook log: $(tail -1 "$T/b/log/migpolicy-hook.log")"
     fi
 else
-    bad "migpolicy migrate b->a of mpl-vm2 with max-downtime-ms: $MV_WHY"
+    bad "migpolicy migrate a->b of mpl-vm2 with max-downtime-ms: $MV_WHY"
 fi
 
-# ---- 5. the hook's log ------------------------------------------------------
+# ---- 8. the hook's log, no taint anywhere -----------------------------------
 hl=$T/b/log/migpolicy-hook.log
-if grep -q "mpl-vm2 veto: postcopy=forbidden (tag), marker=none" "$hl" 2>/dev/null &&
-   grep -q "mpl-vm2 accept: objective=downtime postcopy=forbidden marker=precopy" "$hl" &&
-   grep -q "mpl-vm1 accept: objective=balanced postcopy=allowed marker=none" "$hl"; then
-    ok "hook log on b records the veto and the accepted migrations"
+if grep -q "mpl-vm2 accept: objective=downtime postcopy=forbidden (enforced: the emulator wrapper disables userfaultfd)" "$hl" 2>/dev/null &&
+   grep -q "mpl-vm2 prepare: postcopy=forbidden (tag)" "$hl" &&
+   grep -q "mpl-vm1 accept: objective=balanced postcopy=allowed marker=none" "$hl" &&
+   grep -q "mpl-vm1 prepare: postcopy=allowed (default) downtime-limit=default phase-sched=on" "$hl"; then
+    ok "hook log on b records the decisions and what the wrapper applies"
 else
     bad "hook log on b: $(cat "$hl" 2>&1)"
 fi
 sed 's/^/    /' "$hl" 2>/dev/null
+tainted=""
+for h in a b; do
+    for d in $(v "$h" list --name 2>/dev/null); do
+        untainted "$h" "$d" || tainted="$tainted $h:$d ($UNTAINT_WHY)"
+    done
+    # libvirtd's own record of every taint of this run, stopped domains too
+    # (qemuDomainObjTaintMsg: "Domain id=N name='VM' ... is tainted: FLAG").
+    other_taint=$(grep -o "is tainted: [a-z-]*" "$T/$h/log/libvirtd.log" 2>/dev/null |
+                  grep -v 'is tainted: high-privileges' | sort | uniq -c | tr -s ' \n' ' ')
+    [ -n "$other_taint" ] && tainted="$tainted $h:libvirtd.log ($other_taint)"
+done
+if [ -z "$tainted" ]; then
+    ok "no domain tainted on either host: running ones (dominfo, dumpxml) and all of the run (libvirtd.log), but high-privileges (QEMU runs as root here)"
+else
+    bad "tainted:$tainted"
+fi
 
-# ---- 6. post-copy interrupted: reported lost, or resumed ---------------------
+# ---- 9. post-copy interrupted: reported lost, or resumed ---------------------
 # Guests that rewrite 48 MiB, moved by 'migpolicy migrate --strategy
 # predictive' at RECOVER_MIBPS so that write blocks are left for the pull.
 # Once the source is paused in post-copy: (a) the destination QEMU is

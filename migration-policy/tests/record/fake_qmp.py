@@ -14,7 +14,9 @@ started).  Knobs for the error paths: --stock (no fork commands: they are
 CommandNotFound), --already-active, --stall-at N,K (when the N-th history
 query arrives, K more intervals than the ring holds have passed: the
 recorder sees them lost), --events (an event before every reply),
---stop-after N (profiling turns itself off after N queries).  Every
+--stop-after N (profiling turns itself off after N queries), --frozen (no
+interval ever completes), --evil-error (an error text with terminal
+escapes and a newline).  Every
 command received is appended to --log as one JSON line.
 """
 import argparse
@@ -70,7 +72,7 @@ class Fake:
         self.skip = 0
 
     def next_seq(self):
-        if self.t_start is None:
+        if self.t_start is None or self.args.frozen:
             return 0
         dt = (time.monotonic() - self.t_start) * 1000.0
         return int(dt // self.params["x-phase-sched-interval"]) + self.skip
@@ -133,6 +135,10 @@ class Fake:
                                       "desc": "bad access source"}}
             self.params.update(args)
             return {"return": {}}
+        if cmd == "x-phase-sched-profile" and self.args.evil_error:
+            return {"error": {"class": "GenericError",
+                              "desc": "bad\x1b[2J\x1b]0;pwned\x07\nmigpolicy record: "
+                                      "all good"}}
         if cmd == "x-phase-sched-profile":
             if "enable" not in args:
                 return {"error": {"class": "GenericError",
@@ -206,6 +212,11 @@ def main():
     ap.add_argument("--stall-at", type=lambda s: tuple(int(x) for x in s.split(",")))
     ap.add_argument("--stop-after", type=int)
     ap.add_argument("--once", action="store_true", help="exit after one client")
+    ap.add_argument("--evil-error", action="store_true",
+                    help="x-phase-sched-profile fails with control characters "
+                    "and a forged line in its error text")
+    ap.add_argument("--frozen", action="store_true",
+                    help="no interval ever completes (a paused guest)")
     serve(ap.parse_args())
 
 

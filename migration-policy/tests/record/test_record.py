@@ -350,6 +350,38 @@ def case_seconds(w):
     check_body(body, 0, 200)
 
 
+def case_frozen(w):
+    """--intervals N when no interval ever completes: a clear error after
+    --timeout-s, not a wait forever."""
+    srv = Server(w, "--frozen")
+    t = os.path.join(w, "t.bin")
+    t0 = time.monotonic()
+    try:
+        rc, out, err = run(["record", "--qmp", srv.sock, "-o", t, "--intervals", "5",
+                            "--timeout-s", "2"], timeout=30)
+    finally:
+        srv.stop()
+    assert rc == 1, err
+    assert time.monotonic() - t0 < 10, "took %.1f s" % (time.monotonic() - t0)
+    assert "no new interval from QEMU for 2 s (0 recorded; is the guest paused?)" in err, err
+    assert not os.path.exists(t)
+    assert profile_cmds(srv) == [True, False], "profiling must be stopped on error"
+
+
+def case_qmp_error_escaped(w):
+    """QEMU's error text reaches the terminal escaped: one line, no ESC."""
+    srv = Server(w, "--evil-error")
+    t = os.path.join(w, "t.bin")
+    try:
+        rc, out, err = run(["record", "--qmp", srv.sock, "-o", t, "--intervals", "3"])
+    finally:
+        srv.stop()
+    assert rc == 1, err
+    assert "\x1b" not in err and "\x07" not in err, repr(err)
+    assert err.count("\n") == 1, repr(err)
+    assert "bad\\x1b[2J\\x1b]0;pwned\\x07\\nmigpolicy record: all good" in err, repr(err)
+
+
 CASES = [(n[5:], f) for n, f in sorted(globals().items()) if n.startswith("case_")]
 
 

@@ -1,20 +1,35 @@
 # Policy tags, fleet files, precedence, the chooser (no libvirt needed).
-policy --policy-dir nonexistent policy-web-1.xml
-policy --policy-dir nonexistent --fleet policy-fleet.conf policy-web-1.xml
-policy --policy-dir nonexistent --fleet policy-fleet.conf policy-batch-7.xml
-policy --policy-dir nonexistent policy-bad.xml
-policy --policy-dir nonexistent --fleet policy-bad-fleet.conf policy-web-1.xml
+policy --no-policy-dir policy-web-1.xml
+policy --no-policy-dir --fleet policy-fleet.conf policy-web-1.xml
+policy --no-policy-dir --fleet policy-fleet.conf policy-batch-7.xml
+# Enforced operator rules: web-1's tags allow post-copy and 200 ms; both
+# are ignored, and the origins say so.
+policy --no-policy-dir --fleet policy-fleet-enforced.conf policy-web-1.xml
+policy --no-policy-dir policy-bad.xml
+policy --no-policy-dir --fleet policy-bad-fleet.conf policy-web-1.xml
 policy
-choose --policy-dir nonexistent --workload wh64 --ram 1GiB -b 125MB/s --timeout-s 60 --phase-sched
-choose --policy-dir nonexistent --fleet policy-fleet.conf --workload wh64 -b 125MB/s --timeout-s 60 policy-batch-7.xml
-choose --policy-dir nonexistent --workload wh64 -b 125MB/s --timeout-s 60 --json policy-web-1.xml
-choose --policy-dir nonexistent --workload idle --same-host --shareable policy-web-1.xml
-choose --policy-dir nonexistent -b fast
+choose --no-policy-dir --workload wh64 --ram 1GiB -b 125MB/s --timeout-s 60 --phase-sched
+choose --no-policy-dir --fleet policy-fleet.conf --workload wh64 -b 125MB/s --timeout-s 60 policy-batch-7.xml
+choose --no-policy-dir --workload wh64 -b 125MB/s --timeout-s 60 --json policy-web-1.xml
+choose --no-policy-dir --workload idle --same-host --shareable policy-web-1.xml
+choose --no-policy-dir -b fast
 # The hook: other events return at once, untouched; bad calls are usage errors.
 hook-qemu vm start begin -
 hook-qemu vm migrate
-# The hook on 'migrate begin' (XML on stdin): max-downtime-ms 200 is carried
-# as QEMU's downtime-limit; a marker whose predicted downtime breaks it is
-# vetoed, naming the limit.
+# The hook on 'migrate begin' (XML on stdin) accepts or refuses; it never
+# writes XML (that would taint the domain hook-script).  A marker that
+# expires years ahead is rejected and the migration counts as unmarked
+# (test-policy.c checks the veto of a valid marker whose predicted
+# downtime breaks the limit).
 MIGPOLICY_HOOK_CONF=policy-hook.conf hook-qemu web-1 migrate begin - < policy-web-1.xml
 MIGPOLICY_HOOK_CONF=policy-hook.conf hook-qemu web-1 migrate begin - < policy-marked-over.xml
+# Fail closed: a missing policy directory, a missing or malformed hook
+# configuration refuse (exit 1), naming what is wrong.
+policy --policy-dir nonexistent policy-web-1.xml
+MIGPOLICY_HOOK_CONF=policy-hook-baddir.conf hook-qemu web-1 migrate begin - < policy-web-1.xml
+MIGPOLICY_HOOK_CONF=policy-hook-badvalue.conf hook-qemu web-1 migrate begin - < policy-web-1.xml
+MIGPOLICY_HOOK_CONF=policy-hook-dup.conf hook-qemu web-1 migrate begin - < policy-web-1.xml
+MIGPOLICY_HOOK_CONF=missing.conf hook-qemu web-1 migrate begin - < policy-web-1.xml
+# Forged lines: a newline in the domain name is escaped in the refusal
+# (tests/hook/test_hook.py checks the log file the same way).
+MIGPOLICY_HOOK_CONF=policy-hook.conf hook-qemu x migrate begin - < policy-forged-name.xml
