@@ -598,21 +598,14 @@ fi
 # bound with that diagnosis, which the test confirms (the destination's
 # monitor does not answer).  Under KVM vCPUs fault outside the lock.
 RECOVER_MIBPS=${RECOVER_MIBPS:-16}
-# wait_postcopy HOST VM: until VM on HOST is paused in post-copy (the
-# switch happened; 0) or 90 s have gone by (1).
-wait_postcopy() {
+# wait_state HOST VM STATE SECONDS: until 'domstate --reason' of VM on HOST
+# reads STATE (0), or SECONDS have gone by (1).  The source is "paused
+# (post-copy)" once the switch happened, the destination "running
+# (post-copy)" once its libvirt knows.
+wait_state() {
     local i
-    for i in $(seq 900); do
-        [ "$(v "$1" domstate "$2" --reason 2>/dev/null)" = "paused (post-copy)" ] && return 0
-        sleep 0.1
-    done
-    return 1
-}
-# wait_dst_postcopy HOST VM: until the incoming VM on HOST runs in post-copy.
-wait_dst_postcopy() {
-    local i
-    for i in $(seq 300); do
-        [ "$(v "$1" domstate "$2" --reason 2>/dev/null)" = "running (post-copy)" ] && return 0
+    for i in $(seq $(( $4 * 10 ))); do
+        [ "$(v "$1" domstate "$2" --reason 2>/dev/null)" = "$3" ] && return 0
         sleep 0.1
     done
     return 1
@@ -639,7 +632,7 @@ if start_vm mpl-vm3; then
         --strategy predictive mpl-vm3 "$DEST_B" > "$T/migrate-lost.out" 2>&1 &
     mp=$!
     killed=no
-    if wait_postcopy a mpl-vm3 && [ -f "$T/b/run/qemu/mpl-vm3.pid" ]; then
+    if wait_state a mpl-vm3 "paused (post-copy)" 90 && [ -f "$T/b/run/qemu/mpl-vm3.pid" ]; then
         kill -9 "$(cat "$T/b/run/qemu/mpl-vm3.pid")" && killed=yes
     fi
     wait_bounded "$mp" 120
@@ -663,7 +656,8 @@ if start_vm mpl-vm4; then
     # The destination's libvirt must know it is in post-copy too: cut
     # before it does and it ends the incoming QEMU as a failed pre-copy
     # (the guest is then lost: case (a)).
-    if wait_postcopy a mpl-vm4 && wait_dst_postcopy b mpl-vm4; then
+    if wait_state a mpl-vm4 "paused (post-copy)" 90 &&
+       wait_state b mpl-vm4 "running (post-copy)" 30; then
         ip netns exec "${NS[a]}" ss -K dst "${IP[b]}" dport ge :49152 >/dev/null 2>&1 && cut=yes
     fi
     wait_bounded "$mp" 180
