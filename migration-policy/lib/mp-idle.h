@@ -70,10 +70,6 @@
 
 #include <stdint.h>
 
-#ifdef __cplusplus
-extern "C" {
-#endif
-
 /* pagemap entry bits */
 #define MP_IDLE_PM_PRESENT (UINT64_C(1) << 63)
 #define MP_IDLE_PM_SWAPPED (UINT64_C(1) << 62)
@@ -184,9 +180,5 @@ int64_t mp_idle_harvest(mp_idle *ctx, uint64_t vaddr, uint64_t npages,
  * Returns: a static string, e.g. "pagemap hides PFNs: needs CAP_SYS_ADMIN".
  */
 const char *mp_idle_step_str(mp_idle_step step);
-
-#ifdef __cplusplus
-}
-#endif
 
 #endif /* MP_IDLE_H */

@@ -368,6 +368,7 @@ static int64_t mp_best_shift(const mp_view *v, uint64_t nwords,
     int64_t best_d = 0;
 
     for (int64_t d = -dmax; d <= dmax; d++) {
+        int64_t ad = d < 0 ? -d : d, abest = best_d < 0 ? -best_d : best_d;
         uint64_t score = 0;
 
         for (uint64_t x = 0; x < nwords; x++) {
@@ -380,8 +381,7 @@ static int64_t mp_best_shift(const mp_view *v, uint64_t nwords,
             }
         }
         /* Ties go to the smaller displacement, d = 0 first. */
-        if (score > best || (score == best && score &&
-                             (d < 0 ? -d : d) < (best_d < 0 ? -best_d : best_d))) {
+        if (score > best || (score == best && score && ad < abest)) {
             best = score;
             best_d = d;
         }
@@ -432,8 +432,10 @@ static mp_motion mp_motion_estimate(const mp_view *v, uint64_t nwords)
     return m;
 }
 
-/* Word @x of the newest written set moved forward by 1 .. @reach words
- * in the direction of @d. */
+/*
+ * Word @x of the newest written set moved forward by 1 .. @reach words
+ * in the direction of @d.
+ */
 static inline uint64_t mp_ahead(const mp_view *v, uint64_t nwords,
                                 int64_t d, int64_t reach, uint64_t x)
 {

@@ -27,10 +27,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#ifdef __cplusplus
-extern "C" {
-#endif
-
 /*
  * Error value returned for invalid arguments.  It equals -EINVAL on Linux
  * (libmigpolicy static-asserts this); it is spelled out here because this
@@ -133,8 +129,10 @@ typedef struct mp_predict_stats {
     uint64_t blocks[MP_CLASS__COUNT]; /* blocks predicted per class */
     uint64_t conf_sum;     /* sum of per-block confidence (0..255 each) */
     uint64_t phase_words;  /* FREQ: words that fell back to LAST */
-    /* MOTION: displacement found, words per interval (0: none), and the
-     * blocks predicted write only because the set moves towards them. */
+    /*
+     * MOTION: displacement found, words per interval (0: none), and the
+     * blocks predicted write only because the set moves towards them.
+     */
     int64_t motion_words;
     uint64_t motion_blocks;
 } mp_predict_stats;
@@ -306,9 +304,5 @@ int mp_predict_words(const mp_history *h, mp_predictor kind,
  * kind.
  */
 const char *mp_predictor_name(mp_predictor kind);
-
-#ifdef __cplusplus
-}
-#endif
 
 #endif /* MP_PREDICT_H */

@@ -79,6 +79,10 @@ static uint64_t phase_sched_idle_thp_pages(void)
 static bool phase_sched_idle_open_fds(int *pagemap_fd, int *bitmap_fd,
                                       Error **errp)
 {
+    /*
+     * A stack word the pagemap probe reads back: volatile so that it is
+     * really written (and so present) before its entry is read.
+     */
     volatile uint64_t probe = 1;
     uint64_t entry;
     uintptr_t vpn = (uintptr_t)&probe / qemu_real_host_page_size();

@@ -159,7 +159,7 @@ typedef struct PhaseSchedState {
      * Convergence: the push phase at each of the last samples (a ring of
      * PHASE_SCHED_PROGRESS_INTERVALS + 1), and its first pass.
      */
-    struct {
+    struct PhaseSchedProgress {
         uint64_t remainder;        /* must_precopy, bytes */
         uint64_t sent;             /* migration_transferred_bytes() */
         uint64_t pushed;           /* pages pushed after warm-up */
@@ -175,8 +175,10 @@ typedef struct PhaseSchedState {
     uint64_t first_pass_sent;
     uint64_t first_pass_bytes;
     uint64_t pushed_pages;         /* sent in the push phase */
-    /* Deferring stopped: the push phase does not converge (or management
-     * asked for post-copy); the migration goes on as stock would. */
+    /*
+     * Deferring stopped: the push phase does not converge (or management
+     * asked for post-copy); the migration goes on as stock would.
+     */
     PhaseSchedFallback fallback;
 
     mp_history hist;
@@ -636,8 +638,8 @@ bool phase_sched_setup(Error **errp)
          * takes its history over; any other migration ends it (both
          * would harvest the same dirty log).
          */
-        bool adopt = migrate_phase_sched() &&
-                     ps->block_shift == ctz32(migrate_phase_sched_block_pages()) &&
+        unsigned shift = ctz32(migrate_phase_sched_block_pages());
+        bool adopt = migrate_phase_sched() && ps->block_shift == shift &&
                      mp_history_count(&ps->hist) > 0;
 
         phase_sched_profile_end();
@@ -955,7 +957,7 @@ static void phase_sched_check_progress(PhaseSchedState *ps)
 {
     const unsigned n = PHASE_SCHED_PROGRESS_INTERVALS;
     unsigned slots = ARRAY_SIZE(ps->progress);
-    typeof(ps->progress[0]) *now, *then;
+    struct PhaseSchedProgress *now, *then;
     uint64_t sent, pushed, redirtied, drop;
 
     if (!ps->migrating || !phase_sched_deferring()) {
