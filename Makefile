@@ -5,15 +5,16 @@
 MESON_BUILD := build/meson
 PY          := /usr/bin/python3
 
-.PHONY: all deps qemu native guest run check check-full check-asan bench prepare export-patches clean help
+.PHONY: all deps qemu native guest run check check-full check-asan check-queue bench prepare export-patches clean help
 
 all: qemu native guest
 
 help:
 	@echo "make run          build everything, live-migrate a test guest, print the figures"
 	@echo "make check        unit tests + upstream migration-test (quick) + end-to-end migrations + two-host libvirt test"
-	@echo "make check-full   check, with migration-test --full, check-asan and the fuzz targets"
+	@echo "make check-full   check, with migration-test --full, check-asan, check-queue and the fuzz targets"
 	@echo "make check-asan   the scheduler's qtests and failure tests on an ASan+UBSan build"
+	@echo "make check-queue  checkpatch every patch, then build and test every prefix of qemu/patches"
 	@echo "make bench        the baseline benchmark matrix (long: about an hour)"
 	@echo "make bench-warm   page-cache warm-up benchmark on the testbed (root; about 20 min)"
 	@echo "make prepare      recreate build/qemu-src (pinned upstream + qemu/patches)"
@@ -50,6 +51,9 @@ check-full: qemu guest
 
 check-asan: prepare guest
 	@scripts/check-asan.sh
+
+check-queue: prepare
+	@scripts/check-queue.sh
 
 bench: qemu guest
 	@$(PY) scripts/migbench bench --preset baseline

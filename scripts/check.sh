@@ -20,6 +20,9 @@
 #   7. fuzz       (--full only) every libFuzzer target of migration-policy
 #                 for 30 s (migration-policy/fuzz/run-all.sh): executions
 #                 per target, any crash fails
+#   8. queue      (--full only) checkpatch.pl on every patch, then every
+#                 prefix of the patch queue built and its tests run
+#                 (scripts/check-queue.sh; long on a cold ccache)
 #
 # Every suite runs even if an earlier one fails; the last line is
 # "N passed, N failed" over all suites, and the exit status is 1 if any failed.
@@ -73,6 +76,7 @@ suite libvirt "$MP_TOP/tests/libvirt/run.sh"
 [ -n "$full" ] && suite asan "$MP_TOP/scripts/check-asan.sh"
 # Every parser of untrusted input under libFuzzer, 30 s each (3 min).
 [ -n "$full" ] && suite fuzz "$MP_TOP/migration-policy/fuzz/run-all.sh" 30
+[ -n "$full" ] && suite queue "$MP_TOP/scripts/check-queue.sh" --keep-going
 
 printf 'summary:%s\n' "$summary"
 echo "$total_pass passed, $total_fail failed"
