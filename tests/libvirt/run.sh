@@ -135,7 +135,18 @@ cleanup() {
             [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null
         done
     done
+    # Anything still in a host's namespace is ours (e.g. a QEMU whose
+    # daemon crashed, or one the emulator wrapper forked): end it too.
     for h in a b; do
+        for p in $(ip netns pids "${NS[$h]}" 2>/dev/null); do
+            kill "$p" 2>/dev/null
+        done
+    done
+    sleep 0.5
+    for h in a b; do
+        for p in $(ip netns pids "${NS[$h]}" 2>/dev/null); do
+            kill -9 "$p" 2>/dev/null
+        done
         ip netns del "${NS[$h]}" 2>/dev/null
     done
     if [ "${KEEP:-0}" = 1 ] || [ "$failn" != 0 ]; then
