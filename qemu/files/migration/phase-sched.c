@@ -185,12 +185,17 @@ typedef struct PhaseSchedState {
     void *hist_mem;
     mp_predictor kind;
     mp_predict_params params;
+    /*
+     * Motion predictor: displacement of the written set found by the last
+     * evaluation, words of the block planes per interval (0: none).
+     */
+    int64_t motion_words;
 
     uint64_t *written;             /* scratch: written blocks, this sample */
     uint64_t *pred_write;
     uint64_t *pred_read;
     uint8_t *confidence;           /* per block, 0..255 */
-    uint8_t *heat;                 /* per block: intervals written, window */
+    uint8_t *heat;                 /* per block: pull order, higher first */
     uint64_t *deferred;            /* blocks held back for post-copy */
     uint64_t *deferred_written;    /* deferred blocks written since */
     uint64_t *deferred_old;        /* deferred set of the evaluation before */
@@ -1164,6 +1169,7 @@ static void phase_sched_evaluate(PhaseSchedState *ps)
         g_assert_not_reached();
     }
 
+    ps->motion_words = ps->kind == MP_PRED_MOTION ? st.motion_words : 0;
     memcpy(ps->deferred_old, ps->deferred, ps->nwords * sizeof(uint64_t));
     if (mp_history_count(&ps->hist) < ps->warmup) {
         memset(ps->deferred, 0, ps->nwords * sizeof(uint64_t));
@@ -1390,14 +1396,82 @@ static uint64_t phase_sched_block_dirty(PhaseSchedState *ps, RAMBlock *rb,
 }
 
 /*
+ * Pull order for a written set that moves (the motion predictor found a
+ * displacement): the order in which the guest reaches the deferred
+ * blocks.  A block's distance, in intervals, is 0 if it was written since
+ * the last sample, @ago + 1 if it was last written @ago samples back, and
+ * for a block deferred ahead of the set (not written in the window) the
+ * intervals the set needs to reach it at its displacement, counted from
+ * the last word of the newest set met walking in the direction of motion.
+ * Heat is the window's farthest distance + 1 minus the block's, so the
+ * nearest blocks are pulled first and the set's old trail last.  Returns
+ * the highest heat.
+ */
+static unsigned phase_sched_compute_reach(PhaseSchedState *ps)
+{
+    unsigned n = MIN(ps->window, mp_history_count(&ps->hist));
+    unsigned far = n + 1;
+    int64_t d = ps->motion_words;
+    uint64_t step = d < 0 ? -d : d;
+    const uint64_t *newest = n ? mp_history_written(&ps->hist, 0) : NULL;
+    int64_t last = -1;
+    unsigned max = 0;
+
+    /* Distances of the written blocks, oldest first so the newest wins. */
+    memset(ps->heat, UINT8_MAX, ps->nwords * 64);
+    for (int ago = n; ago >= 0; ago--) {
+        const uint64_t *w = ago ? mp_history_written(&ps->hist, ago - 1)
+                                : ps->written;
+
+        for (uint64_t i = 0; i < ps->nwords; i++) {
+            uint64_t x = w[i] & ps->deferred[i];
+
+            while (x) {
+                ps->heat[i * 64 + ctz64(x)] = ago;
+                x &= x - 1;
+            }
+        }
+    }
+    /* Blocks ahead of the set, walking in its direction of motion. */
+    for (uint64_t k = 0; k < ps->nwords; k++) {
+        uint64_t i = d > 0 ? k : ps->nwords - 1 - k;
+        uint64_t x = ps->deferred[i];
+
+        if (ps->written[i] || (newest && newest[i])) {
+            last = i;
+        }
+        while (x) {
+            uint64_t b = i * 64 + ctz64(x);
+
+            if (ps->heat[b] == UINT8_MAX) {
+                uint64_t gap = last < 0 ? UINT64_MAX :
+                               (uint64_t)(d > 0 ? i - last : last - i);
+
+                ps->heat[b] = last < 0 ? far :
+                              MIN(far, MAX(1, DIV_ROUND_UP(gap, step)));
+            }
+            ps->heat[b] = far - ps->heat[b];
+            max = MAX(max, ps->heat[b]);
+            x &= x - 1;
+        }
+    }
+    return max;
+}
+
+/*
  * Heat of each deferred block: in how many intervals of the window (and
  * of the partial interval since the last sample, in ps->written) it was
- * written.  Returns the highest heat.
+ * written.  Returns the highest heat.  A moving set is pulled in the order
+ * the guest reaches it instead, see phase_sched_compute_reach().
  */
 static unsigned phase_sched_compute_heat(PhaseSchedState *ps)
 {
     unsigned n = MIN(ps->window, mp_history_count(&ps->hist));
     unsigned max = 0;
+
+    if (ps->motion_words) {
+        return phase_sched_compute_reach(ps);
+    }
 
     memset(ps->heat, 0, ps->nwords * 64);
     for (unsigned ago = 0; ago <= n; ago++) {
@@ -1496,7 +1570,10 @@ void phase_sched_postcopy_begin(void)
     }
     stat64_set(&phase_sched_stats.mispredict_deferred_pages, idle);
 
-    /* Hottest first: the most often written blocks are pulled first. */
+    /*
+     * Hottest first: the most often written blocks are pulled first (a
+     * moving set: the nearest first).
+     */
     ps->pull_level = phase_sched_compute_heat(ps) + 1;
     ps->pull_pass = 0;
     if (!phase_sched_pull_next_level(ps)) {
