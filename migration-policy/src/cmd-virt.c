@@ -958,6 +958,7 @@ static int cmd_hook_qemu(int argc, char **argv)
 #include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
+#include "virt-recover.h"   /* post-copy resumption beneath libvirt 11.2-11.3 */
 #include <sys/socket.h>
 
 #include <libvirt/libvirt.h>
@@ -2027,13 +2028,23 @@ static int dest_has_guest(virDomainPtr dom, const char *dest_uri, char *why,
  * Returns 0 when a resumption completed the migration, 1 when the guest
  * could not be recovered (message printed).
  */
-static int recover_postcopy(virt_ctx *v, mig_thread *m,
-                            const struct strategy_apply *ap, job_watch *jw,
-                            const char *dest_uri, unsigned tries)
+static int recover_postcopy_tries(virt_ctx *v, mig_thread *m,
+                                  const struct strategy_apply *ap,
+                                  job_watch *jw, const char *dest_uri,
+                                  unsigned tries, virConnectPtr dconn)
 {
     unsigned long flags = m->flags;
     unsigned wait_ms = RECOVER_BACKOFF_MS;
-    char why[512] = "";
+    char why[512] = "", lv[128] = "";
+    bool via_qmp = false;
+
+    if (dconn && virt_recover_broken_libvirt(dconn, lv, sizeof(lv))) {
+        via_qmp = true;
+        printf("  %s, whose post-copy resumption crashes its daemon: "
+               "resuming through QEMU's monitor instead (migrate-recover, "
+               "migrate resume; libvirt marks %s tainted: custom-monitor)\n",
+               lv, v->info.name);
+    }
 
     for (unsigned i = 1; i <= tries; i++) {
         int has;
@@ -2055,6 +2066,35 @@ static int recover_postcopy(virt_ctx *v, mig_thread *m,
         sleep_ms(wait_ms);
         wait_ms = wait_ms * 2 > RECOVER_BACKOFF_MAX_MS ?
                   RECOVER_BACKOFF_MAX_MS : wait_ms * 2;
+        if (via_qmp) {
+            char host[256], port[16];
+            int rc;
+
+            uri_host_port(dest_uri, host, sizeof(host), port, sizeof(port));
+            rc = virt_recover_qmp(v->dom, dconn, host, RESUME_STALL_S,
+                                  m->err, sizeof(m->err));
+            if (rc == 0) {
+                printf("  post-copy resumed and completed (attempt %u, "
+                       "through QEMU's monitor)\n", i);
+                return 0;
+            }
+            if (rc == -2) {
+                fail("migrate", "resuming post-copy of %s: %s.  Under TCG "
+                     "a vCPU waiting for a page that has not arrived holds "
+                     "QEMU's main lock, and libvirt's monitor pass-through "
+                     "is in band.  The guest waits on the destination; "
+                     "resume with 'virsh qemu-monitor-command' (migrate-"
+                     "recover there, migrate resume here) once its monitor "
+                     "answers, or destroy it on both hosts and start it "
+                     "again from its disk", v->info.name, m->err);
+                fflush(stdout);
+                _exit(1);   /* a libvirt call is still blocked in a thread */
+            }
+            if (rc < 0 || !postcopy_failed(v->dom)) {
+                break;
+            }
+            continue;
+        }
         m->flags = flags | VIR_MIGRATE_POSTCOPY_RESUME;
         m->params = m->resume_params;
         m->nparams = m->resume_nparams;
@@ -2094,6 +2134,24 @@ static int recover_postcopy(virt_ctx *v, mig_thread *m,
     }
     return fail("migrate", "resuming post-copy of %s failed: %s", v->info.name,
                 m->err);
+}
+
+/*
+ * recover_postcopy_tries() with a connection to the destination's libvirt,
+ * which says how to resume (libvirt's VIR_MIGRATE_POSTCOPY_RESUME, or
+ * QEMU's monitor where that crashes libvirt: virt-recover.h).
+ */
+static int recover_postcopy(virt_ctx *v, mig_thread *m,
+                            const struct strategy_apply *ap, job_watch *jw,
+                            const char *dest_uri, unsigned tries)
+{
+    virConnectPtr dconn = virConnectOpen(dest_uri);
+    int rc = recover_postcopy_tries(v, m, ap, jw, dest_uri, tries, dconn);
+
+    if (dconn) {
+        virConnectClose(dconn);
+    }
+    return rc;
 }
 
 /*
