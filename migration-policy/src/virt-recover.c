@@ -202,21 +202,28 @@ static int wait_dest_paused(virDomainPtr ddom, int stall_s, char *err,
     }
 }
 
+/* "tcp:HOST:PORT", an IPv6 address in brackets. */
+static void tcp_uri(char *buf, size_t len, const char *host, int port)
+{
+    bool v6 = strchr(host, ':') != NULL;
+
+    snprintf(buf, len, "tcp:%s%s%s:%d", v6 ? "[" : "", host, v6 ? "]" : "",
+             port);
+}
+
 /* migrate-recover on a free port of the range; the port into *@port. */
 static int dest_listen(virDomainPtr ddom, const char *host, int stall_s,
                        int *port, char *err, size_t len)
 {
-    bool v6 = strchr(host, ':') != NULL;
-
     for (int p = RECOVER_PORT_MAX; p >= RECOVER_PORT_MIN; p--) {
-        char cmd[400];
+        char cmd[400], uri[300];
         json_value *r = NULL;
         const char *e;
         int rc;
 
+        tcp_uri(uri, sizeof(uri), host, p);
         snprintf(cmd, sizeof(cmd), "{\"execute\":\"migrate-recover\","
-                 "\"arguments\":{\"uri\":\"tcp:%s%s%s:%d\"}}", v6 ? "[" : "",
-                 host, v6 ? "]" : "", p);
+                 "\"arguments\":{\"uri\":\"%s\"}}", uri);
         rc = mon(ddom, cmd, stall_s, &r, err, len);
         if (rc) {
             return rc;
@@ -243,14 +250,13 @@ static int dest_listen(virDomainPtr ddom, const char *host, int stall_s,
 static int src_resume(virDomainPtr src, const char *host, int port,
                       int stall_s, char *err, size_t len)
 {
-    bool v6 = strchr(host, ':') != NULL;
-    char cmd[400];
+    char cmd[400], uri[300];
     json_value *r = NULL;
     int rc;
 
+    tcp_uri(uri, sizeof(uri), host, port);
     snprintf(cmd, sizeof(cmd), "{\"execute\":\"migrate\",\"arguments\":"
-             "{\"uri\":\"tcp:%s%s%s:%d\",\"resume\":true}}", v6 ? "[" : "",
-             host, v6 ? "]" : "", port);
+             "{\"uri\":\"%s\",\"resume\":true}}", uri);
     rc = mon(src, cmd, stall_s, &r, err, len);
     if (rc) {
         return rc;
