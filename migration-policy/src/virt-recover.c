@@ -202,13 +202,21 @@ static int wait_dest_paused(virDomainPtr ddom, int stall_s, char *err,
     }
 }
 
-/* "tcp:HOST:PORT", an IPv6 address in brackets. */
-static void tcp_uri(char *buf, size_t len, const char *host, int port)
+/*
+ * Run @command with the argument uri "tcp:@host:@port" (an IPv6 address in
+ * brackets) and the further JSON members @more ("" or ",\"k\":v"), as mon().
+ */
+static int mon_uri(virDomainPtr dom, const char *command, const char *more,
+                   const char *host, int port, int timeout_s, json_value **out,
+                   char *err, size_t len)
 {
     bool v6 = strchr(host, ':') != NULL;
+    char cmd[512];
 
-    snprintf(buf, len, "tcp:%s%s%s:%d", v6 ? "[" : "", host, v6 ? "]" : "",
-             port);
+    snprintf(cmd, sizeof(cmd), "{\"execute\":\"%s\",\"arguments\":"
+             "{\"uri\":\"tcp:%s%s%s:%d\"%s}}", command, v6 ? "[" : "", host,
+             v6 ? "]" : "", port, more);
+    return mon(dom, cmd, timeout_s, out, err, len);
 }
 
 /* migrate-recover on a free port of the range; the port into *@port. */
@@ -216,15 +224,11 @@ static int dest_listen(virDomainPtr ddom, const char *host, int stall_s,
                        int *port, char *err, size_t len)
 {
     for (int p = RECOVER_PORT_MAX; p >= RECOVER_PORT_MIN; p--) {
-        char cmd[400], uri[300];
         json_value *r = NULL;
         const char *e;
-        int rc;
+        int rc = mon_uri(ddom, "migrate-recover", "", host, p, stall_s, &r,
+                         err, len);
 
-        tcp_uri(uri, sizeof(uri), host, p);
-        snprintf(cmd, sizeof(cmd), "{\"execute\":\"migrate-recover\","
-                 "\"arguments\":{\"uri\":\"%s\"}}", uri);
-        rc = mon(ddom, cmd, stall_s, &r, err, len);
         if (rc) {
             return rc;
         }
@@ -250,14 +254,10 @@ static int dest_listen(virDomainPtr ddom, const char *host, int stall_s,
 static int src_resume(virDomainPtr src, const char *host, int port,
                       int stall_s, char *err, size_t len)
 {
-    char cmd[400], uri[300];
     json_value *r = NULL;
-    int rc;
+    int rc = mon_uri(src, "migrate", ",\"resume\":true", host, port, stall_s,
+                     &r, err, len);
 
-    tcp_uri(uri, sizeof(uri), host, port);
-    snprintf(cmd, sizeof(cmd), "{\"execute\":\"migrate\",\"arguments\":"
-             "{\"uri\":\"%s\",\"resume\":true}}", uri);
-    rc = mon(src, cmd, stall_s, &r, err, len);
     if (rc) {
         return rc;
     }
