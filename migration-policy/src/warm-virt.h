@@ -4,7 +4,7 @@
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
- * Kept apart from cmd-virt.c, which calls it at two points: before the
+ * Kept apart from cmd-migrate.c, which calls it at two points: before the
  * migration starts and after it ended.  A warm-up that cannot start or
  * fails only warns: it never fails or delays the migration itself.
  */
