@@ -23,16 +23,21 @@
 #include "cli-print.h"
 #include "cli-util.h"
 
-int cli_parse_number(const char *s, double *out)
+static void dflt_policy_dir(char *buf, size_t len)
 {
-    char *end;
-
-    if (!*s || *s == '-' || *s == '+') {
-        return -1;
-    }
-    *out = strtod(s, &end);
-    return *end || !isfinite(*out) || *out < 0 ? -1 : 0;
+    snprintf(buf, len, "%s", DEFAULT_POLICY_DIR);
 }
+
+const cli_option cli_fleet_options[] = {
+    { "fleet", OPT_FLEET, "FILE", "add a fleet policy file (repeatable)",
+      NULL },
+    { "policy-dir", OPT_POLICY_DIR, "DIR", "fleet policy files *.conf "
+      "(missing is an\nerror)", dflt_policy_dir },
+    { "no-policy-dir", OPT_NO_POLICY_DIR, NULL, "read no policy directory",
+      NULL },
+    { NULL, 0, NULL, NULL, NULL },
+};
+
 
 /* All of @fp, at most @max bytes (-EFBIG beyond), NUL-terminated. */
 int cli_read_all(FILE *fp, size_t max, char **out, size_t *len)
@@ -271,116 +276,5 @@ int cli_fleet_option(const char *cmd, int c, cli_fleet_opts *fo)
         return 0;
     }
     fo->dir = optarg;
-    return 0;
-}
-
-int cli_link_option(const char *cmd, int c, mp_choose_input *in,
-                       cli_workload_opts *w)
-{
-    double d;
-
-    switch (c) {
-    case 'b':
-        if (cli_parse_rate(optarg, &in->sim.bandwidth_bytes_per_s)) {
-            cli_usage(cmd, "--bandwidth: '%s' is not a rate (e.g. 1gbit, "
-                  "100MB/s, unlimited)", optarg);
-            return -1;
-        }
-        return 1;
-    case OPT_RTT:
-        if (cli_parse_number(optarg, &in->sim.rtt_ms)) {
-            cli_usage(cmd, "--rtt-ms: '%s' is not a number", optarg);
-            return -1;
-        }
-        w->have_rtt = 1;
-        return 1;
-    case OPT_LIMIT:
-        if (cli_parse_number(optarg, &d) || d <= 0) {
-            cli_usage(cmd, "--downtime-limit-ms: '%s' is not a positive number",
-                  optarg);
-            return -1;
-        }
-        in->sim.downtime_limit_ms = d;
-        return 1;
-    case OPT_TIMEOUT:
-        if (cli_parse_number(optarg, &d) || d <= 0) {
-            cli_usage(cmd, "--timeout-s: '%s' is not a positive "
-                      "number", optarg);
-            return -1;
-        }
-        in->sim.timeout_s = d;
-        return 1;
-    case OPT_CAP_ONLY:
-        in->sim.bandwidth_cap_only = 1;
-        return 1;
-    case OPT_WORKLOAD:
-        w->spec = optarg;
-        return 1;
-    case OPT_RAM:
-    case OPT_TOUCHED:
-    case OPT_WHOT: {
-        uint64_t v;
-        if (cli_parse_size(optarg, &v)) {
-            cli_usage(cmd, "'%s' is not a size (e.g. 64MiB)", optarg);
-            return -1;
-        }
-        if (c == OPT_RAM) {
-            w->ram = v;
-            w->have_ram = 1;
-        } else if (c == OPT_TOUCHED) {
-            w->touched = v;
-            w->have_touched = 1;
-        } else {
-            w->whot = v;
-            w->have_whot = 1;
-        }
-        return 1;
-    }
-    case OPT_DIRTY:
-        if (cli_parse_number(optarg, &w->dirty)) {
-            cli_usage(cmd, "--dirty-rate: '%s' is not a number of pages/s",
-                  optarg);
-            return -1;
-        }
-        w->have_dirty = 1;
-        return 1;
-    default:
-        return 0;
-    }
-}
-
-/* Build the workload: a spec first, then the explicit sizes over it. */
-int cli_apply_workload(const char *cmd, const cli_workload_opts *w,
-                          mp_choose_input *in)
-{
-    mp_sim_workload *wl = &in->sim.workload;
-    char msg[256];
-
-    if (w->have_ram) {
-        wl->guest_ram_bytes = w->ram;
-    }
-    if (w->spec && mp_sim_workload_from_spec(wl, w->spec, wl->guest_ram_bytes,
-                                             0, msg, sizeof(msg))) {
-        cli_usage(cmd, "--workload: %s", msg);
-        return -1;
-    }
-    if (w->have_touched) {
-        wl->touched_bytes = w->touched;
-    }
-    if (w->have_whot) {
-        wl->write_hot_bytes = w->whot;
-    }
-    if (w->have_dirty) {
-        wl->dirty_pages_per_s = w->dirty;
-    }
-    if (wl->touched_bytes > wl->guest_ram_bytes) {
-        wl->touched_bytes = wl->guest_ram_bytes;
-    }
-    if (wl->write_hot_bytes + wl->read_hot_bytes > wl->touched_bytes) {
-        cli_usage(cmd, "the hot sets (%" PRIu64 " B) exceed the touched memory "
-              "(%" PRIu64 " B)", wl->write_hot_bytes + wl->read_hot_bytes,
-              wl->touched_bytes);
-        return -1;
-    }
     return 0;
 }

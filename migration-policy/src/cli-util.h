@@ -17,6 +17,8 @@
 /* Exit status: 0 success, 1 failure (EXIT_FAILURE), 2 bad usage. */
 #define EXIT_USAGE 2
 
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
 /* One entry of main.c's command table. */
 typedef struct cli_command {
     const char *name;

@@ -37,35 +37,42 @@
 
 #include "cli-policy.h"
 #include "cli-util.h"
+#include "cli-workload.h"
 #include "commands.h"
 
 #define CMD "choose"
+
+static const cli_option choose_options[] = {
+    { "same-host", OPT_SAME_HOST, NULL, "the destination is this host", NULL },
+    { "shareable", OPT_SHAREABLE, NULL, "guest RAM is shared memory", NULL },
+    { "phase-sched", OPT_PHASE_SCHED, NULL, "the source QEMU has "
+      "x-phase-sched", NULL },
+    { "json", OPT_JSON, NULL, "one JSON object", NULL },
+    { NULL, 0, NULL, NULL, NULL },
+};
+
+static const cli_option_section choose_sections[] = {
+    { "Link and limits:", cli_link_options, 0 },
+    { "Workload (SIZE takes B, KiB, MiB, GiB or K, M, G):",
+      cli_workload_options, 0 },
+    { "Policy:", cli_fleet_options, 0 },
+    { "Options:", choose_options, 0 },
+    { NULL, cli_help_options, 0 },
+};
 
 static void choose_help(void)
 {
     printf("Usage: migpolicy choose [OPTIONS] [DOMAIN-XML]\n"
            "Predict every strategy with the cost model and choose one by the\n"
            "domain's policy (tags in DOMAIN-XML over the fleet files; no XML:\n"
-           "the fleet's and built-in defaults for a VM named 'vm').\n"
-           "\nOptions:\n"
-           WORKLOAD_HELP
-           "      --same-host            the destination is this host\n"
-           "      --shareable            guest RAM is shared memory\n"
-           "      --phase-sched          the source QEMU has x-phase-sched\n"
-           "  -h, --help                 show this help\n"
-           "\nExit status 1 when no strategy satisfies the policy.\n");
+           "the fleet's and built-in defaults for a VM named 'vm').\n");
+    cli_print_options(choose_sections, ARRAY_SIZE(choose_sections));
+    printf("\nExit status 1 when no strategy satisfies the policy.\n");
 }
 
 int cmd_choose(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        WORKLOAD_OPTIONS,
-        { "same-host", no_argument, NULL, OPT_SAME_HOST },
-        { "shareable", no_argument, NULL, OPT_SHAREABLE },
-        { "phase-sched", no_argument, NULL, OPT_PHASE_SCHED },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
+    cli_getopt g;
     cli_fleet_opts fo = { .nfiles = 0 };
     mp_choose_input in;
     cli_workload_opts w = { .spec = NULL };
@@ -79,9 +86,13 @@ int cmd_choose(int argc, char **argv)
     memset(&in, 0, sizeof(in));
     memset(&dom, 0, sizeof(dom));
     mp_sim_input_default(&in.sim);
+    if (cli_getopt_build(&g, choose_sections, ARRAY_SIZE(choose_sections))) {
+        return cli_fail(CMD, "too many options for the option parser");
+    }
     optind = 1;
-    while ((c = getopt_long(argc, argv, ":b:h", opts, NULL)) != -1) {
-        int r = cli_link_option(CMD, c, &in, &w);
+    while ((c = getopt_long(argc, argv, g.shortopts, g.longopts, NULL)) !=
+           -1) {
+        int r = cli_link_workload_option(CMD, c, &in.sim, &w);
         if (r < 0) {
             return EXIT_USAGE;
         }
@@ -112,8 +123,7 @@ int cmd_choose(int argc, char **argv)
             choose_help();
             return 0;
         default:
-            return cli_usage(CMD, "unknown option or missing argument '%s'",
-                         argv[optind - 1]);
+            return cli_bad_option(CMD, c, argv);
         }
     }
     if (optind < argc - 1) {

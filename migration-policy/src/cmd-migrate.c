@@ -37,7 +37,123 @@
 
 #include "cli-policy.h"
 #include "cli-util.h"
+#include "cli-workload.h"
 #include "commands.h"
+
+/* ------------------------------------------------------------------ */
+/* Options and help, in every build: --help describes advise and     */
+/* migrate where libvirt is missing too.                             */
+
+/* Resumptions of an interrupted post-copy, by default and at most. */
+#define RECOVER_TRIES_DEFAULT 5
+#define RECOVER_TRIES_MAX 20
+
+static void dflt_connect(char *buf, size_t len)
+{
+    snprintf(buf, len, "libvirt's default");
+}
+
+static void dflt_state_dir(char *buf, size_t len)
+{
+    snprintf(buf, len, "%s", STATE_DIR_DEFAULT);
+}
+
+/* advise's and migrate's own options, beside the link, workload and
+ * fleet groups. */
+static const cli_option virt_options[] = {
+    { "connect", 'c', "URI", "source libvirt", dflt_connect },
+    { "state-dir", OPT_STATE_DIR, "DIR", "the emulator wrapper's: its side "
+      "monitor\nDIR/UUID.qmp is how migpolicy talks to QEMU\n(no "
+      "custom-monitor taint)", dflt_state_dir },
+    { "json", OPT_JSON, NULL, "one JSON object", NULL },
+    { NULL, 0, NULL, NULL, NULL },
+};
+
+#define VIRT_HELP_NOTE \
+    "\nMeasured unless given: RTT (median of 5 timed TCP connects to " \
+    "DEST-URI's\n" \
+    "libvirt port), dirty rate (virDomainStartDirtyRateCalc, page " \
+    "sampling,\n" \
+    "1 s), touched memory (QEMU RSS).  Bandwidth: -b, else unlimited.\n" \
+    "Policy: the domain's <mp:policy> tags over the fleet files " \
+    "(docs/policy.md).\n"
+
+static const cli_option_section advise_sections[] = {
+    { "Options:", virt_options, 0 },
+    { "Link and limits:", cli_link_options, 1 },
+    { "Workload (SIZE takes B, KiB, MiB, GiB or K, M, G):",
+      cli_workload_options, 1 },
+    { "Policy:", cli_fleet_options, 0 },
+    { NULL, cli_help_options, 0 },
+};
+
+static void advise_help(void)
+{
+    printf("Usage: migpolicy advise [OPTIONS] DOMAIN DEST-URI\n"
+           "Measure a running libvirt domain's migration to DEST-URI, "
+           "predict\n"
+           "every strategy and print the policy's choice.  Changes "
+           "nothing.\n");
+    cli_print_options(advise_sections, ARRAY_SIZE(advise_sections));
+    printf(VIRT_HELP_NOTE);
+}
+
+static void dflt_recover_tries(char *buf, size_t len)
+{
+    snprintf(buf, len, "%d; 0: never", RECOVER_TRIES_DEFAULT);
+}
+
+static const cli_option migrate_options[] = {
+    { "strategy", OPT_STRATEGY, "NAME", "use NAME if the policy allows it",
+      NULL },
+    { "persistent", OPT_PERSISTENT, NULL, "define the domain on the "
+      "destination (as\nvirsh migrate --persistent)", NULL },
+    { "undefinesource", OPT_UNDEFINE_SOURCE, NULL, "undefine it here after "
+      "the migration", NULL },
+    { "dry-run", OPT_DRY_RUN, NULL, "decide and print, do not migrate",
+      NULL },
+    { "recover-tries", OPT_RECOVER_TRIES, "N", "when post-copy is "
+      "interrupted (the link\ndrops), resume it up to N times, waiting\n"
+      "1, 2, 4, 8 s between", dflt_recover_tries },
+    { "warm-apply", OPT_WARM_APPLY, "CMD", "warm the destination's page "
+      "cache: record the\nhot list of the disks here, run CMD (sh -c)\n"
+      "with it on its standard input, e.g.\n'ssh DEST migpolicy warm apply "
+      "-\n--deadline 120' (docs/warm-up.md)", NULL },
+    { NULL, 0, NULL, NULL, NULL },
+};
+
+static const cli_option_section migrate_sections[] = {
+    { "Options:", virt_options, 0 },
+    { "Migration:", migrate_options, 0 },
+    { "Link and limits:", cli_link_options, 1 },
+    { "Workload (SIZE takes B, KiB, MiB, GiB or K, M, G):",
+      cli_workload_options, 1 },
+    { "Policy:", cli_fleet_options, 0 },
+    { NULL, cli_help_options, 0 },
+};
+
+static void migrate_help(void)
+{
+    printf("Usage: migpolicy migrate [OPTIONS] DOMAIN DEST-URI\n"
+           "Choose as 'advise' does, then live-migrate DOMAIN peer-to-peer "
+           "to\n"
+           "DEST-URI with the chosen strategy (virDomainMigrateToURI3 flags "
+           "and\n"
+           "parameters, our fork's x-phase-sched through the emulator "
+           "wrapper's\n"
+           "side monitor), print progress and the completed job's figures.  "
+           "The\n"
+           "migrating XML carries a decision marker for the destination's "
+           "hook\n"
+           "(removed from the landed domain afterwards).\n");
+    cli_print_options(migrate_sections, ARRAY_SIZE(migrate_sections));
+    printf(VIRT_HELP_NOTE
+           "-b also caps the migration (libvirt's bandwidth and "
+           "bandwidth.postcopy).\n"
+           "As virsh migrate: without --persistent the domain is transient "
+           "on the\n"
+           "destination, without --undefinesource it stays defined here.\n");
+}
 
 #ifdef MP_HAVE_LIBVIRT
 #include <netdb.h>
@@ -546,43 +662,23 @@ static void virt_free(virt_ctx *v)
     }
 }
 
-#define VIRT_OPTIONS \
-    WORKLOAD_OPTIONS, \
-    { "connect", required_argument, NULL, 'c' }, \
-    { "state-dir", required_argument, NULL, OPT_STATE_DIR }, \
-    { "help", no_argument, NULL, 'h' }
-
-#define VIRT_HELP \
-    "  -c, --connect URI          source libvirt (default: libvirt's " \
-    "default)\n" \
-    "      --state-dir DIR        the emulator wrapper's (default " \
-    STATE_DIR_DEFAULT "):\n" \
-    "                             its side monitor DIR/UUID.qmp is how " \
-    "migpolicy\n" \
-    "                             talks to QEMU (no custom-monitor taint)\n" \
-    WORKLOAD_HELP
-
-#define VIRT_HELP_NOTE \
-    "\nMeasured unless given: RTT (median of 5 timed TCP connects to " \
-    "DEST-URI's\n" \
-    "libvirt port), dirty rate (virDomainStartDirtyRateCalc, page " \
-    "sampling,\n" \
-    "1 s), touched memory (QEMU RSS).  Bandwidth: -b, else unlimited.\n" \
-    "Policy: the domain's <mp:policy> tags over the fleet files " \
-    "(docs/policy.md).\n"
-
 static int virt_parse(const char *cmd, int argc, char **argv,
-                      const struct option *opts, virt_ctx *v,
+                      const cli_option_section *sec, size_t nsec, virt_ctx *v,
                       const char **conn_uri, cli_fleet_opts *fo,
                       cli_workload_opts *w,
                       bool *have_bw, void (*help)(void),
                       int (*extra)(int c, void *opaque), void *opaque)
 {
+    cli_getopt g;
     int c, err;
 
+    if (cli_getopt_build(&g, sec, nsec)) {
+        return cli_fail(cmd, "too many options for the option parser");
+    }
     optind = 1;
-    while ((c = getopt_long(argc, argv, ":b:c:h", opts, NULL)) != -1) {
-        int r = cli_link_option(cmd, c, &v->in, w);
+    while ((c = getopt_long(argc, argv, g.shortopts, g.longopts, NULL)) !=
+           -1) {
+        int r = cli_link_workload_option(cmd, c, &v->in.sim, w);
         if (r < 0) {
             return EXIT_USAGE;
         }
@@ -617,8 +713,7 @@ static int virt_parse(const char *cmd, int argc, char **argv,
                 }
                 break;
             }
-            return cli_usage(cmd, "unknown option or missing argument '%s'",
-                         argv[optind - 1]);
+            return cli_bad_option(cmd, c, argv);
         }
     }
     if (optind != argc - 2) {
@@ -627,19 +722,8 @@ static int virt_parse(const char *cmd, int argc, char **argv,
     return 0;
 }
 
-static void advise_help(void)
-{
-    printf("Usage: migpolicy advise [OPTIONS] DOMAIN DEST-URI\n"
-           "Measure a running libvirt domain's migration to DEST-URI, "
-           "predict\n"
-           "every strategy and print the policy's choice.  Changes "
-           "nothing.\n\nOptions:\n" VIRT_HELP
-           "  -h, --help                 show this help\n" VIRT_HELP_NOTE);
-}
-
 int cmd_advise(int argc, char **argv)
 {
-    static const struct option opts[] = { VIRT_OPTIONS, { NULL, 0, NULL, 0 } };
     virt_ctx v;
     cli_fleet_opts fo = { .nfiles = 0 };
     cli_workload_opts w = { .spec = NULL };
@@ -651,7 +735,8 @@ int cmd_advise(int argc, char **argv)
     v.cmd = "advise";
     v.state_dir = STATE_DIR_DEFAULT;
     mp_sim_input_default(&v.in.sim);
-    rc = virt_parse("advise", argc, argv, opts, &v, &conn_uri, &fo, &w,
+    rc = virt_parse("advise", argc, argv, advise_sections,
+                    ARRAY_SIZE(advise_sections), &v, &conn_uri, &fo, &w,
                     &have_bw, advise_help, NULL, NULL);
     if (rc) {
         return rc < 0 ? 0 : rc;
@@ -746,9 +831,6 @@ typedef struct migrate_opts {
     bool undefine_source;       /* --undefinesource */
 } migrate_opts;
 
-/* Resumptions of an interrupted post-copy, by default and at most. */
-#define RECOVER_TRIES_DEFAULT 5
-#define RECOVER_TRIES_MAX 20
 /* Wait before the first resumption, ms; doubled each time up to 8 s. */
 #define RECOVER_BACKOFF_MS 1000
 #define RECOVER_BACKOFF_MAX_MS 8000
@@ -800,40 +882,6 @@ static int strategy_option(int c, void *opaque)
         return 0;
     }
     return -1;
-}
-
-static void migrate_help(void)
-{
-    printf("Usage: migpolicy migrate [OPTIONS] DOMAIN DEST-URI\n"
-           "Choose as 'advise' does, then live-migrate DOMAIN peer-to-peer "
-           "to\n"
-           "DEST-URI with the chosen strategy (virDomainMigrateToURI3 flags "
-           "and\n"
-           "parameters, our fork's x-phase-sched through the emulator "
-           "wrapper's\n"
-           "side monitor), print progress and the completed job's figures.  "
-           "The\n"
-           "migrating XML carries a decision marker for the destination's "
-           "hook\n"
-           "(removed from the landed domain afterwards).\n"
-           "\nOptions:\n"
-           VIRT_HELP
-           "      --strategy NAME        use NAME if the policy allows it\n"
-           "      --persistent           define the domain on the destination "
-           "(as\n"
-           "                             virsh migrate --persistent)\n"
-           "      --undefinesource       undefine it here after the migration\n"
-           "      --dry-run              decide and print, do not migrate\n"
-           "      --recover-tries N      when post-copy is interrupted (the link\n"
-           "                             drops), resume it up to N times, waiting\n"
-           "                             1, 2, 4, 8 s between (default 5; 0: never)\n"
-           WARM_VIRT_HELP
-           "  -h, --help                 show this help\n" VIRT_HELP_NOTE
-           "-b also caps the migration (libvirt's bandwidth and "
-           "bandwidth.postcopy).\n"
-           "As virsh migrate: without --persistent the domain is transient "
-           "on the\n"
-           "destination, without --undefinesource it stays defined here.\n");
 }
 
 /*
@@ -1274,16 +1322,6 @@ static int dest_domain(virConnectPtr *dconn, const char *dest_uri,
 
 int cmd_migrate(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        VIRT_OPTIONS,
-        { "strategy", required_argument, NULL, OPT_STRATEGY },
-        { "dry-run", no_argument, NULL, OPT_DRY_RUN },
-        { "warm-apply", required_argument, NULL, OPT_WARM_APPLY },
-        { "recover-tries", required_argument, NULL, OPT_RECOVER_TRIES },
-        { "persistent", no_argument, NULL, OPT_PERSISTENT },
-        { "undefinesource", no_argument, NULL, OPT_UNDEFINE_SOURCE },
-        { NULL, 0, NULL, 0 },
-    };
     warm_virt *warm = NULL;
     virt_ctx v;
     cli_fleet_opts fo = { .nfiles = 0 };
@@ -1308,7 +1346,8 @@ int cmd_migrate(int argc, char **argv)
     v.cmd = "migrate";
     v.state_dir = STATE_DIR_DEFAULT;
     mp_sim_input_default(&v.in.sim);
-    rc = virt_parse("migrate", argc, argv, opts, &v, &conn_uri, &fo, &w,
+    rc = virt_parse("migrate", argc, argv, migrate_sections,
+                    ARRAY_SIZE(migrate_sections), &v, &conn_uri, &fo, &w,
                     &have_bw, migrate_help, strategy_option, &mo);
     if (rc) {
         return rc < 0 ? 0 : rc;
@@ -1481,17 +1520,25 @@ static int without_libvirt(const char *cmd)
                     "scripts/install-deps.sh, then rebuild)");
 }
 
+/* --help works without libvirt too; everything else says what is missing. */
+static int help_only(int argc, char **argv, void (*help)(void))
+{
+    for (int i = 1; i < argc && strcmp(argv[i], "--"); i++) {
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            help();
+            return 0;
+        }
+    }
+    return without_libvirt(argv[0]);
+}
+
 int cmd_advise(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    return without_libvirt("advise");
+    return help_only(argc, argv, advise_help);
 }
 
 int cmd_migrate(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    return without_libvirt("migrate");
+    return help_only(argc, argv, migrate_help);
 }
 #endif /* MP_HAVE_LIBVIRT */

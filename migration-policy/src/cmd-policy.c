@@ -41,32 +41,25 @@
 
 #define CMD "policy"
 
+static const cli_option_section policy_sections[] = {
+    { "Options:", cli_fleet_options, 0 },
+    { NULL, cli_help_options, 0 },
+};
+
 static void policy_help(void)
 {
     printf("Usage: migpolicy policy [OPTIONS] DOMAIN-XML\n"
            "Print the effective migration policy of a domain: its <mp:policy>\n"
            "tags in <metadata> over the fleet policy files, with where each\n"
            "value came from.  DOMAIN-XML may be '-' (stdin), e.g.\n"
-           "'virsh dumpxml VM | migpolicy policy -'.\n"
-           "\nOptions:\n"
-           "      --fleet FILE       add a fleet policy file (repeatable)\n"
-           "      --policy-dir DIR   fleet policy files *.conf (default: %s;\n"
-           "                         missing is an error)\n"
-           "      --no-policy-dir    read no policy directory\n"
-           "  -h, --help             show this help\n"
-           "\nExit status 1 names the malformed element or file line.\n",
-           DEFAULT_POLICY_DIR);
+           "'virsh dumpxml VM | migpolicy policy -'.\n");
+    cli_print_options(policy_sections, ARRAY_SIZE(policy_sections));
+    printf("\nExit status 1 names the malformed element or file line.\n");
 }
 
 int cmd_policy(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        { "fleet", required_argument, NULL, OPT_FLEET },
-        { "policy-dir", required_argument, NULL, OPT_POLICY_DIR },
-        { "no-policy-dir", no_argument, NULL, OPT_NO_POLICY_DIR },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
+    cli_getopt g;
     cli_fleet_opts fo = { .nfiles = 0 };
     char msg[MP_POLICY_MSG_MAX], *xml;
     mp_fleet *fleet;
@@ -75,8 +68,12 @@ int cmd_policy(int argc, char **argv)
     size_t len;
     int c, err;
 
+    if (cli_getopt_build(&g, policy_sections, ARRAY_SIZE(policy_sections))) {
+        return cli_fail(CMD, "too many options for the option parser");
+    }
     optind = 1;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, g.shortopts, g.longopts, NULL)) !=
+           -1) {
         switch (c) {
         case OPT_FLEET:
         case OPT_POLICY_DIR:
@@ -89,8 +86,7 @@ int cmd_policy(int argc, char **argv)
             policy_help();
             return 0;
         default:
-            return cli_usage(CMD, "unknown option or missing argument '%s'",
-                         argv[optind - 1]);
+            return cli_bad_option(CMD, c, argv);
         }
     }
     if (optind != argc - 1) {

@@ -25,9 +25,98 @@
 #include "sched-record.h"
 #include "cli-trace.h"
 #include "cli-util.h"
+#include "cli-workload.h"
 #include "commands.h"
 
 #define CMD "simulate"
+
+/* simulate's own options, beside the link and workload groups. */
+enum {
+    OPT_RHOT = 0x100, OPT_TOUCH, OPT_PAGE, OPT_ACCEL, OPT_INTERVAL,
+    OPT_HISTORY, OPT_JSON, OPT_VALIDATE,
+};
+
+static void dflt_predictor(char *buf, size_t len)
+{
+    mp_sim_input d;
+
+    mp_sim_input_default(&d);
+    snprintf(buf, len, "%s", d.predictor.label);
+}
+
+static void dflt_window(char *buf, size_t len)
+{
+    snprintf(buf, len, "%u", MP_SIM_DEFAULT_WINDOW);
+}
+
+static void dflt_interval(char *buf, size_t len)
+{
+    snprintf(buf, len, "%u", MP_SIM_DEFAULT_INTERVAL_MS);
+}
+
+static void dflt_read_hot(char *buf, size_t len)
+{
+    mp_sim_input d;
+
+    mp_sim_input_default(&d);
+    snprintf(buf, len, "%" PRIu64, d.workload.read_hot_bytes);
+}
+
+static void dflt_page_size(char *buf, size_t len)
+{
+    mp_sim_input d;
+
+    mp_sim_input_default(&d);
+    snprintf(buf, len, "%" PRIu32, d.workload.page_size);
+}
+
+static const cli_option strategy_options[] = {
+    { "strategy", 's', "LIST", "comma-separated, or 'all' (default):\n"
+      "precopy, precopy-autoconverge, postcopy,\npostcopy-after-precopy, "
+      "postcopy-preempt,\npredictive", NULL },
+    { "predictor", 'p', "SPEC", "predictive: last | recent[:k=N] |\n"
+      "freq[:k=N,m=N,a=N,phase=PCT,spread=N]", dflt_predictor },
+    { "window", 'w', "N", "predictive: intervals per prediction and\n"
+      "warm-up", dflt_window },
+    { NULL, 0, NULL, NULL, NULL },
+};
+
+static const cli_option synthetic_options[] = {
+    { "read-hot", OPT_RHOT, "SIZE", "set the guest keeps reading",
+      dflt_read_hot },
+    { "touch-rate", OPT_TOUCH, "N", "hot pages touched/s (default: the "
+      "dirty rate)", NULL },
+    { "page-size", OPT_PAGE, "BYTES", "guest page size", dflt_page_size },
+    { "accel", OPT_ACCEL, "tcg|kvm", "guest speed for --workload (default: "
+      "tcg)", NULL },
+    { "interval-ms", OPT_INTERVAL, "N", "synthetic: predictor sampling "
+      "interval\nin ms", dflt_interval },
+    { "trace", 't', "TRACE", "replay a block access trace instead", NULL },
+    { "history", OPT_HISTORY, "N", "predictive: intervals of access history"
+      "\nwhen the migration starts; with a trace the\nmigration starts after "
+      "interval N (default:\nthe window; synthetic: with less, the push\n"
+      "meets the hot set unpredicted during the\nwarm-up)", NULL },
+    { NULL, 0, NULL, NULL, NULL },
+};
+
+static const cli_option output_options[] = {
+    { "json", OPT_JSON, NULL, "one JSON object per line", NULL },
+    { "validate", OPT_VALIDATE, "FILE", "run the model on each record of a "
+      "harness\nresults file and print model vs measured\nwith relative "
+      "errors and a summary; a\nmalformed line is reported (with its "
+      "number)\nand skipped, and makes the exit status 1", NULL },
+    { NULL, 0, NULL, NULL, NULL },
+};
+
+static const cli_option_section simulate_sections[] = {
+    { "Strategy:", strategy_options, 0 },
+    { "Workload (synthetic; SIZE takes B, KiB, MiB, GiB or K, M, G):",
+      cli_workload_options, 0 },
+    { NULL, synthetic_options, 0 },
+    { "Link and limits:", cli_link_options, 0 },
+    { "Output:", output_options, 0 },
+    { NULL, cli_help_options, 0 },
+};
 
 static void simulate_help(void)
 {
@@ -43,116 +132,14 @@ static void simulate_help(void)
            "(page requests), blocktime and the exposure window (switch to\n"
            "completion: the guest needs both hosts).  The workload is a\n"
            "synthetic description (the flags below), a harness workload\n"
-           "(--workload) or a block access trace (--trace).\n"
-           "\nStrategy:\n"
-           "  -s, --strategy LIST      comma-separated, or 'all' (default):\n"
-           "                           precopy, precopy-autoconverge, "
-           "postcopy,\n"
-           "                           postcopy-after-precopy, "
-           "postcopy-preempt,\n"
-           "                           predictive\n"
-           "  -p, --predictor SPEC     predictive: last | recent[:k=N] |\n"
-           "                           freq[:k=N,m=N,a=N,phase=PCT,spread=N]"
-           "\n"
-           "                           (default: last)\n"
-           "  -w, --window N           predictive: intervals per prediction "
-           "and\n"
-           "                           warm-up (default: %u)\n"
-           "\nWorkload (synthetic; SIZE takes B, KiB, MiB, GiB or K, M, G):\n"
-           "      --ram SIZE           guest RAM (default: 1GiB)\n"
-           "      --touched SIZE       non-zero memory (default: 64MiB)\n"
-           "      --write-hot SIZE     set the guest keeps rewriting "
-           "(default: 0)\n"
-           "      --read-hot SIZE      set the guest keeps reading "
-           "(default: 0)\n"
-           "      --dirty-rate N       page writes/s into the write-hot set "
-           "(default: 0)\n"
-           "      --touch-rate N       hot pages touched/s (default: the "
-           "dirty rate)\n"
-           "      --page-size BYTES    (default: 4096)\n"
-           "      --workload SPEC      a scripts/migbench workload (idle,\n"
-           "                           memload:w=,r=,c=,rate=, linpack:n=,"
-           "lda=,\n"
-           "                           wh64, wh256, linpack) in a guest of "
-           "--ram,\n"
-           "                           with the calibrated guest footprint "
-           "and\n"
-           "                           write rate; the flags above override "
-           "it\n"
-           "      --accel tcg|kvm      guest speed for --workload (default: "
-           "tcg)\n"
-           "      --interval-ms N      synthetic: predictor sampling interval"
-           "\n"
-           "                           in ms (default: %u)\n"
-           "  -t, --trace TRACE        replay a block access trace instead\n"
-           "      --history N          predictive: intervals of access history"
-           "\n"
-           "                           when the migration starts; with a "
-           "trace the\n"
-           "                           migration starts after interval N "
-           "(default:\n"
-           "                           the window; synthetic: with less, "
-           "the push\n"
-           "                           meets the hot set unpredicted during "
-           "the\n"
-           "                           warm-up)\n"
-           "\nLink and limits:\n"
-           "  -b, --bandwidth RATE     bytes/s, or with a unit: kbit, mbit, "
-           "gbit,\n"
-           "                           KB/s, MB/s, GB/s, MiB/s; 'unlimited' "
-           "= the\n"
-           "                           calibrated loopback rate (default: "
-           "1gbit)\n"
-           "      --cap-only           RATE is QEMU's max-bandwidth on an "
-           "unshaped\n"
-           "                           path (the harness without "
-           "--link-rate-mbps),\n"
-           "                           not a link: stop-and-copy, which "
-           "QEMU does\n"
-           "                           not rate-limit, runs at the "
-           "calibrated\n"
-           "                           machine rate\n"
-           "      --rtt-ms MS          round-trip time (default: 0)\n"
-           "      --downtime-limit-ms MS  (default: %.0f)\n"
-           "      --timeout-s S        pre-copy is cancelled after S "
-           "(default: %.0f)\n"
-           "\nOutput:\n"
-           "      --json               one JSON object per line\n"
-           "      --validate FILE      run the model on each record of a "
-           "harness\n"
-           "                           results file and print model vs "
-           "measured\n"
-           "                           with relative errors and a summary; "
-           "a\n"
-           "                           malformed line is reported (with its "
-           "number)\n"
-           "                           and skipped, and makes the exit "
-           "status 1\n"
-           "  -h, --help               show this help\n"
-           "\nSizes in the table are MB = 10^6 bytes.  The model is an "
+           "(--workload) or a block access trace (--trace).\n");
+    cli_print_options(simulate_sections, ARRAY_SIZE(simulate_sections));
+    printf("\nSizes in the table are MB = 10^6 bytes.  The model is an "
            "estimate:\n"
-           "docs/cost-model.md lists its assumptions and constants.\n",
-           MP_SIM_DEFAULT_WINDOW, MP_SIM_DEFAULT_INTERVAL_MS,
-           MP_SIM_DEFAULT_DOWNTIME_LIMIT_MS, MP_SIM_DEFAULT_TIMEOUT_S);
+           "docs/cost-model.md lists its assumptions and constants.\n");
 }
 
 /* Non-negative finite number. */
-static int parse_nonneg(const char *s, double *out)
-{
-    char *end;
-    double v;
-
-    if ((*s < '0' || *s > '9') && *s != '.') {
-        return -1;
-    }
-    v = strtod(s, &end);
-    if (*end || !isfinite(v) || v < 0) {
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
 /* Fields of the synthetic workload given on the command line. */
 enum { SW_RAM, SW_TOUCHED, SW_WHOT, SW_RHOT, SW_PAGE, SW__COUNT };
 
@@ -584,40 +571,12 @@ static void print_inputs(const sim_opts *o, const mp_sim_input *in,
 
 int cmd_simulate(int argc, char **argv)
 {
-    enum { OPT_RAM = 256, OPT_TOUCHED, OPT_WHOT, OPT_RHOT, OPT_DIRTY,
-           OPT_TOUCH, OPT_PAGE, OPT_WORKLOAD, OPT_ACCEL, OPT_INTERVAL,
-           OPT_HISTORY, OPT_RTT, OPT_LIMIT, OPT_TIMEOUT, OPT_JSON,
-           OPT_VALIDATE, OPT_CAP_ONLY };
-    static const struct option opts[] = {
-        { "strategy", required_argument, NULL, 's' },
-        { "predictor", required_argument, NULL, 'p' },
-        { "window", required_argument, NULL, 'w' },
-        { "trace", required_argument, NULL, 't' },
-        { "bandwidth", required_argument, NULL, 'b' },
-        { "ram", required_argument, NULL, OPT_RAM },
-        { "touched", required_argument, NULL, OPT_TOUCHED },
-        { "write-hot", required_argument, NULL, OPT_WHOT },
-        { "read-hot", required_argument, NULL, OPT_RHOT },
-        { "dirty-rate", required_argument, NULL, OPT_DIRTY },
-        { "touch-rate", required_argument, NULL, OPT_TOUCH },
-        { "page-size", required_argument, NULL, OPT_PAGE },
-        { "workload", required_argument, NULL, OPT_WORKLOAD },
-        { "accel", required_argument, NULL, OPT_ACCEL },
-        { "interval-ms", required_argument, NULL, OPT_INTERVAL },
-        { "history", required_argument, NULL, OPT_HISTORY },
-        { "rtt-ms", required_argument, NULL, OPT_RTT },
-        { "downtime-limit-ms", required_argument, NULL, OPT_LIMIT },
-        { "timeout-s", required_argument, NULL, OPT_TIMEOUT },
-        { "json", no_argument, NULL, OPT_JSON },
-        { "cap-only", no_argument, NULL, OPT_CAP_ONLY },
-        { "validate", required_argument, NULL, OPT_VALIDATE },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
     static const char *const size_flag[SW__COUNT] = {
         "--ram", "--touched", "--write-hot", "--read-hot", "--page-size",
     };
     sim_opts o;
+    cli_workload_opts w = { .spec = NULL };
+    cli_getopt g;
     mp_sim_input *in = &o.in;
     mp_sim_trace *tr = NULL;
     mp_sim_workload *wl = &in->workload;
@@ -628,10 +587,22 @@ int cmd_simulate(int argc, char **argv)
     memset(&o, 0, sizeof(o));
     mp_sim_input_default(in);
     parse_strategies(&o, "all");
+    if (cli_getopt_build(&g, simulate_sections,
+                         ARRAY_SIZE(simulate_sections))) {
+        return cli_fail(CMD, "too many options for the option parser");
+    }
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":s:p:w:t:b:h", opts, NULL)) != -1) {
-        int sw = -1;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, g.shortopts, g.longopts, NULL)) !=
+           -1) {
+        int sw = -1, r = cli_link_workload_option(CMD, c, in, &w);
         double d;
+        if (r < 0) {
+            return EXIT_USAGE;
+        }
+        if (r) {
+            continue;
+        }
         switch (c) {
         case 's':
             if (parse_strategies(&o, optarg)) {
@@ -653,45 +624,19 @@ int cmd_simulate(int argc, char **argv)
         case 't':
             o.trace = optarg;
             break;
-        case 'b':
-            if (cli_parse_rate(optarg, &in->bandwidth_bytes_per_s)) {
-                return cli_usage(CMD, "--bandwidth: '%s' is not a "
-                                   "rate (e.g. 125000000, 1gbit, 100MB/s, "
-                                   "unlimited)", optarg);
-            }
-            break;
-        case OPT_RAM:
-            sw = SW_RAM;
-            break;
-        case OPT_TOUCHED:
-            sw = SW_TOUCHED;
-            break;
-        case OPT_WHOT:
-            sw = SW_WHOT;
-            break;
         case OPT_RHOT:
             sw = SW_RHOT;
             break;
         case OPT_PAGE:
             sw = SW_PAGE;
             break;
-        case OPT_DIRTY:
         case OPT_TOUCH:
-            if (parse_nonneg(optarg, &d)) {
-                return cli_usage(CMD, "%s: '%s' is not a rate in "
-                                   "pages/s", c == OPT_DIRTY ?
-                                   "--dirty-rate" : "--touch-rate", optarg);
+            if (cli_parse_nonneg(optarg, &d)) {
+                return cli_usage(CMD, "--touch-rate: '%s' is not a rate in "
+                                 "pages/s", optarg);
             }
-            if (c == OPT_DIRTY) {
-                o.dirty_rate = d;
-                o.dirty_given = 1;
-            } else {
-                o.touch_rate = d;
-                o.touch_given = 1;
-            }
-            break;
-        case OPT_WORKLOAD:
-            o.workload = optarg;
+            o.touch_rate = d;
+            o.touch_given = 1;
             break;
         case OPT_ACCEL:
             if (strcmp(optarg, "tcg") && strcmp(optarg, "kvm")) {
@@ -716,25 +661,8 @@ int cmd_simulate(int argc, char **argv)
                 in->history_intervals = (int)u;
             }
             break;
-        case OPT_RTT:
-        case OPT_LIMIT:
-        case OPT_TIMEOUT: {
-            const char *name = c == OPT_RTT ? "--rtt-ms" : c == OPT_LIMIT ?
-                               "--downtime-limit-ms" : "--timeout-s";
-            if (parse_nonneg(optarg, &d) || (c != OPT_RTT && d == 0)) {
-                return cli_usage(CMD, "%s: '%s' is not a %s number",
-                                   name, optarg, c == OPT_RTT ?
-                                   "non-negative" : "positive");
-            }
-            *(c == OPT_RTT ? &in->rtt_ms : c == OPT_LIMIT ?
-              &in->downtime_limit_ms : &in->timeout_s) = d;
-            break;
-        }
         case OPT_JSON:
             o.json = 1;
-            break;
-        case OPT_CAP_ONLY:
-            in->bandwidth_cap_only = 1;
             break;
         case OPT_VALIDATE:
             o.validate = optarg;
@@ -754,6 +682,24 @@ int cmd_simulate(int argc, char **argv)
             }
             o.size_given[sw] = 1;
         }
+    }
+    /* The shared workload group, in simulate's terms. */
+    o.workload = w.spec;
+    if (w.have_ram) {
+        o.sizes[SW_RAM] = w.ram;
+        o.size_given[SW_RAM] = 1;
+    }
+    if (w.have_touched) {
+        o.sizes[SW_TOUCHED] = w.touched;
+        o.size_given[SW_TOUCHED] = 1;
+    }
+    if (w.have_whot) {
+        o.sizes[SW_WHOT] = w.whot;
+        o.size_given[SW_WHOT] = 1;
+    }
+    if (w.have_dirty) {
+        o.dirty_rate = w.dirty;
+        o.dirty_given = 1;
     }
     if (argc - optind != 0) {
         return cli_usage(CMD, "unexpected argument '%s'",
