@@ -10,6 +10,9 @@
 #ifndef MIGPOLICY_COMMANDS_H
 #define MIGPOLICY_COMMANDS_H
 
+/* The strategy and workload registries (docs/harness.md) */
+int cmd_list(int argc, char **argv);
+
 /* Traces (docs/trace-format.md, docs/predictors.md, docs/cost-model.md) */
 int cmd_info(int argc, char **argv);
 int cmd_convert(int argc, char **argv);

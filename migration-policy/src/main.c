@@ -18,6 +18,8 @@
 #include "commands.h"
 
 static const cli_command commands[] = {
+    { "list", "the strategies and workloads the library knows (--json: for\n"
+      "the harness)", cmd_list },
     { "info", "print a trace's header and summary", cmd_info },
     { "convert", "convert between binary and text traces; synthesize one",
       cmd_convert },
