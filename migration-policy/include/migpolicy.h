@@ -10,9 +10,12 @@
  * a detailed message (mp_trace_error(), mp_trace_writer_error()).
  *
  * The predictor core (history ring, mp_predict_words()) is declared in
- * mp-predict.h, which this header includes: that file pair is shared
- * verbatim with QEMU's migration/ directory and must stay free of libc
- * and allocation, so it cannot live in this header.
+ * mp-predict.h (include/, public like this header), which this header
+ * includes: it and lib/mp-predict.c are shared verbatim with QEMU's
+ * migration/ directory and must stay free of libc and allocation, so it
+ * cannot live in this header.  lib/mp-predict.h is a symbolic link to it,
+ * the path qemu/files.list copies from.  Nothing else of lib/ is
+ * reachable from outside the library.
  */
 #ifndef MIGPOLICY_H
 #define MIGPOLICY_H
