@@ -3,8 +3,8 @@
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
-#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli-options.h"
@@ -20,8 +20,8 @@ static int is_short(int val)
     return val > ' ' && val < 0x7f;
 }
 
-int cli_getopt_build(cli_getopt *g, const cli_option_section *sec,
-                     size_t nsec)
+void cli_getopt_build(cli_getopt *g, const cli_option_section *sec,
+                      size_t nsec)
 {
     size_t n = 0, s = 0;
 
@@ -30,7 +30,9 @@ int cli_getopt_build(cli_getopt *g, const cli_option_section *sec,
     for (size_t i = 0; i < nsec; i++) {
         for (const cli_option *o = sec[i].opts; o->name; o++) {
             if (n == CLI_MAX_OPTIONS || s + 3 >= CLI_MAX_SHORTOPTS) {
-                return -E2BIG;
+                fprintf(stderr, "migpolicy: option table beyond "
+                        "CLI_MAX_OPTIONS at --%s\n", o->name);
+                abort();
             }
             g->longopts[n].name = o->name;
             g->longopts[n].has_arg = o->arg ? required_argument :
@@ -45,7 +47,12 @@ int cli_getopt_build(cli_getopt *g, const cli_option_section *sec,
             }
         }
     }
-    return 0;
+    optind = 1;
+}
+
+int cli_getopt_next(const cli_getopt *g, int argc, char **argv)
+{
+    return getopt_long(argc, argv, g->shortopts, g->longopts, NULL);
 }
 
 /* "  -b, --bandwidth RATE" into @buf; returns its length. */
@@ -98,7 +105,7 @@ void cli_print_options(const cli_option_section *sec, size_t nsec)
             }
             dflt[0] = '\0';
             if (o->dflt && !sec[i].no_defaults) {
-                o->dflt(dflt, sizeof(dflt));
+                o->dflt(o->val, dflt, sizeof(dflt));
             }
             while ((nl = strchr(h, '\n'))) {
                 printf("%.*s\n%*s", (int)(nl - h), h, col, "");

@@ -21,8 +21,9 @@ typedef struct cli_option {
     int val;            /* short letter, or a code >= 0x100 */
     const char *arg;    /* the argument's name in the help; NULL: none */
     const char *help;   /* "\n" between lines; NULL: not in the help */
-    /* The default, written into @buf; NULL: none shown. */
-    void (*dflt)(char *buf, size_t len);
+    /* Writes the default of option @val into @buf (one function serves a
+     * group: a switch on @val); NULL, or an empty @buf: none shown. */
+    void (*dflt)(int val, char *buf, size_t len);
 } cli_option;
 
 /* One titled group of options in the help ("Link and limits"). */
@@ -50,12 +51,15 @@ typedef struct cli_getopt {
 /*
  * Fill @g from @nsec sections: every option of every group, the short
  * letters with ':' where they take an argument, a leading ':' so that a
- * missing argument is reported as ':'.  Returns 0, or -E2BIG when the
- * groups exceed CLI_MAX_OPTIONS or CLI_MAX_SHORTOPTS (a programming
- * error: tests/cli's golden help runs every command's table).
+ * missing argument is reported as ':'; and restart getopt (optind = 1).
+ * Groups beyond CLI_MAX_OPTIONS or CLI_MAX_SHORTOPTS are a programming
+ * error (every command's table runs in tests/cli's golden help): abort().
  */
-int cli_getopt_build(cli_getopt *g, const cli_option_section *sec,
-                     size_t nsec);
+void cli_getopt_build(cli_getopt *g, const cli_option_section *sec,
+                      size_t nsec);
+
+/* getopt_long() on @g's arrays: the next option's value, or -1. */
+int cli_getopt_next(const cli_getopt *g, int argc, char **argv);
 
 /*
  * Print @nsec sections of options on stdout: each title after a blank

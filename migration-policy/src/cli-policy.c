@@ -23,16 +23,18 @@
 #include "cli-print.h"
 #include "cli-util.h"
 
-static void dflt_policy_dir(char *buf, size_t len)
+static void fleet_default(int val, char *buf, size_t len)
 {
-    snprintf(buf, len, "%s", DEFAULT_POLICY_DIR);
+    if (val == OPT_POLICY_DIR) {
+        snprintf(buf, len, "%s", DEFAULT_POLICY_DIR);
+    }
 }
 
 const cli_option cli_fleet_options[] = {
     { "fleet", OPT_FLEET, "FILE", "add a fleet policy file (repeatable)",
       NULL },
     { "policy-dir", OPT_POLICY_DIR, "DIR", "fleet policy files *.conf "
-      "(missing is an\nerror)", dflt_policy_dir },
+      "(missing is an\nerror)", fleet_default },
     { "no-policy-dir", OPT_NO_POLICY_DIR, NULL, "read no policy directory",
       NULL },
     { NULL, 0, NULL, NULL, NULL },

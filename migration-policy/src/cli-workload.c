@@ -14,28 +14,6 @@
 #include "cli-util.h"
 #include "cli-workload.h"
 
-static void dflt_bandwidth(char *buf, size_t len)
-{
-    mp_sim_input d;
-    double mbit;
-
-    mp_sim_input_default(&d);
-    mbit = d.bandwidth_bytes_per_s * 8 / 1e6;
-    if (mbit >= 1000 && fmod(mbit, 1000) == 0) {
-        snprintf(buf, len, "%ggbit", mbit / 1000);
-    } else {
-        snprintf(buf, len, "%gmbit", mbit);
-    }
-}
-
-static void dflt_rtt(char *buf, size_t len)
-{
-    mp_sim_input d;
-
-    mp_sim_input_default(&d);
-    snprintf(buf, len, "%g", d.rtt_ms);
-}
-
 /* @v bytes as "64MiB", "1GiB": the largest binary unit that divides it. */
 static void size_text(uint64_t v, char *buf, size_t len)
 {
@@ -53,61 +31,59 @@ static void size_text(uint64_t v, char *buf, size_t len)
     snprintf(buf, len, "%" PRIu64 "%s", v, unit[u]);
 }
 
-static void dflt_ram(char *buf, size_t len)
+/* The defaults of both groups: mp_sim_input_default()'s. */
+static void link_workload_default(int val, char *buf, size_t len)
 {
     mp_sim_input d;
+    double mbit;
 
     mp_sim_input_default(&d);
-    size_text(d.workload.guest_ram_bytes, buf, len);
-}
-
-static void dflt_touched(char *buf, size_t len)
-{
-    mp_sim_input d;
-
-    mp_sim_input_default(&d);
-    size_text(d.workload.touched_bytes, buf, len);
-}
-
-static void dflt_write_hot(char *buf, size_t len)
-{
-    mp_sim_input d;
-
-    mp_sim_input_default(&d);
-    size_text(d.workload.write_hot_bytes, buf, len);
-}
-
-static void dflt_dirty(char *buf, size_t len)
-{
-    mp_sim_input d;
-
-    mp_sim_input_default(&d);
-    snprintf(buf, len, "%g", d.workload.dirty_pages_per_s);
-}
-
-static void dflt_limit(char *buf, size_t len)
-{
-    snprintf(buf, len, "%g", MP_SIM_DEFAULT_DOWNTIME_LIMIT_MS);
-}
-
-static void dflt_timeout(char *buf, size_t len)
-{
-    snprintf(buf, len, "%g", MP_SIM_DEFAULT_TIMEOUT_S);
+    switch (val) {
+    case 'b':
+        mbit = d.bandwidth_bytes_per_s * 8 / 1e6;
+        if (mbit >= 1000 && fmod(mbit, 1000) == 0) {
+            snprintf(buf, len, "%ggbit", mbit / 1000);
+        } else {
+            snprintf(buf, len, "%gmbit", mbit);
+        }
+        break;
+    case OPT_RTT:
+        snprintf(buf, len, "%g", d.rtt_ms);
+        break;
+    case OPT_LIMIT:
+        snprintf(buf, len, "%g", d.downtime_limit_ms);
+        break;
+    case OPT_TIMEOUT:
+        snprintf(buf, len, "%g", d.timeout_s);
+        break;
+    case OPT_RAM:
+        size_text(d.workload.guest_ram_bytes, buf, len);
+        break;
+    case OPT_TOUCHED:
+        size_text(d.workload.touched_bytes, buf, len);
+        break;
+    case OPT_WHOT:
+        size_text(d.workload.write_hot_bytes, buf, len);
+        break;
+    case OPT_DIRTY:
+        snprintf(buf, len, "%g", d.workload.dirty_pages_per_s);
+        break;
+    }
 }
 
 const cli_option cli_link_options[] = {
     { "bandwidth", 'b', "RATE", "bytes/s, or with a unit: kbit, mbit, gbit,"
       "\nKB/s, MB/s, GB/s, MiB/s; 'unlimited' = the\ncalibrated loopback "
-      "rate", dflt_bandwidth },
+      "rate", link_workload_default },
     { "cap-only", OPT_CAP_ONLY, NULL, "RATE is QEMU's max-bandwidth on an "
       "unshaped\npath (the harness without --link-rate-mbps),\nnot a link: "
       "stop-and-copy, which QEMU does\nnot rate-limit, runs at the "
       "calibrated\nmachine rate", NULL },
-    { "rtt-ms", OPT_RTT, "MS", "round-trip time", dflt_rtt },
+    { "rtt-ms", OPT_RTT, "MS", "round-trip time", link_workload_default },
     { "downtime-limit-ms", OPT_LIMIT, "MS", "QEMU's downtime-limit (a "
-      "lower max-downtime-ms\npolicy tag lowers it)", dflt_limit },
+      "lower max-downtime-ms\npolicy tag lowers it)", link_workload_default },
     { "timeout-s", OPT_TIMEOUT, "S", "pre-copy is cancelled after S",
-      dflt_timeout },
+      link_workload_default },
     { NULL, 0, NULL, NULL, NULL },
 };
 
@@ -116,12 +92,12 @@ const cli_option cli_workload_options[] = {
       "\nmemload:w=,r=,c=,rate=, linpack:n=,lda=,\nwh64, wh256, linpack) in "
       "a guest of --ram,\nwith the calibrated guest footprint and\nwrite "
       "rate; the flags below override it", NULL },
-    { "ram", OPT_RAM, "SIZE", "guest RAM", dflt_ram },
-    { "touched", OPT_TOUCHED, "SIZE", "non-zero memory", dflt_touched },
+    { "ram", OPT_RAM, "SIZE", "guest RAM", link_workload_default },
+    { "touched", OPT_TOUCHED, "SIZE", "non-zero memory", link_workload_default },
     { "write-hot", OPT_WHOT, "SIZE", "set the guest keeps rewriting",
-      dflt_write_hot },
+      link_workload_default },
     { "dirty-rate", OPT_DIRTY, "N", "page writes/s into the write-hot set",
-      dflt_dirty },
+      link_workload_default },
     { NULL, 0, NULL, NULL, NULL },
 };
 

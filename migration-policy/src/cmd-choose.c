@@ -86,12 +86,8 @@ int cmd_choose(int argc, char **argv)
     memset(&in, 0, sizeof(in));
     memset(&dom, 0, sizeof(dom));
     mp_sim_input_default(&in.sim);
-    if (cli_getopt_build(&g, choose_sections, ARRAY_SIZE(choose_sections))) {
-        return cli_fail(CMD, "too many options for the option parser");
-    }
-    optind = 1;
-    while ((c = getopt_long(argc, argv, g.shortopts, g.longopts, NULL)) !=
-           -1) {
+    cli_getopt_build(&g, choose_sections, ARRAY_SIZE(choose_sections));
+    while ((c = cli_getopt_next(&g, argc, argv)) != -1) {
         int r = cli_link_workload_option(CMD, c, &in.sim, &w);
         if (r < 0) {
             return EXIT_USAGE;

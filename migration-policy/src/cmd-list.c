@@ -129,12 +129,8 @@ int cmd_list(int argc, char **argv)
     cli_getopt g;
     int c, json = 0;
 
-    if (cli_getopt_build(&g, list_sections, ARRAY_SIZE(list_sections))) {
-        return cli_fail(CMD, "too many options for the option parser");
-    }
-    optind = 1;
-    while ((c = getopt_long(argc, argv, g.shortopts, g.longopts, NULL)) !=
-           -1) {
+    cli_getopt_build(&g, list_sections, ARRAY_SIZE(list_sections));
+    while ((c = cli_getopt_next(&g, argc, argv)) != -1) {
         switch (c) {
         case OPT_LIST_JSON:
             json = 1;

@@ -48,23 +48,28 @@
 #define RECOVER_TRIES_DEFAULT 5
 #define RECOVER_TRIES_MAX 20
 
-static void dflt_connect(char *buf, size_t len)
+static void virt_default(int val, char *buf, size_t len)
 {
-    snprintf(buf, len, "libvirt's default");
-}
-
-static void dflt_state_dir(char *buf, size_t len)
-{
-    snprintf(buf, len, "%s", STATE_DIR_DEFAULT);
+    switch (val) {
+    case 'c':
+        snprintf(buf, len, "libvirt's default");
+        break;
+    case OPT_STATE_DIR:
+        snprintf(buf, len, "%s", STATE_DIR_DEFAULT);
+        break;
+    case OPT_RECOVER_TRIES:
+        snprintf(buf, len, "%d; 0: never", RECOVER_TRIES_DEFAULT);
+        break;
+    }
 }
 
 /* advise's and migrate's own options, beside the link, workload and
  * fleet groups. */
 static const cli_option virt_options[] = {
-    { "connect", 'c', "URI", "source libvirt", dflt_connect },
+    { "connect", 'c', "URI", "source libvirt", virt_default },
     { "state-dir", OPT_STATE_DIR, "DIR", "the emulator wrapper's: its side "
       "monitor\nDIR/UUID.qmp is how migpolicy talks to QEMU\n(no "
-      "custom-monitor taint)", dflt_state_dir },
+      "custom-monitor taint)", virt_default },
     { "json", OPT_JSON, NULL, "one JSON object", NULL },
     { NULL, 0, NULL, NULL, NULL },
 };
@@ -98,11 +103,6 @@ static void advise_help(void)
     printf(VIRT_HELP_NOTE);
 }
 
-static void dflt_recover_tries(char *buf, size_t len)
-{
-    snprintf(buf, len, "%d; 0: never", RECOVER_TRIES_DEFAULT);
-}
-
 static const cli_option migrate_options[] = {
     { "strategy", OPT_STRATEGY, "NAME", "use NAME if the policy allows it",
       NULL },
@@ -114,7 +114,7 @@ static const cli_option migrate_options[] = {
       NULL },
     { "recover-tries", OPT_RECOVER_TRIES, "N", "when post-copy is "
       "interrupted (the link\ndrops), resume it up to N times, waiting\n"
-      "1, 2, 4, 8 s between", dflt_recover_tries },
+      "1, 2, 4, 8 s between", virt_default },
     { "warm-apply", OPT_WARM_APPLY, "CMD", "warm the destination's page "
       "cache: record the\nhot list of the disks here, run CMD (sh -c)\n"
       "with it on its standard input, e.g.\n'ssh DEST migpolicy warm apply "
@@ -672,12 +672,8 @@ static int virt_parse(const char *cmd, int argc, char **argv,
     cli_getopt g;
     int c, err;
 
-    if (cli_getopt_build(&g, sec, nsec)) {
-        return cli_fail(cmd, "too many options for the option parser");
-    }
-    optind = 1;
-    while ((c = getopt_long(argc, argv, g.shortopts, g.longopts, NULL)) !=
-           -1) {
+    cli_getopt_build(&g, sec, nsec);
+    while ((c = cli_getopt_next(&g, argc, argv)) != -1) {
         int r = cli_link_workload_option(cmd, c, &v->in.sim, w);
         if (r < 0) {
             return EXIT_USAGE;

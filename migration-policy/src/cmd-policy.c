@@ -68,12 +68,8 @@ int cmd_policy(int argc, char **argv)
     size_t len;
     int c, err;
 
-    if (cli_getopt_build(&g, policy_sections, ARRAY_SIZE(policy_sections))) {
-        return cli_fail(CMD, "too many options for the option parser");
-    }
-    optind = 1;
-    while ((c = getopt_long(argc, argv, g.shortopts, g.longopts, NULL)) !=
-           -1) {
+    cli_getopt_build(&g, policy_sections, ARRAY_SIZE(policy_sections));
+    while ((c = cli_getopt_next(&g, argc, argv)) != -1) {
         switch (c) {
         case OPT_FLEET:
         case OPT_POLICY_DIR:

@@ -36,38 +36,29 @@ enum {
     OPT_HISTORY, OPT_JSON, OPT_VALIDATE,
 };
 
-static void dflt_predictor(char *buf, size_t len)
+/* simulate's own defaults: mp_sim_input_default()'s. */
+static void simulate_default(int val, char *buf, size_t len)
 {
     mp_sim_input d;
 
     mp_sim_input_default(&d);
-    snprintf(buf, len, "%s", d.predictor.label);
-}
-
-static void dflt_window(char *buf, size_t len)
-{
-    snprintf(buf, len, "%u", MP_SIM_DEFAULT_WINDOW);
-}
-
-static void dflt_interval(char *buf, size_t len)
-{
-    snprintf(buf, len, "%u", MP_SIM_DEFAULT_INTERVAL_MS);
-}
-
-static void dflt_read_hot(char *buf, size_t len)
-{
-    mp_sim_input d;
-
-    mp_sim_input_default(&d);
-    snprintf(buf, len, "%" PRIu64, d.workload.read_hot_bytes);
-}
-
-static void dflt_page_size(char *buf, size_t len)
-{
-    mp_sim_input d;
-
-    mp_sim_input_default(&d);
-    snprintf(buf, len, "%" PRIu32, d.workload.page_size);
+    switch (val) {
+    case 'p':
+        snprintf(buf, len, "%s", d.predictor.label);
+        break;
+    case 'w':
+        snprintf(buf, len, "%u", d.window);
+        break;
+    case OPT_INTERVAL:
+        snprintf(buf, len, "%u", d.interval_ms);
+        break;
+    case OPT_RHOT:
+        snprintf(buf, len, "%" PRIu64, d.workload.read_hot_bytes);
+        break;
+    case OPT_PAGE:
+        snprintf(buf, len, "%" PRIu32, d.workload.page_size);
+        break;
+    }
 }
 
 static const cli_option strategy_options[] = {
@@ -75,22 +66,22 @@ static const cli_option strategy_options[] = {
       "precopy, precopy-autoconverge, postcopy,\npostcopy-after-precopy, "
       "postcopy-preempt,\npredictive", NULL },
     { "predictor", 'p', "SPEC", "predictive: last | recent[:k=N] |\n"
-      "freq[:k=N,m=N,a=N,phase=PCT,spread=N]", dflt_predictor },
+      "freq[:k=N,m=N,a=N,phase=PCT,spread=N]", simulate_default },
     { "window", 'w', "N", "predictive: intervals per prediction and\n"
-      "warm-up", dflt_window },
+      "warm-up", simulate_default },
     { NULL, 0, NULL, NULL, NULL },
 };
 
 static const cli_option synthetic_options[] = {
     { "read-hot", OPT_RHOT, "SIZE", "set the guest keeps reading",
-      dflt_read_hot },
+      simulate_default },
     { "touch-rate", OPT_TOUCH, "N", "hot pages touched/s (default: the "
       "dirty rate)", NULL },
-    { "page-size", OPT_PAGE, "BYTES", "guest page size", dflt_page_size },
+    { "page-size", OPT_PAGE, "BYTES", "guest page size", simulate_default },
     { "accel", OPT_ACCEL, "tcg|kvm", "guest speed for --workload (default: "
       "tcg)", NULL },
     { "interval-ms", OPT_INTERVAL, "N", "synthetic: predictor sampling "
-      "interval\nin ms", dflt_interval },
+      "interval\nin ms", simulate_default },
     { "trace", 't', "TRACE", "replay a block access trace instead", NULL },
     { "history", OPT_HISTORY, "N", "predictive: intervals of access history"
       "\nwhen the migration starts; with a trace the\nmigration starts after "
@@ -587,14 +578,9 @@ int cmd_simulate(int argc, char **argv)
     memset(&o, 0, sizeof(o));
     mp_sim_input_default(in);
     parse_strategies(&o, "all");
-    if (cli_getopt_build(&g, simulate_sections,
-                         ARRAY_SIZE(simulate_sections))) {
-        return cli_fail(CMD, "too many options for the option parser");
-    }
+    cli_getopt_build(&g, simulate_sections, ARRAY_SIZE(simulate_sections));
     opterr = 0;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, g.shortopts, g.longopts, NULL)) !=
-           -1) {
+    while ((c = cli_getopt_next(&g, argc, argv)) != -1) {
         int sw = -1, r = cli_link_workload_option(CMD, c, in, &w);
         double d;
         if (r < 0) {
