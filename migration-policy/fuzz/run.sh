@@ -69,7 +69,7 @@ domain-xml|fleet)
         "$here/fuzz-$target.c" "$here/../lib/mp-policy.c" \
         "$here/../lib/mp-util.c" "$here/../lib/mp-sim.c" \
         "$here/../lib/mp-trace.c" "$here/../lib/mp-predict.c" \
-        "$here/../lib/mp-replay.c" \
+        "$here/../lib/mp-replay.c" "$here/../lib/mp-registry.c" \
         $(pkg-config --libs libxml-2.0) -lz -lm -o "$out/fuzz-$target"
     # A domain XML is at most MP_DOMAIN_XML_MAX (1 MiB, checked before any
     # parsing); 16 KiB inputs reach every element and keep the rate up.

@@ -10,9 +10,12 @@
  * a detailed message (mp_trace_error(), mp_trace_writer_error()).
  *
  * The predictor core (history ring, mp_predict_words()) is declared in
- * mp-predict.h, which this header includes: that file pair is shared
- * verbatim with QEMU's migration/ directory and must stay free of libc
- * and allocation, so it cannot live in this header.
+ * mp-predict.h (include/, public like this header), which this header
+ * includes: it and lib/mp-predict.c are shared verbatim with QEMU's
+ * migration/ directory and must stay free of libc and allocation, so it
+ * cannot live in this header.  lib/mp-predict.h is a symbolic link to it,
+ * the path qemu/files.list copies from.  Nothing else of lib/ is
+ * reachable from outside the library.
  */
 #ifndef MIGPOLICY_H
 #define MIGPOLICY_H
@@ -478,6 +481,95 @@ uint64_t mp_replay_points(const mp_replay *r, size_t window);
  * @r: evaluator, or NULL
  */
 void mp_replay_free(mp_replay *r);
+
+/* ------------------------------------------------------------------ */
+/* Registries: the strategies and workloads every part of the project   */
+/* names (docs/harness.md, "Adding a strategy or a workload")           */
+
+/**
+ * struct mp_strategy_info - one migration strategy
+ * @name: as the harness (scripts/migbench), the policy tags and the CLI
+ *        spell it
+ * @description: one line
+ * @sim: its mp_sim_strategy, or -1 where the cost model does not model it
+ * @candidate: its mp_strategy (a strategy the chooser compares), or -1
+ * @postcopy: it may enter post-copy (postcopy-ram on both sides)
+ * @needs_fork: it needs the project's QEMU fork on the source
+ *              (x-phase-sched)
+ * @same_host: only between two QEMU processes of one host
+ *
+ * The harness registers variants of these (debian-*, predictive-cold,
+ * zero-copy-cpr...), each naming the entry it is a variant of; its unit
+ * test fails where the two disagree (scripts/migbench/test_registry.py).
+ */
+typedef struct mp_strategy_info {
+    const char *name;
+    const char *description;
+    int sim;
+    int candidate;
+    int postcopy;
+    int needs_fork;
+    int same_host;
+} mp_strategy_info;
+
+/**
+ * mp_strategy_registry() - every strategy
+ * @count: set to the number of entries
+ *
+ * Returns: the table (static storage), in a stable order.
+ */
+const mp_strategy_info *mp_strategy_registry(size_t *count);
+
+/**
+ * mp_strategy_lookup() - the entry of a strategy name
+ * @name: e.g. "postcopy-after-precopy"
+ *
+ * Returns: the entry, or NULL for an unknown name.
+ */
+const mp_strategy_info *mp_strategy_lookup(const char *name);
+
+/** Guest workload kinds: the programs of tests/guest (mpwl=KIND:...). */
+typedef enum mp_workload_kind {
+    MP_WORKLOAD_IDLE = 0,       /* "idle": the guest's own kernel only */
+    MP_WORKLOAD_MEMLOAD = 1,    /* "memload": write/read/clean MiB sets */
+    MP_WORKLOAD_LINPACK = 2,    /* "linpack": LU factorisation rounds */
+    MP_WORKLOAD__COUNT = 3,
+} mp_workload_kind;
+
+/**
+ * struct mp_workload_info - one guest workload kind
+ * @name: the spec's kind ("memload" in "memload:w=64,r=8"), also the
+ *        program tests/guest/NAME.c ("idle" runs none)
+ * @params: its parameter keys, comma-separated ("" for none)
+ * @description: one line
+ */
+typedef struct mp_workload_info {
+    const char *name;
+    const char *params;
+    const char *description;
+} mp_workload_info;
+
+/** struct mp_workload_alias - a short name for a full spec ("wh64") */
+typedef struct mp_workload_alias {
+    const char *alias;
+    const char *spec;
+} mp_workload_alias;
+
+/**
+ * mp_workload_registry() - every workload kind, indexed by mp_workload_kind
+ * @count: set to MP_WORKLOAD__COUNT
+ *
+ * Returns: the table (static storage).
+ */
+const mp_workload_info *mp_workload_registry(size_t *count);
+
+/**
+ * mp_workload_aliases() - the short names of the bench matrix
+ * @count: set to the number of entries
+ *
+ * Returns: the table (static storage).
+ */
+const mp_workload_alias *mp_workload_aliases(size_t *count);
 
 /* ------------------------------------------------------------------ */
 /* Migration cost model (docs/cost-model.md)                           */

@@ -12,6 +12,12 @@
 
 #include "migpolicy.h"
 
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+/* The mp_sim_strategy of chooser strategy @s, or -1 (zero-copy: not
+ * modelled).  mp-registry.c. */
+int mp_strategy_sim(mp_strategy s);
+
 #define MP_MSG_LEN 256
 
 /* Blocks per plane word. */

@@ -69,7 +69,6 @@ static const char *const tier_names[] = {
     [MP_TIER_CLOUD] = "cloud",
 };
 
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
 const char *mp_objective_name(mp_objective o)
 {
@@ -84,45 +83,6 @@ const char *mp_postcopy_rule_name(mp_postcopy_rule r)
 const char *mp_tier_name(mp_tier t)
 {
     return (unsigned)t < NELEM(tier_names) ? tier_names[t] : "unset";
-}
-
-/* One row per strategy: its name, its cost-model strategy, whether it
- * can enter post-copy. */
-static const struct strategy_desc {
-    const char *name;
-    int sim;                 /* mp_sim_strategy, -1 = not modelled there */
-    bool postcopy;
-} strategies[] = {
-    [MP_STRATEGY_PRECOPY] = { "precopy", MP_SIM_PRECOPY, false },
-    [MP_STRATEGY_PRECOPY_AUTOCONVERGE] =
-        { "precopy-autoconverge", MP_SIM_PRECOPY_AUTOCONVERGE, false },
-    [MP_STRATEGY_POSTCOPY] = { "postcopy", MP_SIM_POSTCOPY, true },
-    [MP_STRATEGY_POSTCOPY_AFTER_PRECOPY] =
-        { "postcopy-after-precopy", MP_SIM_POSTCOPY_AFTER_PRECOPY, true },
-    [MP_STRATEGY_PREDICTIVE] = { "predictive", MP_SIM_PREDICTIVE, true },
-    [MP_STRATEGY_ZERO_COPY] = { "zero-copy", -1, false },
-};
-_Static_assert(NELEM(strategies) == MP_STRATEGY__COUNT,
-               "strategies[] must describe every mp_strategy");
-
-const char *mp_strategy_name(mp_strategy s)
-{
-    return (unsigned)s < MP_STRATEGY__COUNT ? strategies[s].name : NULL;
-}
-
-int mp_strategy_from_name(const char *name)
-{
-    for (int s = 0; s < MP_STRATEGY__COUNT; s++) {
-        if (name && strcmp(name, strategies[s].name) == 0) {
-            return s;
-        }
-    }
-    return -EINVAL;
-}
-
-int mp_strategy_uses_postcopy(mp_strategy s)
-{
-    return (unsigned)s < MP_STRATEGY__COUNT && strategies[s].postcopy;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1629,7 +1589,7 @@ int mp_policy_choose(const mp_policy *policy, const mp_choose_input *in,
             predict_zero_copy(&r->sim);
             r->predicted = 1;
         } else {
-            si.strategy = (mp_sim_strategy)strategies[s].sim;
+            si.strategy = (mp_sim_strategy)mp_strategy_sim((mp_strategy)s);
             err = mp_sim_run(&si, &r->sim);
             if (err) {
                 return err;
@@ -1647,7 +1607,7 @@ int mp_policy_choose(const mp_policy *policy, const mp_choose_input *in,
                        (si.timeout_s > 0 ? si.timeout_s :
                         MP_SIM_DEFAULT_TIMEOUT_S));
         }
-        if (strategies[s].postcopy &&
+        if (mp_strategy_uses_postcopy((mp_strategy)s) &&
             policy->postcopy == MP_POSTCOPY_FORBIDDEN) {
             add_reason(r, "post-copy forbidden (%s)",
                        policy->origin[MP_PF_POSTCOPY]);
@@ -2210,9 +2170,9 @@ int mp_marker_add_xml(const char *xml, size_t len, mp_strategy strategy,
     snprintf(ex, sizeof(ex), "%lld", (long long)expires_unix_s);
     if (!ns ||
         !xmlSetProp(d, (const xmlChar *)"strategy",
-                    (const xmlChar *)strategies[strategy].name) ||
+                    (const xmlChar *)mp_strategy_name(strategy)) ||
         !xmlSetProp(d, (const xmlChar *)"postcopy",
-                    (const xmlChar *)(strategies[strategy].postcopy ?
+                    (const xmlChar *)(mp_strategy_uses_postcopy(strategy) ?
                                       "yes" : "no")) ||
         !xmlSetProp(d, (const xmlChar *)"expires", (const xmlChar *)ex)) {
         xmlFreeDoc(doc);

@@ -164,30 +164,6 @@ static const struct sim_calibration {
 /* Most passes before the model gives up (a timeout ends them earlier). */
 #define MAX_PASSES 1000000u
 
-static const char *const strategy_names[MP_SIM__COUNT] = {
-    [MP_SIM_PRECOPY] = "precopy",
-    [MP_SIM_PRECOPY_AUTOCONVERGE] = "precopy-autoconverge",
-    [MP_SIM_POSTCOPY] = "postcopy",
-    [MP_SIM_POSTCOPY_AFTER_PRECOPY] = "postcopy-after-precopy",
-    [MP_SIM_POSTCOPY_PREEMPT] = "postcopy-preempt",
-    [MP_SIM_PREDICTIVE] = "predictive",
-};
-
-int mp_sim_strategy_from_name(const char *name)
-{
-    for (int s = 0; s < MP_SIM__COUNT; s++) {
-        if (name && strcmp(name, strategy_names[s]) == 0) {
-            return s;
-        }
-    }
-    return -EINVAL;
-}
-
-const char *mp_sim_strategy_name(mp_sim_strategy s)
-{
-    return (unsigned)s < MP_SIM__COUNT ? strategy_names[s] : NULL;
-}
-
 void mp_sim_input_default(mp_sim_input *in)
 {
     char msg[8];
@@ -1145,18 +1121,33 @@ int mp_sim_run(const mp_sim_input *in, mp_sim_result *out)
 /* ------------------------------------------------------------------ */
 /* Harness workloads                                                   */
 
-static const struct {
-    const char *alias, *spec;
-} workload_aliases[] = {
-    /* scripts/migbench/workloads.py */
-    { "wh64", "memload:w=64" },
-    { "wh256", "memload:w=256" },
-    { "linpack", "linpack:n=2000,lda=2000" },
-};
+/* Index of @key in @keys ("w,r,c"), or -1. */
+static int key_index(const char *keys, const char *key)
+{
+    size_t klen = strlen(key);
+    int i = 0;
 
-/* "k=v,k=v" into @vals for @keys; unknown keys fail. */
-static int parse_kv(const char *rest, const char *const *keys, size_t nkeys,
-                    double *vals, bool *given, char *msg, size_t msg_len)
+    for (const char *k = keys; *k; i++) {
+        const char *end = strchr(k, ',');
+        size_t n = end ? (size_t)(end - k) : strlen(k);
+        if (n == klen && strncmp(k, key, n) == 0) {
+            return i;
+        }
+        if (!end) {
+            break;
+        }
+        k = end + 1;
+    }
+    return -1;
+}
+
+/* Most parameters of one workload kind. */
+#define WORKLOAD_MAX_PARAMS 8
+
+/* "k=v,k=v" into @vals for @keys (the registry's "w,r,c"); unknown keys
+ * fail. */
+static int parse_kv(const char *rest, const char *keys, double *vals,
+                    bool *given, char *msg, size_t msg_len)
 {
     char buf[160], *tok, *save = NULL;
 
@@ -1169,18 +1160,19 @@ static int parse_kv(const char *rest, const char *const *keys, size_t nkeys,
          tok = strtok_r(NULL, ",", &save)) {
         char *eq = strchr(tok, '=');
         size_t k;
+        int ki;
         if (!eq) {
             mp_msg(msg, msg_len, "workload parameter '%s' is not key=value",
                    tok);
             return -EINVAL;
         }
         *eq = '\0';
-        for (k = 0; k < nkeys && strcmp(tok, keys[k]); k++) {
-        }
-        if (k == nkeys) {
+        ki = key_index(keys, tok);
+        if (ki < 0 || ki >= WORKLOAD_MAX_PARAMS) {
             mp_msg(msg, msg_len, "unknown workload parameter '%s'", tok);
             return -EINVAL;
         }
+        k = (size_t)ki;
         if (mp_parse_double(eq + 1, &vals[k])) {
             mp_msg(msg, msg_len, "workload parameter %s: '%s' is not a "
                    "number", tok, eq + 1);
@@ -1191,20 +1183,120 @@ static int parse_kv(const char *rest, const char *const *keys, size_t nkeys,
     return 0;
 }
 
+/*
+ * What a workload kind adds to the idle guest (@wl holds the idle guest's
+ * writes, @touched its footprint): one function per mp_workload_kind,
+ * @v its parameters in the registry's order (given[] says which).
+ */
+typedef int (*workload_model)(mp_sim_workload *wl, double *touched,
+                              double guest_rate, double *v, const bool *given,
+                              char *msg, size_t msg_len);
+
+static int model_idle(mp_sim_workload *wl, double *touched, double guest_rate,
+                      double *v, const bool *given, char *msg, size_t msg_len)
+{
+    (void)wl;
+    (void)guest_rate;
+    (void)v;
+    (void)given;
+    (void)msg;
+    (void)msg_len;
+    *touched += cal.idle_extra_bytes;
+    return 0;
+}
+
+static int model_memload(mp_sim_workload *wl, double *touched,
+                         double guest_rate, double *v, const bool *given,
+                         char *msg, size_t msg_len)
+{
+    const double mib = 1048576.0;
+
+    (void)msg;
+    (void)msg_len;
+    if (!given[0]) {
+        v[0] = 64;      /* memload.c's default write set, MiB */
+    }
+    *touched += (v[0] + v[1] + v[2]) * mib;
+    if (v[0] > 0) {
+        wl->write_hot_bytes = (uint64_t)(v[0] * mib);
+        wl->dirty_pages_per_s = v[3] > 0 ? fmin(v[3], guest_rate) :
+                                guest_rate;
+    }
+    wl->read_hot_bytes = (uint64_t)(v[1] * mib);
+    wl->touch_pages_per_s = guest_rate;
+    return 0;
+}
+
+static int model_linpack(mp_sim_workload *wl, double *touched,
+                         double guest_rate, double *v, const bool *given,
+                         char *msg, size_t msg_len)
+{
+    double matrix;
+
+    (void)msg;
+    (void)msg_len;
+    if (!given[0]) {
+        v[0] = 2000;    /* linpack.c's default order */
+    }
+    if (!given[1]) {
+        v[1] = v[0] + 8;    /* linpack.c's default leading dimension */
+    }
+    /* A and its copy (both rewritten every round) plus vectors; the
+     * factorisation sweeps A: its write-hot set. */
+    matrix = 8.0 * v[0] * v[1];
+    *touched += 2 * matrix + 4 * 8.0 * v[0];
+    wl->write_hot_bytes = (uint64_t)matrix;
+    wl->dirty_pages_per_s = guest_rate;
+    wl->touch_pages_per_s = guest_rate;
+    return 0;
+}
+
+static const workload_model workload_models[] = {
+    [MP_WORKLOAD_IDLE] = model_idle,
+    [MP_WORKLOAD_MEMLOAD] = model_memload,
+    [MP_WORKLOAD_LINPACK] = model_linpack,
+};
+_Static_assert(NELEM(workload_models) == MP_WORKLOAD__COUNT,
+               "workload_models[] must model every mp_workload_kind");
+
+/* "unknown workload 'x' (idle, memload:..., ...; aliases wh64, ...)" */
+static void unknown_workload(const char *name, char *msg, size_t msg_len)
+{
+    size_t nk, na, used;
+    const mp_workload_info *k = mp_workload_registry(&nk);
+    const mp_workload_alias *a = mp_workload_aliases(&na);
+    char list[256] = "";
+
+    for (size_t i = 0; i < nk; i++) {
+        used = strlen(list);
+        snprintf(list + used, sizeof(list) - used, "%s%s%s", i ? ", " : "",
+                 k[i].name, k[i].params[0] ? ":..." : "");
+    }
+    for (size_t i = 0; i < na; i++) {
+        used = strlen(list);
+        snprintf(list + used, sizeof(list) - used, ", %s", a[i].alias);
+    }
+    mp_msg(msg, msg_len, "unknown workload '%s' (%s)", name, list);
+}
+
 int mp_sim_workload_from_spec(mp_sim_workload *wl, const char *spec,
                               uint64_t guest_ram_bytes, int kvm,
                               char *msg, size_t msg_len)
 {
-    const double mib = 1048576.0;
     double ram = (double)guest_ram_bytes, base, guest_rate, touched;
+    double v[WORKLOAD_MAX_PARAMS] = { 0 };
+    bool given[WORKLOAD_MAX_PARAMS] = { false };
+    size_t nkinds, naliases, kind;
+    const mp_workload_info *kinds = mp_workload_registry(&nkinds);
+    const mp_workload_alias *aliases = mp_workload_aliases(&naliases);
     const char *colon;
     char name[32];
     size_t nlen;
+    int err;
 
-    for (size_t i = 0; i < sizeof(workload_aliases) /
-         sizeof(workload_aliases[0]); i++) {
-        if (strcmp(spec, workload_aliases[i].alias) == 0) {
-            spec = workload_aliases[i].spec;
+    for (size_t i = 0; i < naliases; i++) {
+        if (strcmp(spec, aliases[i].alias) == 0) {
+            spec = aliases[i].spec;
         }
     }
     colon = strchr(spec, ':');
@@ -1220,6 +1312,20 @@ int mp_sim_workload_from_spec(mp_sim_workload *wl, const char *spec,
                (unsigned long long)guest_ram_bytes);
         return -EINVAL;
     }
+    for (kind = 0; kind < nkinds && strcmp(name, kinds[kind].name); kind++) {
+    }
+    if (kind == nkinds) {
+        unknown_workload(name, msg, msg_len);
+        return -EINVAL;
+    }
+    if (colon && colon[1] && !kinds[kind].params[0]) {
+        mp_msg(msg, msg_len, "workload %s takes no parameters", name);
+        return -EINVAL;
+    }
+    if (colon && kinds[kind].params[0] &&
+        parse_kv(colon + 1, kinds[kind].params, v, given, msg, msg_len)) {
+        return -EINVAL;
+    }
     memset(wl, 0, sizeof(*wl));
     wl->page_size = 4096;
     wl->guest_ram_bytes = guest_ram_bytes;
@@ -1229,49 +1335,10 @@ int mp_sim_workload_from_spec(mp_sim_workload *wl, const char *spec,
     wl->write_hot_bytes = (uint64_t)cal.idle_write_hot_bytes;
     wl->dirty_pages_per_s = cal.idle_dirty_pages_per_s;
     touched = base;
-
-    if (strcmp(name, "idle") == 0) {
-        if (colon && colon[1]) {
-            mp_msg(msg, msg_len, "workload idle takes no parameters");
-            return -EINVAL;
-        }
-        touched += cal.idle_extra_bytes;
-    } else if (strcmp(name, "memload") == 0) {
-        static const char *const keys[] = { "w", "r", "c", "rate", "shift" };
-        double v[5] = { 64, 0, 0, 0, 0 };
-        bool given[5] = { false };
-        if (colon && parse_kv(colon + 1, keys, 5, v, given, msg, msg_len)) {
-            return -EINVAL;
-        }
-        touched += (v[0] + v[1] + v[2]) * mib;
-        if (v[0] > 0) {
-            wl->write_hot_bytes = (uint64_t)(v[0] * mib);
-            wl->dirty_pages_per_s = v[3] > 0 ? fmin(v[3], guest_rate) :
-                                    guest_rate;
-        }
-        wl->read_hot_bytes = (uint64_t)(v[1] * mib);
-        wl->touch_pages_per_s = guest_rate;
-    } else if (strcmp(name, "linpack") == 0) {
-        static const char *const keys[] = { "n", "lda" };
-        double v[2] = { 2000, 0 }, matrix;
-        bool given[2] = { false };
-        if (colon && parse_kv(colon + 1, keys, 2, v, given, msg, msg_len)) {
-            return -EINVAL;
-        }
-        if (!given[1]) {
-            v[1] = v[0] + 8;    /* linpack.c's default leading dimension */
-        }
-        /* A and its copy (both rewritten every round) plus vectors; the
-         * factorisation sweeps A: its write-hot set. */
-        matrix = 8.0 * v[0] * v[1];
-        touched += 2 * matrix + 4 * 8.0 * v[0];
-        wl->write_hot_bytes = (uint64_t)matrix;
-        wl->dirty_pages_per_s = guest_rate;
-        wl->touch_pages_per_s = guest_rate;
-    } else {
-        mp_msg(msg, msg_len, "unknown workload '%s' (idle, memload:..., "
-               "linpack:..., wh64, wh256, linpack)", name);
-        return -EINVAL;
+    err = workload_models[kind](wl, &touched, guest_rate, v, given, msg,
+                                msg_len);
+    if (err) {
+        return err;
     }
     if (touched > ram) {
         touched = ram;

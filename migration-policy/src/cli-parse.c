@@ -81,6 +81,22 @@ int cli_parse_rate(const char *s, double *out)
     return 0;
 }
 
+int cli_parse_nonneg(const char *s, double *out)
+{
+    char *end;
+    double v;
+
+    if ((*s < '0' || *s > '9') && *s != '.') {
+        return -1;
+    }
+    v = strtod(s, &end);
+    if (*end || !isfinite(v) || v < 0) {
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
 int cli_parse_positive(const char *s, unsigned max, unsigned *out)
 {
     char *end;

@@ -21,6 +21,9 @@ int cli_parse_rate(const char *s, double *out);
  * A positive decimal integer of at most @max.  Returns 0; -1 if @s is not
  * a positive integer; -2 if it is one above @max.
  */
+/* A decimal number >= 0 ("0", "2.5", ".5"), nothing after it. 0, or -1. */
+int cli_parse_nonneg(const char *s, double *out);
+
 int cli_parse_positive(const char *s, unsigned max, unsigned *out);
 
 /* The message for a non-zero cli_parse_positive() result. */

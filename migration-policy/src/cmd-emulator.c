@@ -44,12 +44,12 @@
 #include "migpolicy.h"
 
 #include "cli-print.h"
-#include "cmd-emulator.h"
+#include "cli-util.h"
+#include "commands.h"
 #include "emulator-state.h"
 #include "sched-record.h"
 #include "uffd-deny.h"
 
-#define EXIT_USAGE 2
 
 /* Arguments we may add: 4 (scheduler) + 2 (downtime) + 4 (side monitor)
  * + 4 (the recorder's monitor). */
@@ -58,12 +58,6 @@
 /* The side monitors' chardev ids: not ones libvirt uses. */
 #define SIDE_MONITOR_ID "migpolicy-qmp"
 #define RECORDER_MONITOR_ID "migpolicy-rec"
-
-const char cmd_emulator_help[] =
-    "  emulator  run QEMU with the migration policy (libvirt's <emulator>,\n"
-    "            through the wrapper libvirt-hooks/install.sh writes)\n"
-    "  sched-stats  the phase scheduler's figures of a domain's last\n"
-    "            migration from this host (kept by the wrapper)\n";
 
 static void emulator_help(void)
 {

@@ -31,10 +31,11 @@
 #include "cli-clock.h"
 #include "cli-parse.h"
 #include "cli-print.h"
-#include "cmd-record.h"
+#include "cli-util.h"
+#include "commands.h"
 #include "qmp-client.h"
 
-#define EXIT_USAGE 2
+#define CMD "record"
 
 /* Default wait for a QMP reply, s: QEMU answers within milliseconds; a
  * busy TCG host can take a few seconds. */
@@ -57,29 +58,6 @@ static volatile sig_atomic_t stop_signal;
 static void on_signal(int sig)
 {
     stop_signal = sig;
-}
-
-static void rec_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void rec_err(const char *fmt, ...)
-{
-    va_list ap;
-
-    /* QEMU's error text is copied in: escaped, never raw. */
-    va_start(ap, fmt);
-    cli_vmessage(stderr, "migpolicy record: ", fmt, ap);
-    va_end(ap);
-}
-
-static int rec_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int rec_usage(const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    cli_vmessage(stderr, "migpolicy record: ", fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "Try 'migpolicy record --help'.\n");
-    return EXIT_USAGE;
 }
 
 static void record_help(void)
@@ -178,7 +156,7 @@ static int parse_uint(const char *opt, const char *s, unsigned max,
     int err = cli_parse_positive(s, max, out);
 
     if (err) {
-        return rec_usage("%s: '%s' is not a positive integer%s", opt, s,
+        return cli_usage(CMD, "%s: '%s' is not a positive integer%s", opt, s,
                          cli_positive_error(err));
     }
     return 0;
@@ -190,11 +168,12 @@ static void report_qmp(recorder *r, const char *command, int err)
 {
     if (err == QMP_COMMAND_ERROR &&
         strcmp(qmp_error_class(r->q), "CommandNotFound") == 0) {
-        rec_err("%s: this QEMU has no '%s' command: it is not the project's "
+        cli_error(CMD, "%s: this QEMU has no '%s' command: it is not the "
+                       "project's "
                 "QEMU fork (no phase-scheduler profiling); use "
                 "build/qemu/qemu-system-x86_64", r->o->qmp_path, command);
     } else {
-        rec_err("%s: %s: %s", r->o->qmp_path, command, qmp_error(r->q));
+        cli_error(CMD, "%s: %s: %s", r->o->qmp_path, command, qmp_error(r->q));
     }
 }
 
@@ -211,7 +190,8 @@ static int query_history(recorder *r, bool with_since, json_value **ret)
         return -1;
     }
     if ((*ret)->type != JSON_OBJECT) {
-        rec_err("%s: x-query-phase-sched-history returned %s, not an object",
+        cli_error(CMD, "%s: x-query-phase-sched-history returned %s, not an "
+                       "object",
                 r->o->qmp_path, json_type_name((*ret)->type));
         json_free(*ret);
         *ret = NULL;
@@ -247,7 +227,8 @@ static int get_hdr(const recorder *r, const json_value *v, profile_hdr *h)
     for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
         int64_t *p = (int64_t *)((char *)h + f[i].off);
         if (json_get_int(v, f[i].key, p) || *p < 0) {
-            rec_err("%s: x-query-phase-sched-history: '%s' missing or not a "
+            cli_error(CMD, "%s: x-query-phase-sched-history: '%s' missing or "
+                           "not a "
                     "non-negative integer", r->o->qmp_path, f[i].key);
             return -1;
         }
@@ -255,7 +236,8 @@ static int get_hdr(const recorder *r, const json_value *v, profile_hdr *h)
     src = json_get_str(v, "access-source");
     if (!src || (strcmp(src, "tcg") && strcmp(src, "page-idle") &&
                  strcmp(src, "none"))) {
-        rec_err("%s: x-query-phase-sched-history: 'access-source' missing or "
+        cli_error(CMD, "%s: x-query-phase-sched-history: 'access-source' "
+                       "missing or "
                 "not tcg, page-idle or none", r->o->qmp_path);
         return -1;
     }
@@ -275,7 +257,8 @@ static int open_trace_file(recorder *r)
     int err;
 
     if (h->blocks < 1 || (uint64_t)h->blocks > MP_TRACE_MAX_BLOCKS) {
-        rec_err("%s: QEMU reports %" PRId64 " blocks; a trace holds 1 to %"
+        cli_error(CMD, "%s: QEMU reports "
+                       "%" PRId64 " blocks; a trace holds 1 to %"
                 PRIu64 " (use larger --block-pages)", r->o->qmp_path,
                 h->blocks, (uint64_t)MP_TRACE_MAX_BLOCKS);
         return -1;
@@ -289,7 +272,8 @@ static int open_trace_file(recorder *r)
         (int64_t)info.pages_per_block != h->block_pages ||
         (int64_t)info.interval_ms != h->interval_ms ||
         mp_trace_info_check(&info, msg, sizeof(msg))) {
-        rec_err("%s: QEMU's profile parameters do not fit a trace header "
+        cli_error(CMD, "%s: QEMU's profile parameters do not fit a trace "
+                       "header "
                 "(page-size %" PRId64 ", block-pages %" PRId64 ", "
                 "interval-ms %" PRId64 ", blocks %" PRId64 ", ram-bytes %"
                 PRId64 ")", r->o->qmp_path, h->page_size, h->block_pages,
@@ -331,13 +315,13 @@ static int open_trace_file(recorder *r)
     r->written = malloc(r->nwords * 8);
     r->accessed = malloc(r->nwords * 8);
     if (!r->bytes || !r->written || !r->accessed) {
-        rec_err("%s", mp_strerror(-ENOMEM));
+        cli_error(CMD, "%s", mp_strerror(-ENOMEM));
         return -1;
     }
     err = mp_trace_create(r->w, r->o->out, &info, MP_TRACE_BINARY,
                           (unsigned)chunk);
     if (err) {
-        rec_err("%s: %s", r->o->out, mp_trace_writer_error(r->w));
+        cli_error(CMD, "%s: %s", r->o->out, mp_trace_writer_error(r->w));
         return -1;
     }
     r->file_open = true;
@@ -352,13 +336,14 @@ static int decode_plane(recorder *r, const json_value *iv, const char *key,
     size_t n;
 
     if (!s || s->type != JSON_STRING) {
-        rec_err("%s: interval %" PRIu64 ": '%s' missing or not a string",
+        cli_error(CMD, "%s: interval %" PRIu64 ": '%s' missing or not a string",
                 r->o->qmp_path, seq, key);
         return -1;
     }
     if (qmp_base64_decode(s->str, s->len, r->bytes, r->nwords * 8, &n) ||
         n != r->nwords * 8) {
-        rec_err("%s: interval %" PRIu64 ": '%s' is not %" PRIu64 " bytes "
+        cli_error(CMD, "%s: interval "
+                       "%" PRIu64 ": '%s' is not %" PRIu64 " bytes "
                 "of base64 (ceil(%" PRId64 " blocks / 64) 64-bit words)",
                 r->o->qmp_path, seq, key, r->nwords * 8, r->hdr.blocks);
         return -1;
@@ -393,7 +378,8 @@ static int take_reply(recorder *r, const json_value *v)
             return -1;
         }
     } else if (memcmp(&h, &r->hdr, sizeof(h)) != 0) {
-        rec_err("%s: the profile's parameters changed during the recording "
+        cli_error(CMD, "%s: the profile's parameters changed during the "
+                       "recording "
                 "(interval-ms %" PRId64 "->%" PRId64 ", block-pages %" PRId64
                 "->%" PRId64 ", blocks %" PRId64 "->%" PRId64 ", "
                 "access-source %s->%s)", r->o->qmp_path, r->hdr.interval_ms,
@@ -405,23 +391,27 @@ static int take_reply(recorder *r, const json_value *v)
     if (json_get_bool(v, "active", &active) ||
         json_get_int(v, "next", &next) || next < 0 ||
         json_get_int(v, "lost", &lost) || lost < 0) {
-        rec_err("%s: x-query-phase-sched-history: 'active', 'next' or 'lost' "
+        cli_error(CMD, "%s: x-query-phase-sched-history: 'active', 'next' or "
+                       "'lost' "
                 "missing or malformed", r->o->qmp_path);
         return -1;
     }
     if (!active) {
-        rec_err("%s: profiling was stopped by someone else after %" PRIu64
+        cli_error(CMD, "%s: profiling was stopped by someone else after "
+                       "%" PRIu64
                 " interval(s) recorded", r->o->qmp_path, r->recorded);
         return -1;
     }
     if ((uint64_t)next < r->since) {
-        rec_err("%s: profiling restarted: next interval %" PRId64 ", but %"
+        cli_error(CMD, "%s: profiling restarted: next interval "
+                       "%" PRId64 ", but %"
                 PRIu64 " were already seen", r->o->qmp_path, next, r->since);
         return -1;
     }
     if (lost > 0) {
         if (!r->o->allow_gaps) {
-            rec_err("%s: lost %" PRId64 " interval(s) (%" PRIu64 "..%" PRIu64
+            cli_error(CMD, "%s: lost "
+                           "%" PRId64 " interval(s) (%" PRIu64 "..%" PRIu64
                     "): they left QEMU's ring before they were read (the "
                     "recorder was stalled); use a longer --interval-ms, or "
                     "--allow-gaps to record on without them", r->o->qmp_path,
@@ -438,7 +428,8 @@ static int take_reply(recorder *r, const json_value *v)
     }
     list = json_get(v, "intervals");
     if (!list || list->type != JSON_ARRAY) {
-        rec_err("%s: x-query-phase-sched-history: 'intervals' missing or not "
+        cli_error(CMD, "%s: x-query-phase-sched-history: 'intervals' missing "
+                       "or not "
                 "an array", r->o->qmp_path);
         return -1;
     }
@@ -450,7 +441,8 @@ static int take_reply(recorder *r, const json_value *v)
         int err;
 
         if (json_get_int(iv, "seq", &seq) || (uint64_t)seq != expect) {
-            rec_err("%s: x-query-phase-sched-history: interval %zu of the "
+            cli_error(CMD, "%s: x-query-phase-sched-history: interval %zu of "
+                           "the "
                     "reply has seq %s%" PRId64 ", expected %" PRIu64,
                     r->o->qmp_path, i, json_get(iv, "seq") ? "" : "(missing) ",
                     json_get(iv, "seq") ? seq : 0, expect);
@@ -469,7 +461,7 @@ static int take_reply(recorder *r, const json_value *v)
         acc = strcmp(r->hdr.access_source, "none") == 0 ? NULL : r->accessed;
         err = mp_trace_write(r->w, r->written, acc);
         if (err) {
-            rec_err("%s: %s", r->o->out, mp_trace_writer_error(r->w));
+            cli_error(CMD, "%s: %s", r->o->out, mp_trace_writer_error(r->w));
             return -1;
         }
         r->recorded++;
@@ -560,7 +552,7 @@ static int parse_opts(int argc, char **argv, record_opts *o)
         case OPT_ACCESS:
             if (strcmp(optarg, "auto") && strcmp(optarg, "tcg") &&
                 strcmp(optarg, "page-idle") && strcmp(optarg, "none")) {
-                return rec_usage("--access-source: '%s' is not auto, tcg, "
+                return cli_usage(CMD, "--access-source: '%s' is not auto, tcg, "
                                  "page-idle or none", optarg);
             }
             o->access_source = optarg;
@@ -571,12 +563,12 @@ static int parse_opts(int argc, char **argv, record_opts *o)
         case 'd':
             for (const char *p = optarg; *p; p++) {
                 if ((unsigned char)*p < 0x20 || *p == 0x7f) {
-                    return rec_usage("--description: control characters "
+                    return cli_usage(CMD, "--description: control characters "
                                      "are not allowed");
                 }
             }
             if (strlen(optarg) > MP_TRACE_DESC_MAX / 2) {
-                return rec_usage("--description: longer than %u bytes",
+                return cli_usage(CMD, "--description: longer than %u bytes",
                                  MP_TRACE_DESC_MAX / 2);
             }
             o->desc = optarg;
@@ -593,23 +585,24 @@ static int parse_opts(int argc, char **argv, record_opts *o)
             record_help();
             return -1;
         case ':':
-            return rec_usage("option '%s' needs an argument",
+            return cli_usage(CMD, "option '%s' needs an argument",
                              argv[optind - 1]);
         default:
-            return rec_usage("unknown option '%s'", argv[optind - 1]);
+            return cli_usage(CMD, "unknown option '%s'", argv[optind - 1]);
         }
     }
     if (argc - optind != 0) {
-        return rec_usage("unexpected argument '%s'", argv[optind]);
+        return cli_usage(CMD, "unexpected argument '%s'", argv[optind]);
     }
     if (!o->qmp_path) {
-        return rec_usage("--qmp PATH is required");
+        return cli_usage(CMD, "--qmp PATH is required");
     }
     if (!o->out) {
-        return rec_usage("-o FILE is required");
+        return cli_usage(CMD, "-o FILE is required");
     }
     if (!o->seconds && !o->intervals) {
-        return rec_usage("give --seconds N or --intervals N (when to stop)");
+        return cli_usage(CMD, "give --seconds N or --intervals N (when to "
+                              "stop)");
     }
     return 0;
 }
@@ -667,7 +660,7 @@ int cmd_record(int argc, char **argv)
     r.o = &o;
     r.w = mp_trace_writer_new();
     if (!r.w) {
-        rec_err("%s", mp_strerror(-ENOMEM));
+        cli_error(CMD, "%s", mp_strerror(-ENOMEM));
         return 1;
     }
 
@@ -682,7 +675,7 @@ int cmd_record(int argc, char **argv)
 
     err = qmp_connect(&r.q, o.qmp_path, (int)o.timeout_s * 1000);
     if (err) {
-        rec_err("%s: %s", o.qmp_path, qmp_error(r.q));
+        cli_error(CMD, "%s: %s", o.qmp_path, qmp_error(r.q));
         goto out;
     }
     /* Is profiling already on?  (Also: is this the fork at all?) */
@@ -690,21 +683,23 @@ int cmd_record(int argc, char **argv)
         goto out;
     }
     if (json_get_bool(v, "active", &active)) {
-        rec_err("%s: x-query-phase-sched-history: 'active' missing or not a "
+        cli_error(CMD, "%s: x-query-phase-sched-history: 'active' missing or "
+                       "not a "
                 "boolean", o.qmp_path);
         goto out;
     }
     if (active) {
         int64_t next;
         if (o.interval_ms || o.block_pages || o.access_source) {
-            rec_err("%s: profiling is already active; refusing to change "
+            cli_error(CMD, "%s: profiling is already active; refusing to "
+                           "change "
                     "its parameters (--interval-ms, --block-pages, "
                     "--access-source): stop it first, or leave them out",
                     o.qmp_path);
             goto out;
         }
         if (json_get_int(v, "next", &next) || next < 0) {
-            rec_err("%s: x-query-phase-sched-history: 'next' missing or "
+            cli_error(CMD, "%s: x-query-phase-sched-history: 'next' missing or "
                     "malformed", o.qmp_path);
             goto out;
         }
@@ -719,7 +714,8 @@ int cmd_record(int argc, char **argv)
             goto out;
         }
         if (stop_signal) {
-            rec_err("stopped by a signal before recording started; no file "
+            cli_error(CMD, "stopped by a signal before recording started; no "
+                           "file "
                     "written");
             goto out;
         }
@@ -756,7 +752,7 @@ int cmd_record(int argc, char **argv)
         if (r.since != before) {
             last_interval = now;
         } else if (now - last_interval > stall_s) {
-            rec_err("%s: no new interval from QEMU for %.0f s (%" PRIu64
+            cli_error(CMD, "%s: no new interval from QEMU for %.0f s (%" PRIu64
                     " recorded; is the guest paused?); give a longer "
                     "--timeout-s to wait longer", o.qmp_path,
                     now - last_interval, r.recorded);
@@ -791,17 +787,19 @@ out:
         if (set_profile(&r, false) == 0) {
             r.enabled_by_us = false;
         } else {
-            rec_err("could not stop profiling: it may still be active in "
+            cli_error(CMD, "could not stop profiling: it may still be active "
+                           "in "
                     "QEMU (x-phase-sched-profile {\"enable\": false})");
             failed = true;
         }
     }
     if (r.file_open && (!failed || r.recorded > 0)) {
         if (mp_trace_finish(r.w)) {
-            rec_err("%s: %s", o.out, mp_trace_writer_error(r.w));
+            cli_error(CMD, "%s: %s", o.out, mp_trace_writer_error(r.w));
             failed = true;
         } else if (failed) {
-            rec_err("%s: kept the %" PRIu64 " interval(s) recorded before "
+            cli_error(CMD, "%s: kept the "
+                           "%" PRIu64 " interval(s) recorded before "
                     "the error", o.out, r.recorded);
         } else {
             printf("%s: %" PRIu64 " interval(s) of %" PRId64 " blocks "

@@ -22,40 +22,11 @@
 #include "migpolicy.h"
 
 #include "cli-parse.h"
-#include "cmd-warm.h"
-
-#define EXIT_USAGE 2
+#include "cli-util.h"
+#include "commands.h"
 
 /* Most --file and --pid arguments of one record. */
 #define MAX_SOURCES 4096
-
-static int usage(const char *cmd, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static int usage(const char *cmd, const char *fmt, ...)
-{
-    va_list ap;
-
-    fprintf(stderr, "migpolicy warm %s: ", cmd);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "\nTry 'migpolicy warm %s --help'.\n", cmd);
-    return EXIT_USAGE;
-}
-
-static int fail(const char *cmd, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static int fail(const char *cmd, const char *fmt, ...)
-{
-    va_list ap;
-
-    fprintf(stderr, "migpolicy warm %s: ", cmd);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    return 1;
-}
 
 static double mib(uint64_t b)
 {
@@ -85,7 +56,7 @@ static int load_list(const char *cmd, const char *path, mp_warm_list **l)
              mp_warm_list_load(path, l, msg, sizeof(msg));
 
     if (rc) {
-        return fail(cmd, "%s: %s", path, msg[0] ? msg : mp_strerror(rc));
+        return cli_fail(cmd, "%s: %s", path, msg[0] ? msg : mp_strerror(rc));
     }
     return 0;
 }
@@ -145,7 +116,7 @@ enum { OPT_MIN_HEAT = 256, OPT_SOURCES, OPT_SYNC, OPT_BUDGET, OPT_RATE,
        OPT_DEADLINE, OPT_DEPTH, OPT_CHUNK, OPT_MAP, OPT_RESERVE,
        OPT_IGNORE_ID, OPT_PROGRESS, OPT_RANGES };
 
-static int cmd_record(int argc, char **argv)
+static int warm_record(int argc, char **argv)
 {
     static const struct option opts[] = {
         { "pid", required_argument, NULL, 'p' },
@@ -178,7 +149,7 @@ static int cmd_record(int argc, char **argv)
         case 'p':
         case 'f':
             if (npids + npaths >= MAX_SOURCES) {
-                return usage("record", "more than %d --pid/--file",
+                return cli_usage("warm record", "more than %d --pid/--file",
                              MAX_SOURCES);
             }
             if (c == 'p') {
@@ -192,27 +163,31 @@ static int cmd_record(int argc, char **argv)
             break;
         case 'n':
             if ((rc = cli_parse_positive(optarg, MP_WARM_MAX_SAMPLES, &v))) {
-                return usage("record", "--samples: '%s' is not a positive "
+                return cli_usage("warm record", "--samples: '%s' is not a "
+                                 "positive "
                              "integer%s", optarg, cli_positive_error(rc));
             }
             o.samples = v;
             break;
         case 'i':
             if ((rc = cli_parse_positive(optarg, 3600000, &v))) {
-                return usage("record", "--interval: '%s' is not a positive "
+                return cli_usage("warm record", "--interval: '%s' is not a "
+                                 "positive "
                              "integer%s", optarg, cli_positive_error(rc));
             }
             o.interval_ms = v;
             break;
         case OPT_MIN_HEAT:
             if (parse_heat(optarg, &o.min_heat)) {
-                return usage("record", "--min-heat: '%s' is not in 0..255",
+                return cli_usage("warm record", "--min-heat: '%s' is not in "
+                                 "0..255",
                              optarg);
             }
             break;
         case OPT_SOURCES:
             if (parse_sources(optarg, &o.sources)) {
-                return usage("record", "--sources: '%s' is not a list of "
+                return cli_usage("warm record", "--sources: '%s' is not a list "
+                                 "of "
                              "mincore, cachestat, pageflags", optarg);
             }
             break;
@@ -223,21 +198,23 @@ static int cmd_record(int argc, char **argv)
             record_help();
             return 0;
         default:
-            return usage("record", "unknown option or missing argument");
+            return cli_usage("warm record", "unknown option or missing "
+                             "argument");
         }
     }
     if (optind < argc) {
-        return usage("record", "unexpected argument '%s'", argv[optind]);
+        return cli_usage("warm record", "unexpected argument "
+                         "'%s'", argv[optind]);
     }
     if (!out) {
-        return usage("record", "-o LIST is required");
+        return cli_usage("warm record", "-o LIST is required");
     }
     if (npids + npaths == 0) {
-        return usage("record", "give at least one --pid or --file");
+        return cli_usage("warm record", "give at least one --pid or --file");
     }
     r = mp_warm_recorder_new(&o);
     if (!r) {
-        return fail("record", "out of memory");
+        return cli_fail("warm record", "out of memory");
     }
     for (size_t i = 0; i < npids; i++) {
         char *end;
@@ -245,26 +222,27 @@ static int cmd_record(int argc, char **argv)
 
         if (*end || pid <= 0) {
             mp_warm_recorder_free(r);
-            return usage("record", "--pid: '%s' is not a process id",
+            return cli_usage("warm record", "--pid: '%s' is not a process id",
                          pids[i]);
         }
         rc = mp_warm_recorder_add_pid(r, (pid_t)pid);
         if (rc < 0) {
             mp_warm_recorder_free(r);
-            return fail("record", "--pid %ld: %s", pid, mp_strerror(rc));
+            return cli_fail("warm record", "--pid %ld: "
+                            "%s", pid, mp_strerror(rc));
         }
     }
     for (size_t i = 0; i < npaths; i++) {
         rc = mp_warm_recorder_add_path(r, paths[i]);
         if (rc < 0) {
             mp_warm_recorder_free(r);
-            return fail("record", "%s: %s", paths[i], mp_strerror(rc));
+            return cli_fail("warm record", "%s: %s", paths[i], mp_strerror(rc));
         }
     }
     rc = mp_warm_recorder_run(r, &l, &st);
     if (rc) {
         mp_warm_recorder_free(r);
-        return fail("record", "%s", mp_strerror(rc));
+        return cli_fail("warm record", "%s", mp_strerror(rc));
     }
     sum = strcmp(out, "-") == 0 ? stderr : stdout;
     for (size_t i = 0;; i++) {
@@ -281,7 +259,7 @@ static int cmd_record(int argc, char **argv)
     if (rc) {
         mp_warm_list_free(l);
         mp_warm_recorder_free(r);
-        return fail("record", "%s: %s", out, mp_strerror(rc));
+        return cli_fail("warm record", "%s: %s", out, mp_strerror(rc));
     }
     mp_warm_list_get_info(l, &in);
     fprintf(sum, "recorded %" PRIu64 " file(s), %" PRIu64 " skipped, in "
@@ -361,7 +339,7 @@ static int on_progress(const mp_warm_progress *p, void *opaque)
     return 0;
 }
 
-static int cmd_apply(int argc, char **argv)
+static int warm_apply(int argc, char **argv)
 {
     static const struct option opts[] = {
         { "budget", required_argument, NULL, 'b' },
@@ -394,13 +372,15 @@ static int cmd_apply(int argc, char **argv)
         switch (c) {
         case 'b':
             if (cli_parse_size(optarg, &o.budget_bytes) || !o.budget_bytes) {
-                return usage("apply", "--budget: '%s' is not a size above 0",
+                return cli_usage("warm apply", "--budget: '%s' is not a size "
+                                 "above 0",
                              optarg);
             }
             break;
         case 'r':
             if (cli_parse_rate(optarg, &o.rate_bytes_per_s)) {
-                return usage("apply", "--rate: '%s' is not a rate (e.g. "
+                return cli_usage("warm apply", "--rate: '%s' is not a rate "
+                                 "(e.g. "
                              "400mbit, 50MB/s, unlimited)", optarg);
             }
             break;
@@ -408,13 +388,15 @@ static int cmd_apply(int argc, char **argv)
             errno = 0;
             o.deadline_s = strtod(optarg, &end);
             if (errno || *end || !*optarg || !(o.deadline_s > 0)) {
-                return usage("apply", "--deadline: '%s' is not a number of "
+                return cli_usage("warm apply", "--deadline: '%s' is not a "
+                                 "number of "
                              "seconds above 0", optarg);
             }
             break;
         case OPT_MIN_HEAT:
             if (parse_heat(optarg, &o.min_heat)) {
-                return usage("apply", "--min-heat: '%s' is not in 0..255",
+                return cli_usage("warm apply", "--min-heat: '%s' is not in "
+                                 "0..255",
                              optarg);
             }
             break;
@@ -424,7 +406,8 @@ static int cmd_apply(int argc, char **argv)
             if (!map || !strchr(map, '=') || map[0] != '/' ||
                 strchr(map, '=')[1] != '/') {
                 free(map);
-                return usage("apply", "--map: '%s' is not FROM=TO with two "
+                return cli_usage("warm apply", "--map: '%s' is not FROM=TO "
+                                 "with two "
                              "absolute paths", optarg);
             }
             *strchr(map, '=') = '\0';
@@ -436,7 +419,8 @@ static int cmd_apply(int argc, char **argv)
                 o.mem_reserve_bytes = UINT64_MAX;
             } else if (cli_parse_size(optarg, &u) || !u) {
                 free(map);
-                return usage("apply", "--reserve: '%s' is not a size above "
+                return cli_usage("warm apply", "--reserve: '%s' is not a size "
+                                 "above "
                              "0 or 'none'", optarg);
             } else {
                 o.mem_reserve_bytes = u;
@@ -445,7 +429,8 @@ static int cmd_apply(int argc, char **argv)
         case OPT_DEPTH:
             if ((rc = cli_parse_positive(optarg, 256, &v))) {
                 free(map);
-                return usage("apply", "--depth: '%s' is not a positive "
+                return cli_usage("warm apply", "--depth: '%s' is not a "
+                                 "positive "
                              "integer%s", optarg, cli_positive_error(rc));
             }
             o.queue_depth = v;
@@ -453,7 +438,7 @@ static int cmd_apply(int argc, char **argv)
         case OPT_CHUNK:
             if (cli_parse_size(optarg, &u) || u < 4096 || u > (16u << 20)) {
                 free(map);
-                return usage("apply", "--chunk: '%s' is not a size in "
+                return cli_usage("warm apply", "--chunk: '%s' is not a size in "
                              "4K..16M", optarg);
             }
             o.chunk_bytes = (uint32_t)u;
@@ -465,7 +450,8 @@ static int cmd_apply(int argc, char **argv)
             if (strcmp(optarg, "auto") && strcmp(optarg, "always") &&
                 strcmp(optarg, "never")) {
                 free(map);
-                return usage("apply", "--progress: '%s' is not auto, always "
+                return cli_usage("warm apply", "--progress: '%s' is not auto, "
+                                 "always "
                              "or never", optarg);
             }
             when = optarg;
@@ -476,16 +462,17 @@ static int cmd_apply(int argc, char **argv)
             return 0;
         default:
             free(map);
-            return usage("apply", "unknown option or missing argument");
+            return cli_usage("warm apply", "unknown option or missing "
+                             "argument");
         }
     }
     if (argc - optind != 1) {
         free(map);
-        return usage("apply", "expected one LIST argument, got %d",
+        return cli_usage("warm apply", "expected one LIST argument, got %d",
                      argc - optind);
     }
     pc.show = !strcmp(when, "always") || (!strcmp(when, "auto") && pc.tty);
-    if ((rc = load_list("apply", argv[optind], &l))) {
+    if ((rc = load_list("warm apply", argv[optind], &l))) {
         free(map);
         return rc;
     }
@@ -499,7 +486,7 @@ static int cmd_apply(int argc, char **argv)
     if (rc) {
         mp_warm_list_free(l);
         free(map);
-        return fail("apply", "%s (%s)", msg, mp_strerror(rc));
+        return cli_fail("warm apply", "%s (%s)", msg, mp_strerror(rc));
     }
     if (mp_warm_residency_check(l, o.min_heat, o.path_from, o.path_to,
                                 &after)) {
@@ -536,7 +523,7 @@ static int cmd_apply(int argc, char **argv)
 /* ------------------------------------------------------------------ */
 /* check, info                                                         */
 
-static int cmd_check(int argc, char **argv)
+static int warm_check(int argc, char **argv)
 {
     static const struct option opts[] = {
         { "map", required_argument, NULL, OPT_MAP },
@@ -559,7 +546,8 @@ static int cmd_check(int argc, char **argv)
             map = strdup(optarg);
             if (!map || !strchr(map, '=')) {
                 free(map);
-                return usage("check", "--map: '%s' is not FROM=TO", optarg);
+                return cli_usage("warm check", "--map: '%s' is not "
+                                 "FROM=TO", optarg);
             }
             *strchr(map, '=') = '\0';
             from = map;
@@ -568,7 +556,8 @@ static int cmd_check(int argc, char **argv)
         case OPT_MIN_HEAT:
             if (parse_heat(optarg, &min_heat)) {
                 free(map);
-                return usage("check", "--min-heat: '%s' is not in 0..255",
+                return cli_usage("warm check", "--min-heat: '%s' is not in "
+                                 "0..255",
                              optarg);
             }
             break;
@@ -580,15 +569,16 @@ static int cmd_check(int argc, char **argv)
             return 0;
         default:
             free(map);
-            return usage("check", "unknown option or missing argument");
+            return cli_usage("warm check", "unknown option or missing "
+                             "argument");
         }
     }
     if (argc - optind != 1) {
         free(map);
-        return usage("check", "expected one LIST argument, got %d",
+        return cli_usage("warm check", "expected one LIST argument, got %d",
                      argc - optind);
     }
-    if ((rc = load_list("check", argv[optind], &l))) {
+    if ((rc = load_list("warm check", argv[optind], &l))) {
         free(map);
         return rc;
     }
@@ -596,7 +586,7 @@ static int cmd_check(int argc, char **argv)
     free(map);
     mp_warm_list_free(l);
     if (rc) {
-        return fail("check", "%s", mp_strerror(rc));
+        return cli_fail("warm check", "%s", mp_strerror(rc));
     }
     printf("cached %" PRIu64 " of %" PRIu64 " listed pages (%.1f%%), "
            "%.1f of %.1f MiB; %" PRIu64 " file(s) missing\n",
@@ -607,7 +597,7 @@ static int cmd_check(int argc, char **argv)
     return 0;
 }
 
-static int cmd_info(int argc, char **argv)
+static int warm_info(int argc, char **argv)
 {
     static const struct option opts[] = {
         { "ranges", no_argument, NULL, OPT_RANGES },
@@ -632,14 +622,14 @@ static int cmd_info(int argc, char **argv)
                    "header, files and heat; --ranges lists every range.\n");
             return 0;
         default:
-            return usage("info", "unknown option or missing argument");
+            return cli_usage("warm info", "unknown option or missing argument");
         }
     }
     if (argc - optind != 1) {
-        return usage("info", "expected one LIST argument, got %d",
+        return cli_usage("warm info", "expected one LIST argument, got %d",
                      argc - optind);
     }
-    if ((rc = load_list("info", argv[optind], &l))) {
+    if ((rc = load_list("warm info", argv[optind], &l))) {
         return rc;
     }
     mp_warm_list_get_info(l, &in);
@@ -697,14 +687,11 @@ static void warm_help(void)
 
 int cmd_warm(int argc, char **argv)
 {
-    static const struct {
-        const char *name;
-        int (*fn)(int argc, char **argv);
-    } cmds[] = {
-        { "record", cmd_record },
-        { "apply", cmd_apply },
-        { "check", cmd_check },
-        { "info", cmd_info },
+    static const cli_command cmds[] = {
+        { "record", NULL, warm_record },
+        { "apply", NULL, warm_apply },
+        { "check", NULL, warm_check },
+        { "info", NULL, warm_info },
     };
 
     if (argc < 2) {
@@ -717,7 +704,7 @@ int cmd_warm(int argc, char **argv)
     }
     for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
         if (!strcmp(argv[1], cmds[i].name)) {
-            return cmds[i].fn(argc - 1, argv + 1);
+            return cmds[i].run(argc - 1, argv + 1);
         }
     }
     fprintf(stderr, "migpolicy warm: unknown command '%s'\nTry 'migpolicy "

@@ -64,10 +64,5 @@ int sched_record_figures(const char *path, double *total_ms, double *bytes);
 void sched_record_wait(const char *path, int64_t since_unix_s,
                        unsigned timeout_ms);
 
-/**
- * cmd_sched_stats() - 'migpolicy sched-stats [--state-dir DIR] [--json]
- * DOMAIN'
- */
-int cmd_sched_stats(int argc, char **argv);
 
 #endif /* MIGPOLICY_SCHED_RECORD_H */

@@ -4,7 +4,7 @@
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
- * Kept apart from cmd-virt.c, which calls it at two points: before the
+ * Kept apart from cmd-migrate.c, which calls it at two points: before the
  * migration starts and after it ended.  A warm-up that cannot start or
  * fails only warns: it never fails or delays the migration itself.
  */
@@ -20,18 +20,6 @@
  */
 #define WARM_VIRT_WAIT_S 120.0
 
-/* getopt value of --warm-apply (outside every other command's range). */
-#define OPT_WARM_APPLY 0x5741
-
-/* The --help line of --warm-apply. */
-#define WARM_VIRT_HELP \
-    "      --warm-apply CMD       warm the destination's page cache: record " \
-    "the hot\n" \
-    "                             list of the disks here, run CMD (sh -c) " \
-    "with it on\n" \
-    "                             its standard input, e.g. 'ssh DEST " \
-    "migpolicy warm\n" \
-    "                             apply - --deadline 120' (docs/warm-up.md)\n"
 
 /**
  * warm_virt_option() - remember --warm-apply's command

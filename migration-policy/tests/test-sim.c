@@ -67,6 +67,68 @@ static void test_names(void)
     CHECK(mp_sim_strategy_name(MP_SIM__COUNT) == NULL);
 }
 
+/* One registry entry per strategy; both enums reach their entry and back. */
+static void test_strategy_registry(void)
+{
+    size_t n, sims = 0, cands = 0;
+    const mp_strategy_info *t = mp_strategy_registry(&n);
+
+    for (size_t i = 0; i < n; i++) {
+        CHECK(mp_strategy_lookup(t[i].name) == &t[i]);
+        if (t[i].sim >= 0) {
+            sims++;
+            CHECK(strcmp(mp_sim_strategy_name((mp_sim_strategy)t[i].sim),
+                         t[i].name) == 0);
+        } else {
+            CHECK(mp_sim_strategy_from_name(t[i].name) == -EINVAL);
+        }
+        if (t[i].candidate >= 0) {
+            cands++;
+            CHECK(strcmp(mp_strategy_name((mp_strategy)t[i].candidate),
+                         t[i].name) == 0);
+            CHECK(mp_strategy_uses_postcopy((mp_strategy)t[i].candidate) ==
+                  t[i].postcopy);
+        } else {
+            CHECK(mp_strategy_from_name(t[i].name) == -EINVAL);
+        }
+    }
+    CHECK(sims == MP_SIM__COUNT);
+    CHECK(cands == MP_STRATEGY__COUNT);
+    CHECK(mp_strategy_lookup("pre-copy") == NULL);
+    CHECK(mp_strategy_lookup(NULL) == NULL);
+}
+
+/* Every workload kind and alias is accepted by the cost model. */
+static void test_workload_registry(void)
+{
+    size_t nk, na;
+    const mp_workload_info *k = mp_workload_registry(&nk);
+    const mp_workload_alias *a = mp_workload_aliases(&na);
+    mp_sim_workload wl;
+    char msg[256];
+
+    CHECK(nk == MP_WORKLOAD__COUNT);
+    for (size_t i = 0; i < nk; i++) {
+        CHECK(mp_sim_workload_from_spec(&wl, k[i].name, UINT64_C(1) << 30, 0,
+                                        msg, sizeof(msg)) == 0);
+    }
+    for (size_t i = 0; i < na; i++) {
+        mp_sim_workload full;
+        CHECK(mp_sim_workload_from_spec(&wl, a[i].alias, UINT64_C(1) << 30,
+                                        0, msg, sizeof(msg)) == 0);
+        CHECK(mp_sim_workload_from_spec(&full, a[i].spec, UINT64_C(1) << 30,
+                                        0, msg, sizeof(msg)) == 0);
+        CHECK(memcmp(&wl, &full, sizeof(wl)) == 0);
+    }
+    CHECK(mp_sim_workload_from_spec(&wl, "memload:win=4", UINT64_C(1) << 30,
+                                    0, msg, sizeof(msg)) == -EINVAL);
+    CHECK(strstr(msg, "unknown workload parameter 'win'") != NULL);
+    CHECK(mp_sim_workload_from_spec(&wl, "bogus", UINT64_C(1) << 30, 0, msg,
+                                    sizeof(msg)) == -EINVAL);
+    CHECK(strcmp(msg, "unknown workload 'bogus' (idle, memload:..., "
+                 "linpack:..., wh64, wh256, linpack)") == 0);
+}
+
 static void test_invalid(void)
 {
     mp_sim_input in = synthetic(MP_SIM_PRECOPY, 64, 0, 0);
@@ -422,6 +484,8 @@ static void test_record(void)
 int main(void)
 {
     test_names();
+    test_strategy_registry();
+    test_workload_registry();
     test_invalid();
     test_postcopy_once();
     test_precopy_no_convergence();

@@ -59,6 +59,14 @@ class Strategy:
     # or "stock" for Debian's QEMU (paths.STOCK_QEMU), the peer users would
     # pick instead of the fork.
     binary: Optional[str] = None
+    # The library's strategy (`migpolicy list`) this one is, or a variant of
+    # (debian-postcopy of postcopy, predictive-cold of predictive); None:
+    # its own name.  tests/harness/test_registry.py checks the two agree.
+    model: Optional[str] = None
+
+    @property
+    def registry_name(self):
+        return self.model or self.name
 
     @property
     def postcopy(self):
@@ -122,6 +130,7 @@ for _s in STOCK:
 # benchmark shows both.
 DEBIAN = [Strategy("debian-" + _s.name, _s.description + ", on Debian's QEMU",
                    caps=dict(_s.caps), params=dict(_s.params), switch=_s.switch,
+                   model=_s.name,
                    binary="stock", requires="Debian's qemu-system-x86 (install-deps.sh)")
           for _s in STOCK]
 DEBIAN_NAMES = [s.name for s in DEBIAN]

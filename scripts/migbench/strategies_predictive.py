@@ -44,18 +44,21 @@ PREDICTIVE = [
              "phase scheduler (profiled) with the post-copy preempt channel",
              caps={"postcopy-ram": True, "postcopy-preempt": True},
              src_caps={"x-phase-sched": True}, switch="self", on_ready=_start_profile,
-             requires="the fork (x-phase-sched) on the source"),
+             requires="the fork (x-phase-sched) on the source",
+             model="predictive"),
     Strategy("predictive-motion",
              "phase scheduler (profiled) with the 'motion' predictor: also defers where a "
              "moving write set goes next",
              caps={"postcopy-ram": True}, src_caps={"x-phase-sched": True},
              src_params={"x-phase-sched-predictor": "motion"},
              switch="self", on_ready=_start_profile,
-             requires="the fork (x-phase-sched) on the source"),
+             requires="the fork (x-phase-sched) on the source",
+             model="predictive"),
     Strategy("predictive-cold",
              "phase scheduler without a profile: warm-up intervals pushed blind",
              caps={"postcopy-ram": True}, src_caps={"x-phase-sched": True},
-             switch="self", requires="the fork (x-phase-sched) on the source"),
+             switch="self", requires="the fork (x-phase-sched) on the source",
+             model="predictive"),
 ]
 PREDICTIVE_NAMES = [s.name for s in PREDICTIVE]
 for _s in PREDICTIVE:

@@ -214,6 +214,7 @@ IGNORE_SHARED = Strategy(
     "x-ignore-shared (live pre-copy of device state and ROMs only)",
     caps={"x-ignore-shared": True},
     shared_ram="file",
+    model="zero-copy",
     requires="same host; RAM forced to memory-backend-file,share=on in /dev/shm")
 
 CPR_TRANSFER = Strategy(
@@ -222,6 +223,7 @@ CPR_TRANSFER = Strategy(
     "over a UNIX cpr channel; guest stopped once the new process is ready",
     shared_ram="memfd",
     aux_ram_share=True,
+    model="zero-copy",
     dst_args=_cpr_dst_args,
     start_dst=_cpr_start_dst,
     prepare=_cpr_prepare,
@@ -237,6 +239,7 @@ ZERO_COPY_DEFAULT = IGNORE_SHARED
 def _alias(base, name):
     d = dict(base.__dict__)
     d["name"] = name
+    d["model"] = None if name == base.model else base.model
     d["description"] = "= %s: %s" % (base.name, base.description)
     return Strategy(**d)
 

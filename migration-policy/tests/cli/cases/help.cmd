@@ -9,3 +9,16 @@ simulate --help
 frobnicate
 info --frob
 info
+# Every command's --help, as generated from its option table where it has one.
+policy --help
+choose --help
+hook-qemu --help
+advise --help
+migrate --help
+emulator --help
+sched-stats --help
+warm --help
+warm record --help
+warm apply --help
+warm check --help
+warm info --help

@@ -1,13 +1,8 @@
 /*
- * cmd-virt.c - migpolicy's policy commands: policy, choose, hook-qemu
- * (no libvirt needed) and advise, migrate (libvirt)
+ * cmd-migrate.c - migpolicy advise and migrate: measure a libvirt domain's
+ * migration, choose its strategy, and run it (with libvirt only)
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
- *
- * One decision path behind all of them: mp_policy_resolve() for the
- * policy, mp_policy_choose() for the strategy, mp_hook_migrate_begin()
- * for the destination's hook (docs/policy.md).  Exit status: 0 success,
- * 1 failure (hook: veto), 2 bad usage.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,7 +25,6 @@
 #include "cli-clock.h"
 #include "cli-parse.h"
 #include "cli-print.h"
-#include "cmd-virt.h"
 #include "conf-file.h"
 #ifdef MP_HAVE_LIBVIRT
 #include "warm-virt.h"      /* migrate --warm-apply (docs/warm-up.md) */
@@ -41,918 +35,125 @@
 #include "qmp-client.h"
 #include "sched-record.h"
 
-#define EXIT_USAGE 2
-
-
-/* The hook's configuration when MIGPOLICY_HOOK_CONF is not set. */
-#define DEFAULT_HOOK_CONF "/etc/libvirt/hooks/migpolicy.conf"
-
-#define MAX_FLEET_FILES 32
-
-const char cmd_virt_help[] =
-    "  policy    show a domain's effective migration policy (tags + fleet "
-    "files)\n"
-    "  choose    predict every strategy for a workload and pick one by "
-    "policy\n"
-    "  hook-qemu libvirt qemu hook (installed by libvirt-hooks/install.sh)\n"
-    "  advise    measure a libvirt domain's migration and print the choice\n"
-    "  migrate   migrate a libvirt domain with the chosen strategy\n"
-    "            (advise, migrate: only in a build with libvirt-dev)\n";
-
-static void verr(const char *cmd, const char *fmt, va_list ap)
-    __attribute__((format(printf, 2, 0)));
-static void verr(const char *cmd, const char *fmt, va_list ap)
-{
-    char prefix[64];
-
-    snprintf(prefix, sizeof(prefix), "migpolicy %s: ", cmd);
-    cli_vmessage(stderr, prefix, fmt, ap);
-}
-
-static int fail(const char *cmd, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static int fail(const char *cmd, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    verr(cmd, fmt, ap);
-    va_end(ap);
-    return 1;
-}
-
-static int usage(const char *cmd, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static int usage(const char *cmd, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    verr(cmd, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "Try 'migpolicy %s --help'.\n", cmd);
-    return EXIT_USAGE;
-}
+#include "cli-policy.h"
+#include "cli-util.h"
+#include "cli-workload.h"
+#include "commands.h"
 
 /* ------------------------------------------------------------------ */
-/* Shared helpers                                                      */
+/* Options and help, in every build: --help describes advise and     */
+/* migrate where libvirt is missing too.                             */
 
-static int parse_number(const char *s, double *out)
+/* Resumptions of an interrupted post-copy, by default and at most. */
+#define RECOVER_TRIES_DEFAULT 5
+#define RECOVER_TRIES_MAX 20
+
+static void virt_default(int val, char *buf, size_t len)
 {
-    char *end;
-
-    if (!*s || *s == '-' || *s == '+') {
-        return -1;
-    }
-    *out = strtod(s, &end);
-    return *end || !isfinite(*out) || *out < 0 ? -1 : 0;
-}
-
-/* All of @fp, at most @max bytes (-EFBIG beyond), NUL-terminated. */
-static int read_all(FILE *fp, size_t max, char **out, size_t *len)
-{
-    size_t cap = 65536, n = 0;
-    char *buf = malloc(cap + 1);
-
-    if (!buf) {
-        return -ENOMEM;
-    }
-    for (;;) {
-        size_t got;
-        if (n == cap) {
-            char *p;
-            if (cap > max) {
-                free(buf);
-                return -EFBIG;
-            }
-            cap = cap * 2 > max + 1 ? max + 1 : cap * 2;
-            p = realloc(buf, cap + 1);
-            if (!p) {
-                free(buf);
-                return -ENOMEM;
-            }
-            buf = p;
-        }
-        got = fread(buf + n, 1, cap - n, fp);
-        n += got;
-        if (got == 0) {
-            break;
-        }
-    }
-    if (ferror(fp)) {
-        free(buf);
-        return -EIO;
-    }
-    if (n > max) {
-        free(buf);
-        return -EFBIG;
-    }
-    buf[n] = 0;
-    *out = buf;
-    *len = n;
-    return 0;
-}
-
-static int read_file(const char *path, char **out, size_t *len)
-{
-    FILE *fp = strcmp(path, "-") ? fopen(path, "r") : stdin;
-    int err;
-
-    if (!fp) {
-        return -errno;
-    }
-    err = read_all(fp, MP_DOMAIN_XML_MAX, out, len);
-    if (fp != stdin) {
-        fclose(fp);
-    }
-    return err;
-}
-
-/* Fleet rules from --fleet files, then the policy directory. */
-typedef struct fleet_opts {
-    const char *files[MAX_FLEET_FILES];
-    int nfiles;
-    const char *dir;     /* NULL = DEFAULT_POLICY_DIR */
-    bool no_dir;         /* --no-policy-dir */
-} fleet_opts;
-
-static mp_fleet *load_fleet(const char *cmd, const fleet_opts *fo)
-{
-    mp_fleet *f = mp_fleet_new();
-    char msg[MP_POLICY_MSG_MAX];
-
-    if (!f) {
-        fail(cmd, "%s", mp_strerror(-ENOMEM));
-        return NULL;
-    }
-    if (!fo->no_dir &&
-        mp_fleet_load_dir(f, fo->dir ? fo->dir : DEFAULT_POLICY_DIR, msg,
-                          sizeof(msg))) {
-        if (!strncmp(msg, "policy directory ", 17)) {
-            fail(cmd, "%s (give --policy-dir DIR, or --no-policy-dir to "
-                 "use no fleet rules)", msg);
-        } else {
-            fail(cmd, "policy file %s", msg);
-        }
-        mp_fleet_free(f);
-        return NULL;
-    }
-    for (int i = 0; i < fo->nfiles; i++) {
-        if (mp_fleet_load_file(f, fo->files[i], msg, sizeof(msg))) {
-            fail(cmd, "policy file %s", msg);
-            mp_fleet_free(f);
-            return NULL;
-        }
-    }
-    return f;
-}
-
-static void print_policy(const mp_policy *p)
-{
-    char v[64];
-
-    for (int f = 0; f < MP_PF__COUNT; f++) {
-        switch ((mp_policy_field)f) {
-        case MP_PF_OBJECTIVE:
-            snprintf(v, sizeof(v), "%s", mp_objective_name(p->objective));
-            break;
-        case MP_PF_POSTCOPY:
-            snprintf(v, sizeof(v), "%s", mp_postcopy_rule_name(p->postcopy));
-            break;
-        case MP_PF_MAX_DOWNTIME:
-            if (p->max_downtime_ms > 0) {
-                snprintf(v, sizeof(v), "%g", p->max_downtime_ms);
-            } else {
-                snprintf(v, sizeof(v), "none");
-            }
-            break;
-        case MP_PF_MAX_TRAFFIC:
-            if (p->max_traffic_mib > 0) {
-                snprintf(v, sizeof(v), "%g", p->max_traffic_mib);
-            } else {
-                snprintf(v, sizeof(v), "none");
-            }
-            break;
-        case MP_PF_TIER:
-            snprintf(v, sizeof(v), "%s", mp_tier_name(p->tier));
-            break;
-        case MP_PF_LABEL:
-            snprintf(v, sizeof(v), "%s", p->label[0] ? p->label : "none");
-            break;
-        default:
-            continue;
-        }
-        printf("  %-16s %-10s (%s)\n", mp_policy_field_name((mp_policy_field)f),
-               v, cli_esc(p->origin[f]));
-    }
-    printf("  %-16s %-10s (%s)\n", "tenant-veto", p->tenant_veto ? "yes" : "no",
-           cli_esc(p->tenant_veto_origin));
-}
-
-static const char *verdict_name(mp_verdict v)
-{
-    static const char *const n[] = { "CHOSEN", "eligible", "dropped",
-                                     "n/a" };
-    return (unsigned)v < 4 ? n[v] : "?";
-}
-
-static void print_choice(const mp_choice *c)
-{
-    printf("%-23s %-8s %9s %9s %9s %9s %9s  %s\n", "strategy", "verdict",
-           "down_ms", "pause_ms", "total_s", "MiB", "expo_ms", "why");
-    for (int s = 0; s < MP_STRATEGY__COUNT; s++) {
-        const mp_choice_row *r = &c->rows[s];
-        if (r->predicted) {
-            printf("%-23s %-8s %9.0f %9.0f %9.2f %9.1f %9.0f  %s\n",
-                   mp_strategy_name(r->strategy), verdict_name(r->verdict),
-                   r->sim.downtime_ms, mp_choice_pause_ms(&r->sim),
-                   r->sim.total_time_ms / 1000,
-                   (double)r->sim.bytes_total / 1048576.0, r->sim.exposure_ms,
-                   cli_esc(r->reason));
-        } else {
-            printf("%-23s %-8s %9s %9s %9s %9s %9s  %s\n",
-                   mp_strategy_name(r->strategy), verdict_name(r->verdict),
-                   "-", "-", "-", "-", "-", cli_esc(r->reason));
-        }
-    }
-    if (c->chosen >= 0) {
-        printf("choice: %s (objective %s, downtime-limit %.0f ms)\n",
-               mp_strategy_name((mp_strategy)c->chosen),
-               mp_objective_name(c->objective), c->downtime_limit_ms);
-    } else {
-        printf("choice: none (no strategy satisfies the policy)\n");
+    switch (val) {
+    case 'c':
+        snprintf(buf, len, "libvirt's default");
+        break;
+    case OPT_STATE_DIR:
+        snprintf(buf, len, "%s", STATE_DIR_DEFAULT);
+        break;
+    case OPT_RECOVER_TRIES:
+        snprintf(buf, len, "%d; 0: never", RECOVER_TRIES_DEFAULT);
+        break;
     }
 }
 
-static void json_str(const char *s)
-{
-    putchar('"');
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\') {
-            printf("\\%c", *s);
-        } else if ((unsigned char)*s < 0x20 || *s == 0x7f) {
-            printf("\\u%04x", (unsigned char)*s);
-        } else {
-            putchar(*s);
-        }
-    }
-    putchar('"');
-}
-
-static void print_choice_json(const mp_choice *c)
-{
-    printf("\"objective\":\"%s\",\"downtime_limit_ms\":%.0f,\"choice\":",
-           mp_objective_name(c->objective), c->downtime_limit_ms);
-    if (c->chosen >= 0) {
-        json_str(mp_strategy_name((mp_strategy)c->chosen));
-    } else {
-        printf("null");
-    }
-    printf(",\"candidates\":[");
-    for (int s = 0; s < MP_STRATEGY__COUNT; s++) {
-        const mp_choice_row *r = &c->rows[s];
-        printf("%s{\"strategy\":\"%s\",\"verdict\":\"%s\"", s ? "," : "",
-               mp_strategy_name(r->strategy), verdict_name(r->verdict));
-        if (r->predicted) {
-            printf(",\"downtime_ms\":%.1f,\"pause_ms\":%.1f,"
-                   "\"total_time_ms\":%.1f,"
-                   "\"bytes_total\":%" PRIu64 ",\"exposure_ms\":%.1f,"
-                   "\"converged\":%d", r->sim.downtime_ms,
-                   mp_choice_pause_ms(&r->sim),
-                   r->sim.total_time_ms, r->sim.bytes_total,
-                   r->sim.exposure_ms, r->sim.converged);
-        }
-        printf(",\"reason\":");
-        json_str(r->reason);
-        putchar('}');
-    }
-    printf("]");
-}
-
-/* Workload options shared by choose, advise and migrate. */
-enum {
-    OPT_FLEET = 0x100, OPT_POLICY_DIR, OPT_XML, OPT_RAM, OPT_TOUCHED,
-    OPT_WHOT, OPT_DIRTY, OPT_WORKLOAD, OPT_RTT, OPT_LIMIT, OPT_JSON,
-    OPT_CAP_ONLY, OPT_SAME_HOST, OPT_SHAREABLE, OPT_PHASE_SCHED, OPT_TIMEOUT,
-    OPT_STRATEGY, OPT_DRY_RUN, OPT_INTERVAL, OPT_RECOVER_TRIES,
-    OPT_NO_POLICY_DIR, OPT_STATE_DIR, OPT_PERSISTENT, OPT_UNDEFINE_SOURCE,
+/* advise's and migrate's own options, beside the link, workload and
+ * fleet groups. */
+static const cli_option virt_options[] = {
+    { "connect", 'c', "URI", "source libvirt", virt_default },
+    { "state-dir", OPT_STATE_DIR, "DIR", "the emulator wrapper's: its side "
+      "monitor\nDIR/UUID.qmp is how migpolicy talks to QEMU\n(no "
+      "custom-monitor taint)", virt_default },
+    { "json", OPT_JSON, NULL, "one JSON object", NULL },
+    { NULL, 0, NULL, NULL, NULL },
 };
 
-/* ------------------------------------------------------------------ */
-/* policy                                                              */
+#define VIRT_HELP_NOTE \
+    "\nMeasured unless given: RTT (median of 5 timed TCP connects to " \
+    "DEST-URI's\n" \
+    "libvirt port), dirty rate (virDomainStartDirtyRateCalc, page " \
+    "sampling,\n" \
+    "1 s), touched memory (QEMU RSS).  Bandwidth: -b, else unlimited.\n" \
+    "Policy: the domain's <mp:policy> tags over the fleet files " \
+    "(docs/policy.md).\n"
 
-static void policy_help(void)
+static const cli_option_section advise_sections[] = {
+    { "Options:", virt_options, 0 },
+    { "Link and limits:", cli_link_options, 1 },
+    { "Workload (SIZE takes B, KiB, MiB, GiB or K, M, G):",
+      cli_workload_options, 1 },
+    { "Policy:", cli_fleet_options, 0 },
+    { NULL, cli_help_options, 0 },
+};
+
+static void advise_help(void)
 {
-    printf("Usage: migpolicy policy [OPTIONS] DOMAIN-XML\n"
-           "Print the effective migration policy of a domain: its <mp:policy>\n"
-           "tags in <metadata> over the fleet policy files, with where each\n"
-           "value came from.  DOMAIN-XML may be '-' (stdin), e.g.\n"
-           "'virsh dumpxml VM | migpolicy policy -'.\n"
-           "\nOptions:\n"
-           "      --fleet FILE       add a fleet policy file (repeatable)\n"
-           "      --policy-dir DIR   fleet policy files *.conf (default: %s;\n"
-           "                         missing is an error)\n"
-           "      --no-policy-dir    read no policy directory\n"
-           "  -h, --help             show this help\n"
-           "\nExit status 1 names the malformed element or file line.\n",
-           DEFAULT_POLICY_DIR);
+    printf("Usage: migpolicy advise [OPTIONS] DOMAIN DEST-URI\n"
+           "Measure a running libvirt domain's migration to DEST-URI, "
+           "predict\n"
+           "every strategy and print the policy's choice.  Changes "
+           "nothing.\n");
+    cli_print_options(advise_sections, ARRAY_SIZE(advise_sections));
+    printf(VIRT_HELP_NOTE);
 }
 
-static int fleet_option(const char *cmd, int c, fleet_opts *fo)
+static const cli_option migrate_options[] = {
+    { "strategy", OPT_STRATEGY, "NAME", "use NAME if the policy allows it",
+      NULL },
+    { "persistent", OPT_PERSISTENT, NULL, "define the domain on the "
+      "destination (as\nvirsh migrate --persistent)", NULL },
+    { "undefinesource", OPT_UNDEFINE_SOURCE, NULL, "undefine it here after "
+      "the migration", NULL },
+    { "dry-run", OPT_DRY_RUN, NULL, "decide and print, do not migrate",
+      NULL },
+    { "recover-tries", OPT_RECOVER_TRIES, "N", "when post-copy is "
+      "interrupted (the link\ndrops), resume it up to N times, waiting\n"
+      "1, 2, 4, 8 s between", virt_default },
+    { "warm-apply", OPT_WARM_APPLY, "CMD", "warm the destination's page "
+      "cache: record the\nhot list of the disks here, run CMD (sh -c)\n"
+      "with it on its standard input, e.g.\n'ssh DEST migpolicy warm apply "
+      "-\n--deadline 120' (docs/warm-up.md)", NULL },
+    { NULL, 0, NULL, NULL, NULL },
+};
+
+static const cli_option_section migrate_sections[] = {
+    { "Options:", virt_options, 0 },
+    { "Migration:", migrate_options, 0 },
+    { "Link and limits:", cli_link_options, 1 },
+    { "Workload (SIZE takes B, KiB, MiB, GiB or K, M, G):",
+      cli_workload_options, 1 },
+    { "Policy:", cli_fleet_options, 0 },
+    { NULL, cli_help_options, 0 },
+};
+
+static void migrate_help(void)
 {
-    if (c == OPT_NO_POLICY_DIR || c == OPT_POLICY_DIR) {
-        if ((c == OPT_NO_POLICY_DIR && fo->dir) ||
-            (c == OPT_POLICY_DIR && fo->no_dir)) {
-            return usage(cmd, "--policy-dir and --no-policy-dir exclude "
-                         "each other");
-        }
-        if (c == OPT_NO_POLICY_DIR) {
-            fo->no_dir = true;
-            return 0;
-        }
-    }
-    if (c == OPT_FLEET) {
-        if (fo->nfiles == MAX_FLEET_FILES) {
-            return usage(cmd, "too many --fleet files (at most %d)",
-                         MAX_FLEET_FILES);
-        }
-        fo->files[fo->nfiles++] = optarg;
-        return 0;
-    }
-    fo->dir = optarg;
-    return 0;
+    printf("Usage: migpolicy migrate [OPTIONS] DOMAIN DEST-URI\n"
+           "Choose as 'advise' does, then live-migrate DOMAIN peer-to-peer "
+           "to\n"
+           "DEST-URI with the chosen strategy (virDomainMigrateToURI3 flags "
+           "and\n"
+           "parameters, our fork's x-phase-sched through the emulator "
+           "wrapper's\n"
+           "side monitor), print progress and the completed job's figures.  "
+           "The\n"
+           "migrating XML carries a decision marker for the destination's "
+           "hook\n"
+           "(removed from the landed domain afterwards).\n");
+    cli_print_options(migrate_sections, ARRAY_SIZE(migrate_sections));
+    printf(VIRT_HELP_NOTE
+           "-b also caps the migration (libvirt's bandwidth and "
+           "bandwidth.postcopy).\n"
+           "As virsh migrate: without --persistent the domain is transient "
+           "on the\n"
+           "destination, without --undefinesource it stays defined here.\n");
 }
-
-static int cmd_policy(int argc, char **argv)
-{
-    static const struct option opts[] = {
-        { "fleet", required_argument, NULL, OPT_FLEET },
-        { "policy-dir", required_argument, NULL, OPT_POLICY_DIR },
-        { "no-policy-dir", no_argument, NULL, OPT_NO_POLICY_DIR },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
-    fleet_opts fo = { .nfiles = 0 };
-    char msg[MP_POLICY_MSG_MAX], *xml;
-    mp_fleet *fleet;
-    mp_domain dom;
-    mp_policy pol;
-    size_t len;
-    int c, err;
-
-    optind = 1;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-        switch (c) {
-        case OPT_FLEET:
-        case OPT_POLICY_DIR:
-        case OPT_NO_POLICY_DIR:
-            if ((err = fleet_option("policy", c, &fo))) {
-                return err;
-            }
-            break;
-        case 'h':
-            policy_help();
-            return 0;
-        default:
-            return usage("policy", "unknown option or missing argument '%s'",
-                         argv[optind - 1]);
-        }
-    }
-    if (optind != argc - 1) {
-        return usage("policy", "expected one DOMAIN-XML argument");
-    }
-    err = read_file(argv[optind], &xml, &len);
-    if (err) {
-        return fail("policy", "%s: %s", argv[optind], mp_strerror(err));
-    }
-    err = mp_domain_parse_xml(xml, len, &dom, msg, sizeof(msg));
-    free(xml);
-    if (err) {
-        return fail("policy", "%s: %s", argv[optind], msg);
-    }
-    fleet = load_fleet("policy", &fo);
-    if (!fleet) {
-        return 1;
-    }
-    mp_policy_resolve(fleet, dom.name, dom.has_policy ? &dom.tags : NULL,
-                      &pol);
-    mp_fleet_free(fleet);
-    printf("domain %s: %s\n", cli_esc(dom.name),
-           dom.has_policy ? "per-VM tags present" : "no per-VM tags");
-    print_policy(&pol);
-    return 0;
-}
-
-/* ------------------------------------------------------------------ */
-/* choose                                                              */
-
-/* Workload and link options; returns 1 if @c was one of them, -1 on a
- * bad value (message printed), 0 otherwise. */
-typedef struct wl_opts {
-    const char *spec;
-    uint64_t ram, touched, whot;
-    double dirty;
-    int have_ram, have_touched, have_whot, have_dirty, have_rtt;
-} wl_opts;
-
-static int link_option(const char *cmd, int c, mp_choose_input *in,
-                       wl_opts *w)
-{
-    double d;
-
-    switch (c) {
-    case 'b':
-        if (cli_parse_rate(optarg, &in->sim.bandwidth_bytes_per_s)) {
-            usage(cmd, "--bandwidth: '%s' is not a rate (e.g. 1gbit, "
-                  "100MB/s, unlimited)", optarg);
-            return -1;
-        }
-        return 1;
-    case OPT_RTT:
-        if (parse_number(optarg, &in->sim.rtt_ms)) {
-            usage(cmd, "--rtt-ms: '%s' is not a number", optarg);
-            return -1;
-        }
-        w->have_rtt = 1;
-        return 1;
-    case OPT_LIMIT:
-        if (parse_number(optarg, &d) || d <= 0) {
-            usage(cmd, "--downtime-limit-ms: '%s' is not a positive number",
-                  optarg);
-            return -1;
-        }
-        in->sim.downtime_limit_ms = d;
-        return 1;
-    case OPT_TIMEOUT:
-        if (parse_number(optarg, &d) || d <= 0) {
-            usage(cmd, "--timeout-s: '%s' is not a positive number", optarg);
-            return -1;
-        }
-        in->sim.timeout_s = d;
-        return 1;
-    case OPT_CAP_ONLY:
-        in->sim.bandwidth_cap_only = 1;
-        return 1;
-    case OPT_WORKLOAD:
-        w->spec = optarg;
-        return 1;
-    case OPT_RAM:
-    case OPT_TOUCHED:
-    case OPT_WHOT: {
-        uint64_t v;
-        if (cli_parse_size(optarg, &v)) {
-            usage(cmd, "'%s' is not a size (e.g. 64MiB)", optarg);
-            return -1;
-        }
-        if (c == OPT_RAM) {
-            w->ram = v;
-            w->have_ram = 1;
-        } else if (c == OPT_TOUCHED) {
-            w->touched = v;
-            w->have_touched = 1;
-        } else {
-            w->whot = v;
-            w->have_whot = 1;
-        }
-        return 1;
-    }
-    case OPT_DIRTY:
-        if (parse_number(optarg, &w->dirty)) {
-            usage(cmd, "--dirty-rate: '%s' is not a number of pages/s",
-                  optarg);
-            return -1;
-        }
-        w->have_dirty = 1;
-        return 1;
-    default:
-        return 0;
-    }
-}
-
-/* Build the workload: a spec first, then the explicit sizes over it. */
-static int apply_workload(const char *cmd, const wl_opts *w,
-                          mp_choose_input *in)
-{
-    mp_sim_workload *wl = &in->sim.workload;
-    char msg[256];
-
-    if (w->have_ram) {
-        wl->guest_ram_bytes = w->ram;
-    }
-    if (w->spec && mp_sim_workload_from_spec(wl, w->spec, wl->guest_ram_bytes,
-                                             0, msg, sizeof(msg))) {
-        usage(cmd, "--workload: %s", msg);
-        return -1;
-    }
-    if (w->have_touched) {
-        wl->touched_bytes = w->touched;
-    }
-    if (w->have_whot) {
-        wl->write_hot_bytes = w->whot;
-    }
-    if (w->have_dirty) {
-        wl->dirty_pages_per_s = w->dirty;
-    }
-    if (wl->touched_bytes > wl->guest_ram_bytes) {
-        wl->touched_bytes = wl->guest_ram_bytes;
-    }
-    if (wl->write_hot_bytes + wl->read_hot_bytes > wl->touched_bytes) {
-        usage(cmd, "the hot sets (%" PRIu64 " B) exceed the touched memory "
-              "(%" PRIu64 " B)", wl->write_hot_bytes + wl->read_hot_bytes,
-              wl->touched_bytes);
-        return -1;
-    }
-    return 0;
-}
-
-#define WORKLOAD_OPTIONS \
-    { "bandwidth", required_argument, NULL, 'b' }, \
-    { "rtt-ms", required_argument, NULL, OPT_RTT }, \
-    { "downtime-limit-ms", required_argument, NULL, OPT_LIMIT }, \
-    { "timeout-s", required_argument, NULL, OPT_TIMEOUT }, \
-    { "cap-only", no_argument, NULL, OPT_CAP_ONLY }, \
-    { "workload", required_argument, NULL, OPT_WORKLOAD }, \
-    { "ram", required_argument, NULL, OPT_RAM }, \
-    { "touched", required_argument, NULL, OPT_TOUCHED }, \
-    { "write-hot", required_argument, NULL, OPT_WHOT }, \
-    { "dirty-rate", required_argument, NULL, OPT_DIRTY }, \
-    { "fleet", required_argument, NULL, OPT_FLEET }, \
-    { "policy-dir", required_argument, NULL, OPT_POLICY_DIR }, \
-    { "no-policy-dir", no_argument, NULL, OPT_NO_POLICY_DIR }, \
-    { "json", no_argument, NULL, OPT_JSON }
-
-#define WORKLOAD_HELP \
-    "  -b, --bandwidth RATE       link rate (1gbit, 100MB/s, unlimited)\n" \
-    "      --cap-only             RATE is QEMU's max-bandwidth, not a " \
-    "link\n" \
-    "      --rtt-ms MS            round-trip time\n" \
-    "      --downtime-limit-ms MS QEMU downtime-limit (default 300; a " \
-    "lower\n" \
-    "                             max-downtime-ms tag lowers it)\n" \
-    "      --timeout-s S          pre-copy gives up after S (default 120)\n" \
-    "      --workload SPEC        idle, memload:w=,r=,c=, linpack:n= " \
-    "(as simulate)\n" \
-    "      --ram SIZE, --touched SIZE, --write-hot SIZE, --dirty-rate " \
-    "PAGES/S\n" \
-    "      --fleet FILE           add a fleet policy file (repeatable)\n" \
-    "      --policy-dir DIR       fleet policy files (default " \
-    DEFAULT_POLICY_DIR ")\n" \
-    "      --no-policy-dir        read no policy directory\n" \
-    "      --json                 one JSON object\n"
-
-static void choose_help(void)
-{
-    printf("Usage: migpolicy choose [OPTIONS] [DOMAIN-XML]\n"
-           "Predict every strategy with the cost model and choose one by the\n"
-           "domain's policy (tags in DOMAIN-XML over the fleet files; no XML:\n"
-           "the fleet's and built-in defaults for a VM named 'vm').\n"
-           "\nOptions:\n"
-           WORKLOAD_HELP
-           "      --same-host            the destination is this host\n"
-           "      --shareable            guest RAM is shared memory\n"
-           "      --phase-sched          the source QEMU has x-phase-sched\n"
-           "  -h, --help                 show this help\n"
-           "\nExit status 1 when no strategy satisfies the policy.\n");
-}
-
-static int cmd_choose(int argc, char **argv)
-{
-    static const struct option opts[] = {
-        WORKLOAD_OPTIONS,
-        { "same-host", no_argument, NULL, OPT_SAME_HOST },
-        { "shareable", no_argument, NULL, OPT_SHAREABLE },
-        { "phase-sched", no_argument, NULL, OPT_PHASE_SCHED },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
-    fleet_opts fo = { .nfiles = 0 };
-    mp_choose_input in;
-    wl_opts w = { .spec = NULL };
-    mp_domain dom;
-    mp_policy pol;
-    mp_choice ch;
-    mp_fleet *fleet;
-    bool json = false;
-    int c, err;
-
-    memset(&in, 0, sizeof(in));
-    memset(&dom, 0, sizeof(dom));
-    mp_sim_input_default(&in.sim);
-    optind = 1;
-    while ((c = getopt_long(argc, argv, ":b:h", opts, NULL)) != -1) {
-        int r = link_option("choose", c, &in, &w);
-        if (r < 0) {
-            return EXIT_USAGE;
-        }
-        if (r) {
-            continue;
-        }
-        switch (c) {
-        case OPT_FLEET:
-        case OPT_POLICY_DIR:
-        case OPT_NO_POLICY_DIR:
-            if ((err = fleet_option("choose", c, &fo))) {
-                return err;
-            }
-            break;
-        case OPT_JSON:
-            json = true;
-            break;
-        case OPT_SAME_HOST:
-            in.same_host = 1;
-            break;
-        case OPT_SHAREABLE:
-            in.ram_shareable = 1;
-            break;
-        case OPT_PHASE_SCHED:
-            in.phase_sched = 1;
-            break;
-        case 'h':
-            choose_help();
-            return 0;
-        default:
-            return usage("choose", "unknown option or missing argument '%s'",
-                         argv[optind - 1]);
-        }
-    }
-    if (optind < argc - 1) {
-        return usage("choose", "expected at most one DOMAIN-XML argument");
-    }
-    snprintf(dom.name, sizeof(dom.name), "vm");
-    if (optind == argc - 1) {
-        char msg[MP_POLICY_MSG_MAX], *xml;
-        size_t len;
-        err = read_file(argv[optind], &xml, &len);
-        if (err) {
-            return fail("choose", "%s: %s", argv[optind], mp_strerror(err));
-        }
-        err = mp_domain_parse_xml(xml, len, &dom, msg, sizeof(msg));
-        free(xml);
-        if (err) {
-            return fail("choose", "%s: %s", argv[optind], msg);
-        }
-        if (dom.memory_bytes && !w.have_ram) {
-            in.sim.workload.guest_ram_bytes = dom.memory_bytes;
-        }
-        in.ram_shareable = in.ram_shareable || dom.ram_shareable;
-    }
-    if (apply_workload("choose", &w, &in)) {
-        return EXIT_USAGE;
-    }
-    fleet = load_fleet("choose", &fo);
-    if (!fleet) {
-        return 1;
-    }
-    mp_policy_resolve(fleet, dom.name, dom.has_policy ? &dom.tags : NULL,
-                      &pol);
-    mp_fleet_free(fleet);
-    err = mp_policy_choose(&pol, &in, &ch);
-    if (err && err != -ENOENT) {
-        return fail("choose", "cost model: %s", mp_strerror(err));
-    }
-    if (json) {
-        printf("{\"domain\":");
-        json_str(dom.name);
-        putchar(',');
-        print_choice_json(&ch);
-        printf("}\n");
-    } else {
-        printf("policy of %s:\n", cli_esc(dom.name));
-        print_policy(&pol);
-        print_choice(&ch);
-    }
-    return ch.chosen >= 0 ? 0 : 1;
-}
-
-/* ------------------------------------------------------------------ */
-/* hook-qemu                                                           */
-
-/*
- * The hook must never stall libvirt (libvirt puts no timeout on hooks):
- * whatever it waits on, it gives up after this many seconds and, for a
- * migration, refuses it.
- */
-#define HOOK_TIMEOUT_S 10
-
-/* mp_hook_options.emulator_enforces: the domain's emulator on this host
- * is the wrapper (it disables userfaultfd for a forbidden post-copy). */
-static int emulator_enforces(const char *emulator, void *opaque, char *why,
-                             size_t why_len)
-{
-    (void)opaque;
-    return emulator_wrapper_check(emulator, NULL, 0, why, why_len) == 1;
-}
-
-static void hook_log(const hook_conf *hc, const char *line)
-{
-    FILE *fp;
-    char ts[32];
-    time_t now = time(NULL);
-    struct tm tm;
-    int fd = open(hc->log, O_WRONLY | O_APPEND | O_CREAT | O_NONBLOCK |
-                  O_NOCTTY | O_CLOEXEC, 0640);
-
-    if (fd < 0 || !(fp = fdopen(fd, "a"))) {
-        if (fd >= 0) {
-            close(fd);
-        }
-        return;
-    }
-    gmtime_r(&now, &tm);
-    strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    /* The line holds the domain's name, the marker's and the policy's
-     * text: escaped, one decision cannot forge another line. */
-    fprintf(fp, "%s migpolicy-hook: %s\n", ts, cli_esc(line));
-    fclose(fp);
-}
-
-static const char *hook_domain;     /* for the alarm's message */
-
-static void hook_timeout(int sig)
-{
-    static const char m1[] = "migpolicy hook: refusing: no decision within ";
-    char m2[64];
-    int n;
-
-    (void)sig;
-    n = snprintf(m2, sizeof(m2), "%d s (a file that blocks?)\n",
-                 HOOK_TIMEOUT_S);
-    /* async-signal-safe: write(2) only */
-    if (write(STDERR_FILENO, m1, sizeof(m1) - 1) < 0 ||
-        write(STDERR_FILENO, m2, (size_t)n) < 0) {
-        /* nothing more to do */
-    }
-    (void)hook_domain;
-    _exit(1);
-}
-
-/* "prepare begin": the policy the wrapper applies to the QEMU about to
- * start.  Never refuses the start for a policy problem (it fails closed:
- * post-copy forbidden); refuses only if the old file cannot be removed
- * (it could apply otherwise). */
-static int hook_prepare(hook_conf *hc, const char *xml, size_t len,
-                        const mp_fleet *fleet, const char *fleet_error)
-{
-    mp_hook_prepared pr;
-    char msg[MP_POLICY_MSG_MAX];
-    int err;
-
-    err = mp_hook_prepare(xml, len, fleet, fleet_error, &pr);
-    if (err == -ENOMEM) {
-        fprintf(stderr, "migpolicy hook: %s\n", mp_strerror(err));
-        return 1;
-    }
-    if (err) {
-        hook_log(hc, pr.log);
-        return 0;       /* no UUID: the wrapper fails closed by itself */
-    }
-    err = state_policy_write(hc->state_dir, &pr, hc->phase_sched,
-                             (int64_t)time(NULL), msg, sizeof(msg));
-    if (err) {
-        char line[MP_POLICY_MSG_MAX * 2];
-        snprintf(line, sizeof(line), "%s prepare: cannot write the "
-                 "policy for the emulator wrapper: %s", pr.name, msg);
-        hook_log(hc, line);
-        cli_message(stderr, "migpolicy hook: ", "%s", line);
-        return 1;
-    }
-    {
-        char line[MP_POLICY_MSG_MAX * 3];
-        snprintf(line, sizeof(line), "%s phase-sched=%s", pr.log,
-                 hc->phase_sched ? "on" : "off");
-        hook_log(hc, line);
-    }
-    return 0;
-}
-
-/* "release end": the domain's QEMU is gone; its policy files go too (the
- * recorded migration figures stay, for sched-stats). */
-static void hook_release(const hook_conf *hc, const char *xml, size_t len)
-{
-    mp_domain d;
-    char path[1100];
-
-    if (mp_domain_parse_xml(xml, len, &d, NULL, 0) != 0 && !d.uuid[0]) {
-        return;
-    }
-    if (d.uuid[0] &&
-        !state_path(path, sizeof(path), hc->state_dir, d.uuid, ".policy")) {
-        unlink(path);
-    }
-    if (d.uuid[0] &&
-        !state_path(path, sizeof(path), hc->state_dir, d.uuid, ".applied")) {
-        unlink(path);
-    }
-}
-
-static int cmd_hook_qemu(int argc, char **argv)
-{
-    const char *conf_path = getenv("MIGPOLICY_HOOK_CONF");
-    char msg[MP_POLICY_MSG_MAX], *xml = NULL;
-    const char *fleet_error = NULL;
-    mp_hook_result res;
-    mp_fleet *fleet;
-    hook_conf hc;
-    size_t len;
-    int err, rc;
-    bool migrate, prepare, release;
-
-    /* libvirt: qemu.d/NAME DOMAIN OP SUBOP EXTRA, XML on stdin. */
-    if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
-        printf("Usage: migpolicy hook-qemu DOMAIN OP SUBOP EXTRA < XML\n"
-               "libvirt's qemu hook (see libvirt-hooks/README.md).  Acts on\n"
-               "  DOMAIN migrate begin -  (destination) vetoes (exit 1, reason\n"
-               "                          on stderr) a migration the policy\n"
-               "                          forbids; never rewrites the XML\n"
-               "  DOMAIN prepare begin -  writes the policy the emulator\n"
-               "                          wrapper applies to the QEMU starting\n"
-               "  DOMAIN release end -    removes it\n"
-               "and logs each decision.\n"
-               "Configuration: $MIGPOLICY_HOOK_CONF (default %s).\n",
-               DEFAULT_HOOK_CONF);
-        return 0;
-    }
-    if (argc != 5) {
-        return usage("hook-qemu", "expected DOMAIN OP SUBOP EXTRA");
-    }
-    migrate = !strcmp(argv[2], "migrate") && !strcmp(argv[3], "begin");
-    prepare = !strcmp(argv[2], "prepare") && !strcmp(argv[3], "begin");
-    release = !strcmp(argv[2], "release") && !strcmp(argv[3], "end");
-    if (!migrate && !prepare && !release) {
-        return 0;   /* libvirt ignores unread input for other events */
-    }
-    hook_domain = argv[1];
-    signal(SIGALRM, hook_timeout);
-    alarm(HOOK_TIMEOUT_S);
-    msg[0] = 0;
-    err = hook_conf_load(conf_path ? conf_path : DEFAULT_HOOK_CONF, &hc, msg,
-                         sizeof(msg));
-    if (err) {
-        /* Without its configuration the hook cannot know this host's
-         * rules: refuse a migration rather than guess.  A start goes on:
-         * with no policy file the wrapper forbids post-copy. */
-        cli_message(stderr, "migpolicy hook: ", "%s'%s': configuration %s",
-                    migrate ? "refusing migration of " : "cannot prepare ",
-                    argv[1], msg[0] ? msg : mp_strerror(err));
-        return migrate ? 1 : 0;
-    }
-    err = read_all(stdin, MP_DOMAIN_XML_MAX, &xml, &len);
-    if (err) {
-        cli_message(stderr, "migpolicy hook: ", "reading the domain XML: %s",
-                    mp_strerror(err));
-        return migrate ? 1 : 0;
-    }
-    if (release) {
-        hook_release(&hc, xml, len);
-        free(xml);
-        return 0;
-    }
-    fleet = mp_fleet_new();
-    if (!fleet) {
-        free(xml);
-        return 1;
-    }
-    if (hc.policy_dir[0] &&
-        mp_fleet_load_dir(fleet, hc.policy_dir, msg, sizeof(msg))) {
-        /* A broken fleet file must not let forbidden migrations through. */
-        if (migrate) {
-            cli_message(stderr, "migpolicy hook: ", "refusing migration of "
-                        "'%s': %s%s", argv[1], strncmp(msg, "policy "
-                        "directory ", 17) ? "policy file " : "", msg);
-            hook_log(&hc, msg);
-            mp_fleet_free(fleet);
-            free(xml);
-            return 1;
-        }
-        fleet_error = msg;
-    }
-    if (prepare) {
-        rc = hook_prepare(&hc, xml, len, fleet, fleet_error);
-        mp_fleet_free(fleet);
-        free(xml);
-        return rc;
-    }
-    hc.opt.now_unix_s = (int64_t)time(NULL);
-    hc.opt.emulator_enforces = emulator_enforces;
-    err = mp_hook_migrate_begin(xml, len, fleet, &hc.opt, &res);
-    mp_fleet_free(fleet);
-    free(xml);
-    if (err) {
-        fprintf(stderr, "migpolicy hook: %s\n", mp_strerror(err));
-        return 1;
-    }
-    hook_log(&hc, res.log);
-    if (res.veto) {
-        cli_message(stderr, "", "%s", res.reason);
-        return 1;
-    }
-    /* Nothing on stdout: the XML is unchanged (an edited one would taint
-     * the domain "hook-script"). */
-    return 0;
-}
-
-/* ------------------------------------------------------------------ */
-/* advise, migrate (libvirt)                                           */
 
 #ifdef MP_HAVE_LIBVIRT
 #include <netdb.h>
@@ -1264,8 +465,8 @@ typedef struct virt_ctx {
 
 /* Connect, read the domain, measure, choose.  Prints errors. */
 static int virt_decide(virt_ctx *v, const char *conn_uri, const char *name,
-                       const char *dest_uri, const fleet_opts *fo,
-                       const wl_opts *w, bool have_bw)
+                       const char *dest_uri, const cli_fleet_opts *fo,
+                       const cli_workload_opts *w, bool have_bw)
 {
     char msg[MP_POLICY_MSG_MAX];
     mp_fleet *fleet;
@@ -1276,27 +477,27 @@ static int virt_decide(virt_ctx *v, const char *conn_uri, const char *name,
     virSetErrorFunc(NULL, virt_silent);
     v->conn = virConnectOpen(conn_uri);
     if (!v->conn) {
-        return fail(v->cmd, "cannot connect to %s: %s",
+        return cli_fail(v->cmd, "cannot connect to %s: %s",
                     conn_uri ? conn_uri : "the default libvirt URI",
                     virt_err());
     }
     v->dom = virDomainLookupByName(v->conn, name);
     if (!v->dom) {
-        return fail(v->cmd, "domain '%s': %s", name, virt_err());
+        return cli_fail(v->cmd, "domain '%s': %s", name, virt_err());
     }
     if (virDomainIsActive(v->dom) != 1) {
-        return fail(v->cmd, "domain '%s' is not running here", name);
+        return cli_fail(v->cmd, "domain '%s' is not running here", name);
     }
     v->xml = virDomainGetXMLDesc(v->dom, 0);
     if (!v->xml) {
-        return fail(v->cmd, "domain '%s': %s", name, virt_err());
+        return cli_fail(v->cmd, "domain '%s': %s", name, virt_err());
     }
     err = mp_domain_parse_xml(v->xml, strlen(v->xml), &v->info, msg,
                               sizeof(msg));
     if (err) {
-        return fail(v->cmd, "domain '%s': %s", name, msg);
+        return cli_fail(v->cmd, "domain '%s': %s", name, msg);
     }
-    fleet = load_fleet(v->cmd, fo);
+    fleet = cli_load_fleet(v->cmd, fo);
     if (!fleet) {
         return 1;
     }
@@ -1314,7 +515,8 @@ static int virt_decide(virt_ctx *v, const char *conn_uri, const char *name,
     } else if (*v->host) {
         v->rtt_ms = measure_rtt_ms(v->host, v->port, &v->rtt_probes);
         if (v->rtt_ms < 0) {
-            return fail(v->cmd, "cannot reach %s port %s to measure the RTT",
+            return cli_fail(v->cmd, "cannot reach %s port %s to measure the "
+                            "RTT",
                         v->host, v->port);
         }
     }
@@ -1367,7 +569,7 @@ static int virt_decide(virt_ctx *v, const char *conn_uri, const char *name,
         }
         wl->dirty_pages_per_s = rate / wl->page_size;
     }
-    if (apply_workload(v->cmd, w, &v->in)) {
+    if (cli_apply_workload(v->cmd, w, &v->in)) {
         return EXIT_USAGE;
     }
     if (!have_bw) {
@@ -1375,7 +577,7 @@ static int virt_decide(virt_ctx *v, const char *conn_uri, const char *name,
     }
     err = mp_policy_choose(&v->policy, &v->in, &v->choice);
     if (err && err != -ENOENT) {
-        return fail(v->cmd, "cost model: %s", mp_strerror(err));
+        return cli_fail(v->cmd, "cost model: %s", mp_strerror(err));
     }
     return 0;
 }
@@ -1402,7 +604,7 @@ static void virt_print(const virt_ctx *v)
     }
     if (v->json) {
         printf("{\"domain\":");
-        json_str(v->info.name);
+        cli_json_str(v->info.name);
         printf(",\"rtt_ms\":%.3f,\"rtt_probes\":%d,\"bandwidth_bytes_per_s\":"
                "%.0f,\"dirty_mib_per_s\":%.1f,\"dirty_short_mib_per_s\":"
                "%.1f,\"dirty_pages_per_s\":%.0f,\"guest_ram_bytes\":%" PRIu64
@@ -1413,7 +615,7 @@ static void virt_print(const virt_ctx *v)
                s->workload.dirty_pages_per_s, s->workload.guest_ram_bytes,
                s->workload.touched_bytes, s->workload.write_hot_bytes,
                v->in.same_host, v->in.ram_shareable, v->in.phase_sched);
-        print_choice_json(&v->choice);
+        cli_print_choice_json(&v->choice);
         printf("}\n");
         return;
     }
@@ -1445,8 +647,8 @@ static void virt_print(const virt_ctx *v)
            v->in.phase_sched ? "" : cli_esc(v->side_why),
            v->in.phase_sched ? "" : ")");
     printf("policy:\n");
-    print_policy(&v->policy);
-    print_choice(&v->choice);
+    cli_print_policy(&v->policy);
+    cli_print_choice(&v->choice);
 }
 
 static void virt_free(virt_ctx *v)
@@ -1461,42 +663,19 @@ static void virt_free(virt_ctx *v)
     }
 }
 
-#define VIRT_OPTIONS \
-    WORKLOAD_OPTIONS, \
-    { "connect", required_argument, NULL, 'c' }, \
-    { "state-dir", required_argument, NULL, OPT_STATE_DIR }, \
-    { "help", no_argument, NULL, 'h' }
-
-#define VIRT_HELP \
-    "  -c, --connect URI          source libvirt (default: libvirt's " \
-    "default)\n" \
-    "      --state-dir DIR        the emulator wrapper's (default " \
-    STATE_DIR_DEFAULT "):\n" \
-    "                             its side monitor DIR/UUID.qmp is how " \
-    "migpolicy\n" \
-    "                             talks to QEMU (no custom-monitor taint)\n" \
-    WORKLOAD_HELP
-
-#define VIRT_HELP_NOTE \
-    "\nMeasured unless given: RTT (median of 5 timed TCP connects to " \
-    "DEST-URI's\n" \
-    "libvirt port), dirty rate (virDomainStartDirtyRateCalc, page " \
-    "sampling,\n" \
-    "1 s), touched memory (QEMU RSS).  Bandwidth: -b, else unlimited.\n" \
-    "Policy: the domain's <mp:policy> tags over the fleet files " \
-    "(docs/policy.md).\n"
-
 static int virt_parse(const char *cmd, int argc, char **argv,
-                      const struct option *opts, virt_ctx *v,
-                      const char **conn_uri, fleet_opts *fo, wl_opts *w,
+                      const cli_option_section *sec, size_t nsec, virt_ctx *v,
+                      const char **conn_uri, cli_fleet_opts *fo,
+                      cli_workload_opts *w,
                       bool *have_bw, void (*help)(void),
                       int (*extra)(int c, void *opaque), void *opaque)
 {
+    cli_getopt g;
     int c, err;
 
-    optind = 1;
-    while ((c = getopt_long(argc, argv, ":b:c:h", opts, NULL)) != -1) {
-        int r = link_option(cmd, c, &v->in, w);
+    cli_getopt_build(&g, sec, nsec);
+    while ((c = cli_getopt_next(&g, argc, argv)) != -1) {
+        int r = cli_link_workload_option(cmd, c, &v->in.sim, w);
         if (r < 0) {
             return EXIT_USAGE;
         }
@@ -1514,7 +693,7 @@ static int virt_parse(const char *cmd, int argc, char **argv,
         case OPT_FLEET:
         case OPT_POLICY_DIR:
         case OPT_NO_POLICY_DIR:
-            if ((err = fleet_option(cmd, c, fo))) {
+            if ((err = cli_fleet_option(cmd, c, fo))) {
                 return err;
             }
             break;
@@ -1531,32 +710,20 @@ static int virt_parse(const char *cmd, int argc, char **argv,
                 }
                 break;
             }
-            return usage(cmd, "unknown option or missing argument '%s'",
-                         argv[optind - 1]);
+            return cli_bad_option(cmd, c, argv);
         }
     }
     if (optind != argc - 2) {
-        return usage(cmd, "expected DOMAIN DEST-URI");
+        return cli_usage(cmd, "expected DOMAIN DEST-URI");
     }
     return 0;
 }
 
-static void advise_help(void)
+int cmd_advise(int argc, char **argv)
 {
-    printf("Usage: migpolicy advise [OPTIONS] DOMAIN DEST-URI\n"
-           "Measure a running libvirt domain's migration to DEST-URI, "
-           "predict\n"
-           "every strategy and print the policy's choice.  Changes "
-           "nothing.\n\nOptions:\n" VIRT_HELP
-           "  -h, --help                 show this help\n" VIRT_HELP_NOTE);
-}
-
-static int cmd_advise(int argc, char **argv)
-{
-    static const struct option opts[] = { VIRT_OPTIONS, { NULL, 0, NULL, 0 } };
     virt_ctx v;
-    fleet_opts fo = { .nfiles = 0 };
-    wl_opts w = { .spec = NULL };
+    cli_fleet_opts fo = { .nfiles = 0 };
+    cli_workload_opts w = { .spec = NULL };
     const char *conn_uri = NULL;
     bool have_bw = false;
     int rc;
@@ -1565,7 +732,8 @@ static int cmd_advise(int argc, char **argv)
     v.cmd = "advise";
     v.state_dir = STATE_DIR_DEFAULT;
     mp_sim_input_default(&v.in.sim);
-    rc = virt_parse("advise", argc, argv, opts, &v, &conn_uri, &fo, &w,
+    rc = virt_parse("advise", argc, argv, advise_sections,
+                    ARRAY_SIZE(advise_sections), &v, &conn_uri, &fo, &w,
                     &have_bw, advise_help, NULL, NULL);
     if (rc) {
         return rc < 0 ? 0 : rc;
@@ -1660,9 +828,6 @@ typedef struct migrate_opts {
     bool undefine_source;       /* --undefinesource */
 } migrate_opts;
 
-/* Resumptions of an interrupted post-copy, by default and at most. */
-#define RECOVER_TRIES_DEFAULT 5
-#define RECOVER_TRIES_MAX 20
 /* Wait before the first resumption, ms; doubled each time up to 8 s. */
 #define RECOVER_BACKOFF_MS 1000
 #define RECOVER_BACKOFF_MAX_MS 8000
@@ -1676,7 +841,7 @@ static int strategy_option(int c, void *opaque)
     if (c == OPT_STRATEGY) {
         mo->strategy = mp_strategy_from_name(optarg);
         if (mo->strategy < 0) {
-            return usage("migrate", "--strategy: unknown strategy '%s'",
+            return cli_usage("migrate", "--strategy: unknown strategy '%s'",
                          optarg);
         }
         return 0;
@@ -1703,7 +868,8 @@ static int strategy_option(int c, void *opaque)
                                      &mo->recover_tries);
         }
         if (err) {
-            return usage("migrate", "--recover-tries: '%s' is not an integer "
+            return cli_usage("migrate", "--recover-tries: '%s' is not an "
+                             "integer "
                          "from 0 to %d", optarg, RECOVER_TRIES_MAX);
         }
         return 0;
@@ -1713,40 +879,6 @@ static int strategy_option(int c, void *opaque)
         return 0;
     }
     return -1;
-}
-
-static void migrate_help(void)
-{
-    printf("Usage: migpolicy migrate [OPTIONS] DOMAIN DEST-URI\n"
-           "Choose as 'advise' does, then live-migrate DOMAIN peer-to-peer "
-           "to\n"
-           "DEST-URI with the chosen strategy (virDomainMigrateToURI3 flags "
-           "and\n"
-           "parameters, our fork's x-phase-sched through the emulator "
-           "wrapper's\n"
-           "side monitor), print progress and the completed job's figures.  "
-           "The\n"
-           "migrating XML carries a decision marker for the destination's "
-           "hook\n"
-           "(removed from the landed domain afterwards).\n"
-           "\nOptions:\n"
-           VIRT_HELP
-           "      --strategy NAME        use NAME if the policy allows it\n"
-           "      --persistent           define the domain on the destination "
-           "(as\n"
-           "                             virsh migrate --persistent)\n"
-           "      --undefinesource       undefine it here after the migration\n"
-           "      --dry-run              decide and print, do not migrate\n"
-           "      --recover-tries N      when post-copy is interrupted (the link\n"
-           "                             drops), resume it up to N times, waiting\n"
-           "                             1, 2, 4, 8 s between (default 5; 0: never)\n"
-           WARM_VIRT_HELP
-           "  -h, --help                 show this help\n" VIRT_HELP_NOTE
-           "-b also caps the migration (libvirt's bandwidth and "
-           "bandwidth.postcopy).\n"
-           "As virsh migrate: without --persistent the domain is transient "
-           "on the\n"
-           "destination, without --undefinesource it stays defined here.\n");
 }
 
 /*
@@ -2052,7 +1184,8 @@ static int recover_postcopy_tries(virt_ctx *v, mig_thread *m,
         printf("  post-copy interrupted: %s\n", m->err);
         has = dest_has_guest(v->dom, dest_uri, why, sizeof(why));
         if (has == 0) {
-            return fail("migrate", "the destination lost %s during post-copy "
+            return cli_fail("migrate", "the destination lost %s during "
+                            "post-copy "
                         "(%s): the guest cannot be recovered, its memory was "
                         "split between the hosts.  The source keeps its half "
                         "paused: destroy it there ('virsh destroy %s') and "
@@ -2079,14 +1212,14 @@ static int recover_postcopy_tries(virt_ctx *v, mig_thread *m,
                 return 0;
             }
             if (rc == -2) {
-                fail("migrate", "resuming post-copy of %s: %s.  Under TCG "
-                     "a vCPU waiting for a page that has not arrived holds "
-                     "QEMU's main lock, and libvirt's monitor pass-through "
-                     "is in band.  The guest waits on the destination; "
-                     "resume with 'virsh qemu-monitor-command' (migrate-"
-                     "recover there, migrate resume here) once its monitor "
-                     "answers, or destroy it on both hosts and start it "
-                     "again from its disk", v->info.name, m->err);
+                cli_fail("migrate", "resuming post-copy of %s: %s.  Under TCG "
+                         "a vCPU waiting for a page that has not arrived holds "
+                         "QEMU's main lock, and libvirt's monitor pass-through "
+                         "is in band.  The guest waits on the destination; "
+                         "resume with 'virsh qemu-monitor-command' (migrate-"
+                         "recover there, migrate resume here) once its monitor "
+                         "answers, or destroy it on both hosts and start it "
+                         "again from its disk", v->info.name, m->err);
                 fflush(stdout);
                 _exit(1);   /* a libvirt call is still blocked in a thread */
             }
@@ -2099,10 +1232,10 @@ static int recover_postcopy_tries(virt_ctx *v, mig_thread *m,
         m->params = m->resume_params;
         m->nparams = m->resume_nparams;
         if (run_job(v, m, ap, jw)) {
-            return fail("migrate", "cannot start a thread");
+            return cli_fail("migrate", "cannot start a thread");
         }
         if (m->stalled) {
-            fail("migrate", "resuming post-copy of %s made no progress in "
+            cli_fail("migrate", "resuming post-copy of %s made no progress in "
                  "%d s: the destination does not answer.  Its QEMU may be "
                  "unable to serve its monitor: under TCG a vCPU waiting for "
                  "a page that has not arrived holds QEMU's main lock, and "
@@ -2125,14 +1258,16 @@ static int recover_postcopy_tries(virt_ctx *v, mig_thread *m,
         }
     }
     if (postcopy_failed(v->dom)) {
-        return fail("migrate", "post-copy of %s could not be resumed%s: %s.  "
+        return cli_fail("migrate", "post-copy of %s could not be resumed%s: "
+                        "%s.  "
                     "Its vCPUs run on the destination and wait for the pages "
                     "still here: when the link is back, resume with 'virsh "
                     "migrate --live --p2p --postcopy --postcopy-resume %s %s'",
                     v->info.name, tries ? " in the attempts allowed" : "",
                     m->err, v->info.name, dest_uri);
     }
-    return fail("migrate", "resuming post-copy of %s failed: %s", v->info.name,
+    return cli_fail("migrate", "resuming post-copy of %s failed: "
+                    "%s", v->info.name,
                 m->err);
 }
 
@@ -2161,7 +1296,7 @@ static int recover_postcopy(virt_ctx *v, mig_thread *m,
  */
 #define PREDICTION_TOLERANCE 0.25
 
-static void report_prediction(const virt_ctx *v, const wl_opts *w,
+static void report_prediction(const virt_ctx *v, const cli_workload_opts *w,
                               bool have_bw, const mp_sim_result *pred,
                               unsigned long long meas_ms,
                               unsigned long long meas_bytes, const char *from)
@@ -2239,22 +1374,12 @@ static int dest_domain(virConnectPtr *dconn, const char *dest_uri,
     return -1;
 }
 
-static int cmd_migrate(int argc, char **argv)
+int cmd_migrate(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        VIRT_OPTIONS,
-        { "strategy", required_argument, NULL, OPT_STRATEGY },
-        { "dry-run", no_argument, NULL, OPT_DRY_RUN },
-        { "warm-apply", required_argument, NULL, OPT_WARM_APPLY },
-        { "recover-tries", required_argument, NULL, OPT_RECOVER_TRIES },
-        { "persistent", no_argument, NULL, OPT_PERSISTENT },
-        { "undefinesource", no_argument, NULL, OPT_UNDEFINE_SOURCE },
-        { NULL, 0, NULL, 0 },
-    };
     warm_virt *warm = NULL;
     virt_ctx v;
-    fleet_opts fo = { .nfiles = 0 };
-    wl_opts w = { .spec = NULL };
+    cli_fleet_opts fo = { .nfiles = 0 };
+    cli_workload_opts w = { .spec = NULL };
     const char *conn_uri = NULL, *dest_uri;
     bool have_bw = false;
     migrate_opts mo = { .strategy = -1,
@@ -2275,7 +1400,8 @@ static int cmd_migrate(int argc, char **argv)
     v.cmd = "migrate";
     v.state_dir = STATE_DIR_DEFAULT;
     mp_sim_input_default(&v.in.sim);
-    rc = virt_parse("migrate", argc, argv, opts, &v, &conn_uri, &fo, &w,
+    rc = virt_parse("migrate", argc, argv, migrate_sections,
+                    ARRAY_SIZE(migrate_sections), &v, &conn_uri, &fo, &w,
                     &have_bw, migrate_help, strategy_option, &mo);
     if (rc) {
         return rc < 0 ? 0 : rc;
@@ -2290,7 +1416,7 @@ static int cmd_migrate(int argc, char **argv)
     if (mo.strategy >= 0) {
         mp_verdict vd = v.choice.rows[mo.strategy].verdict;
         if (vd != MP_VERDICT_CHOSEN && vd != MP_VERDICT_ELIGIBLE) {
-            rc = fail("migrate", "--strategy %s: not allowed here: %s",
+            rc = cli_fail("migrate", "--strategy %s: not allowed here: %s",
                       mp_strategy_name((mp_strategy)mo.strategy),
                       v.choice.rows[mo.strategy].reason);
             goto out;
@@ -2299,12 +1425,12 @@ static int cmd_migrate(int argc, char **argv)
         printf("strategy: %s (--strategy)\n", mp_strategy_name(strat));
     }
     if (strat < 0) {
-        rc = fail("migrate", "no strategy satisfies the policy of '%s'",
+        rc = cli_fail("migrate", "no strategy satisfies the policy of '%s'",
                   v.info.name);
         goto out;
     }
     if (strat == MP_STRATEGY_ZERO_COPY) {
-        rc = fail("migrate", "zero-copy (same-host, shared RAM) is not "
+        rc = cli_fail("migrate", "zero-copy (same-host, shared RAM) is not "
                   "applied by migpolicy migrate yet");
         goto out;
     }
@@ -2321,7 +1447,7 @@ static int cmd_migrate(int argc, char **argv)
                                    &v.choice.rows[strat].sim,
                                    (int64_t)time(NULL) + MARKER_TTL_S,
                                    &dxml)) {
-        rc = fail("migrate", "cannot prepare the destination XML: %s",
+        rc = cli_fail("migrate", "cannot prepare the destination XML: %s",
                   mxml ? "bad XML" : virt_err());
         goto out;
     }
@@ -2331,7 +1457,7 @@ static int cmd_migrate(int argc, char **argv)
                                 VIR_MIGRATE_PARAM_DEST_XML, dxml) ||
         add_bandwidth(&m.first_params, &m.first_nparams, &maxp, &v, ap,
                       have_bw)) {
-        rc = fail("migrate", "%s", virt_err());
+        rc = cli_fail("migrate", "%s", virt_err());
         goto out;
     }
     m.params = m.first_params;
@@ -2342,7 +1468,8 @@ static int cmd_migrate(int argc, char **argv)
                 "downtime limit: %s\n", virt_err());
     }
     if (v.in.phase_sched && set_phase_sched(v.side, ap->phase_sched)) {
-        rc = fail("migrate", "cannot %s x-phase-sched on the source QEMU: %s",
+        rc = cli_fail("migrate", "cannot %s x-phase-sched on the source QEMU: "
+                      "%s",
                   ap->phase_sched ? "enable" : "disable", qmp_error(v.side));
         goto out;
     }
@@ -2359,7 +1486,7 @@ static int cmd_migrate(int argc, char **argv)
     fflush(stdout);
     warm = warm_virt_start(v.dom);  /* warm-up: hot list to the destination */
     if (run_job(&v, &m, ap, &jw)) {
-        rc = fail("migrate", "cannot start a thread");
+        rc = cli_fail("migrate", "cannot start a thread");
         goto out;
     }
     if (m.rc && postcopy_failed(v.dom)) {
@@ -2375,10 +1502,10 @@ static int cmd_migrate(int argc, char **argv)
             set_phase_sched(v.side, false);
         }
         if (jw.over_traffic == 1) {
-            rc = fail("migrate", "migration cancelled: %s; %s keeps "
+            rc = cli_fail("migrate", "migration cancelled: %s; %s keeps "
                       "running here", jw.traffic_why, v.info.name);
         } else {
-            rc = fail("migrate", "migration failed: %s", m.err);
+            rc = cli_fail("migrate", "migration failed: %s", m.err);
         }
         goto out;
     }
@@ -2439,34 +1566,33 @@ out:
     virt_free(&v);
     return rc;
 }
-#endif /* MP_HAVE_LIBVIRT */
+#else /* !MP_HAVE_LIBVIRT */
 
-int cmd_virt_dispatch(const char *cmd, int argc, char **argv)
+static int without_libvirt(const char *cmd)
 {
-    static const struct {
-        const char *name;
-        int (*fn)(int argc, char **argv);
-    } cmds[] = {
-        { "policy", cmd_policy },
-        { "choose", cmd_choose },
-        { "hook-qemu", cmd_hook_qemu },
-#ifdef MP_HAVE_LIBVIRT
-        { "advise", cmd_advise },
-        { "migrate", cmd_migrate },
-#endif
-    };
+    return cli_fail(cmd, "built without libvirt (install libvirt-dev: "
+                    "scripts/install-deps.sh, then rebuild)");
+}
 
-    for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
-        if (strcmp(cmd, cmds[i].name) == 0) {
-            return cmds[i].fn(argc, argv);
+/* --help works without libvirt too; everything else says what is missing. */
+static int help_only(int argc, char **argv, void (*help)(void))
+{
+    for (int i = 1; i < argc && strcmp(argv[i], "--"); i++) {
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            help();
+            return 0;
         }
     }
-#ifndef MP_HAVE_LIBVIRT
-    if (!strcmp(cmd, "advise") || !strcmp(cmd, "migrate")) {
-        fprintf(stderr, "migpolicy %s: built without libvirt (install "
-                "libvirt-dev: scripts/install-deps.sh, then rebuild)\n", cmd);
-        return 1;
-    }
-#endif
-    return -1;
+    return without_libvirt(argv[0]);
 }
+
+int cmd_advise(int argc, char **argv)
+{
+    return help_only(argc, argv, advise_help);
+}
+
+int cmd_migrate(int argc, char **argv)
+{
+    return help_only(argc, argv, migrate_help);
+}
+#endif /* MP_HAVE_LIBVIRT */

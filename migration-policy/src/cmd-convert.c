@@ -1,0 +1,205 @@
+/*
+ * cmd-convert.c - migpolicy convert: between binary and text traces;
+ * synthetic traces
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "migpolicy.h"
+
+#include "cli-clock.h"
+#include "cli-parse.h"
+#include "cli-print.h"
+#include "sched-record.h"
+#include "cli-trace.h"
+#include "cli-util.h"
+#include "commands.h"
+
+#define CMD "convert"
+
+static void convert_help(void)
+{
+    printf("Usage: migpolicy convert [OPTIONS] INPUT OUTPUT\n"
+           "       migpolicy convert [OPTIONS] --synthetic SPEC OUTPUT\n"
+           "Convert a trace between the binary and the text form (the input\n"
+           "form is detected), or write a synthetic trace.\n"
+           "\nOptions:\n"
+           "  -t, --to FORMAT          output form: binary (default) or text\n"
+           "  -s, --synthetic SPEC     generate instead of reading INPUT; SPEC "
+           "is\n"
+           "                           key=value,... with keys blocks, "
+           "intervals,\n"
+           "                           seed, write, read, p_hot, noise, phase,"
+           "\n"
+           "                           drift (see docs/trace-format.md)\n"
+           "  -d, --description TEXT   replace the source description\n"
+           "  -c, --chunk-intervals N  binary: intervals per chunk "
+           "(default: auto)\n"
+           "  -h, --help               show this help\n"
+           "\nText form: a 'format=migpolicy-text-1' line, key=value header "
+           "lines,\n"
+           "then one line per interval with one character per block:\n"
+           "'.' clean, 'r' read, 'w' write.\n");
+}
+
+int cmd_convert(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "to", required_argument, NULL, 't' },
+        { "synthetic", required_argument, NULL, 's' },
+        { "description", required_argument, NULL, 'd' },
+        { "chunk-intervals", required_argument, NULL, 'c' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    mp_trace_format to = MP_TRACE_BINARY;
+    const char *synth_spec = NULL, *desc = NULL, *in = NULL, *outp;
+    unsigned chunk = 0;
+    mp_trace_reader *r = NULL;
+    mp_trace_writer *w = NULL;
+    mp_synth *syn = NULL;
+    mp_synth_params sp;
+    mp_trace_info info;
+    uint64_t *sw = NULL, *sa = NULL, n = 0;
+    char msg[256];
+    int c, err, rc = 1;
+
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":t:s:d:c:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 't':
+            if (!strcmp(optarg, "binary")) {
+                to = MP_TRACE_BINARY;
+            } else if (!strcmp(optarg, "text")) {
+                to = MP_TRACE_TEXT;
+            } else {
+                return cli_usage(CMD, "--to: '%s' is not 'binary' "
+                                   "or 'text'", optarg);
+            }
+            break;
+        case 's':
+            synth_spec = optarg;
+            break;
+        case 'd':
+            desc = optarg;
+            break;
+        case 'c':
+            if (cli_positive_option(CMD, "--chunk-intervals", optarg,
+                               MP_TRACE_MAX_CHUNK_INTERVALS, &chunk)) {
+                return EXIT_USAGE;
+            }
+            break;
+        case 'h':
+            convert_help();
+            return 0;
+        default:
+            return cli_bad_option(CMD, c, argv);
+        }
+    }
+    if (argc - optind != (synth_spec ? 1 : 2)) {
+        return cli_usage(CMD, synth_spec ?
+                           "with --synthetic, expected OUTPUT only" :
+                           "expected INPUT and OUTPUT");
+    }
+    if (!synth_spec) {
+        in = argv[optind++];
+    }
+    outp = argv[optind];
+    if (desc && strlen(desc) > MP_TRACE_DESC_MAX) {
+        return cli_usage(CMD, "--description: longer than %u bytes",
+                           MP_TRACE_DESC_MAX);
+    }
+
+    if (synth_spec) {
+        mp_synth_params_default(&sp);
+        if (mp_synth_params_parse(&sp, synth_spec, msg, sizeof(msg))) {
+            return cli_usage(CMD, "--synthetic: %s", msg);
+        }
+        err = mp_synth_new(&syn, &sp);
+        if (err) {
+            cli_error(CMD, "--synthetic: %s", mp_strerror(err));
+            return 1;
+        }
+        mp_trace_info_init(&info, sp.nblocks);
+        snprintf(info.description, sizeof(info.description),
+                 "synthetic: %s", synth_spec);
+        sw = calloc((sp.nblocks + 63) / 64, 8);
+        sa = calloc((sp.nblocks + 63) / 64, 8);
+        if (!sw || !sa) {
+            cli_error(CMD, "%s", mp_strerror(-ENOMEM));
+            goto out;
+        }
+    } else {
+        r = cli_trace_open(CMD, in);
+        if (!r) {
+            goto out;
+        }
+        info = *mp_trace_reader_info(r);
+    }
+    if (desc) {
+        snprintf(info.description, sizeof(info.description), "%s", desc);
+    }
+    w = mp_trace_writer_new();
+    if (!w) {
+        cli_error(CMD, "%s", mp_strerror(-ENOMEM));
+        goto out;
+    }
+    err = mp_trace_create(w, outp, &info, to, chunk);
+    if (err) {
+        cli_error(CMD, "%s: %s", outp, mp_trace_writer_error(w));
+        goto out;
+    }
+    for (;;) {
+        const uint64_t *pw, *pa;
+        if (syn) {
+            if (n == sp.intervals) {
+                break;
+            }
+            mp_synth_next(syn, sw, sa);
+            pw = sw;
+            pa = sa;
+        } else {
+            int got = mp_trace_read(r, &pw, &pa);
+            if (got < 0) {
+                cli_trace_read_error(CMD, in, r, got);
+                goto out;
+            }
+            if (got == 0) {
+                break;
+            }
+        }
+        err = mp_trace_write(w, pw, pa);
+        if (err) {
+            cli_error(CMD, "%s: %s", outp, mp_trace_writer_error(w));
+            goto out;
+        }
+        n++;
+    }
+    err = mp_trace_finish(w);
+    if (err) {
+        cli_error(CMD, "%s: %s", outp, mp_trace_writer_error(w));
+        goto out;
+    }
+    printf("%s: %" PRIu64 " intervals of %" PRIu64 " blocks written (%s)\n",
+           outp, n, info.nblocks, to == MP_TRACE_BINARY ? "binary" : "text");
+    rc = 0;
+out:
+    mp_trace_writer_free(w);
+    mp_trace_reader_free(r);
+    mp_synth_free(syn);
+    free(sw);
+    free(sa);
+    return rc;
+}

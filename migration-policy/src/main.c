@@ -1,0 +1,101 @@
+/*
+ * main.c - migpolicy, the command-line front end of libmigpolicy: one
+ * table of commands
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * Each command parses its arguments, calls the library and prints; it
+ * lives in its own cmd-*.c file.  A new command is one entry here plus
+ * its file (and its golden help in tests/cli/cases/help.cmd).  Exit
+ * status: 0 success, 1 failure, 2 bad usage.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "migpolicy.h"
+
+#include "cli-util.h"
+#include "commands.h"
+
+static const cli_command commands[] = {
+    { "list", "the strategies and workloads the library knows (--json: for\n"
+      "the harness)", cmd_list },
+    { "info", "print a trace's header and summary", cmd_info },
+    { "convert", "convert between binary and text traces; synthesize one",
+      cmd_convert },
+    { "replay", "score predictors on a trace against window sizes",
+      cmd_replay },
+    { "record", "record a trace from a running guest of the project's QEMU"
+      "\nfork over QMP, without migrating it", cmd_record },
+    { "simulate", "predict a migration's time, downtime, bytes and faults "
+      "per\nstrategy (cost model); --validate against harness results",
+      cmd_simulate },
+    { "policy", "show a domain's effective migration policy (tags + fleet "
+      "files)", cmd_policy },
+    { "choose", "predict every strategy for a workload and pick one by "
+      "policy", cmd_choose },
+    { "hook-qemu", "libvirt qemu hook (installed by libvirt-hooks/"
+      "install.sh)", cmd_hook_qemu },
+    { "advise", "measure a libvirt domain's migration and print the choice"
+      "\n(only in a build with libvirt-dev)", cmd_advise },
+    { "migrate", "migrate a libvirt domain with the chosen strategy"
+      "\n(only in a build with libvirt-dev)", cmd_migrate },
+    { "emulator", "run QEMU with the migration policy (libvirt's "
+      "<emulator>,\nthrough the wrapper libvirt-hooks/install.sh writes)",
+      cmd_emulator },
+    { "sched-stats", "the phase scheduler's figures of a domain's last"
+      "\nmigration from this host (kept by the wrapper)", cmd_sched_stats },
+    { "warm", "fill the destination's page cache with the files a "
+      "workload\nreads (record, apply, check, info)", cmd_warm },
+};
+
+/* Width of the name column in the main help. */
+#define NAME_COLUMN 12
+
+static void main_help(void)
+{
+    printf("Usage: migpolicy COMMAND [OPTIONS] [ARGS]\n"
+           "Access traces and phase predictors for live migration.\n"
+           "\nCommands:\n");
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        const char *s = commands[i].summary;
+        printf("  %-*s ", NAME_COLUMN - 1, commands[i].name);
+        for (; *s; s++) {
+            putchar(*s);
+            if (*s == '\n') {
+                printf("%*s", NAME_COLUMN + 2, "");
+            }
+        }
+        putchar('\n');
+    }
+    printf("\n'migpolicy COMMAND --help' describes a command.\n"
+           "Exit status: 0 success, 1 failure, 2 bad usage.\n");
+}
+
+int main(int argc, char **argv)
+{
+    const char *cmd;
+
+    if (argc < 2) {
+        main_help();
+        return EXIT_USAGE;
+    }
+    cmd = argv[1];
+    if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
+        main_help();
+        return 0;
+    }
+    if (!strcmp(cmd, "--version")) {
+        printf("migpolicy %s (trace format version %d)\n", MP_VERSION_STRING,
+               MP_TRACE_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        if (!strcmp(cmd, commands[i].name)) {
+            return commands[i].run(argc - 1, argv + 1);
+        }
+    }
+    fprintf(stderr, "migpolicy: unknown command '%s'\nTry 'migpolicy "
+            "--help'.\n", cmd);
+    return EXIT_USAGE;
+}

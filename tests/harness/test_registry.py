@@ -1,0 +1,107 @@
+"""The harness against the library's registries (`migpolicy list --json`):
+fails where a strategy or a workload is written down differently in
+scripts/migbench or scripts/policy-regret than in
+migration-policy/lib/mp-registry.c.  Exit 77 (skipped) without the binary.
+
+  tests/harness/test_registry.py [--migpolicy PATH]
+"""
+import importlib.machinery
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import unittest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+
+from migbench import strategies, workloads  # noqa: E402
+
+MIGPOLICY = os.path.join(ROOT, "build", "meson", "migration-policy", "migpolicy")
+REGISTRY = None
+
+
+def load_policy_regret():
+    path = os.path.join(ROOT, "scripts", "policy-regret")
+    loader = importlib.machinery.SourceFileLoader("policy_regret", path)
+    spec = importlib.util.spec_from_loader("policy_regret", loader)
+    mod = importlib.util.module_from_spec(spec)
+    loader.exec_module(mod)
+    return mod
+
+
+class StrategyRegistryTest(unittest.TestCase):
+    def setUp(self):
+        strategies.load_extensions()
+        self.lib = {s["name"]: s for s in REGISTRY["strategies"]}
+
+    def test_every_library_strategy_runs_in_the_harness(self):
+        for name in self.lib:
+            self.assertIn(name, strategies.STRATEGIES,
+                          "%s: in the library, not in scripts/migbench" % name)
+
+    def test_every_harness_strategy_is_a_library_one(self):
+        for name, s in strategies.STRATEGIES.items():
+            self.assertIn(s.registry_name, self.lib,
+                          "%s: model %r is not in migpolicy list" %
+                          (name, s.registry_name))
+
+    def test_properties_agree(self):
+        for name, s in strategies.STRATEGIES.items():
+            e = self.lib[s.registry_name]
+            self.assertEqual(s.postcopy, e["postcopy"], name + ": postcopy")
+            self.assertEqual(bool(s.src_caps.get("x-phase-sched")),
+                             e["needs_fork"], name + ": needs_fork")
+            self.assertEqual(s.shared_ram is not None, e["same_host"],
+                             name + ": same_host")
+
+    def test_policy_regret_candidates(self):
+        stock, fork = load_policy_regret().candidates(REGISTRY)
+        self.assertEqual(stock, ["precopy", "precopy-autoconverge", "postcopy",
+                                 "postcopy-after-precopy"])
+        self.assertEqual(fork, stock + ["predictive"])
+        for n in fork:
+            self.assertIn(n, strategies.STRATEGIES)
+
+
+class WorkloadRegistryTest(unittest.TestCase):
+    def test_aliases_agree(self):
+        harness = {k: v for k, v in workloads.ALIASES.items() if k != v}
+        self.assertEqual(harness, REGISTRY["workload_aliases"])
+
+    def test_kinds_agree(self):
+        names = [w["name"] for w in REGISTRY["workloads"]]
+        self.assertEqual(sorted(workloads.VERIFY_TIMEOUT_S), sorted(names))
+
+    def test_every_kind_has_its_guest_program(self):
+        for w in REGISTRY["workloads"]:
+            if w["params"]:
+                self.assertTrue(os.path.exists(os.path.join(
+                    ROOT, "tests", "guest", w["name"] + ".c")), w["name"])
+
+    def test_params_are_what_resolve_parses(self):
+        for w in REGISTRY["workloads"]:
+            if not w["params"]:
+                continue
+            spec = w["name"] + ":" + ",".join("%s=1" % p for p in w["params"])
+            _, _, name, params = workloads.resolve(spec)
+            self.assertEqual((name, sorted(params)), (w["name"], sorted(w["params"])))
+
+
+def main():
+    global REGISTRY
+    args = sys.argv[1:]
+    path = MIGPOLICY
+    if args[:1] == ["--migpolicy"]:
+        path, args = args[1], args[2:]
+    if not os.access(path, os.X_OK):
+        print("SKIP: no %s (build it: ninja -C build/meson)" % path)
+        sys.exit(77)
+    REGISTRY = json.loads(subprocess.run([path, "list", "--json"], check=True,
+                                         capture_output=True, text=True).stdout)
+    unittest.main(argv=[sys.argv[0]] + args)
+
+
+if __name__ == "__main__":
+    main()
