@@ -28,6 +28,7 @@
 #include "cmd-record.h"
 #include "cmd-virt.h"
 #include "cmd-warm.h"
+#include "cmd-replica.h"
 #include "sched-record.h"
 
 #define EXIT_USAGE 2
@@ -1954,6 +1955,9 @@ int main(int argc, char **argv)
     }
     if (!strcmp(cmd, "warm")) {
         return cmd_warm(argc - 1, argv + 1);
+    }
+    if (!strcmp(cmd, "replica")) {
+        return cmd_replica(argc - 1, argv + 1);
     }
     if (!strcmp(cmd, "emulator")) {
         return cmd_emulator(argc - 1, argv + 1);
