@@ -254,6 +254,32 @@ int mp_replica_source_verify(struct mp_replica_source *s, uint64_t *bad,
 void mp_replica_source_forget(struct mp_replica_source *s, const uint64_t *idx,
                               size_t n);
 
+/**
+ * mp_replica_source_save_history() - keep the change history for the next run
+ * @s: refresher
+ * @path: history file (replaced atomically)
+ *
+ * The refresher's per-chunk history (the source's checksums at its last
+ * pass and which of the last 32 passes changed each chunk) lives in the
+ * refresher process; a refresher run that ends (the background refresh)
+ * saves it so that the next run (the live and final passes of the
+ * migration) knows the write-hot chunks at once.
+ *
+ * Returns: 0 or -errno.
+ */
+int mp_replica_source_save_history(const struct mp_replica_source *s,
+                                   const char *path);
+
+/**
+ * mp_replica_source_load_history() - load a history saved for this guest
+ * @s: refresher, before its first pass
+ * @path: history file
+ *
+ * Returns: 0; -ENOENT (no file); -EXDEV (another guest's or another
+ * chunking: ignored by the caller, the history starts empty); -EBADMSG.
+ */
+int mp_replica_source_load_history(struct mp_replica_source *s, const char *path);
+
 /** mp_replica_source_close() - unmap, free (NULL is fine; fd stays open) */
 void mp_replica_source_close(struct mp_replica_source *s);
 

@@ -114,6 +114,20 @@ struct mp_replica_source {
     bool have_last;
     uint8_t *buf;
     uint64_t epoch;
+    struct mp_replica_id id;
+};
+
+#define HIST_MAGIC "MPRHIST1"
+
+/* History file header; followed by n x uint64_t last, n x uint32_t hist. */
+struct hist_hdr {
+    char magic[8];
+    char name[MP_REPLICA_NAME_MAX];
+    char uuid[MP_REPLICA_UUID_MAX];
+    uint64_t ram_bytes;
+    uint32_t chunk_bytes;
+    uint32_t have_last;
+    uint64_t body_hash;
 };
 
 /* ---- hash ----------------------------------------------------------- */
@@ -775,6 +789,7 @@ int mp_replica_source_open(const char *ram_path, const struct mp_replica_id *id,
         return -ENOMEM;
     }
     s->fd = fd;
+    s->id = *id;
     s->chunk = id->chunk_bytes;
     s->n = id->ram_bytes / id->chunk_bytes;
     rfd = open(ram_path, O_RDONLY | O_CLOEXEC);
@@ -839,6 +854,100 @@ void mp_replica_source_forget(struct mp_replica_source *s, const uint64_t *idx,
                                                s->chunk);
         }
     }
+}
+
+int mp_replica_source_save_history(const struct mp_replica_source *s,
+                                   const char *path)
+{
+    struct hist_hdr h;
+    size_t ll = s->n * sizeof(uint64_t), hl = s->n * sizeof(uint32_t);
+    char *tmp = malloc(strlen(path) + 5);
+    int fd, rc;
+
+    if (!tmp) {
+        return -ENOMEM;
+    }
+    memset(&h, 0, sizeof(h));
+    memcpy(h.magic, HIST_MAGIC, 8);
+    memcpy(h.name, s->id.name, sizeof(h.name));
+    memcpy(h.uuid, s->id.uuid, sizeof(h.uuid));
+    h.ram_bytes = s->id.ram_bytes;
+    h.chunk_bytes = s->id.chunk_bytes;
+    h.have_last = s->have_last;
+    h.body_hash = mp_replica_hash(s->last, ll) ^ rotl64(mp_replica_hash(s->hist, hl & ~(size_t)7), 1);
+    sprintf(tmp, "%s.tmp", path);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        rc = -errno;
+        free(tmp);
+        return rc;
+    }
+    rc = pwrite_all(fd, &h, sizeof(h), 0);
+    if (!rc) {
+        rc = pwrite_all(fd, s->last, ll, sizeof(h));
+    }
+    if (!rc) {
+        rc = pwrite_all(fd, s->hist, hl, (off_t)(sizeof(h) + ll));
+    }
+    if (close(fd) < 0 && !rc) {
+        rc = -errno;
+    }
+    if (!rc && rename(tmp, path) < 0) {
+        rc = -errno;
+    }
+    if (rc) {
+        unlink(tmp);
+    }
+    free(tmp);
+    return rc;
+}
+
+int mp_replica_source_load_history(struct mp_replica_source *s, const char *path)
+{
+    struct hist_hdr h;
+    size_t ll = s->n * sizeof(uint64_t), hl = s->n * sizeof(uint32_t);
+    uint64_t *last = malloc(ll);
+    uint32_t *hist = malloc(hl);
+    int fd = open(path, O_RDONLY | O_CLOEXEC), rc;
+
+    if (fd < 0 || !last || !hist) {
+        rc = fd < 0 ? -errno : -ENOMEM;
+        goto out;
+    }
+    rc = pread_all(fd, &h, sizeof(h), 0);
+    if (!rc && (memcmp(h.magic, HIST_MAGIC, 8))) {
+        rc = -EBADMSG;
+    }
+    if (!rc && (memcmp(h.name, s->id.name, sizeof(h.name)) ||
+                memcmp(h.uuid, s->id.uuid, sizeof(h.uuid)) ||
+                h.ram_bytes != s->id.ram_bytes || h.chunk_bytes != s->id.chunk_bytes)) {
+        rc = -EXDEV;
+    }
+    if (!rc) {
+        rc = pread_all(fd, last, ll, sizeof(h));
+    }
+    if (!rc) {
+        rc = pread_all(fd, hist, hl, (off_t)(sizeof(h) + ll));
+    }
+    if (rc == -EIO) {
+        rc = -EBADMSG;
+    }
+    if (!rc && h.body_hash != (mp_replica_hash(last, ll) ^
+                               rotl64(mp_replica_hash(hist, hl & ~(size_t)7), 1))) {
+        rc = -EBADMSG;
+    }
+    if (!rc) {
+        memcpy(s->last, last, ll);
+        memcpy(s->hist, hist, hl);
+        s->have_last = h.have_last != 0;
+    }
+out:
+    if (fd >= 0) {
+        close(fd);
+    }
+    free(last);
+    free(hist);
+    return rc;
 }
 
 static void pace(int64_t t0, uint64_t bytes, uint64_t rate)

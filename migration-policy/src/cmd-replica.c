@@ -109,12 +109,14 @@ static void help(void)
 "          serve refreshers on a UNIX socket (standby host) until SIGTERM\n"
 "  refresh --source-ram FILE --socket SOCK --name N --uuid U [--chunk SIZE]\n"
 "          [--bandwidth RATE] [--interval-ms MS] [--passes N] [--seconds S]\n"
-"          [--until-dirty SIZE] [--hot-window W --hot-min K] [--final] [--json]\n"
+"          [--until-dirty SIZE] [--hot-window W --hot-min K] [--history FILE]\n"
+"          [--final] [--json]\n"
 "          refresh passes from the source's share=on RAM file; every chunk\n"
 "          whose checksum differs from the replica's is sent, except chunks\n"
 "          that changed in >= K of the last W passes (write-hot: left for\n"
-"          the final delta; default W=4 K=2, K=0 sends all).  --until-dirty:\n"
-"          stop after a pass that found at most SIZE dirty.  --final: the\n"
+"          the final delta; default W=4 K=2, K=0 sends all).  --history:\n"
+"          keep the change history across runs.  --until-dirty: stop after\n"
+"          a pass that left at most SIZE dirty besides write-hot.  --final: the\n"
 "          source is stopped: send everything, then the receiver re-reads\n"
 "          its whole replica and compares each chunk with the source's\n"
 "          (chunks that differ are resent once; exit 1 if still different)\n"
@@ -131,7 +133,7 @@ static void help(void)
 }
 
 struct args {
-    const char *replica, *sock, *source_ram, *name, *uuid;
+    const char *replica, *sock, *source_ram, *name, *uuid, *history;
     uint64_t ram_size, chunk, until_dirty, touched;
     double bandwidth, dirty_rate, max_age_s, seconds;
     unsigned interval_ms, passes, hot_window, hot_min;
@@ -143,7 +145,7 @@ struct args {
 enum {
     O_REPLICA = 256, O_SOCKET, O_SOURCE, O_NAME, O_UUID, O_RAM, O_CHUNK,
     O_BW, O_INTERVAL, O_PASSES, O_SECONDS, O_UNTIL, O_HOTW, O_HOTK, O_FINAL,
-    O_JSON, O_ONCE, O_MAXAGE, O_TOUCHED, O_DIRTY, O_CAND,
+    O_JSON, O_ONCE, O_MAXAGE, O_TOUCHED, O_DIRTY, O_CAND, O_HISTORY,
 };
 
 static int parse_args(const char *cmd, int argc, char **argv, struct args *a)
@@ -170,6 +172,7 @@ static int parse_args(const char *cmd, int argc, char **argv, struct args *a)
         { "touched", required_argument, NULL, O_TOUCHED },
         { "dirty-rate", required_argument, NULL, O_DIRTY },
         { "candidate", required_argument, NULL, O_CAND },
+        { "history", required_argument, NULL, O_HISTORY },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -255,6 +258,7 @@ static int parse_args(const char *cmd, int argc, char **argv, struct args *a)
             }
             break;
         }
+        case O_HISTORY: a->history = optarg; break;
         case O_FINAL: a->final = true; break;
         case O_JSON: a->json = true; break;
         case O_ONCE: a->once = true; break;
@@ -486,6 +490,13 @@ static int cmd_refresh(int argc, char **argv)
         fail("refresh", "%s: %s", a.sock, strerror(-rc));
         goto out;
     }
+    if (a.history) {
+        rc = mp_replica_source_load_history(s, a.history);
+        if (rc && rc != -ENOENT) {
+            fail("refresh", "%s: %s: starting without history", a.history,
+                 rc == -EXDEV ? "another guest's history" : strerror(-rc));
+        }
+    }
     memset(&o, 0, sizeof(o));
     o.bandwidth_bytes_per_s = (uint64_t)a.bandwidth;
     o.hot_window = a.hot_window;
@@ -518,7 +529,8 @@ static int cmd_refresh(int argc, char **argv)
             }
             break;
         }
-        if (a.have_until && p.chunks_dirty * a.chunk <= a.until_dirty) {
+        if (a.have_until &&
+            (p.chunks_dirty - p.chunks_deferred) * a.chunk <= a.until_dirty) {
             break;
         }
         if ((a.passes && n >= a.passes) || stop_requested ||
@@ -555,6 +567,9 @@ static int cmd_refresh(int argc, char **argv)
              "%" PRIu64 " chunks: do not use it", nbad);
     }
 out:
+    if (s && a.history && (rc = mp_replica_source_save_history(s, a.history))) {
+        fail("refresh", "%s: %s", a.history, strerror(-rc));
+    }
     mp_replica_source_close(s);
     if (fd >= 0) {
         close(fd);

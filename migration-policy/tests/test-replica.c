@@ -207,6 +207,47 @@ static void test_corruption(void)
     CHECK(end_receiver(fd) == 0);
 }
 
+/* The write-hot history survives the refresher process (saved, loaded). */
+static void test_history(void)
+{
+    struct mp_replica_id id = guest_id("g1"), other = guest_id("g2");
+    struct mp_replica_source *s;
+    struct mp_replica_refresh_opts o = { 0, 4, 2, false };
+    struct mp_replica_pass p;
+    char hist[300];
+    int fd;
+
+    snprintf(hist, sizeof(hist), "%s/history", dir);
+    fd = start_receiver();
+    CHECK(mp_replica_source_open(src_path, &id, fd, &s) == 0);
+    CHECK(mp_replica_source_load_history(s, hist) == -ENOENT);
+    CHECK(mp_replica_source_pass(s, &o, &p) == 0);
+    for (unsigned k = 0; k < 2; k++) {
+        fill(7, (uint8_t)(0x10 + k));
+        CHECK(mp_replica_source_pass(s, &o, &p) == 0);
+    }
+    CHECK(p.chunks_deferred == 1);
+    CHECK(mp_replica_source_save_history(s, hist) == 0);
+    mp_replica_source_close(s);
+    CHECK(end_receiver(fd) == 0);
+
+    fd = start_receiver();
+    CHECK(mp_replica_source_open(src_path, &other, fd, &s) == -EXDEV);
+    CHECK(end_receiver(fd) == 3);
+    fd = start_receiver();
+    CHECK(mp_replica_source_open(src_path, &id, fd, &s) == 0);
+    CHECK(mp_replica_source_load_history(s, hist) == 0);
+    fill(7, 0x20);
+    CHECK(mp_replica_source_pass(s, &o, &p) == 0);
+    CHECK(p.chunks_deferred == 1 && p.chunks_sent == 0);   /* known hot at once */
+    o.final = true;
+    CHECK(mp_replica_source_pass(s, &o, &p) == 0);
+    CHECK(p.chunks_sent == 1);
+    mp_replica_source_close(s);
+    CHECK(end_receiver(fd) == 0);
+    unlink(hist);
+}
+
 static void test_refusals(void)
 {
     struct mp_replica_id other = guest_id("g2");
@@ -332,6 +373,7 @@ int main(void)
     test_create();
     test_refresh();
     test_corruption();
+    test_history();
     test_refusals();
     test_rank();
 
