@@ -230,18 +230,40 @@ int mp_replica_source_pass(struct mp_replica_source *s,
                            const struct mp_replica_refresh_opts *opts,
                            struct mp_replica_pass *out);
 
+/* mp_replica_source_verify() flag: the receiver re-reads its data file */
+#define MP_REPLICA_VERIFY_REREAD 1u
+
 /**
- * mp_replica_source_verify() - compare the replica's data with the source
+ * mp_replica_source_verify() - compare the replica with the source
  * @s: refresher (after a pass; the source should be stopped)
+ * @flags: 0: the receiver compares the source's checksums with its own
+ *         (no I/O: every chunk it wrote was checked on arrival, and
+ *         mp_replica_source_check() checked the data before the stop);
+ *         MP_REPLICA_VERIFY_REREAD: it re-reads and hashes every chunk
  * @bad: filled with the first @max_bad differing chunks (may be NULL)
  * @max_bad: room in @bad
- * @nbad: chunks whose replica data hashes differently from the source's
- *        current data (the receiver re-reads its whole data file)
+ * @nbad: chunks that differ from the source's current data
+ *
+ * The source's checksums of a final pass are reused (the source is
+ * stopped); otherwise the source is hashed again.
  *
  * Returns: 0 (the count is in @nbad) or -errno.
  */
-int mp_replica_source_verify(struct mp_replica_source *s, uint64_t *bad,
-                             size_t max_bad, uint64_t *nbad);
+int mp_replica_source_verify(struct mp_replica_source *s, unsigned flags,
+                             uint64_t *bad, size_t max_bad, uint64_t *nbad);
+
+/**
+ * mp_replica_source_check() - the receiver checks its data at rest
+ * @s: refresher
+ * @nbad: chunks whose data fails the receiver's own checksum (corrupted
+ *        at the standby); they are forgotten (the next pass resends them)
+ *
+ * Run while the guest still runs, before the stop, so that the final
+ * verification need not re-read the whole replica during the downtime.
+ *
+ * Returns: 0; -EBADMSG if more than 1024 chunks failed (re-seed); -errno.
+ */
+int mp_replica_source_check(struct mp_replica_source *s, uint64_t *nbad);
 
 /**
  * mp_replica_source_forget() - treat chunks as unknown at the replica

@@ -86,6 +86,8 @@ struct wire_id {
 };
 
 #define W_FINAL 1u
+#define W_REREAD 2u      /* VERIFY: re-read the data, hash it */
+#define W_LOCAL 4u       /* VERIFY: no payload, data against own checksums */
 /* Bad chunk indices returned by VERIFY: 1024 x 8 bytes, enough to repair
  * or to report; the count is always exact. */
 #define VERIFY_MAX_BAD 1024u
@@ -112,6 +114,7 @@ struct mp_replica_source {
     uint64_t *cur;         /* source checksums of this pass */
     uint64_t *todo;        /* chunks to send this pass */
     bool have_last;
+    bool cur_valid;        /* cur[] = the stopped source (final pass) */
     uint8_t *buf;
     uint64_t epoch;
     struct mp_replica_id id;
@@ -702,6 +705,20 @@ int mp_replica_serve(struct mp_replica *r, int fd)
             break;
         case W_VERIFY: {
             uint64_t bad[VERIFY_MAX_BAD], nbad = 0;
+            if (m.flags & W_LOCAL) {
+                if (m.len) {
+                    rc = serve_error(fd, -EPROTO);
+                    goto out;
+                }
+                rc = replica_rehash(r, NULL, bad, VERIFY_MAX_BAD, &nbad);
+                if (rc) {
+                    serve_error(fd, rc);
+                    goto out;
+                }
+                rc = send_msg(fd, W_VERIFY_OK, 0, nbad, 0, bad,
+                              (nbad < VERIFY_MAX_BAD ? nbad : VERIFY_MAX_BAD) * 8);
+                break;
+            }
             if (m.len != sums_len) {
                 rc = serve_error(fd, -EPROTO);
                 goto out;
@@ -716,10 +733,21 @@ int mp_replica_serve(struct mp_replica *r, int fd)
             if (rc) {
                 goto out;
             }
-            rc = replica_rehash(r, tmp, bad, VERIFY_MAX_BAD, &nbad);
-            if (rc) {
-                serve_error(fd, rc);
-                goto out;
+            if (m.flags & W_REREAD) {
+                rc = replica_rehash(r, tmp, bad, VERIFY_MAX_BAD, &nbad);
+                if (rc) {
+                    serve_error(fd, rc);
+                    goto out;
+                }
+            } else {
+                for (uint64_t i = 0; i < r->info.nchunks; i++) {
+                    if (tmp[i] != r->sums[i]) {
+                        if (nbad < VERIFY_MAX_BAD) {
+                            bad[nbad] = i;
+                        }
+                        nbad++;
+                    }
+                }
             }
             rc = send_msg(fd, W_VERIFY_OK, 0, nbad, 0, bad,
                           (nbad < VERIFY_MAX_BAD ? nbad : VERIFY_MAX_BAD) * 8);
@@ -981,6 +1009,8 @@ int mp_replica_source_pass(struct mp_replica_source *s,
         uint64_t h = mp_replica_hash(s->ram + i * s->chunk, s->chunk);
         bool changed = s->have_last && h != s->last[i];
 
+        s->cur[i] = h;
+
         s->hist[i] = (s->hist[i] << 1) | (changed ? 1u : 0u);
         s->last[i] = h;
         if (h == s->rsum[i]) {
@@ -995,6 +1025,8 @@ int mp_replica_source_pass(struct mp_replica_source *s,
         s->todo[ntodo++] = i;
     }
     s->have_last = true;
+    /* a final pass hashed the stopped source: verify may reuse it */
+    s->cur_valid = opts->final;
     t1 = now_ns(CLOCK_MONOTONIC);
     out->hash_ns = (uint64_t)(t1 - t0);
 
@@ -1039,20 +1071,13 @@ int mp_replica_source_pass(struct mp_replica_source *s,
     return rc;
 }
 
-int mp_replica_source_verify(struct mp_replica_source *s, uint64_t *bad,
-                             size_t max_bad, uint64_t *nbad)
+static int verify_reply(struct mp_replica_source *s, uint64_t *bad,
+                        size_t max_bad, uint64_t *nbad)
 {
     struct wire_msg m;
     uint64_t got[VERIFY_MAX_BAD];
-    int rc;
+    int rc = expect(s->fd, W_VERIFY_OK, &m);
 
-    for (uint64_t i = 0; i < s->n; i++) {
-        s->cur[i] = mp_replica_hash(s->ram + i * s->chunk, s->chunk);
-    }
-    rc = send_msg(s->fd, W_VERIFY, 0, 0, 0, s->cur, s->n * sizeof(uint64_t));
-    if (!rc) {
-        rc = expect(s->fd, W_VERIFY_OK, &m);
-    }
     if (!rc && (m.len % 8 || m.len > sizeof(got))) {
         rc = -EPROTO;
     }
@@ -1067,6 +1092,38 @@ int mp_replica_source_verify(struct mp_replica_source *s, uint64_t *bad,
     }
     *nbad = m.a;
     return 0;
+}
+
+int mp_replica_source_verify(struct mp_replica_source *s, unsigned flags,
+                             uint64_t *bad, size_t max_bad, uint64_t *nbad)
+{
+    int rc;
+
+    if (!s->cur_valid) {
+        for (uint64_t i = 0; i < s->n; i++) {
+            s->cur[i] = mp_replica_hash(s->ram + i * s->chunk, s->chunk);
+        }
+    }
+    rc = send_msg(s->fd, W_VERIFY, (flags & MP_REPLICA_VERIFY_REREAD) ? W_REREAD : 0,
+                  0, 0, s->cur, s->n * sizeof(uint64_t));
+    return rc ? rc : verify_reply(s, bad, max_bad, nbad);
+}
+
+int mp_replica_source_check(struct mp_replica_source *s, uint64_t *nbad)
+{
+    uint64_t bad[VERIFY_MAX_BAD];
+    int rc = send_msg(s->fd, W_VERIFY, W_LOCAL, 0, 0, NULL, 0);
+
+    if (!rc) {
+        rc = verify_reply(s, bad, VERIFY_MAX_BAD, nbad);
+    }
+    if (!rc && *nbad > VERIFY_MAX_BAD) {
+        return -EBADMSG;        /* too damaged to list: refuse, re-seed */
+    }
+    if (!rc) {
+        mp_replica_source_forget(s, bad, (size_t)*nbad);
+    }
+    return rc;
 }
 
 /* ---- destination choice ---------------------------------------------- */

@@ -110,7 +110,7 @@ static void help(void)
 "  refresh --source-ram FILE --socket SOCK --name N --uuid U [--chunk SIZE]\n"
 "          [--bandwidth RATE] [--interval-ms MS] [--passes N] [--seconds S]\n"
 "          [--until-dirty SIZE] [--hot-window W --hot-min K] [--history FILE]\n"
-"          [--final] [--json]\n"
+"          [--check-replica] [--final [--no-reread]] [--json]\n"
 "          refresh passes from the source's share=on RAM file; every chunk\n"
 "          whose checksum differs from the replica's is sent, except chunks\n"
 "          that changed in >= K of the last W passes (write-hot: left for\n"
@@ -119,7 +119,11 @@ static void help(void)
 "          a pass that left at most SIZE dirty besides write-hot.  --final: the\n"
 "          source is stopped: send everything, then the receiver re-reads\n"
 "          its whole replica and compares each chunk with the source's\n"
-"          (chunks that differ are resent once; exit 1 if still different)\n"
+"          (chunks that differ are resent once; exit 1 if still different).\n"
+"          --check-replica: first the receiver re-reads its replica against\n"
+"          its own checksums (corruption at rest; bad chunks get resent);\n"
+"          --no-reread: the final comparison uses the receiver's checksums\n"
+"          (for a final after a --check-replica run: shorter downtime)\n"
 "  status  --replica PATH [--name N --uuid U] [--max-age-s S] [--json]\n"
 "          freshness; exit 1 if torn, older than S, or another guest's\n"
 "  verify  --replica PATH [--json]   re-read the data, check every chunk\n"
@@ -138,6 +142,7 @@ struct args {
     double bandwidth, dirty_rate, max_age_s, seconds;
     unsigned interval_ms, passes, hot_window, hot_min;
     bool once, final, json, have_until, have_max_age, have_ram_size;
+    bool check_replica, no_reread;
     const char *cand[MAX_CANDIDATES];
     size_t ncand;
 };
@@ -146,6 +151,7 @@ enum {
     O_REPLICA = 256, O_SOCKET, O_SOURCE, O_NAME, O_UUID, O_RAM, O_CHUNK,
     O_BW, O_INTERVAL, O_PASSES, O_SECONDS, O_UNTIL, O_HOTW, O_HOTK, O_FINAL,
     O_JSON, O_ONCE, O_MAXAGE, O_TOUCHED, O_DIRTY, O_CAND, O_HISTORY,
+    O_CHECK, O_NOREREAD,
 };
 
 static int parse_args(const char *cmd, int argc, char **argv, struct args *a)
@@ -173,6 +179,8 @@ static int parse_args(const char *cmd, int argc, char **argv, struct args *a)
         { "dirty-rate", required_argument, NULL, O_DIRTY },
         { "candidate", required_argument, NULL, O_CAND },
         { "history", required_argument, NULL, O_HISTORY },
+        { "check-replica", no_argument, NULL, O_CHECK },
+        { "no-reread", no_argument, NULL, O_NOREREAD },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -259,6 +267,8 @@ static int parse_args(const char *cmd, int argc, char **argv, struct args *a)
             break;
         }
         case O_HISTORY: a->history = optarg; break;
+        case O_CHECK: a->check_replica = true; break;
+        case O_NOREREAD: a->no_reread = true; break;
         case O_FINAL: a->final = true; break;
         case O_JSON: a->json = true; break;
         case O_ONCE: a->once = true; break;
@@ -448,7 +458,7 @@ static int cmd_refresh(int argc, char **argv)
     FILE *f;
     long ram;
     unsigned n = 0;
-    uint64_t total_sent = 0, nbad = 0, repaired = 0;
+    uint64_t total_sent = 0, nbad = 0, repaired = 0, replica_bad = 0;
     int rc = parse_args("refresh", argc, argv, &a), fd = -1, status = 1;
     double t0;
 
@@ -497,6 +507,14 @@ static int cmd_refresh(int argc, char **argv)
                  rc == -EXDEV ? "another guest's history" : strerror(-rc));
         }
     }
+    if (a.check_replica) {
+        rc = mp_replica_source_check(s, &replica_bad);
+        if (rc) {
+            fail("refresh", "replica check: %s%s", strerror(-rc),
+                 rc == -EBADMSG ? " (too many chunks corrupt: re-seed it)" : "");
+            goto out;
+        }
+    }
     memset(&o, 0, sizeof(o));
     o.bandwidth_bytes_per_s = (uint64_t)a.bandwidth;
     o.hot_window = a.hot_window;
@@ -516,7 +534,8 @@ static int cmd_refresh(int argc, char **argv)
         print_pass(&a, ++n, &p);
         if (a.final) {
             uint64_t bad[1024];
-            rc = mp_replica_source_verify(s, bad, 1024, &nbad);
+            rc = mp_replica_source_verify(s, a.no_reread ? 0 : MP_REPLICA_VERIFY_REREAD,
+                                          bad, 1024, &nbad);
             if (rc) {
                 fail("refresh", "verify: %s", strerror(-rc));
                 goto out;
@@ -550,9 +569,11 @@ static int cmd_refresh(int argc, char **argv)
     if (a.json) {
         printf("{\"passes\": %u, \"bytes_sent\": %" PRIu64 ", \"epoch\": %" PRIu64
                ", \"final\": %s, \"verify_mismatches\": %" PRId64
-               ", \"repaired_chunks\": %" PRIu64 ", \"seconds\": %.3f}\n",
+               ", \"repaired_chunks\": %" PRIu64 ", \"replica_bad_chunks\": %" PRId64
+               ", \"seconds\": %.3f}\n",
                n, total_sent, p.epoch, a.final ? "true" : "false",
-               a.final ? (int64_t)nbad : -1, repaired, mono_s() - t0);
+               a.final ? (int64_t)nbad : -1, repaired,
+               a.check_replica ? (int64_t)replica_bad : -1, mono_s() - t0);
     } else {
         printf("%u passes, %.1f MB sent%s", n, (double)total_sent / 1e6,
                a.final ? "" : "\n");

@@ -152,7 +152,7 @@ static void test_refresh(void)
     o.final = true;
     CHECK(mp_replica_source_pass(s, &o, &p) == 0);
     CHECK(p.chunks_sent == 1 && p.chunks_deferred == 0);
-    CHECK(mp_replica_source_verify(s, bad, 8, &nbad) == 0);
+    CHECK(mp_replica_source_verify(s, MP_REPLICA_VERIFY_REREAD, bad, 8, &nbad) == 0);
     CHECK(nbad == 0);
     mp_replica_source_close(s);
     CHECK(end_receiver(fd) == 0);
@@ -196,12 +196,19 @@ static void test_corruption(void)
     CHECK(mp_replica_source_open(src_path, &id, fd, &s) == 0);
     CHECK(mp_replica_source_pass(s, &o, &p) == 0);
     CHECK(p.chunks_sent == 0);
-    CHECK(mp_replica_source_verify(s, bad, 8, &nbad) == 0);
+    CHECK(mp_replica_source_verify(s, MP_REPLICA_VERIFY_REREAD, bad, 8, &nbad) == 0);
     CHECK(nbad == 1 && bad[0] == 5);
-    mp_replica_source_forget(s, bad, 1);
+    /* without re-reading, the checksum lists agree: the corruption is at
+     * rest, which the check before the stop is for */
+    CHECK(mp_replica_source_verify(s, 0, bad, 8, &nbad) == 0);
+    CHECK(nbad == 0);
+    CHECK(mp_replica_source_check(s, &nbad) == 0);
+    CHECK(nbad == 1);
     CHECK(mp_replica_source_pass(s, &o, &p) == 0);
     CHECK(p.chunks_sent == 1);
-    CHECK(mp_replica_source_verify(s, bad, 8, &nbad) == 0);
+    CHECK(mp_replica_source_verify(s, MP_REPLICA_VERIFY_REREAD, bad, 8, &nbad) == 0);
+    CHECK(nbad == 0);
+    CHECK(mp_replica_source_check(s, &nbad) == 0);
     CHECK(nbad == 0);
     mp_replica_source_close(s);
     CHECK(end_receiver(fd) == 0);

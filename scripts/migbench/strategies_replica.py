@@ -14,11 +14,14 @@ destination QEMU maps the *replica* file as its RAM.  The migration:
 2. `migrate` with `x-ignore-shared` (guest RAM left out of the stream) and
    `pause-before-switchover`: QEMU stops the guest and waits in
    `pre-switchover`;
-3. the final delta (`refresh --final`): every chunk that still differs,
-   then the receiver re-reads its whole replica and compares every chunk
-   with the stopped source; differing chunks (stale or corrupt) are resent
-   once, and if any still differ the migration is cancelled and the guest
-   resumes on the source (fail closed);
+3. the final delta (`refresh --final --no-reread`): every chunk that still
+   differs, then the receiver compares the stopped source's checksum of
+   every chunk with its own; differing chunks (stale) are resent once, and
+   if any still differ the migration is cancelled and the guest resumes on
+   the source (fail closed).  Corruption at rest was looked for by the
+   live pass (`--check-replica`: the receiver re-read its whole replica
+   against its checksums while the guest still ran; bad chunks resent),
+   and every chunk written since was checked on arrival;
 4. `migrate-continue`: device state and QEMU's small RAM blocks cross, the
    guest resumes on the destination on the replica's pages.
 
@@ -30,11 +33,18 @@ Knobs (RunConfig.extra, all optional):
   replica_refresh_s      background refresh time after the seed (3.0 s)
   replica_interval_ms    background refresh interval (1000 ms)
   replica_bg_fraction    background rate as a fraction of the link (0.10)
+  replica_quiet_s        measure guest progress this long without a refresher
+                         (after the seed) to compare with the background
+                         refresh (progress_bg_ratio); 0: not measured
   replica_corrupt_chunks flip a byte in this many replica chunks after the
                          background refresh (tests: must be caught)
   replica_kill_standby   "final": end the receiver (the standby dies) just
                          before the final delta: the migration must be
                          cancelled and the guest keep running on the source
+  replica_hot_in_live    the live passes send the write-hot chunks too (more
+                         bytes, shorter downtime: only what the guest
+                         rewrites between the last live pass and the stop
+                         is left for the pause)
   replica_live_passes    most live passes before the stop (2)
   replica_until_dirty    stop live passes when at most this many bytes are
                          dirty besides the write-hot set (4 MiB)
@@ -47,11 +57,12 @@ that the background refresh found and leave them for the final delta
 import json
 import os
 import random
+import resource
 import signal
 import subprocess
 import time
 
-from . import paths
+from . import paths, stats
 from .strategies import Strategy, register
 
 MIGPOLICY = os.environ.get("MIGPOLICY") or os.path.join(
@@ -164,16 +175,29 @@ def _after_ready(ctx):
     if rc:
         raise RuntimeError("replica seed failed: " + err)
     r["seed"] = summ
+    quiet = float(_x(ctx, "replica_quiet_s", 0))
+    if quiet > 0:
+        t0 = time.time()
+        time.sleep(quiet)
+        r["quiet_window"] = [t0, time.time()]
     refresh_s = float(_x(ctx, "replica_refresh_s", 3.0))
     bg = int(link * float(_x(ctx, "replica_bg_fraction", 0.10)))
     r["bg_bytes_per_s"] = bg
     if refresh_s > 0:
+        cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t0 = time.time()
         rc, passes, summ, err = _refresh(
             ctx, "--seconds", str(refresh_s), "--bandwidth", str(bg),
             "--interval-ms", str(int(_x(ctx, "replica_interval_ms", 1000))),
             timeout=refresh_s + 120)
         if rc:
             raise RuntimeError("background refresh failed: " + err)
+        cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        r["bg_window"] = [t0, time.time()]
+        summ["cpu_s"] = round(cpu1.ru_utime + cpu1.ru_stime - cpu0.ru_utime
+                              - cpu0.ru_stime, 3)
+        summ["link_fraction"] = round(summ["bytes_sent"] / max(1e-9, (
+            r["bg_window"][1] - t0) * link), 4)
         summ["per_pass"] = passes
         r["background"] = summ
     n = int(_x(ctx, "replica_corrupt_chunks", 0))
@@ -191,7 +215,8 @@ def _migrate(ctx):
     rc, passes, summ, err = _refresh(
         run, "--passes", str(int(_x(run, "replica_live_passes", 2))),
         "--until-dirty", str(int(_x(run, "replica_until_dirty", 4 << 20))),
-        "--interval-ms", "1", "--bandwidth", str(link))
+        "--interval-ms", "1", "--bandwidth", str(link), "--check-replica",
+        *(["--hot-min", "0"] if _x(run, "replica_hot_in_live", False) else []))
     summ["per_pass"] = passes
     r["live"] = summ
     if rc:
@@ -212,7 +237,7 @@ def _migrate(ctx):
         p.wait()
         r["standby_killed"] = "final"
     t_final = time.time()
-    rc, passes, summ, err = _refresh(run, "--final", "--hot-min", "0",
+    rc, passes, summ, err = _refresh(run, "--final", "--no-reread", "--hot-min", "0",
                                      "--bandwidth", str(link))
     summ["per_pass"] = passes
     summ["ms"] = round((time.time() - t_final) * 1e3, 1)
@@ -256,6 +281,13 @@ def _cleanup(ctx):
     r = rec.get("replica")
     if not r:
         return
+    src = ctx.get("src")
+    if src is not None and r.get("quiet_window") and r.get("bg_window"):
+        hb = src.console.hb_copy()
+        q = stats.hb_rate(hb, *r["quiet_window"])
+        b = stats.hb_rate(hb, *r["bg_window"])
+        r["progress_units_per_s"] = {"quiet": q, "background_refresh": b}
+        r["progress_bg_ratio"] = round(b / q, 4) if q and b is not None else None
     delta = sum((r.get(k) or {}).get("bytes_sent", 0) for k in ("live", "final"))
     r["delta_bytes"] = delta
     r["background_bytes"] = (r.get("background") or {}).get("bytes_sent", 0)
