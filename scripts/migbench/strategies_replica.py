@@ -22,8 +22,9 @@ destination QEMU maps the *replica* file as its RAM.  The migration:
    live pass (`--check-replica`: the receiver re-read its whole replica
    against its checksums while the guest still ran; bad chunks resent),
    and every chunk written since was checked on arrival;
-4. `migrate-continue`: device state and QEMU's small RAM blocks cross, the
-   guest resumes on the destination on the replica's pages.
+4. the receiver is ended (the replica becomes the guest's RAM: nothing may
+   write into it any more), then `migrate-continue`: device state crosses,
+   the guest resumes on the destination on the replica's pages.
 
 On one machine the "standby host" is a second file in /dev/shm and a
 receiver process; the link is the refresher's rate limit (the same cap as
@@ -248,7 +249,9 @@ def _migrate(ctx):
         r["source_resumed"] = _wait_running(src)
         raise RuntimeError("replica refused, migration cancelled, guest stays "
                            "on the source: " + err)
-    # 4. device state
+    # 4. the replica is about to become the guest's RAM: end its receiver
+    # first, so that no refresher can write into the running guest
+    _end_receiver(run)
     src.qmp.cmd("migrate-continue", state="pre-switchover")
 
 
@@ -262,8 +265,8 @@ def _wait_running(vm, timeout_s=15.0):
     return False
 
 
-def _cleanup(ctx):
-    """End the receiver (by PID), remove the replica; derive the totals."""
+def _end_receiver(ctx):
+    """End the receiver we started, by its PID."""
     p = ctx.get("replica_receiver")
     if p is not None and p.poll() is None:
         p.send_signal(signal.SIGTERM)
@@ -272,6 +275,11 @@ def _cleanup(ctx):
         except subprocess.TimeoutExpired:
             p.kill()
             p.wait()
+
+
+def _cleanup(ctx):
+    """End the receiver, remove the replica; derive the totals."""
+    _end_receiver(ctx)
     rec, pa = ctx["rec"], _paths(ctx)
     for f in (pa["replica"], pa["replica"] + ".meta", pa["replica"] + ".meta.tmp", pa["sock"]):
         try:
