@@ -41,7 +41,9 @@
     X("predictive", MP_SIM_PREDICTIVE, MP_STRATEGY_PREDICTIVE, 1, 1, 0, \
       "the fork's phase scheduler: push read/clean, pull write blocks") \
     X("zero-copy", -1, MP_STRATEGY_ZERO_COPY, 0, 0, 1, \
-      "same-host hand-over of shared guest RAM left in place")
+      "same-host hand-over of shared guest RAM left in place") \
+    X("replica", -1, -1, 0, 0, 0, \
+      "to a standby replica's holder: delta passes, final delta verified")
 
 #define STRATEGY_ROW(n, s, c, pc, fork, same, d) \
     { n, d, s, c, pc, fork, same },

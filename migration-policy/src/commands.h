@@ -33,4 +33,7 @@ int cmd_emulator(int argc, char **argv);
 int cmd_sched_stats(int argc, char **argv);
 int cmd_warm(int argc, char **argv);
 
+/* Standby replicas of guest RAM (docs/replica.md) */
+int cmd_replica(int argc, char **argv);
+
 #endif /* MIGPOLICY_COMMANDS_H */

@@ -47,6 +47,9 @@ static const cli_command commands[] = {
       "\nmigration from this host (kept by the wrapper)", cmd_sched_stats },
     { "warm", "fill the destination's page cache with the files a "
       "workload\nreads (record, apply, check, info)", cmd_warm },
+    { "replica", "standby RAM replicas at other hosts, refreshed in the\n"
+      "background (init, receive, refresh, status, verify, choose)",
+      cmd_replica },
 };
 
 /* Width of the name column in the main help. */

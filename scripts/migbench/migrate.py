@@ -189,6 +189,7 @@ def run_migration(cfg: RunConfig, log=paths.log):
         "errors": [],
     }
     src = dst = link = sampler = sess = None
+    arg_ctx = None
     t_migrate = None
     fault = faults.parse(cfg.fault) if cfg.fault else None
     rec["fault"] = {"spec": fault.spec} if fault else None
@@ -214,14 +215,19 @@ def run_migration(cfg: RunConfig, log=paths.log):
         # ---- guests -------------------------------------------------------
         gargs = dict(kernel=cfg.kernel, initrd=cfg.initrd, ram_backend=ram_backend,
                      shm_path=ram_path, aux_ram_share=strat.aux_ram_share)
-        arg_ctx = {"workdir": workdir, "cfg": cfg, "ram_path": ram_path}
+        arg_ctx = {"workdir": workdir, "cfg": cfg, "ram_path": ram_path, "rec": rec}
+        if strat.setup:
+            strat.setup(arg_ctx)
+        dst_gargs = dict(gargs)
+        if strat.dst_ram_path:
+            dst_gargs["shm_path"] = strat.dst_ram_path(arg_ctx)
         src = QemuVM("src", qemu_src, guest_args(cfg.ram_mib, accel, wl_spec, **gargs)
                      + _strategy_args(strat.src_args, arg_ctx)
                      + tlscreds.qemu_args(tls_dir, "client")
                      + _trace_args(cfg.trace_events, workdir, "src"), workdir, netns=netns)
 
         def make_dst(name):
-            return QemuVM(name, qemu_dst, guest_args(cfg.ram_mib, accel, wl_spec, **gargs)
+            return QemuVM(name, qemu_dst, guest_args(cfg.ram_mib, accel, wl_spec, **dst_gargs)
                           + _strategy_args(strat.dst_args, arg_ctx)
                           + tlscreds.qemu_args(tls_dir, "server")
                           + _trace_args(cfg.trace_events, workdir, name),
@@ -245,6 +251,9 @@ def run_migration(cfg: RunConfig, log=paths.log):
         log("guest ready after %.1f s: %s" % (t_ready - t_boot, ready[2]))
         if strat.on_ready:
             strat.on_ready(src, strat.src_params)
+        if strat.after_ready:
+            arg_ctx["src"] = src
+            strat.after_ready(arg_ctx)
         _sleep_watch(cfg.warmup_s, src)
 
         # ---- capabilities and parameters, both sides ------------------------
@@ -269,7 +278,7 @@ def run_migration(cfg: RunConfig, log=paths.log):
         rec["caps_src"], rec["caps_dst"], rec["params"] = caps, dst_caps, params
         rec["params_src"] = src_params
         hook_ctx = {"src": src, "dst": dst, "caps": caps, "dst_caps": dst_caps,
-                    "params": params, "workdir": workdir, "cfg": cfg}
+                    "params": params, "workdir": workdir, "cfg": cfg, "run": arg_ctx}
         sess = _Session(cfg, src, dst, make_dst, workdir, rec, fault, log)
         if strat.prepare:
             uri = strat.prepare(hook_ctx)
@@ -448,6 +457,8 @@ def run_migration(cfg: RunConfig, log=paths.log):
             sess.close()
         if netns:
             rec["kernel_link"]["qdisc_after"] = kshaper.qdisc_stats(netns)
+        if strat.cleanup and arg_ctx is not None:
+            strat.cleanup(arg_ctx)
         if ram_path and ram_backend == "file":
             try:
                 os.unlink(ram_path)

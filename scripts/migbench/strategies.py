@@ -55,6 +55,16 @@ class Strategy:
     # on_ready(src, src_params): called once the guest printed READY, before
     # the workload's warm-up (the fork's scheduler starts profiling there).
     on_ready: Optional[Callable] = None
+    # Run-level hooks (standby replicas, strategies_replica.py): setup(ctx)
+    # before the guests start, after_ready(ctx) once the guest is READY
+    # (before the warm-up), cleanup(ctx) always, at the end.  ctx is the
+    # run's argument context (workdir, cfg, ram_path, rec), shared with
+    # the hand-over hooks as ctx["run"].  dst_ram_path(ctx) -> the file the
+    # destination maps as its RAM instead of the source's (same backend).
+    setup: Optional[Callable] = None
+    after_ready: Optional[Callable] = None
+    cleanup: Optional[Callable] = None
+    dst_ram_path: Optional[Callable] = None
     # The QEMU binary both sides run, overriding the run's (--qemu): a path,
     # or "stock" for Debian's QEMU (paths.STOCK_QEMU), the peer users would
     # pick instead of the fork.
@@ -71,6 +81,12 @@ class Strategy:
     @property
     def postcopy(self):
         return bool(self.caps.get("postcopy-ram"))
+
+    @property
+    def same_host(self):
+        # Both sides map the same RAM file: a hand-over on one host.  A
+        # destination with its own RAM file (a replica) is another host.
+        return self.shared_ram is not None and self.dst_ram_path is None
 
 
 def _switch_never(info, ctx):
@@ -138,7 +154,8 @@ for _s in DEBIAN:
     register(_s)
 
 # Modules that register more strategies when present (added by other issues).
-EXTENSIONS = ["migbench.strategies_predictive", "migbench.strategies_zerocopy"]
+EXTENSIONS = ["migbench.strategies_predictive", "migbench.strategies_zerocopy",
+              "migbench.strategies_replica"]
 
 
 _extensions_loaded = False

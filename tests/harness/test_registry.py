@@ -53,7 +53,7 @@ class StrategyRegistryTest(unittest.TestCase):
             self.assertEqual(s.postcopy, e["postcopy"], name + ": postcopy")
             self.assertEqual(bool(s.src_caps.get("x-phase-sched")),
                              e["needs_fork"], name + ": needs_fork")
-            self.assertEqual(s.shared_ram is not None, e["same_host"],
+            self.assertEqual(s.same_host, e["same_host"],
                              name + ": same_host")
 
     def test_policy_regret_candidates(self):
