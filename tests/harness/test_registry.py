@@ -22,6 +22,20 @@ MIGPOLICY = os.path.join(ROOT, "build", "meson", "migration-policy", "migpolicy"
 REGISTRY = None
 
 
+def load_registry(path):
+    global REGISTRY
+    REGISTRY = json.loads(subprocess.run([path, "list", "--json"], check=True,
+                                         capture_output=True, text=True).stdout)
+
+
+def setUpModule():
+    # Also discovered by tests/e2e/run.py, without main(): the default binary.
+    if REGISTRY is None:
+        if not os.access(MIGPOLICY, os.X_OK):
+            raise unittest.SkipTest("no %s (build it: ninja -C build/meson)" % MIGPOLICY)
+        load_registry(MIGPOLICY)
+
+
 def load_policy_regret():
     path = os.path.join(ROOT, "scripts", "policy-regret")
     loader = importlib.machinery.SourceFileLoader("policy_regret", path)
@@ -90,7 +104,6 @@ class WorkloadRegistryTest(unittest.TestCase):
 
 
 def main():
-    global REGISTRY
     args = sys.argv[1:]
     path = MIGPOLICY
     if args[:1] == ["--migpolicy"]:
@@ -98,8 +111,7 @@ def main():
     if not os.access(path, os.X_OK):
         print("SKIP: no %s (build it: ninja -C build/meson)" % path)
         sys.exit(77)
-    REGISTRY = json.loads(subprocess.run([path, "list", "--json"], check=True,
-                                         capture_output=True, text=True).stdout)
+    load_registry(path)
     unittest.main(argv=[sys.argv[0]] + args)
 
 
