@@ -3,8 +3,9 @@
 #
 # A reviewer, and git bisect, need every patch of qemu/patches to build and
 # pass the tests that exist at that point of the series.  This applies the
-# queue one patch at a time to a scratch tree (build/queue-src: the
-# "project-files" commit of build/qemu-src, then git am), builds each prefix
+# queue one patch at a time to a scratch tree (build/queue-src: a worktree
+# of build/qemu-src, where prepare made one commit per patch with our own
+# files added to the patch that brings them), builds each prefix
 # incrementally in build/queue with the configuration of build/qemu (ccache
 # makes a second run cheap), and runs upstream's migration-test on it:
 #   - once the series registers the scheduler's qtests: the /migration/phase
@@ -12,8 +13,8 @@
 #   - before that: a stock smoke set (pre-copy and post-copy over a unix
 #     socket), so that the fixes to stock migration at the head of the
 #     series are tested on their own.
-# Every patch, and the project-files commit (our whole new files), must also
-# pass the tree's scripts/checkpatch.pl; the one waiver is checkpatch's
+# Every patch as it would be sent (our new files included) must also pass
+# the tree's scripts/checkpatch.pl; the one waiver is checkpatch's
 # "does MAINTAINERS need updating?" for the new files, which the Migration
 # section's F: migration/ and F: docs/devel/migration/ already cover.
 # Prints one line per patch and a summary; exits 1 if any prefix fails to
@@ -21,8 +22,8 @@
 #
 # Usage: scripts/check-queue.sh [--style] [--from N] [--to N] [--keep-going]
 #   --style       only checkpatch every patch (seconds; no build)
-#   --from N      start at patch N (the prefixes before it are built, not
-#                 tested); default 1
+#   --from N      start at patch N (the prefixes before it are skipped);
+#                 default 1
 #   --to N        stop after patch N; default the last
 #   --keep-going  test the later prefixes after a failure
 set -euo pipefail
@@ -49,8 +50,7 @@ SRC="${QEMU_SRC:-$MP_BUILD/qemu-src}"
 QSRC="$MP_BUILD/queue-src"
 QOUT="$MP_BUILD/queue"
 PATCHES="$MP_TOP/qemu/patches"
-git -C "$SRC" rev-parse -q --verify project-files >/dev/null ||
-    mp_die "no project-files tag in ${SRC#$MP_TOP/}: run make prepare first"
+mapfile -t commits < <(git -C "$SRC" rev-list --reverse upstream..HEAD)
 
 mapfile -t series < <(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$PATCHES/series")
 n=${#series[@]}
@@ -73,32 +73,29 @@ checkpatch() {  # NAME LOG [checkpatch options]: patch on stdin
     printf '%-64.64s  checkpatch FAILED (%s)\n' "$name" "${log#$MP_TOP/}"
     style_failed=$((style_failed + 1))
 }
-mapfile -t own < <(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$MP_TOP/qemu/files.list" | awk '{ print $2 }')
-checkpatch "project files (qemu/files.list)" "$MP_BUILD/test-logs/check-queue-style-0000.log" \
-    --no-signoff < <(git -C "$SRC" diff upstream project-files -- "${own[@]}")
+[ "${#commits[@]}" = "$n" ] ||
+    mp_die "${SRC#$MP_TOP/} has ${#commits[@]} commits after upstream, the queue $n patches"
 for ((i = 1; i <= n; i++)); do
-    checkpatch "${series[i-1]}" "$MP_BUILD/test-logs/check-queue-style-$(printf %04d "$i").log" \
-        < "$PATCHES/${series[i-1]}"
+    git -C "$SRC" format-patch --stdout --no-signature -1 "${commits[i-1]}" |
+        checkpatch "${series[i-1]}" "$MP_BUILD/test-logs/check-queue-style-$(printf %04d "$i").log"
 done
 if [ $style_only = 1 ]; then
-    echo "checkpatch: $((n + 1 - style_failed)) passed, $style_failed failed"
+    echo "checkpatch: $((n - style_failed)) passed, $style_failed failed"
     [ $style_failed = 0 ] || mp_die "checkpatch.pl is not clean on the queue"
-    mp_log "checkpatch.pl clean on the project files and all $n patches"
+    mp_log "checkpatch.pl clean on all $n patches"
     exit 0
 fi
 
-# A detached worktree of build/qemu-src at project-files: same objects, so
-# setting it up costs no copy of the source.
+# A detached worktree of build/qemu-src: same objects, so setting it up
+# costs no copy of the source, and checking out the next prefix rewrites
+# only the files the patch changes, so the build stays incremental.
 git -C "$SRC" worktree prune
 if [ ! -d "$QSRC/.git" ] && [ ! -f "$QSRC/.git" ]; then
     rm -rf "$QSRC"
-    git -C "$SRC" worktree add -q --detach "$QSRC" project-files
+    git -C "$SRC" worktree add -q --detach "$QSRC" upstream
 fi
-# Only files that differ are rewritten, so the build stays incremental.
 git -C "$QSRC" am --abort >/dev/null 2>&1 || true
-git -C "$QSRC" checkout -q --detach project-files
-git -C "$QSRC" reset -q --hard project-files
-export GIT_COMMITTER_NAME="check-queue" GIT_COMMITTER_EMAIL="check-queue@localhost"
+git -C "$QSRC" reset -q --hard
 
 summary="$MP_BUILD/test-logs/check-queue.txt"
 : > "$summary"
@@ -106,12 +103,7 @@ failed=0 npass=0 nfail=0 t_all=$(mp_now)
 for ((i = 1; i <= to; i++)); do
     p=${series[i-1]}
     t0=$(mp_now)
-    if ! git -C "$QSRC" am -q --keep-cr "$PATCHES/$p" >/dev/null 2>&1; then
-        git -C "$QSRC" am --abort >/dev/null 2>&1 || true
-        printf '%-64.64s  apply FAILED\n' "$p" | tee -a "$summary"
-        failed=1 nfail=$((nfail + 1))
-        break
-    fi
+    git -C "$QSRC" checkout -q --detach "${commits[i-1]}"
     [ "$i" -ge "$from" ] || continue
     blog="$MP_BUILD/test-logs/check-queue-build-$(printf %04d "$i").log"
     if ! QEMU_SRC="$QSRC" QEMU_BUILD_DIR="$QOUT" "$MP_TOP/scripts/qemu-build.sh" \

@@ -5,8 +5,9 @@
 # and rebased like any fork:
 #   tag "upstream"       the pinned Debian source package, Debian's own
 #                        patches applied (debian/ removed)
-#   tag "project-files"  our whole new files, copied in from qemu/files.list
-#   one commit per qemu/patches/series entry (git am)
+#   one commit per qemu/patches/series entry (git am); our whole new files
+#   (qemu/files.list) are added to the commit of the patch that brings
+#   them, so that every commit is a tree of the series as it would be sent
 # After editing (commit in build/qemu-src), run scripts/qemu-export-patches.sh.
 #
 # Incremental: when the tree already matches the queue nothing is touched, and
@@ -41,7 +42,8 @@ export GIT_AUTHOR_NAME="qemu-phase-sched prepare" GIT_AUTHOR_EMAIL="prepare@loca
 export GIT_COMMITTER_NAME="$GIT_AUTHOR_NAME" GIT_COMMITTER_EMAIL="$GIT_AUTHOR_EMAIL"
 export GIT_AUTHOR_DATE="2025-01-01T00:00:00Z" GIT_COMMITTER_DATE="2025-01-01T00:00:00Z"
 
-# Lines of files.list: "<repo path> <tree path>", comments and blanks skipped.
+# Lines of files.list: "<repo path> <tree path> <patch>", comments and
+# blanks skipped.
 files_list() { [ -f "$FILES_LIST" ] && sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$FILES_LIST" || true; }
 
 queue_stamp() {
@@ -92,22 +94,28 @@ build_chain() {
     rm -rf "$wt"
     git -C "$repo" worktree prune
     git -C "$repo" worktree add -q --detach "$wt" upstream
-    local n=0
-    while read -r from to; do
+    local p from to with series_list
+    series_list=$(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$PATCHES/series")
+    while read -r from to with; do
         [ -f "$MP_TOP/$from" ] || mp_die "qemu/files.list: $from does not exist"
-        mkdir -p "$wt/$(dirname "$to")"
-        cp "$MP_TOP/$from" "$wt/$to"
-        git -C "$wt" add -f "$to"
-        n=$((n + 1))
+        grep -qxF "$with" <<< "$series_list" ||
+            mp_die "qemu/files.list: $to comes with '${with:-?}', which is not in qemu/patches/series"
     done < <(files_list)
-    git -C "$wt" commit -q --allow-empty -m "project files: $n new files of ours (qemu/files.list)"
-    git -C "$wt" tag -f project-files >/dev/null
-    local p
     while read -r p; do
         [ -f "$PATCHES/$p" ] || mp_die "qemu/patches/series names $p, which does not exist"
         git -C "$wt" am -q --committer-date-is-author-date "$PATCHES/$p" ||
             { git -C "$wt" am --abort || true; mp_die "patch $p does not apply to QEMU ${FALLBACK_VERSION:-$QEMU_DEB_VERSION}"; }
-    done < <(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$PATCHES/series")
+        # Our own new files that this patch brings, into its commit.
+        local added=0
+        while read -r from to with; do
+            [ "$with" = "$p" ] || continue
+            mkdir -p "$wt/$(dirname "$to")"
+            cp "$MP_TOP/$from" "$wt/$to"
+            git -C "$wt" add -f "$to"
+            added=1
+        done < <(files_list)
+        [ $added = 0 ] || git -C "$wt" commit -q --amend --no-edit --no-verify
+    done <<< "$series_list"
     git -C "$wt" rev-parse HEAD
     git -C "$repo" worktree remove --force "$wt"
 }
@@ -160,6 +168,6 @@ head=$(build_chain "$SRC" | tail -n1)
 git -C "$SRC" reset -q --hard "$head"
 echo "$head" > "$SRC/.git/mp-head"
 echo "$stamp" > "$SRC/.git/mp-stamp"
-npatch=$(git -C "$SRC" rev-list --count project-files..HEAD)
+npatch=$(git -C "$SRC" rev-list --count upstream..HEAD)
 mp_log "${SRC#$MP_TOP/} ready: QEMU ${FALLBACK_VERSION:-$QEMU_DEB_VERSION} + $npatch patches ($(mp_since "$t0") s)"
 [ -z "$FALLBACK_VERSION" ] || mp_loud "built on FALLBACK upstream $FALLBACK_VERSION, not the pinned $QEMU_DEB_VERSION"
