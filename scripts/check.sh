@@ -40,13 +40,18 @@ total_pass=0 total_fail=0 summary=""
 # Run one suite; its output's last "N passed, N failed" line is its count.
 suite() {
     local name=$1; shift
-    local t0 out rc line p f
+    local t0 out rc line p f failed
     t0=$(mp_now)
     mp_log "=== $name"
     out=$(mktemp)
     "$@" 2>&1 | tee "$out"
     rc=${PIPESTATUS[0]}
     line=$(grep -E '[0-9]+ passed, [0-9]+ failed' "$out" | tail -n1)
+    # the names of failed tests (TAP "not ok", meson FAIL, harness FAIL:),
+    # so that the summary alone says what to look at
+    failed=$(grep -E '^(not ok [0-9]+ |  (FAIL|TIMEOUT|ERROR) |(FAIL|ERROR): )' "$out" |
+             sed -E 's/^(not ok [0-9]+ |  (FAIL|TIMEOUT|ERROR) |(FAIL|ERROR): )//; s/ - .*//' |
+             cut -c1-80 | head -n 4 | paste -sd';' -)
     rm -f "$out"
     p=$(sed -nE 's/.*\b([0-9]+) passed.*/\1/p' <<<"$line"); p=${p:-0}
     f=$(sed -nE 's/.*\b([0-9]+) failed.*/\1/p' <<<"$line"); f=${f:-0}
@@ -54,7 +59,7 @@ suite() {
     [ "$rc" != 0 ] && [ "$f" = 0 ] && f=1
     total_pass=$((total_pass + p)); total_fail=$((total_fail + f))
     summary="$summary
-  $name: $p passed, $f failed ($(mp_since "$t0") s)"
+  $name: $p passed, $f failed ($(mp_since "$t0") s)${failed:+: $failed}"
 }
 
 unit_tests() {
