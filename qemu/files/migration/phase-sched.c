@@ -247,6 +247,7 @@ typedef struct PhaseSchedCounters {
     PhaseSchedAccessSource access_source;
     PhaseSchedFallback fallback;
     bool switched_to_postcopy;
+    bool switch_ready;
     bool valid;
 } PhaseSchedCounters;
 
@@ -443,13 +444,22 @@ static void phase_sched_flush_tlbs(void)
     }
 }
 
-static PhaseSchedAccessSource phase_sched_resolve_source(void)
+/*
+ * The accessed-bit source for a new state.  No scheduling decision reads
+ * the accessed plane (it tells read from clean blocks, and both are
+ * pushed): it feeds statistics and the history of a profile.  So 'auto'
+ * samples accesses only for a @profile, where a trace wants them; a
+ * migration of its own gets dirty bits only.
+ */
+static PhaseSchedAccessSource phase_sched_resolve_source(bool profile)
 {
     PhaseSchedAccessSource src = migrate_phase_sched_access_source();
 
     if (src == PHASE_SCHED_ACCESS_SOURCE_AUTO) {
         /* KVM: idle page tracking where the host has it, else dirty bits. */
-        if (tcg_enabled()) {
+        if (!profile) {
+            src = PHASE_SCHED_ACCESS_SOURCE_NONE;
+        } else if (tcg_enabled()) {
             src = PHASE_SCHED_ACCESS_SOURCE_TCG;
         } else if (phase_sched_idle_available(NULL)) {
             src = PHASE_SCHED_ACCESS_SOURCE_PAGE_IDLE;
@@ -493,7 +503,7 @@ static uint64_t phase_sched_ram_pages(void)
 }
 
 /* A state for the current parameters, with an empty history. */
-static PhaseSchedState *phase_sched_state_new(Error **errp)
+static PhaseSchedState *phase_sched_state_new(bool profile, Error **errp)
 {
     g_autofree PhaseSchedState *ps = g_new0(PhaseSchedState, 1);
     uint64_t npages = phase_sched_ram_pages();
@@ -549,7 +559,7 @@ static PhaseSchedState *phase_sched_state_new(Error **errp)
     memset(&phase_sched_stats, 0, sizeof(phase_sched_stats));
     phase_sched_stats.valid = true;
     stat64_set(&phase_sched_stats.history_bytes, bytes);
-    phase_sched_stats.access_source = phase_sched_resolve_source();
+    phase_sched_stats.access_source = phase_sched_resolve_source(profile);
 
     if (phase_sched_stats.access_source ==
         PHASE_SCHED_ACCESS_SOURCE_PAGE_IDLE) {
@@ -678,7 +688,7 @@ bool phase_sched_setup(Error **errp)
 
     /* The first sync harvested every page ever dirtied: forget it. */
     phase_sched_written_clear();
-    ps = phase_sched_state_new(errp);
+    ps = phase_sched_state_new(false, errp);
     if (!ps) {
         return false;
     }
@@ -783,7 +793,7 @@ void qmp_x_phase_sched_profile(bool enable, Error **errp)
     phase_sched_profile_sync();
     phase_sched_written_clear();
 
-    ps = phase_sched_state_new(errp);
+    ps = phase_sched_state_new(true, errp);
     if (!ps) {
         phase_sched_written_bitmaps(false);
         memory_global_dirty_log_stop(GLOBAL_DIRTY_PHASE_SCHED);
@@ -819,7 +829,7 @@ PhaseSchedHistory *qmp_x_query_phase_sched_history(bool has_since,
     if (!ps) {
         h->interval_ms = migrate_phase_sched_interval();
         h->block_pages = migrate_phase_sched_block_pages();
-        h->access_source = phase_sched_resolve_source();
+        h->access_source = phase_sched_resolve_source(true);
         return h;
     }
     h->active = true;
@@ -859,7 +869,8 @@ bool phase_sched_sample_due(void)
            qemu_clock_get_ns(QEMU_CLOCK_REALTIME) >= ps->next_sample_ns;
 }
 
-bool phase_sched_deferring(void)
+/* Write blocks are held back: after warm-up, in the push phase. */
+static bool phase_sched_deferring(void)
 {
     PhaseSchedState *ps = phase_sched;
 
@@ -943,13 +954,26 @@ static void phase_sched_fall_back(PhaseSchedState *ps, PhaseSchedFallback why)
     stat64_set(&phase_sched_stats.deferred_pages, ps->deferred_dirty);
 }
 
+/*
+ * migrate-start-postcopy.  At the switch point (switch_ready: what
+ * x-phase-sched-auto-switch=off leaves to management) it is the
+ * scheduler's switch, and the deferred set is pulled hottest first.
+ * Before it, deferring stops so that every dirty page is postcopiable
+ * and the switch happens at once, as it would without the scheduler.
+ */
 void phase_sched_postcopy_requested(void)
 {
     PhaseSchedState *ps = phase_sched;
 
-    if (phase_sched_deferring() && !phase_sched_stats.switched_to_postcopy) {
-        phase_sched_fall_back(ps, PHASE_SCHED_FALLBACK_REQUESTED);
+    if (!phase_sched_deferring() || phase_sched_stats.switched_to_postcopy) {
+        return;
     }
+    if (phase_sched_stats.switch_ready) {
+        trace_phase_sched_switch(ps->remainder, 0, 0, ps->deferred_dirty);
+        phase_sched_stats.switched_to_postcopy = true;
+        return;
+    }
+    phase_sched_fall_back(ps, PHASE_SCHED_FALLBACK_REQUESTED);
 }
 
 /*
@@ -1073,16 +1097,6 @@ void phase_sched_recount_deferred(void)
     }
     ps->deferred_dirty = n;
     stat64_set(&phase_sched_stats.deferred_pages, n);
-}
-
-uint64_t phase_sched_deferred_bytes(void)
-{
-    PhaseSchedState *ps = phase_sched;
-
-    if (!phase_sched_deferring()) {
-        return 0;
-    }
-    return ps->deferred_dirty << TARGET_PAGE_BITS;
 }
 
 /* Fold RAMBlock.phase_written (page bits) into ps->written (block bits). */
@@ -1301,36 +1315,36 @@ bool phase_sched_may_complete(uint64_t pending, uint64_t threshold)
     return phase_sched_barrier(ps, pending);
 }
 
-bool phase_sched_want_postcopy(uint64_t must_precopy, uint64_t can_postcopy,
-                               uint64_t threshold)
+/*
+ * The switch condition, evaluated on every iteration of the push phase.
+ * @must_precopy and @can_postcopy are the stock split (all dirty RAM is
+ * postcopiable); what the push phase still owes is the dirty RAM less
+ * the deferred set.
+ */
+static bool phase_sched_switch_point(PhaseSchedState *ps,
+                                     uint64_t must_precopy,
+                                     uint64_t can_postcopy,
+                                     uint64_t threshold)
 {
-    PhaseSchedState *ps = phase_sched;
+    uint64_t push = must_precopy + can_postcopy -
+                    MIN(ps->deferred_dirty << TARGET_PAGE_BITS, can_postcopy);
 
-    if (!ps || !ps->migrating || ps->in_pull || ps->completing) {
-        return false;
-    }
-    ps->threshold_peak = MAX(ps->threshold_peak, threshold);
     /*
      * Deferring stopped because the push phase does not converge: switch
      * now, with every dirty page postcopiable, as post-copy after
      * pre-copy would.
      */
     if (ps->fallback && migrate_postcopy_ram()) {
-        if (!phase_sched_stats.switched_to_postcopy) {
-            trace_phase_sched_switch(must_precopy, can_postcopy, threshold,
-                                     ps->deferred_dirty);
-        }
-        phase_sched_stats.switched_to_postcopy = true;
         return true;
     }
     if (!migrate_postcopy_ram() || !phase_sched_deferring()) {
         return false;
     }
-    ps->remainder = must_precopy;
+    ps->remainder = push;
     if (!ps->deferred_dirty) {
         return false;
     }
-    if (must_precopy > threshold) {
+    if (push > threshold) {
         ps->fits_since_ns = 0;
         ps->barrier_ns = 0;
         return false;
@@ -1343,7 +1357,7 @@ bool phase_sched_want_postcopy(uint64_t must_precopy, uint64_t can_postcopy,
      * iteration's throughput, which collapses once the push phase has
      * nothing left to send but deferred pages.
      */
-    if ((ps->deferred_dirty << TARGET_PAGE_BITS) + must_precopy <=
+    if ((ps->deferred_dirty << TARGET_PAGE_BITS) + push <=
         ps->threshold_peak / PHASE_SCHED_TINY_DIVISOR) {
         ps->finish_precopy = true;
         stat64_set(&phase_sched_stats.deferred_pages, 0);
@@ -1356,11 +1370,32 @@ bool phase_sched_want_postcopy(uint64_t must_precopy, uint64_t can_postcopy,
      * it at the switch is pulled after the deferred set, mostly on fault:
      * let the push phase drain it first.
      */
-    if (!phase_sched_drained(ps, must_precopy, threshold)) {
+    return phase_sched_drained(ps, push, threshold);
+}
+
+bool phase_sched_want_postcopy(uint64_t must_precopy, uint64_t can_postcopy,
+                               uint64_t threshold)
+{
+    PhaseSchedState *ps = phase_sched;
+    bool ready;
+
+    if (!ps || !ps->migrating || ps->in_pull || ps->completing) {
         return false;
     }
-    trace_phase_sched_switch(must_precopy, can_postcopy, threshold,
-                             ps->deferred_dirty);
+    ps->threshold_peak = MAX(ps->threshold_peak, threshold);
+    ready = phase_sched_switch_point(ps, must_precopy, can_postcopy,
+                                     threshold);
+    if (ready != phase_sched_stats.switch_ready) {
+        trace_phase_sched_switch_ready(ready, ps->remainder, threshold);
+        phase_sched_stats.switch_ready = ready;
+    }
+    if (!ready || !migrate_phase_sched_auto_switch()) {
+        return false;
+    }
+    if (!phase_sched_stats.switched_to_postcopy) {
+        trace_phase_sched_switch(ps->remainder, can_postcopy, threshold,
+                                 ps->deferred_dirty);
+    }
     phase_sched_stats.switched_to_postcopy = true;
     return true;
 }
@@ -1779,6 +1814,7 @@ bool phase_sched_get_stats(PhaseSchedStats *stats)
         .access_source = c->access_source,
         .fallback = c->fallback,
         .switched_to_postcopy = c->switched_to_postcopy,
+        .switch_ready = c->switch_ready,
         .valid = c->valid,
     };
     return stats->valid;

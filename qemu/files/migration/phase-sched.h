@@ -79,8 +79,10 @@ typedef struct PhaseSchedStats {
     PhaseSchedAccessSource access_source;
     /* Why deferring stopped before the scheduler's own switch, if it did. */
     PhaseSchedFallback fallback;
-    /* The scheduler started post-copy by itself. */
+    /* Post-copy started at the scheduler's switch point. */
     bool switched_to_postcopy;
+    /* The last evaluation found the switch point (see switch-ready). */
+    bool switch_ready;
     /* Stats are valid (x-phase-sched was on in the last migration). */
     bool valid;
 } PhaseSchedStats;
@@ -125,14 +127,6 @@ bool phase_sched_sample_due(void);
  *           of the sample's cost
  */
 void phase_sched_sample(int64_t sync_ns);
-
-/**
- * phase_sched_deferring() - are write blocks being held back right now?
- *
- * Returns: true after warm-up, in the push phase, before the final
- * stop-and-copy.
- */
-bool phase_sched_deferring(void);
 
 /**
  * phase_sched_page_deferred() - is a page's block deferred?
@@ -225,13 +219,6 @@ unsigned long phase_sched_block_end(RAMBlock *rb, unsigned long page);
  * Called after every dirty-log sync with the bitmap mutex held.
  */
 void phase_sched_recount_deferred(void);
-
-/**
- * phase_sched_deferred_bytes() - dirty bytes held back for post-copy
- *
- * Returns: bytes (0 when not deferring).
- */
-uint64_t phase_sched_deferred_bytes(void);
 
 /**
  * phase_sched_want_postcopy() - should migration switch to post-copy now?

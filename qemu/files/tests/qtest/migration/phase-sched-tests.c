@@ -43,6 +43,12 @@ typedef struct PhaseSchedTestArgs {
      * blocks are deferred: the scheduler must give way at once.
      */
     bool requested;
+    /*
+     * x-phase-sched-auto-switch off: the scheduler reports its switch
+     * point (switch-ready) and waits there for migrate-start-postcopy,
+     * which must then be served as the scheduler's own switch.
+     */
+    bool manual_switch;
 } PhaseSchedTestArgs;
 
 static QTestState *phase_sched_start_single(void)
@@ -225,6 +231,9 @@ static void phase_sched_migrate(const PhaseSchedTestArgs *targs)
         migrate_set_parameter_str(from, "x-phase-sched-access-source",
                                   targs->access_source);
     }
+    if (targs->manual_switch) {
+        migrate_set_parameter_bool(from, "x-phase-sched-auto-switch", false);
+    }
     /*
      * Slow enough that pre-copy of the hot test area cannot converge
      * (about 3 MB fit the downtime limit, the guest rewrites 100 MB), so
@@ -266,6 +275,30 @@ static void phase_sched_migrate(const PhaseSchedTestArgs *targs)
                                  "{ 'execute': 'migrate-start-postcopy' }");
     }
 
+    if (targs->manual_switch) {
+        char *status;
+
+        /* The switch point, reported and held. */
+        for (;;) {
+            rsp = migrate_query(from);
+            ps = qdict_get_qdict(rsp, "phase-sched");
+            if (ps && qdict_get_bool(ps, "switch-ready")) {
+                g_assert(!qdict_get_bool(ps, "switched-to-postcopy"));
+                qobject_unref(rsp);
+                break;
+            }
+            qobject_unref(rsp);
+            g_usleep(10 * 1000);
+        }
+        /* Still held one interval later: the scheduler did not switch. */
+        g_usleep(PHASE_TEST_INTERVAL_MS * 1000);
+        status = migrate_query_status(from);
+        g_assert_cmpstr(status, ==, "active");
+        g_free(status);
+        qtest_qmp_assert_success(from,
+                                 "{ 'execute': 'migrate-start-postcopy' }");
+    }
+
     /* Otherwise no migrate-start-postcopy: the scheduler switches by itself. */
     wait_for_migration_complete(from);
     wait_for_serial("dest_serial");
@@ -300,11 +333,20 @@ static void phase_sched_migrate(const PhaseSchedTestArgs *targs)
         g_assert_cmpint(qdict_get_int(ps, "pulled-background-pages") +
                         qdict_get_int(ps, "pulled-fault-pages"), >, 0);
     }
-    /* auto: TCG records accesses; KVM has dirty bits only. */
+    /*
+     * auto: a profile samples accesses where it can (TCG's log, or idle
+     * page tracking); a migration of its own, where no decision reads
+     * them, does not.
+     */
     source = qdict_get_str(ps, "access-source");
-    g_assert(g_str_equal(source, "tcg") || g_str_equal(source, "none"));
     if (targs->access_source) {
         g_assert_cmpstr(source, ==, targs->access_source);
+    } else if (targs->profile) {
+        g_assert(g_str_equal(source, "tcg") ||
+                 g_str_equal(source, "page-idle") ||
+                 g_str_equal(source, "none"));
+    } else {
+        g_assert_cmpstr(source, ==, "none");
     }
     g_test_message("phase-sched: source %s, %" PRId64 " intervals, sampler "
                    "%" PRId64 " us (max %" PRId64 "), pushed read %" PRId64
@@ -344,6 +386,13 @@ static void test_phase_sched_postcopy(void)
 static void test_phase_sched_requested(void)
 {
     PhaseSchedTestArgs args = { .profile = true, .requested = true };
+
+    phase_sched_migrate(&args);
+}
+
+static void test_phase_sched_manual_switch(void)
+{
+    PhaseSchedTestArgs args = { .profile = true, .manual_switch = true };
 
     phase_sched_migrate(&args);
 }
@@ -477,6 +526,8 @@ void migration_test_add_phase_sched(MigrationTestEnv *env)
                            test_phase_sched_postcopy);
         migration_test_add("/migration/phase/postcopy/requested",
                            test_phase_sched_requested);
+        migration_test_add("/migration/phase/postcopy/manual-switch",
+                           test_phase_sched_manual_switch);
     }
 
     migration_test_add("/migration/phase/precopy-order",
