@@ -17,6 +17,9 @@
  *   - post-copy forbidden (or no valid policy file: fail closed): takes
  *     userfaultfd away from QEMU (uffd-deny.h), so that as a migration's
  *     destination it refuses post-copy and a pre-copy migration goes on;
+ *     where REAL has x-postcopy-blocker, also -global
+ *     migration.x-postcopy-blocker=REASON, so that the refusal names the
+ *     policy (userfaultfd stays the enforcement);
  *   - a max-downtime-ms under QEMU's 300 ms: -global
  *     migration.x-downtime-limit=MS;
  *   - a second QMP monitor on STATE-DIR/UUID.qmp, for migpolicy's own
@@ -52,8 +55,8 @@
 
 
 /* Arguments we may add: 4 (scheduler) + 2 (downtime) + 4 (side monitor)
- * + 4 (the recorder's monitor). */
-#define EXTRA_ARGS_MAX 14
+ * + 4 (the recorder's monitor) + 2 (post-copy blocker). */
+#define EXTRA_ARGS_MAX 16
 
 /* The side monitors' chardev ids: not ones libvirt uses. */
 #define SIDE_MONITOR_ID "migpolicy-qmp"
@@ -217,6 +220,7 @@ int cmd_emulator(int argc, char **argv)
     char domain[256], msg[MP_POLICY_MSG_MAX], why[MP_POLICY_MSG_MAX];
     char sched[MP_POLICY_MSG_MAX * 2], policy_from[MP_POLICY_MSG_MAX * 2];
     char qmp[1100] = "", path[1100], extra_buf[EXTRA_ARGS_MAX][160];
+    char blocker[MP_POLICY_MSG_MAX + 400];
     char **qargs, **nargv;
     state_policy sp;
     int i, nq, nextra = 0, err, side_fd = -1;
@@ -345,6 +349,17 @@ int cmd_emulator(int argc, char **argv)
             return 1;
         }
         enforced = true;
+        err = file_has_string(qemu, "x-postcopy-blocker", why, sizeof(why));
+        if (err == 1) {
+            snprintf(blocker, sizeof(blocker), "migration.x-postcopy-blocker="
+                     "post-copy of '%s' is forbidden by its migration policy "
+                     "(%s): migrate it with pre-copy",
+                     cli_esc(domain[0] ? domain : uuid),
+                     cli_esc(sp.postcopy_origin[0] ? sp.postcopy_origin :
+                             "default"));
+            snprintf(extra_buf[nextra++], sizeof(extra_buf[0]), "-global");
+            nargv[1 + nq + nextra++] = blocker;
+        }
     }
     /* The recorder of the scheduler's figures (sched-record.h), on the
      * side monitor. */
@@ -366,7 +381,9 @@ int cmd_emulator(int argc, char **argv)
         }
     }
     for (int k = 0; k < nextra; k++) {
-        nargv[1 + nq + k] = extra_buf[k];
+        if (!nargv[1 + nq + k]) {
+            nargv[1 + nq + k] = extra_buf[k];
+        }
     }
     nargv[1 + nq + nextra] = NULL;
     write_applied(dir, uuid, domain, &sp, policy_from, enforced, sched, qmp);

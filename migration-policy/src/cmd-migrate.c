@@ -194,6 +194,25 @@ static const char *virt_err(void)
     return m ? m : "unknown libvirt error";
 }
 
+/*
+ * The part of libvirt's error @err that says why, for an operator to read
+ * first: a destination hook's stderr (libvirt prefixes it with the hook's
+ * environment and command line) or QEMU's refusal of post-copy.  NULL
+ * when @err has neither.
+ */
+static const char *virt_err_reason(const char *err)
+{
+    const char *p;
+
+    if (strstr(err, "Hook script execution failed") &&
+        (p = strstr(err, "unexpected exit status "))) {
+        p = strstr(p, ": ");
+        return p && p[2] ? p + 2 : NULL;
+    }
+    p = strstr(err, "Postcopy is not supported: ");
+    return p ? p + strlen("Postcopy is not supported: ") : NULL;
+}
+
 static void sleep_ms(unsigned ms)
 {
     struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
@@ -1505,7 +1524,14 @@ int cmd_migrate(int argc, char **argv)
             rc = cli_fail("migrate", "migration cancelled: %s; %s keeps "
                       "running here", jw.traffic_why, v.info.name);
         } else {
-            rc = cli_fail("migrate", "migration failed: %s", m.err);
+            const char *why = virt_err_reason(m.err);
+
+            if (why) {
+                rc = cli_fail("migrate", "migration refused: %s (libvirt: "
+                              "%s)", why, m.err);
+            } else {
+                rc = cli_fail("migrate", "migration failed: %s", m.err);
+            }
         }
         goto out;
     }

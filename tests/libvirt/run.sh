@@ -476,11 +476,12 @@ v a metadata mpl-vm2 "$NS_URI" --key mp --live --config \
     --set '<policy><postcopy>forbidden</postcopy><objective>downtime</objective></policy>' >/dev/null
 if out=$(v a migrate --live --p2p --postcopy mpl-vm2 "$DEST_B" 2>&1); then
     bad "post-copy of a post-copy-forbidden VM succeeded"
-elif [[ $out == *"Postcopy is not supported: Userfaultfd not available: Operation not permitted"* ]] &&
+elif [[ $out == *"Postcopy is not supported: post-copy of 'mpl-vm2' is forbidden by its migration policy (tag"* ]] &&
      [ "$(v a domstate mpl-vm2)" = running ] &&
      [ "$(v b domstate mpl-vm2 2>&1)" != running ] &&
      serial_py "$(serial a mpl-vm2)" ping --timeout 30 >/dev/null; then
-    ok "virsh migrate --postcopy of the post-copy-forbidden VM refused by b's QEMU; mpl-vm2 still running on a and answering; virsh said: $(echo "$out" | grep -o "unable to execute QEMU command.*" | cut -c1-160)"
+    pre=${out%%Postcopy is not supported*}
+    ok "virsh migrate --postcopy of the post-copy-forbidden VM refused by b's QEMU, naming the policy after ${#pre} characters of libvirt's prefix; mpl-vm2 still running on a and answering; virsh said: $(echo "$out" | grep -o "unable to execute QEMU command.*" | cut -c1-200)"
 else
     bad "post-copy of a post-copy-forbidden VM: unexpected outcome: $out (state on a: $(v a domstate mpl-vm2 2>&1))"
 fi
@@ -497,6 +498,19 @@ elif [[ $out == *"exit status 1: migpolicy: refusing migration of 'mpl-vm2': mal
     ok "hook veto (malformed tag): mpl-vm2 still on a; the reason follows ${#pre} characters of libvirt's prefix: $(grep -o "migpolicy: refusing.*" <<<"$out" | cut -c1-120)"
 else
     bad "hook veto (malformed tag): unexpected outcome: $out"
+fi
+# migpolicy migrate says why first, whoever refuses (its own reading of
+# the tags or the destination's hook).
+if out=$(mp_in a migrate -c "$(sock a)" mpl-vm2 "$DEST_B" 2>&1); then
+    bad "migpolicy migrate of a VM with malformed tags succeeded"
+else
+    first=$(grep -m1 -v '^ ' <<<"$out")
+    if [[ ${first:0:160} == *"<postcopy>: 'sometimes'"* ]] &&
+       [ "$(v a domstate mpl-vm2)" = running ]; then
+        ok "migpolicy migrate (malformed tag) refused, reason first: ${first:0:160}"
+    else
+        bad "migpolicy migrate (malformed tag): the reason is not first: $out"
+    fi
 fi
 v a metadata mpl-vm2 "$NS_URI" --key mp --live --config \
     --set '<policy><postcopy>forbidden</postcopy><objective>downtime</objective></policy>' >/dev/null
