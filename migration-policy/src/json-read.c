@@ -6,6 +6,14 @@
  * Recursive descent over the input, one heap node per value.  Strings are
  * decoded in place of a copy; arrays and objects grow by doubling.  Depth
  * is capped at JSON_MAX_DEPTH.
+ *
+ * Why not json-glib: the version this project builds with (1.6, Debian
+ * 12) reads 18446744073709551615 as -1 and 9223372036854775808 as
+ * INT64_MIN (QMP has uint64 members), cuts "a\u0000b" to "a", accepts
+ * single-quoted strings and comments and ignores text after the root
+ * value ("[1] [2]" is [1]), and has no depth limit: 100,000 nested '['
+ * overflow the stack (a crash of the hook or the recorder on one reply).
+ * tests/test-qmp.c holds those inputs.
  */
 #include <errno.h>
 #include <math.h>
