@@ -1242,6 +1242,16 @@ static int recover_postcopy_tries(virt_ctx *v, mig_thread *m,
                 fflush(stdout);
                 _exit(1);   /* a libvirt call is still blocked in a thread */
             }
+            if (rc == -3) {
+                return cli_fail("migrate", "resuming post-copy of %s: %s.  "
+                         "The destination's libvirt keeps the incoming "
+                         "migration's job on the guest and lets no monitor "
+                         "command through, and its own resumption crashes "
+                         "it (%s).  The guest waits on the destination; "
+                         "resume it once that job is gone, or destroy it on "
+                         "both hosts and start it again from its disk",
+                         v->info.name, m->err, lv);
+            }
             if (rc < 0 || !postcopy_failed(v->dom)) {
                 break;
             }

@@ -28,6 +28,13 @@
 #define RECOVER_PORT_MIN 49152
 #define RECOVER_PORT_MAX 49215
 #define RECOVER_POLL_MS 200
+/*
+ * libvirt waits this long for a domain's job before it gives up on a
+ * command (VIR_JOB_WAIT_TIME); mon() waits a little longer, so that
+ * libvirt's own answer says whether the command reached QEMU at all.
+ */
+#define RECOVER_LIBVIRT_JOB_WAIT_S 30
+#define RECOVER_LIBVIRT_GRACE_S 5
 
 static void errf(char *err, size_t len, const char *fmt, ...)
 {
@@ -58,6 +65,7 @@ typedef struct mon_call {
     char cmd[512];
     char *reply;
     int rc;
+    int code;
     char err[512];
 } mon_call;
 
@@ -67,6 +75,9 @@ static void *mon_call_run(void *opaque)
 
     c->rc = virDomainQemuMonitorCommand(c->dom, c->cmd, &c->reply, 0);
     if (c->rc < 0) {
+        virErrorPtr e = virGetLastError();
+
+        c->code = e ? e->code : 0;
         snprintf(c->err, sizeof(c->err), "%s", virt_last_err());
     }
     return NULL;
@@ -74,13 +85,19 @@ static void *mon_call_run(void *opaque)
 
 /*
  * Run one QMP command on @dom's monitor through libvirt, waiting at most
- * @timeout_s.  Returns 0 with the parsed reply in *@out (free with
+ * @timeout_s (and longer than libvirt waits for the domain's job).
+ * Returns 0 with the parsed reply in *@out (free with
  * json_free()), -1 (libvirt refused: @err), -2 (no answer in time: the
- * call is left running in its thread).
+ * call is left running in its thread), -3 (libvirt timed out waiting for
+ * the domain's job: a job running on it, such as the incoming migration's,
+ * admits no monitor command).
  */
 static int mon(virDomainPtr dom, const char *cmd, int timeout_s,
                json_value **out, char *err, size_t len)
 {
+    int wait_s = (timeout_s > RECOVER_LIBVIRT_JOB_WAIT_S ?
+                  timeout_s : RECOVER_LIBVIRT_JOB_WAIT_S) +
+                 RECOVER_LIBVIRT_GRACE_S;
     mon_call *c = calloc(1, sizeof(*c));
     struct timespec until;
     pthread_t th;
@@ -98,14 +115,19 @@ static int mon(virDomainPtr dom, const char *cmd, int timeout_s,
         return -1;
     }
     clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += timeout_s;
+    until.tv_sec += wait_s;
     if (pthread_timedjoin_np(th, NULL, &until)) {
         pthread_detach(th);     /* @c stays with the thread */
         errf(err, len, "QEMU's monitor did not answer '%s' in %d s", cmd,
-             timeout_s);
+             wait_s);
         return -2;
     }
     rc = c->rc;
+    if (rc < 0 && c->code == VIR_ERR_OPERATION_TIMEOUT) {
+        errf(err, len, "libvirt did not pass '%s' to QEMU: %s", cmd, c->err);
+        free(c);
+        return -3;
+    }
     if (rc < 0) {
         errf(err, len, "%s", c->err);
     } else if (json_parse(c->reply, strlen(c->reply), out, NULL, 0)) {
