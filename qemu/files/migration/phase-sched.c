@@ -22,7 +22,7 @@
  *
  * Memory cost per GiB of guest RAM with 4 KiB pages and 16-page blocks
  * (16384 blocks):
- *   - RAMBlock.phase_written, one bit per page:             32 KiB
+ *   - RAMBlock.written_bmap, one bit per page:             32 KiB
  *   - accessed-page log (TCG only), one bit per page:      32 KiB
  *   - history, 2 bits per block per interval:
  *     4 KiB x MAX(window, PHASE_SCHED_MIN_DEPTH) (default: 16 x 4 = 64 KiB)
@@ -126,19 +126,28 @@ typedef struct PhaseSchedAccessLog {
     unsigned long bmap[];
 } PhaseSchedAccessLog;
 
-bool phase_sched_access_log_armed;
+/*
+ * The log of the current scheduler with access source 'tcg', else NULL.
+ * Kept apart from PhaseSchedState: vCPU threads reach it through the RAM
+ * access observer, which must not depend on the scheduler's lifetime.
+ */
 static PhaseSchedAccessLog *phase_sched_access_log;
-/* x-phase-sched-access-source page-idle: Linux idle page tracking. */
-static PhaseSchedIdle *phase_sched_idle;
 
 /**
- * PhaseSchedState: the scheduler of one migration
+ * PhaseSchedState: the scheduler of one migration or profile
  *
  * Block planes are uint64_t words as mp-predict.h wants them, indexed by
- * global block number.  Owned by the migration thread.
+ * global block number.  Owned by the migration thread (by the main loop
+ * while a profile runs without a migration).
  */
 typedef struct PhaseSchedState {
     struct rcu_head rcu;
+    /* x-phase-sched-access-source page-idle: Linux idle page tracking. */
+    PhaseSchedIdle *idle;
+    /* Samples a profile (no migration) from the main loop; NULL otherwise. */
+    QEMUTimer *profile_timer;
+    /* Value of the destination's last pong (return-path thread). */
+    uint32_t last_pong;
     unsigned block_shift;          /* log2(pages per block) */
     uint64_t nblocks;
     uint64_t nwords;               /* uint64_t words per block plane */
@@ -253,16 +262,18 @@ typedef struct PhaseSchedCounters {
 
 /*
  * The scheduler of the current migration or profile.  Published with
- * RCU for the return-path thread (phase_sched_note_request()); every
- * other user runs in the migration thread or under the BQL, where it
- * cannot be freed underneath them.
+ * RCU for the return-path thread (phase_sched_note_request(),
+ * phase_sched_note_pong()); every other user runs in the migration thread
+ * or under the BQL, where it cannot be freed underneath them.  Not a
+ * member of RAMState: a profile samples a guest before any migration
+ * exists, and a migration adopts it (phase_sched_setup()).
  */
 static PhaseSchedState *phase_sched;
+/*
+ * Statistics of the current or last scheduler, kept after it is freed
+ * for query-migrate, as mig_stats is.
+ */
 static PhaseSchedCounters phase_sched_stats;
-/* Samples a profile (no migration) from the main loop; NULL otherwise. */
-static QEMUTimer *phase_sched_profile_timer;
-/* Value of the last pong of the destination (return-path thread). */
-static uint32_t phase_sched_last_pong;
 
 static inline uint64_t phase_sched_rb_first_block(PhaseSchedState *ps,
                                                   RAMBlock *rb)
@@ -412,7 +423,8 @@ static void plane_fold_page_word(PhaseSchedState *ps, uint64_t *plane,
     }
 }
 
-void phase_sched_access_log_record(ram_addr_t addr)
+/* The RAM access observer (ram_addr.h) while the log is armed. */
+static void phase_sched_access_log_record(ram_addr_t addr)
 {
     PhaseSchedAccessLog *log;
     uint64_t page = addr >> TARGET_PAGE_BITS;
@@ -476,6 +488,9 @@ static PhaseSchedAccessSource phase_sched_resolve_source(bool profile)
  */
 static void phase_sched_state_free(PhaseSchedState *ps)
 {
+    if (ps->idle) {
+        phase_sched_idle_close(ps->idle);
+    }
     g_free(ps->hist_mem);
     g_free(ps->written);
     g_free(ps->pred_write);
@@ -565,8 +580,8 @@ static PhaseSchedState *phase_sched_state_new(bool profile, Error **errp)
         PHASE_SCHED_ACCESS_SOURCE_PAGE_IDLE) {
         Error *local_err = NULL;
 
-        phase_sched_idle = phase_sched_idle_open(&local_err);
-        if (!phase_sched_idle) {
+        ps->idle = phase_sched_idle_open(&local_err);
+        if (!ps->idle) {
             if (migrate_phase_sched_access_source() ==
                 PHASE_SCHED_ACCESS_SOURCE_PAGE_IDLE) {
                 error_propagate(errp, local_err);
@@ -585,7 +600,7 @@ static PhaseSchedState *phase_sched_state_new(bool profile, Error **errp)
                         BITS_TO_LONGS(npages) * sizeof(unsigned long));
         log->npages = npages;
         qatomic_rcu_set(&phase_sched_access_log, log);
-        qatomic_set(&phase_sched_access_log_armed, true);
+        qatomic_set(&ram_access_observer, phase_sched_access_log_record);
         phase_sched_flush_tlbs();
     }
 
@@ -606,11 +621,11 @@ static void phase_sched_written_bitmaps(bool alloc)
 
     RCU_READ_LOCK_GUARD();
     RAMBLOCK_FOREACH_NOT_IGNORED(rb) {
-        if (alloc && !rb->phase_written) {
-            rb->phase_written = bitmap_new(rb->max_length >> TARGET_PAGE_BITS);
+        if (alloc && !rb->written_bmap) {
+            rb->written_bmap = bitmap_new(rb->max_length >> TARGET_PAGE_BITS);
         } else if (!alloc) {
-            g_free(rb->phase_written);
-            rb->phase_written = NULL;
+            g_free(rb->written_bmap);
+            rb->written_bmap = NULL;
         }
     }
 }
@@ -622,21 +637,21 @@ static void phase_sched_written_clear(void)
 
     RCU_READ_LOCK_GUARD();
     RAMBLOCK_FOREACH(rb) {
-        if (rb->phase_written) {
-            bitmap_zero(rb->phase_written, rb->max_length >> TARGET_PAGE_BITS);
+        if (rb->written_bmap) {
+            bitmap_zero(rb->written_bmap, rb->max_length >> TARGET_PAGE_BITS);
         }
     }
 }
 
 /* End a profile: its timer and its dirty logging, not its state. */
-static void phase_sched_profile_end(void)
+static void phase_sched_profile_end(PhaseSchedState *ps)
 {
-    if (!phase_sched_profile_timer) {
+    if (!ps || !ps->profile_timer) {
         return;
     }
-    timer_free(phase_sched_profile_timer);
-    phase_sched_profile_timer = NULL;
-    memory_global_dirty_log_stop(GLOBAL_DIRTY_PHASE_SCHED);
+    timer_free(ps->profile_timer);
+    ps->profile_timer = NULL;
+    memory_global_dirty_log_stop(GLOBAL_DIRTY_PROFILE);
 }
 
 /*
@@ -647,7 +662,7 @@ bool phase_sched_setup(Error **errp)
 {
     PhaseSchedState *ps = phase_sched;
 
-    if (ps && phase_sched_profile_timer) {
+    if (ps && ps->profile_timer) {
         /*
          * A profile is running.  A migration with the same block size
          * takes its history over; any other migration ends it (both
@@ -657,7 +672,7 @@ bool phase_sched_setup(Error **errp)
         bool adopt = migrate_phase_sched() && ps->block_shift == shift &&
                      mp_history_count(&ps->hist) > 0;
 
-        phase_sched_profile_end();
+        phase_sched_profile_end(ps);
         trace_phase_sched_profile_adopt(adopt, mp_history_count(&ps->hist));
         if (adopt) {
             /*
@@ -702,13 +717,13 @@ void phase_sched_cleanup(void)
     PhaseSchedState *ps = phase_sched;
     PhaseSchedAccessLog *log = phase_sched_access_log;
 
-    phase_sched_profile_end();
-    if (phase_sched_idle) {
-        phase_sched_idle_close(phase_sched_idle);
-        phase_sched_idle = NULL;
+    phase_sched_profile_end(ps);
+    if (ps && ps->idle) {
+        phase_sched_idle_close(ps->idle);
+        ps->idle = NULL;
     }
     if (log) {
-        qatomic_set(&phase_sched_access_log_armed, false);
+        qatomic_set(&ram_access_observer, NULL);
         qatomic_rcu_set(&phase_sched_access_log, NULL);
         g_free_rcu(log, rcu);
     }
@@ -722,7 +737,7 @@ void phase_sched_cleanup(void)
     call_rcu(ps, phase_sched_state_free, rcu);
 }
 
-/* Harvest the dirty log into RAMBlock.phase_written, without migrating. */
+/* Harvest the dirty log into RAMBlock.written_bmap, without migrating. */
 static void phase_sched_profile_sync(void)
 {
     RAMBlock *rb;
@@ -730,9 +745,10 @@ static void phase_sched_profile_sync(void)
     memory_global_dirty_log_sync(false);
     RCU_READ_LOCK_GUARD();
     RAMBLOCK_FOREACH_NOT_IGNORED(rb) {
-        if (rb->phase_written) {
-            cpu_physical_memory_sync_dirty_bitmap(rb, 0, rb->used_length,
-                                                  rb->phase_written);
+        if (rb->written_bmap) {
+            cpu_physical_memory_sync_dirty_bitmap_written(rb, 0,
+                                                          rb->used_length,
+                                                          rb->written_bmap);
             /*
              * With KVM's manual dirty-log protection nothing is
              * write-protected again until it is cleared: without this,
@@ -757,7 +773,7 @@ static void phase_sched_profile_tick(void *opaque)
     WITH_RCU_READ_LOCK_GUARD() {
         phase_sched_sample(qemu_clock_get_ns(QEMU_CLOCK_REALTIME) - t0);
     }
-    timer_mod(phase_sched_profile_timer, ps->next_sample_ns);
+    timer_mod(ps->profile_timer, ps->next_sample_ns);
 }
 
 void qmp_x_phase_sched_profile(bool enable, Error **errp)
@@ -776,13 +792,13 @@ void qmp_x_phase_sched_profile(bool enable, Error **errp)
                    "(its history is in x-query-phase-sched-history)");
         return;
     }
-    if (phase_sched_profile_timer) {
+    if (phase_sched && phase_sched->profile_timer) {
         return;
     }
     /* Left over from a migration that ended: its history is stale. */
     phase_sched_cleanup();
 
-    if (!memory_global_dirty_log_start(GLOBAL_DIRTY_PHASE_SCHED, errp)) {
+    if (!memory_global_dirty_log_start(GLOBAL_DIRTY_PROFILE, errp)) {
         return;
     }
     phase_sched_written_bitmaps(true);
@@ -796,13 +812,13 @@ void qmp_x_phase_sched_profile(bool enable, Error **errp)
     ps = phase_sched_state_new(true, errp);
     if (!ps) {
         phase_sched_written_bitmaps(false);
-        memory_global_dirty_log_stop(GLOBAL_DIRTY_PHASE_SCHED);
+        memory_global_dirty_log_stop(GLOBAL_DIRTY_PROFILE);
         return;
     }
     qatomic_rcu_set(&phase_sched, ps);
-    phase_sched_profile_timer = timer_new_ns(QEMU_CLOCK_REALTIME,
-                                             phase_sched_profile_tick, NULL);
-    timer_mod(phase_sched_profile_timer, ps->next_sample_ns);
+    ps->profile_timer = timer_new_ns(QEMU_CLOCK_REALTIME,
+                                     phase_sched_profile_tick, NULL);
+    timer_mod(ps->profile_timer, ps->next_sample_ns);
 }
 
 /* A block plane as the QMP history gives it: little-endian words, base64. */
@@ -1099,14 +1115,14 @@ void phase_sched_recount_deferred(void)
     stat64_set(&phase_sched_stats.deferred_pages, n);
 }
 
-/* Fold RAMBlock.phase_written (page bits) into ps->written (block bits). */
+/* Fold RAMBlock.written_bmap (page bits) into ps->written (block bits). */
 static uint64_t phase_sched_fold_written(PhaseSchedState *ps)
 {
     RAMBlock *rb;
 
     memset(ps->written, 0, ps->nwords * sizeof(uint64_t));
     RAMBLOCK_FOREACH_NOT_IGNORED(rb) {
-        unsigned long *pw = rb->phase_written;
+        unsigned long *pw = rb->written_bmap;
         unsigned long nlongs;
         uint64_t first_page = rb->offset >> TARGET_PAGE_BITS;
 
@@ -1145,16 +1161,16 @@ static void phase_sched_fold_accessed(PhaseSchedState *ps, uint64_t *accessed)
     PhaseSchedAccessLog *log = qatomic_rcu_read(&phase_sched_access_log);
 
     memset(accessed, 0, ps->nwords * sizeof(uint64_t));
-    if (phase_sched_idle) {
+    if (ps->idle) {
         Error *local_err = NULL;
         PhaseSchedFold fold = { .ps = ps, .plane = accessed };
 
-        if (phase_sched_idle_harvest(phase_sched_idle, phase_sched_fold_cb,
+        if (phase_sched_idle_harvest(ps->idle, phase_sched_fold_cb,
                                      &fold, &local_err) < 0) {
             /* Say it once and go on with dirty bits only. */
             warn_report_err(local_err);
-            phase_sched_idle_close(phase_sched_idle);
-            phase_sched_idle = NULL;
+            phase_sched_idle_close(ps->idle);
+            ps->idle = NULL;
             phase_sched_stats.access_source = PHASE_SCHED_ACCESS_SOURCE_NONE;
         }
     } else if (log) {
@@ -1264,13 +1280,13 @@ static bool phase_sched_barrier(PhaseSchedState *ps, uint64_t remainder)
         return true;
     }
     if (!ps->barrier_ns) {
-        qatomic_set(&phase_sched_last_pong, 0);
+        qatomic_set(&ps->last_pong, 0);
         qemu_savevm_send_ping(s->to_dst_file, PHASE_SCHED_PING);
         ps->barrier_ns = now;
         trace_phase_sched_barrier(remainder);
         return false;
     }
-    return qatomic_read(&phase_sched_last_pong) == PHASE_SCHED_PING ||
+    return qatomic_read(&ps->last_pong) == PHASE_SCHED_PING ||
            now - ps->barrier_ns >= bound;
 }
 
@@ -1405,14 +1421,20 @@ bool phase_sched_holding(void)
     PhaseSchedState *ps = phase_sched;
 
     return ps && ps->barrier_ns && !ps->in_pull && !ps->completing &&
-           qatomic_read(&phase_sched_last_pong) != PHASE_SCHED_PING &&
+           qatomic_read(&ps->last_pong) != PHASE_SCHED_PING &&
            qemu_clock_get_ns(QEMU_CLOCK_REALTIME) - ps->barrier_ns <
            PHASE_SCHED_DRAIN_INTERVALS * ps->interval_ns;
 }
 
 void phase_sched_note_pong(uint32_t value)
 {
-    qatomic_set(&phase_sched_last_pong, value);
+    PhaseSchedState *ps;
+
+    RCU_READ_LOCK_GUARD();
+    ps = qatomic_rcu_read(&phase_sched);
+    if (ps) {
+        qatomic_set(&ps->last_pong, value);
+    }
 }
 
 /* Dirty pages of a block, given its global number. */

@@ -117,7 +117,7 @@ bool phase_sched_sample_due(void);
  * phase_sched_sample() - close the current interval
  *
  * Folds the written pages collected by the dirty-log syncs of this
- * interval (RAMBlock.phase_written) and the accessed-page log into one
+ * interval (RAMBlock.written_bmap) and the accessed-page log into one
  * history slot, re-arms the accessed-page log (flushing the TLBs under
  * TCG) and re-evaluates the prediction and the deferred set.  The caller
  * (ram_phase_sched_sample()) has just synced the dirty log; it holds the
