@@ -31,7 +31,6 @@
  * exec'ed unchanged.  Messages go to stderr, i.e. the domain's log.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -50,9 +49,9 @@
 #include "cli-util.h"
 #include "commands.h"
 #include "emulator-state.h"
+#include "file-replace.h"
 #include "sched-record.h"
 #include "uffd-deny.h"
-
 
 /* Arguments we may add: 4 (scheduler) + 2 (downtime) + 4 (side monitor)
  * + 4 (the recorder's monitor) + 2 (post-copy blocker). */
@@ -180,24 +179,14 @@ static void write_applied(const char *dir, const char *uuid,
                           const char *policy_from, bool enforced,
                           const char *sched, const char *qmp)
 {
-    char path[1100], tmp[1120];
-    FILE *fp;
-    int fd;
+    char path[1100];
+    file_replace fr;
 
     if (state_path(path, sizeof(path), dir, uuid, ".applied") ||
-        snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >=
-            (int)sizeof(tmp)) {
+        file_replace_open(&fr, path)) {
         return;
     }
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
-              0644);
-    if (fd < 0 || !(fp = fdopen(fd, "w"))) {
-        if (fd >= 0) {
-            close(fd);
-        }
-        return;
-    }
-    fprintf(fp, "# written by migpolicy emulator when QEMU started\n"
+    fprintf(fr.fp, "# written by migpolicy emulator when QEMU started\n"
             "version = 1\nuuid = %s\ndomain = %s\nstarted = %" PRId64 "\n"
             "policy = %s\npostcopy = %s\npostcopy-origin = %s\n"
             "enforcement = %s\nphase-sched = %s\ndowntime-limit-ms = %"
@@ -207,11 +196,7 @@ static void write_applied(const char *dir, const char *uuid,
             cli_esc(sp->postcopy_origin[0] ? sp->postcopy_origin : "default"),
             enforced ? "userfaultfd-disabled" : "none", cli_esc(sched),
             sp->downtime_limit_ms, qmp[0] ? qmp : "none");
-    if (fclose(fp) == 0) {
-        rename(tmp, path);
-    } else {
-        unlink(tmp);
-    }
+    file_replace_commit(&fr, false);
 }
 
 int cmd_emulator(int argc, char **argv)

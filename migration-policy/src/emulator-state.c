@@ -16,6 +16,7 @@
 
 #include "conf-file.h"
 #include "emulator-state.h"
+#include "file-replace.h"
 
 /* Largest policy file, bytes. */
 #define STATE_POLICY_FILE_MAX 8192
@@ -43,13 +44,12 @@ int state_policy_write(const char *dir, const mp_hook_prepared *p,
                        bool phase_sched, int64_t now_unix_s, char *msg,
                        size_t msg_len)
 {
-    char path[1100], tmp[1120], origin[MP_POLICY_ORIGIN_MAX];
+    char path[1100], origin[MP_POLICY_ORIGIN_MAX];
+    file_replace fr;
     FILE *fp;
-    int fd, err;
+    int err;
 
-    if (state_path(path, sizeof(path), dir, p->uuid, ".policy") ||
-        snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >=
-            (int)sizeof(tmp)) {
+    if (state_path(path, sizeof(path), dir, p->uuid, ".policy")) {
         snprintf(msg, msg_len, "%s: state directory path too long", dir);
         return -ENAMETOOLONG;
     }
@@ -64,15 +64,12 @@ int state_policy_write(const char *dir, const mp_hook_prepared *p,
         snprintf(msg, msg_len, "%s: %s", path, strerror(errno));
         return err;
     }
-    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-    if (fd < 0 || !(fp = fdopen(fd, "w"))) {
-        err = -errno;
-        snprintf(msg, msg_len, "%s: %s", tmp, strerror(errno));
-        if (fd >= 0) {
-            close(fd);
-        }
+    err = file_replace_open(&fr, path);
+    if (err) {
+        snprintf(msg, msg_len, "%s.tmp: %s", path, strerror(-err));
         return err;
     }
+    fp = fr.fp;
     snprintf(origin, sizeof(origin), "%s", p->policy.origin[MP_PF_POSTCOPY]);
     one_line(origin);
     fprintf(fp, "# written by the migpolicy hook for the emulator wrapper\n"
@@ -93,21 +90,11 @@ int state_policy_write(const char *dir, const mp_hook_prepared *p,
         one_line(name);
         fprintf(fp, "domain = %s\n", name);
     }
-    if (fflush(fp) || fsync(fd) || ferror(fp)) {
-        err = -errno;
-        fclose(fp);
-        unlink(tmp);
-        snprintf(msg, msg_len, "%s: %s", tmp, strerror(-err));
-        return err;
-    }
-    fclose(fp);
-    if (rename(tmp, path)) {
-        err = -errno;
-        unlink(tmp);
+    err = file_replace_commit(&fr, true);
+    if (err) {
         snprintf(msg, msg_len, "%s: %s", path, strerror(-err));
-        return err;
     }
-    return 0;
+    return err;
 }
 
 typedef struct parse_ctx {

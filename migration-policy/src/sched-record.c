@@ -28,6 +28,7 @@
 #include "json-read.h"
 #include "qmp-client.h"
 #include "sched-record.h"
+#include "file-replace.h"
 
 /*
  * Polls of query-migrate: every 250 ms while an outgoing migration runs
@@ -100,12 +101,11 @@ static void put_number(FILE *fp, const char *key, const json_value *obj,
 /* Write the record: tmp + rename, never a partial file. */
 static void record_write(recorder *r, const char *note)
 {
-    char tmp[1200];
     const json_value *ram = json_get(r->last, "ram");
     const char *st = json_get_str(r->last, "status");
     bool first = true, xps = false, pcr = false;
+    file_replace fr;
     FILE *fp;
-    int fd;
 
     if (!r->last || !r->path[0]) {
         return;
@@ -121,15 +121,10 @@ static void record_write(recorder *r, const char *note)
             pcr = on;
         }
     }
-    snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", r->path, (long)getpid());
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
-              0644);
-    if (fd < 0 || !(fp = fdopen(fd, "w"))) {
-        if (fd >= 0) {
-            close(fd);
-        }
+    if (file_replace_open(&fr, r->path)) {
         return;
     }
+    fp = fr.fp;
     fprintf(fp, "{\"version\":1,\"domain\":");
     {
         json_value s = { .type = JSON_STRING, .str = (char *)r->name,
@@ -162,11 +157,7 @@ static void record_write(recorder *r, const char *note)
     fprintf(fp, "},\"phase-sched\":");
     json_write(fp, json_get(r->last, "phase-sched"));
     fprintf(fp, "}\n");
-    if (fclose(fp) == 0) {
-        rename(tmp, r->path);
-    } else {
-        unlink(tmp);
-    }
+    file_replace_commit(&fr, false);
 }
 
 /* One query-migrate; follow an outgoing migration.  0, or -1 (QEMU gone). */
