@@ -5,18 +5,13 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -25,16 +20,12 @@
 #include "cli-clock.h"
 #include "cli-parse.h"
 #include "cli-print.h"
-#include "conf-file.h"
 #ifdef MP_HAVE_LIBVIRT
 #include "warm-virt.h"      /* migrate --warm-apply (docs/warm-up.md) */
 #endif
 #include "emulator-state.h"
-#include "hook-conf.h"
-#include "json-read.h"
 #include "qmp-client.h"
 #include "sched-record.h"
-
 #include "cli-policy.h"
 #include "cli-util.h"
 #include "cli-workload.h"
@@ -900,110 +891,98 @@ static int strategy_option(int c, void *opaque)
     return -1;
 }
 
+/* One reading of a migration job's statistics (virDomainGetJobStats). */
+typedef struct job_sample {
+    bool active;                /* a job runs (type is not NONE) */
+    unsigned long long elapsed_ms, downtime_ms, processed, remaining,
+                       iteration, postcopy_reqs;
+} job_sample;
+
 /*
- * The job's figures; for @completed, 0 if printed (@el_ms, @bytes set when
- * not NULL), -1 if unavailable (no completed job there: libvirt keeps it on
- * one side only, and not for a domain undefined by the migration).
+ * Read @dom's job, or with @completed its completed one (kept by libvirt).
+ * Returns 0, or -1 when libvirt has none to give.
  */
-static int print_job(virDomainPtr dom, bool completed,
-                     unsigned long long *el_ms, unsigned long long *bytes)
+static int job_read(virDomainPtr dom, bool completed, job_sample *s)
 {
     virTypedParameterPtr p = NULL;
     int np = 0, type = 0;
-    unsigned long long el = 0, dt = 0, tot = 0, proc = 0, rem = 0, it = 0,
-                       req = 0;
 
+    memset(s, 0, sizeof(*s));
     if (!dom || virDomainGetJobStats(dom, &type, &p, &np, completed ?
                                      VIR_DOMAIN_JOB_STATS_COMPLETED |
                                      VIR_DOMAIN_JOB_STATS_KEEP_COMPLETED : 0)) {
         return -1;
     }
-    virTypedParamsGetULLong(p, np, VIR_DOMAIN_JOB_TIME_ELAPSED, &el);
-    virTypedParamsGetULLong(p, np, VIR_DOMAIN_JOB_DOWNTIME, &dt);
-    virTypedParamsGetULLong(p, np, VIR_DOMAIN_JOB_DATA_TOTAL, &tot);
-    virTypedParamsGetULLong(p, np, VIR_DOMAIN_JOB_DATA_PROCESSED, &proc);
-    virTypedParamsGetULLong(p, np, VIR_DOMAIN_JOB_DATA_REMAINING, &rem);
-    virTypedParamsGetULLong(p, np, VIR_DOMAIN_JOB_MEMORY_ITERATION, &it);
-    virTypedParamsGetULLong(p, np, VIR_DOMAIN_JOB_MEMORY_POSTCOPY_REQS, &req);
-    if (completed && (type == VIR_DOMAIN_JOB_NONE || el == 0)) {
-        virTypedParamsFree(p, np);
-        return -1;
-    }
-    if (completed) {
-        if (el_ms) {
-            *el_ms = el;
-        }
-        if (bytes) {
-            *bytes = proc;
-        }
-        printf("completed: total_time_ms=%llu downtime_ms=%llu "
-               "bytes_processed=%llu memory_iterations=%llu "
-               "postcopy_requests=%llu\n", el, dt, proc, it, req);
-        printf("  (libvirt/QEMU figures; QEMU 10.0's post-copy downtime is "
-               "unreliable, see docs/policy.md)\n");
-    } else if (type != VIR_DOMAIN_JOB_NONE) {
-        printf("  %6.1f s  processed %8.1f MiB  remaining %8.1f MiB  "
-               "iteration %llu\n", (double)el / 1000,
-               (double)proc / 1048576.0, (double)rem / 1048576.0, it);
-        fflush(stdout);
-    }
+    virTypedParamsGetULLong(p, np, VIR_DOMAIN_JOB_TIME_ELAPSED, &s->elapsed_ms);
+    virTypedParamsGetULLong(p, np, VIR_DOMAIN_JOB_DOWNTIME, &s->downtime_ms);
+    virTypedParamsGetULLong(p, np, VIR_DOMAIN_JOB_DATA_PROCESSED,
+                            &s->processed);
+    virTypedParamsGetULLong(p, np, VIR_DOMAIN_JOB_DATA_REMAINING,
+                            &s->remaining);
+    virTypedParamsGetULLong(p, np, VIR_DOMAIN_JOB_MEMORY_ITERATION,
+                            &s->iteration);
+    virTypedParamsGetULLong(p, np, VIR_DOMAIN_JOB_MEMORY_POSTCOPY_REQS,
+                            &s->postcopy_reqs);
     virTypedParamsFree(p, np);
-    (void)tot;
+    s->active = type != VIR_DOMAIN_JOB_NONE;
     return 0;
 }
 
-static int job_iteration(virDomainPtr dom)
+/*
+ * Print the completed job's figures.  Returns 0 (@el_ms, @bytes set when
+ * not NULL), or -1 if unavailable (no completed job there: libvirt keeps it
+ * on one side only, and not for a domain undefined by the migration).
+ */
+static int print_completed_job(virDomainPtr dom, unsigned long long *el_ms,
+                               unsigned long long *bytes)
 {
-    virTypedParameterPtr p = NULL;
-    int np = 0, type = 0;
-    unsigned long long it = 0;
+    job_sample s;
 
-    if (virDomainGetJobStats(dom, &type, &p, &np, 0)) {
+    if (job_read(dom, true, &s) || !s.active || s.elapsed_ms == 0) {
         return -1;
     }
-    virTypedParamsGetULLong(p, np, VIR_DOMAIN_JOB_MEMORY_ITERATION, &it);
-    virTypedParamsFree(p, np);
-    return type == VIR_DOMAIN_JOB_NONE ? -1 : (int)it;
+    if (el_ms) {
+        *el_ms = s.elapsed_ms;
+    }
+    if (bytes) {
+        *bytes = s.processed;
+    }
+    printf("completed: total_time_ms=%llu downtime_ms=%llu "
+           "bytes_processed=%llu memory_iterations=%llu "
+           "postcopy_requests=%llu\n", s.elapsed_ms, s.downtime_ms,
+           s.processed, s.iteration, s.postcopy_reqs);
+    printf("  (libvirt/QEMU figures; QEMU 10.0's post-copy downtime is "
+           "unreliable, see docs/policy.md)\n");
+    return 0;
 }
 
-/* Bytes the job has sent so far (0 without a job). */
-static unsigned long long job_sent(virDomainPtr dom)
+static void print_progress(const job_sample *s)
 {
-    virTypedParameterPtr p = NULL;
-    int np = 0, type = 0;
-    unsigned long long sent = 0;
-
-    if (virDomainGetJobStats(dom, &type, &p, &np, 0)) {
-        return 0;
+    if (!s->active) {
+        return;
     }
-    virTypedParamsGetULLong(p, np, VIR_DOMAIN_JOB_DATA_PROCESSED, &sent);
-    virTypedParamsFree(p, np);
-    return sent;
+    printf("  %6.1f s  processed %8.1f MiB  remaining %8.1f MiB  "
+           "iteration %llu\n", (double)s->elapsed_ms / 1000,
+           (double)s->processed / 1048576.0, (double)s->remaining / 1048576.0,
+           s->iteration);
+    fflush(stdout);
 }
 
 /*
- * max-traffic-mib during the job: once the bytes QEMU has sent exceed it,
- * cancel the migration (the VM keeps running here).  In post-copy the
+ * max-traffic-mib during the job: once the bytes QEMU has sent (@s) exceed
+ * it, cancel the migration (the VM keeps running here).  In post-copy the
  * guest already runs on the destination and cancelling would lose it:
  * then only warn (what is left is bounded by the RAM not yet sent).
  * Returns 0 (within the limit, or no job), 1 (cancel requested), 2 (over
  * the limit in post-copy: warned).
  */
-static int enforce_traffic(virDomainPtr dom, const mp_policy *policy,
-                           char *why, size_t len)
+static int enforce_traffic(virDomainPtr dom, const job_sample *s,
+                           const mp_policy *policy, char *why, size_t len)
 {
-    virTypedParameterPtr p = NULL;
-    int np = 0, type = 0, state = 0, reason = 0;
-    unsigned long long sent = 0;
+    int state = 0, reason = 0;
 
-    if (!(policy->max_traffic_mib > 0) ||
-        virDomainGetJobStats(dom, &type, &p, &np, 0)) {
-        return 0;
-    }
-    virTypedParamsGetULLong(p, np, VIR_DOMAIN_JOB_DATA_PROCESSED, &sent);
-    virTypedParamsFree(p, np);
-    if (type == VIR_DOMAIN_JOB_NONE ||
-        !mp_policy_traffic_exceeded(policy, sent, why, len)) {
+    if (!(policy->max_traffic_mib > 0) || !s->active ||
+        !mp_policy_traffic_exceeded(policy, s->processed, why, len)) {
         return 0;
     }
     if (virDomainGetState(dom, &state, &reason, 0) == 0 &&
@@ -1076,11 +1055,12 @@ static int run_job(virt_ctx *v, mig_thread *m, const struct strategy_apply *ap,
     }
     next_progress = moved_at = cli_mono_s();
     while (!__atomic_load_n(&m->done, __ATOMIC_SEQ_CST)) {
-        if (m->flags & VIR_MIGRATE_POSTCOPY_RESUME) {
-            unsigned long long now = job_sent(v->dom);
+        job_sample js;
 
-            if (now != sent) {
-                sent = now;
+        job_read(v->dom, false, &js);
+        if (m->flags & VIR_MIGRATE_POSTCOPY_RESUME) {
+            if (js.processed != sent) {
+                sent = js.processed;
                 moved_at = cli_mono_s();
             } else if (cli_mono_s() - moved_at > RESUME_STALL_S) {
                 /* The call is stuck in libvirt: leave it (see caller). */
@@ -1090,20 +1070,19 @@ static int run_job(virt_ctx *v, mig_thread *m, const struct strategy_apply *ap,
             }
         }
         if (!jw->over_traffic) {
-            jw->over_traffic = enforce_traffic(v->dom, &v->policy,
+            jw->over_traffic = enforce_traffic(v->dom, &js, &v->policy,
                                                jw->traffic_why,
                                                sizeof(jw->traffic_why));
         }
-        if (ap->when != SWITCH_NEVER && !jw->switched) {
-            int it = job_iteration(v->dom);
-            if (it >= 0 && (ap->when == SWITCH_AT_ONCE || it >= 2) &&
-                virDomainMigrateStartPostCopy(v->dom, 0) == 0) {
-                jw->switched = true;
-                printf("  switched to post-copy (iteration %d)\n", it);
-            }
+        if (ap->when != SWITCH_NEVER && !jw->switched && js.active &&
+            (ap->when == SWITCH_AT_ONCE || js.iteration >= 2) &&
+            virDomainMigrateStartPostCopy(v->dom, 0) == 0) {
+            jw->switched = true;
+            printf("  switched to post-copy (iteration %llu)\n",
+                   js.iteration);
         }
         if (cli_mono_s() >= next_progress) {
-            print_job(v->dom, false, NULL, NULL);
+            print_progress(&js);
             next_progress = cli_mono_s() + PROGRESS_PERIOD_MS / 1000.0;
         }
         sleep_ms(50);
@@ -1128,18 +1107,55 @@ static bool postcopy_failed(virDomainPtr dom)
 }
 
 /*
+ * The destination's copy of the domain, by UUID: 1 (in @out), 0 (the
+ * destination has no such domain), -1 (cannot tell: its libvirt is not
+ * reachable; the connection is dropped, to be opened again next time).
+ * *@dconn is reused while alive; the caller closes it.
+ */
+static int dest_domain(virConnectPtr *dconn, const char *dest_uri,
+                       virDomainPtr src, virDomainPtr *out)
+{
+    unsigned char uuid[VIR_UUID_BUFLEN];
+    virErrorPtr e;
+
+    if (*out) {
+        virDomainFree(*out);
+        *out = NULL;
+    }
+    if (*dconn && virConnectIsAlive(*dconn) != 1) {
+        virConnectClose(*dconn);
+        *dconn = NULL;
+    }
+    if (!*dconn) {
+        *dconn = virConnectOpen(dest_uri);
+    }
+    if (!*dconn || virDomainGetUUID(src, uuid)) {
+        return -1;
+    }
+    *out = virDomainLookupByUUID(*dconn, uuid);
+    if (*out) {
+        return 1;
+    }
+    e = virGetLastError();
+    if (e && e->code == VIR_ERR_NO_DOMAIN) {
+        return 0;
+    }
+    virConnectClose(*dconn);
+    *dconn = NULL;
+    return -1;
+}
+
+/*
  * Whether the destination still runs the incoming half of @dom: 1 yes, 0 it
  * is gone (no such domain there, or not active), -1 cannot tell (the
  * destination's libvirt does not answer within the connect timeout).
- * @why says which.
+ * @why says which.  *@dconn as for dest_domain().
  */
-static int dest_has_guest(virDomainPtr dom, const char *dest_uri, char *why,
-                          size_t len)
+static int dest_has_guest(virDomainPtr dom, virConnectPtr *dconn,
+                          const char *dest_uri, char *why, size_t len)
 {
-    unsigned char uuid[VIR_UUID_BUFLEN];
     char host[256], port[16];
-    virConnectPtr c;
-    virDomainPtr d;
+    virDomainPtr d = NULL;
     int ok = 0, r;
 
     uri_host_port(dest_uri, host, sizeof(host), port, sizeof(port));
@@ -1147,49 +1163,43 @@ static int dest_has_guest(virDomainPtr dom, const char *dest_uri, char *why,
         snprintf(why, len, "%s:%s does not accept connections", host, port);
         return -1;
     }
-    if (virDomainGetUUID(dom, uuid)) {
+    r = dest_domain(dconn, dest_uri, dom, &d);
+    if (r < 0) {
         snprintf(why, len, "%s", virt_err());
-        return -1;
-    }
-    c = virConnectOpen(dest_uri);
-    if (!c) {
-        snprintf(why, len, "cannot connect: %s", virt_err());
-        return -1;
-    }
-    d = virDomainLookupByUUID(c, uuid);
-    if (!d) {
-        virErrorPtr e = virGetLastError();
-
-        r = e && e->code == VIR_ERR_NO_DOMAIN ? 0 : -1;
-        snprintf(why, len, "%s", r ? virt_err() : "no such domain there");
+    } else if (r == 0) {
+        snprintf(why, len, "no such domain there");
     } else {
         r = virDomainIsActive(d) == 1;
         snprintf(why, len, "%s", r ? "running" : "no longer active there");
         virDomainFree(d);
     }
-    virConnectClose(c);
     return r;
 }
 
 /*
  * After a failed post-copy: resume the migration up to @tries times (libvirt's
  * VIR_MIGRATE_POSTCOPY_RESUME: the destination listens again, the source
- * sends what the destination has not received), waiting 1, 2, 4, 8 s
- * between.  Stops at once when the destination has lost the guest.
+ * sends what the destination has not received; or QEMU's monitor where that
+ * crashes the destination's libvirt, see virt-recover.h), waiting 1, 2, 4,
+ * 8 s between.  Stops at once when the destination has lost the guest.
+ * *@dconn is the connection to the destination's libvirt (dest_domain()).
  * Returns 0 when a resumption completed the migration, 1 when the guest
  * could not be recovered (message printed).
  */
-static int recover_postcopy_tries(virt_ctx *v, mig_thread *m,
-                                  const struct strategy_apply *ap,
-                                  job_watch *jw, const char *dest_uri,
-                                  unsigned tries, virConnectPtr dconn)
+static int recover_postcopy(virt_ctx *v, mig_thread *m,
+                            const struct strategy_apply *ap, job_watch *jw,
+                            const char *dest_uri, unsigned tries,
+                            virConnectPtr *dconn)
 {
     unsigned long flags = m->flags;
     unsigned wait_ms = RECOVER_BACKOFF_MS;
     char why[512] = "", lv[128] = "";
     bool via_qmp = false;
 
-    if (dconn && virt_recover_broken_libvirt(dconn, lv, sizeof(lv))) {
+    if (!*dconn) {
+        *dconn = virConnectOpen(dest_uri);
+    }
+    if (*dconn && virt_recover_broken_libvirt(*dconn, lv, sizeof(lv))) {
         via_qmp = true;
         printf("  %s, whose post-copy resumption crashes its daemon: "
                "resuming through QEMU's monitor instead (migrate-recover, "
@@ -1201,7 +1211,7 @@ static int recover_postcopy_tries(virt_ctx *v, mig_thread *m,
         int has;
 
         printf("  post-copy interrupted: %s\n", m->err);
-        has = dest_has_guest(v->dom, dest_uri, why, sizeof(why));
+        has = dest_has_guest(v->dom, dconn, dest_uri, why, sizeof(why));
         if (has == 0) {
             return cli_fail("migrate", "the destination lost %s during "
                             "post-copy "
@@ -1222,8 +1232,13 @@ static int recover_postcopy_tries(virt_ctx *v, mig_thread *m,
             char host[256], port[16];
             int rc;
 
+            if (!*dconn) {
+                snprintf(m->err, sizeof(m->err), "the destination's libvirt "
+                         "is not reachable: %s", why);
+                continue;
+            }
             uri_host_port(dest_uri, host, sizeof(host), port, sizeof(port));
-            rc = virt_recover_qmp(v->dom, dconn, host, RESUME_STALL_S,
+            rc = virt_recover_qmp(v->dom, *dconn, host, RESUME_STALL_S,
                                   m->err, sizeof(m->err));
             if (rc == 0) {
                 printf("  post-copy resumed and completed (attempt %u, "
@@ -1244,10 +1259,10 @@ static int recover_postcopy_tries(virt_ctx *v, mig_thread *m,
             }
             if (rc == -3) {
                 return cli_fail("migrate", "resuming post-copy of %s: %s.  "
-                         "The destination's libvirt keeps the incoming "
-                         "migration's job on the guest and lets no monitor "
-                         "command through, and its own resumption crashes "
-                         "it (%s).  The guest waits on the destination; "
+                         "libvirt there keeps the migration's job on the "
+                         "guest and lets no monitor command through, and "
+                         "the destination's own resumption crashes its "
+                         "daemon (%s).  The guest waits on the destination; "
                          "resume it once that job is gone, or destroy it on "
                          "both hosts and start it again from its disk",
                          v->info.name, m->err, lv);
@@ -1301,24 +1316,6 @@ static int recover_postcopy_tries(virt_ctx *v, mig_thread *m,
 }
 
 /*
- * recover_postcopy_tries() with a connection to the destination's libvirt,
- * which says how to resume (libvirt's VIR_MIGRATE_POSTCOPY_RESUME, or
- * QEMU's monitor where that crashes libvirt: virt-recover.h).
- */
-static int recover_postcopy(virt_ctx *v, mig_thread *m,
-                            const struct strategy_apply *ap, job_watch *jw,
-                            const char *dest_uri, unsigned tries)
-{
-    virConnectPtr dconn = virConnectOpen(dest_uri);
-    int rc = recover_postcopy_tries(v, m, ap, jw, dest_uri, tries, dconn);
-
-    if (dconn) {
-        virConnectClose(dconn);
-    }
-    return rc;
-}
-
-/*
  * How far the chosen strategy's prediction was from the migration (the
  * issue's bar: 25 %), and which of the model's inputs were not measured,
  * i.e. where an error comes from.
@@ -1367,40 +1364,6 @@ static void report_prediction(const virt_ctx *v, const cli_workload_opts *w,
            et * 100, eb * 100, fabs(et) <= PREDICTION_TOLERANCE &&
            fabs(eb) <= PREDICTION_TOLERANCE ? "within" : "off by more than");
     printf("  inputs not measured: %s\n", unmeasured);
-}
-
-/*
- * The destination's copy of the domain, by UUID: 1 (in @out), 0 (the
- * destination has no such domain), -1 (cannot tell: its libvirt is not
- * reachable; the connection is dropped, to be opened again next time).
- */
-static int dest_domain(virConnectPtr *dconn, const char *dest_uri,
-                       virDomainPtr src, virDomainPtr *out)
-{
-    unsigned char uuid[VIR_UUID_BUFLEN];
-    virErrorPtr e;
-
-    if (*out) {
-        virDomainFree(*out);
-        *out = NULL;
-    }
-    if (!*dconn) {
-        *dconn = virConnectOpen(dest_uri);
-    }
-    if (!*dconn || virDomainGetUUID(src, uuid)) {
-        return -1;
-    }
-    *out = virDomainLookupByUUID(*dconn, uuid);
-    if (*out) {
-        return 1;
-    }
-    e = virGetLastError();
-    if (e && e->code == VIR_ERR_NO_DOMAIN) {
-        return 0;
-    }
-    virConnectClose(*dconn);
-    *dconn = NULL;
-    return -1;
 }
 
 int cmd_migrate(int argc, char **argv)
@@ -1520,7 +1483,8 @@ int cmd_migrate(int argc, char **argv)
     }
     if (m.rc && postcopy_failed(v.dom)) {
         /* Past the switch nothing can be cancelled: resume or report. */
-        rc = recover_postcopy(&v, &m, ap, &jw, dest_uri, mo.recover_tries);
+        rc = recover_postcopy(&v, &m, ap, &jw, dest_uri, mo.recover_tries,
+                              &dconn);
     }
     warm_virt_finish(warm, WARM_VIRT_WAIT_S);   /* its summary */
     if (rc) {
@@ -1558,8 +1522,8 @@ int cmd_migrate(int argc, char **argv)
                 "%s\n", MARKER_TTL_S, ddom ? virt_err() :
                 "destination unreachable from here");
     }
-    if (print_job(v.dom, true, &meas_ms, &meas_bytes) &&
-        print_job(ddom, true, &meas_ms, &meas_bytes)) {
+    if (print_completed_job(v.dom, &meas_ms, &meas_bytes) &&
+        print_completed_job(ddom, &meas_ms, &meas_bytes)) {
         printf("completed job statistics unavailable from libvirt on "
                "either host\n");
     } else {

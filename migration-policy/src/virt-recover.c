@@ -364,6 +364,7 @@ int virt_recover_qmp(virDomainPtr src, virConnectPtr dconn, const char *host,
                      int stall_s, char *err, size_t len)
 {
     unsigned char uuid[VIR_UUID_BUFLEN];
+    const char *side;
     virDomainPtr ddom;
     int port = 0, rc;
 
@@ -377,18 +378,27 @@ int virt_recover_qmp(virDomainPtr src, virConnectPtr dconn, const char *host,
              virt_last_err());
         return -1;
     }
+    side = "destination";
     rc = wait_dest_paused(ddom, stall_s, err, len);
     if (!rc) {
         rc = dest_listen(ddom, host, stall_s, &port, err, len);
     }
     if (!rc) {
+        side = "source";
         rc = src_resume(src, host, port, stall_s, err, len);
     }
     if (!rc) {
         rc = watch_src(src, stall_s, err, len);
     }
     if (!rc) {
+        side = "destination";
         rc = wait_dest_running(ddom, stall_s, err, len);
+    }
+    if (rc == -3) {
+        char what[512];
+
+        snprintf(what, sizeof(what), "%s", err);
+        errf(err, len, "the %s: %s", side, what);
     }
     if (rc != -2) {
         virDomainFree(ddom);    /* no monitor call left running with it */

@@ -49,7 +49,9 @@ bool virt_recover_broken_libvirt(virConnectPtr dconn, char *why, size_t len);
  * monitor did not answer within @stall_s (a libvirt call may still be
  * blocked in a thread: the caller should not wait for it); -3 libvirt
  * kept the command from QEMU because a job holds the domain (libvirt's
- * incoming-migration job admits none while post-copy is paused).
+ * incoming-migration job admits none while post-copy is paused); @err
+ * then starts with the side it happened on, "the source: " or "the
+ * destination: ".
  */
 int virt_recover_qmp(virDomainPtr src, virConnectPtr dconn, const char *host,
                      int stall_s, char *err, size_t len);

@@ -700,9 +700,11 @@ if start_vm mpl-vm4; then
          ! timeout 10 virsh -q -c "$(sock b)" qemu-monitor-command mpl-vm4 '{"execute":"query-status"}' >/dev/null 2>&1; then
         ok "link cut in the pull: the destination's monitor is blocked (TCG vCPU waiting for a page under QEMU's main lock), migpolicy gave up resuming within its bound and said so"
         echo "NOTE: libvirt's post-copy recovery could not run here (in-band migrate-recover to a blocked TCG destination); the harness recovers the same case out of band (tests/e2e/test_failures.py)"
-    elif [ "$MRC" = 1 ] && grep -q "resuming post-copy of mpl-vm4: libvirt did not pass '.*' to QEMU: .*The destination's libvirt keeps the incoming migration's job" "$T/migrate-recover.out" &&
-         grep -q "Cannot start job (query, none, none) in API qemuDispatchDomainMonitorCommand for domain mpl-vm4; current job is (none, none, migration in)" "$T/b/log/libvirtd.log"; then
-        ok "link cut in the pull: the destination's libvirt kept its migration-in job and refused the monitor pass-through (its libvirtd.log says so), migpolicy gave up resuming and said why"
+    elif [ "$MRC" = 1 ] &&
+         side=$(sed -n "s/.*resuming post-copy of mpl-vm4: the \(source\|destination\): libvirt did not pass '.*' to QEMU: .*libvirt there keeps the migration's job.*/\1/p" "$T/migrate-recover.out" | head -1) &&
+         [ -n "$side" ] && host=b && { [ "$side" = destination ] || host=a; } &&
+         grep -q "Cannot start job (query, none, none) in API qemuDispatchDomainMonitorCommand for domain mpl-vm4; current job is (none, none, migration \(in\|out\))" "$T/$host/log/libvirtd.log"; then
+        ok "link cut in the pull: the $side's libvirt kept its migration job and refused the monitor pass-through (its libvirtd.log on $host says so), migpolicy gave up resuming and named that side"
         echo "NOTE: libvirt's post-copy recovery could not run here (libvirt 11.3 crashes on its own resumption and its migration-in job admits no monitor command); the harness recovers the same case out of band (tests/e2e/test_failures.py)"
     else
         bad "post-copy recovery (rc $MRC, b: $(v b domstate mpl-vm4 --reason 2>&1), a: $(v a domstate mpl-vm4 --reason 2>&1)): $(grep -v ' s  processed ' "$T/migrate-recover.out" | tail -5 | tr '\n' ' ')"
