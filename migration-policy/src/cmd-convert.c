@@ -4,25 +4,15 @@
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
-#include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "migpolicy.h"
 
-#include "cli-clock.h"
-#include "cli-parse.h"
-#include "cli-print.h"
-#include "sched-record.h"
 #include "cli-trace.h"
 #include "cli-util.h"
 #include "commands.h"

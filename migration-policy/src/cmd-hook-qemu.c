@@ -6,35 +6,19 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
-#include <inttypes.h>
 #include <math.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "migpolicy.h"
 
-#include "cli-clock.h"
-#include "cli-parse.h"
 #include "cli-print.h"
-#include "conf-file.h"
-#ifdef MP_HAVE_LIBVIRT
-#include "warm-virt.h"      /* migrate --warm-apply (docs/warm-up.md) */
-#endif
 #include "emulator-state.h"
-#include "hook-conf.h"
-#include "json-read.h"
-#include "qmp-client.h"
-#include "sched-record.h"
-
 #include "cli-policy.h"
 #include "cli-util.h"
 #include "commands.h"

@@ -10,7 +10,6 @@
 
 #include "migpolicy.h"
 
-#include "cli-options.h"
 #include "cli-policy.h"     /* cli_json_str() */
 #include "cli-util.h"
 #include "commands.h"

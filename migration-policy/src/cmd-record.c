@@ -18,7 +18,6 @@
 #include <inttypes.h>
 #include <signal.h>
 #include <stddef.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,7 +29,6 @@
 
 #include "cli-clock.h"
 #include "cli-parse.h"
-#include "cli-print.h"
 #include "cli-util.h"
 #include "commands.h"
 #include "qmp-client.h"

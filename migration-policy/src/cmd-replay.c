@@ -10,7 +10,6 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,9 +19,6 @@
 #include "migpolicy.h"
 
 #include "cli-clock.h"
-#include "cli-parse.h"
-#include "cli-print.h"
-#include "sched-record.h"
 #include "cli-trace.h"
 #include "cli-util.h"
 #include "commands.h"

@@ -6,27 +6,16 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
-#include <inttypes.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-#include "migpolicy.h"
 
 #include "cli-print.h"
 #include "conf-file.h"
 #include "emulator-state.h"
-#include "json-read.h"
 #include "qmp-client.h"
 #include "sched-record.h"
 #include "cli-util.h"
