@@ -10,20 +10,12 @@ import subprocess
 import sys
 import tempfile
 import time
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from checks import Checks  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 INPUTS = os.path.join(HERE, "inputs")
-passed = failed = 0
-
-
-def check(cond, what, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-        print("ok   %s" % what)
-    else:
-        failed += 1
-        print("FAIL %s%s" % (what, ("\n     " + detail) if detail else ""))
+check = Checks("untrusted")
 
 
 def run(mp, args, cwd, timeout=60):
@@ -128,8 +120,7 @@ def main():
         if name.startswith("test_"):
             with tempfile.TemporaryDirectory(prefix="mp-untrusted-") as w:
                 fn(mp, w)
-    print("untrusted: %d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return check.summary()
 
 
 if __name__ == "__main__":

@@ -15,20 +15,12 @@ import subprocess
 import sys
 import tempfile
 import time
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from checks import Checks  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 UUID = "6d3b7c1e-2f7a-4c55-9a38-1c0a7f6b2e01"
-passed = failed = 0
-
-
-def check(cond, what, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-        print("ok   %s" % what)
-    else:
-        failed += 1
-        print("FAIL %s%s" % (what, ("\n     " + str(detail)) if detail else ""))
+check = Checks()
 
 
 class QMP:
@@ -123,9 +115,7 @@ def main():
     fork = os.path.join(ROOT, "build", "qemu", "qemu-system-x86_64")
     qemu = fork if os.access(fork, os.X_OK) else shutil.which("qemu-system-x86_64")
     if not qemu:
-        print("SKIP: no QEMU (build/qemu or qemu-system-x86_64)")
-        print("0 passed, 0 failed")
-        return 77
+        return check.skip("no QEMU (build/qemu or qemu-system-x86_64)")
     is_fork = qemu == fork
     with tempfile.TemporaryDirectory(prefix="mp-emu-") as w:
         # Allowed: the scheduler on (the fork), post-copy possible.
@@ -267,8 +257,7 @@ def main():
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
     check(p.returncode == 0 and b"QEMU emulator version" in p.stdout,
           "no -uuid: QEMU runs unchanged", p.stderr)
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return check.summary()
 
 
 if __name__ == "__main__":

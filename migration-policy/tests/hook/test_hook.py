@@ -12,22 +12,13 @@ import subprocess
 import sys
 import tempfile
 import time
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from checks import Checks  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 POLICY = os.path.join(HERE, "..", "policy")
+check = Checks()
 
-passed = 0
-failed = 0
-
-
-def check(cond, what, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-        print("ok   %s" % what)
-    else:
-        failed += 1
-        print("FAIL %s%s" % (what, ("\n     " + detail) if detail else ""))
 
 
 def hook(mp, tmp, xml, conf_extra="", args=None, timeout=20):
@@ -200,8 +191,7 @@ def main():
               test_prepare_release, test_libxml2_quiet]:
         with tempfile.TemporaryDirectory() as tmp:
             t(mp, tmp)
-    print("%d passed, %d failed" % (passed, failed))
-    return 0 if failed == 0 else 1
+    return check.summary()
 
 
 if __name__ == "__main__":

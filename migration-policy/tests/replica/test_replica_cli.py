@@ -14,6 +14,8 @@ import subprocess
 import sys
 import tempfile
 import time
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from checks import Checks  # noqa: E402
 
 MIB = 1 << 20
 
@@ -25,20 +27,15 @@ def main():
     d = tempfile.mkdtemp(prefix="replica-cli-")
     src, rep, sock = (os.path.join(d, n) for n in ("src", "rep", "s.sock"))
     ident = ["--name", "g1", "--uuid", "u-1"]
-    failures = []
+    check = Checks("replica cli")
     recv = None
 
     def run(*args, rc=0, what=""):
         p = subprocess.run([mp, "replica"] + list(args), capture_output=True,
                            text=True, timeout=60)
-        if p.returncode != rc:
-            failures.append("%s: exit %d, expected %d: %s %s" % (
-                what or " ".join(args[:1]), p.returncode, rc, p.stdout, p.stderr))
+        check(p.returncode == rc, "%s exits %d" % (what or " ".join(args[:1]), rc),
+              "exit %d: %s %s" % (p.returncode, p.stdout, p.stderr))
         return p
-
-    def check(cond, msg):
-        if not cond:
-            failures.append(msg)
 
     try:
         with open(src, "wb") as f:
@@ -104,10 +101,7 @@ def main():
             recv.send_signal(signal.SIGTERM)
             recv.wait()
         shutil.rmtree(d, ignore_errors=True)
-    for f in failures:
-        print("FAIL:", f)
-    print("%d failures" % len(failures))
-    return 1 if failures else 0
+    return check.summary()
 
 
 if __name__ == "__main__":

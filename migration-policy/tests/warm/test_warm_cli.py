@@ -16,6 +16,8 @@ import re
 import subprocess
 import sys
 import tempfile
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from checks import Checks  # noqa: E402
 
 MIB = 1 << 20
 
@@ -45,13 +47,7 @@ def main():
     ap.add_argument("--migpolicy", required=True)
     a = ap.parse_args()
     mp = os.path.abspath(a.migpolicy)
-    failed = 0
-
-    def check(cond, what):
-        nonlocal failed
-        print("%s %s" % ("ok  " if cond else "FAIL", what))
-        if not cond:
-            failed += 1
+    check = Checks("warm cli")
 
     with tempfile.TemporaryDirectory(prefix="warm-cli-", dir=".") as d:
         data = os.path.join(d, "data.bin")
@@ -62,8 +58,7 @@ def main():
         # tmpfs keeps its pages: detect by eviction not working.
         p = run(["stat", "-f", "-c", "%T", d])
         if p.stdout.strip() == "tmpfs":
-            print("scratch directory on tmpfs: skipped")
-            return 77
+            return check.skip("scratch directory on tmpfs")
         # The workload: holds the file open, has read MiB 4..11 and 20..21.
         reader = subprocess.Popen(
             [sys.executable, "-c",
@@ -114,9 +109,7 @@ def main():
         rec.wait()
         check(rec.returncode == 0 and p.returncode == 0,
               "record -o - | apply - --budget 4M exits 0")
-    print("warm cli: %d check(s) failed" % failed if failed else
-          "warm cli: all checks passed")
-    return 1 if failed else 0
+    return check.summary()
 
 
 if __name__ == "__main__":
