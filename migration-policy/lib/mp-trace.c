@@ -9,6 +9,7 @@
  * actually left in the input before anything is allocated, and every
  * chunk's header and payload are CRC-checked before use.
  */
+#include "mp-bytes.h"
 #include "mp-internal.h"
 
 #include <errno.h>
@@ -48,36 +49,7 @@
 #define MP_TEXT_MAX_LINE (MP_TEXT_MAX_BLOCKS + MP_TRACE_DESC_MAX + 64)
 
 /* ------------------------------------------------------------------ */
-/* Little-endian helpers                                               */
-
-static uint32_t get_le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-           (uint32_t)p[3] << 24;
-}
-
-static uint64_t get_le64(const uint8_t *p)
-{
-    return (uint64_t)get_le32(p) | (uint64_t)get_le32(p + 4) << 32;
-}
-
-static void put_le16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-
-static void put_le32(uint8_t *p, uint32_t v)
-{
-    put_le16(p, (uint16_t)v);
-    put_le16(p + 2, (uint16_t)(v >> 16));
-}
-
-static void put_le64(uint8_t *p, uint64_t v)
-{
-    put_le32(p, (uint32_t)v);
-    put_le32(p + 4, (uint32_t)(v >> 32));
-}
+/* Little-endian helpers (the fields: mp-bytes.h)                    */
 
 /* Convert words between host order and little-endian, in place. */
 static void words_le(uint64_t *w, uint64_t n)
@@ -92,29 +64,6 @@ static void words_le(uint64_t *w, uint64_t n)
 #endif
 }
 
-/*
- * Fuzzing builds (fuzz/run.sh) accept any CRC so that mutated inputs get
- * past the checksums into the size checks and the decoder behind them.
- */
-#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
-#define CRC_BAD(got, want) ((void)(got), (void)(want), 0)
-#else
-#define CRC_BAD(got, want) ((got) != (want))
-#endif
-
-static uint32_t crc32_buf(const void *buf, size_t len)
-{
-    uLong c = crc32(0L, Z_NULL, 0);
-    const uint8_t *p = buf;
-
-    while (len > 0) {
-        uInt n = len > (1u << 30) ? (1u << 30) : (uInt)len;
-        c = crc32(c, p, n);
-        p += n;
-        len -= n;
-    }
-    return (uint32_t)c;
-}
 
 /* ------------------------------------------------------------------ */
 /* Header                                                              */
@@ -471,7 +420,7 @@ static int open_binary(mp_trace_reader *r)
     }
     version = (uint32_t)h[8] | (uint32_t)h[9] << 8;
     hdr_bytes = (uint32_t)h[10] | (uint32_t)h[11] << 8;
-    flags = get_le32(h + 12);
+    flags = mp_get_le32(h + 12);
     if (version != MP_TRACE_VERSION) {
         return rd_fail(r, -EPROTONOSUPPORT, "trace version %u, this "
                        "reader knows version %u", version, MP_TRACE_VERSION);
@@ -484,14 +433,14 @@ static int open_binary(mp_trace_reader *r)
         return rd_fail(r, -EPROTONOSUPPORT, "unknown header flags 0x%x",
                        flags);
     }
-    r->info.page_size = get_le32(h + 16);
-    r->info.pages_per_block = get_le32(h + 20);
-    r->info.interval_ms = get_le32(h + 24);
-    desc_len = get_le32(h + 28);
-    r->info.nblocks = get_le64(h + 32);
-    r->info.guest_ram_bytes = get_le64(h + 40);
+    r->info.page_size = mp_get_le32(h + 16);
+    r->info.pages_per_block = mp_get_le32(h + 20);
+    r->info.interval_ms = mp_get_le32(h + 24);
+    desc_len = mp_get_le32(h + 28);
+    r->info.nblocks = mp_get_le64(h + 32);
+    r->info.guest_ram_bytes = mp_get_le64(h + 40);
     r->chunk_n = 0;
-    crc = get_le32(h + 60);
+    crc = mp_get_le32(h + 60);
     if (desc_len > MP_TRACE_DESC_MAX) {
         return rd_fail(r, -EFBIG, "description length %u exceeds %u",
                        desc_len, MP_TRACE_DESC_MAX);
@@ -504,10 +453,10 @@ static int open_binary(mp_trace_reader *r)
     c = crc32(0L, Z_NULL, 0);
     c = crc32(c, h, 60);
     c = crc32(c, (const Bytef *)r->info.description, desc_len);
-    if (CRC_BAD((uint32_t)c, crc)) {
+    if (MP_CRC_BAD((uint32_t)c, crc)) {
         return rd_fail(r, -EBADMSG, "header CRC mismatch");
     }
-    if (get_le32(h + 48) != 0 || get_le64(h + 52) != 0) {
+    if (mp_get_le32(h + 48) != 0 || mp_get_le64(h + 52) != 0) {
         return rd_fail(r, -EPROTONOSUPPORT, "reserved header fields set");
     }
     if (strlen(r->info.description) != desc_len) {
@@ -553,16 +502,16 @@ static int check_planes(mp_trace_reader *r, uint32_t k)
 
 static int read_end(mp_trace_reader *r, uint64_t at, const uint8_t *rec)
 {
-    uint64_t chunks = get_le32(rec + 4);
-    uint64_t intervals = get_le64(rec + 8);
-    uint64_t data_bytes = get_le64(rec + 16);
+    uint64_t chunks = mp_get_le32(rec + 4);
+    uint64_t intervals = mp_get_le64(rec + 8);
+    uint64_t data_bytes = mp_get_le64(rec + 16);
     uint8_t extra;
 
-    if (CRC_BAD(crc32_buf(rec, 28), get_le32(rec + 28))) {
+    if (MP_CRC_BAD(mp_crc32(rec, 28), mp_get_le32(rec + 28))) {
         return rd_fail(r, -EBADMSG, "end marker at offset %llu: CRC "
                        "mismatch", (unsigned long long)at);
     }
-    if (get_le32(rec + 24) != 0) {
+    if (mp_get_le32(rec + 24) != 0) {
         return rd_fail(r, -EPROTONOSUPPORT, "end marker: reserved field "
                        "set");
     }
@@ -622,15 +571,15 @@ static int read_chunk(mp_trace_reader *r)
     if (err) {
         return err;
     }
-    if (CRC_BAD(crc32_buf(rec, 28), get_le32(rec + 28))) {
+    if (MP_CRC_BAD(mp_crc32(rec, 28), mp_get_le32(rec + 28))) {
         return rd_fail(r, -EBADMSG, "chunk %llu: header CRC mismatch",
                        (unsigned long long)idx);
     }
-    n = get_le32(rec + 4);
-    first = get_le64(rec + 8);
-    raw_bytes = get_le32(rec + 16);
-    zbytes = get_le32(rec + 20);
-    raw_crc = get_le32(rec + 24);
+    n = mp_get_le32(rec + 4);
+    first = mp_get_le64(rec + 8);
+    raw_bytes = mp_get_le32(rec + 16);
+    zbytes = mp_get_le32(rec + 20);
+    raw_crc = mp_get_le32(rec + 24);
     if (n < 1 || n > MP_TRACE_MAX_CHUNK_INTERVALS) {
         return rd_fail(r, -EBADMSG, "chunk %llu: %u intervals, not in "
                        "1..%u", (unsigned long long)idx, n,
@@ -691,7 +640,7 @@ static int read_chunk(mp_trace_reader *r)
                        zerr == Z_MEM_ERROR ? "out of memory" :
                        "invalid stream");
     }
-    if (CRC_BAD(crc32_buf(r->raw, (size_t)raw_bytes), raw_crc)) {
+    if (MP_CRC_BAD(mp_crc32(r->raw, (size_t)raw_bytes), raw_crc)) {
         return rd_fail(r, -EBADMSG, "chunk %llu: CRC mismatch",
                        (unsigned long long)idx);
     }
@@ -1061,19 +1010,19 @@ static int wr_binary_header(mp_trace_writer *w)
 
     memset(h, 0, sizeof(h));
     memcpy(h, MP_FILE_MAGIC, 8);
-    put_le16(h + 8, MP_TRACE_VERSION);
-    put_le16(h + 10, MP_FILE_HDR_BYTES);
-    put_le32(h + 12, 0);
-    put_le32(h + 16, w->info.page_size);
-    put_le32(h + 20, w->info.pages_per_block);
-    put_le32(h + 24, w->info.interval_ms);
-    put_le32(h + 28, (uint32_t)dlen);
-    put_le64(h + 32, w->info.nblocks);
-    put_le64(h + 40, w->info.guest_ram_bytes);
+    mp_put_le16(h + 8, MP_TRACE_VERSION);
+    mp_put_le16(h + 10, MP_FILE_HDR_BYTES);
+    mp_put_le32(h + 12, 0);
+    mp_put_le32(h + 16, w->info.page_size);
+    mp_put_le32(h + 20, w->info.pages_per_block);
+    mp_put_le32(h + 24, w->info.interval_ms);
+    mp_put_le32(h + 28, (uint32_t)dlen);
+    mp_put_le64(h + 32, w->info.nblocks);
+    mp_put_le64(h + 40, w->info.guest_ram_bytes);
     c = crc32(0L, Z_NULL, 0);
     c = crc32(c, h, 60);
     c = crc32(c, (const Bytef *)w->info.description, (uInt)dlen);
-    put_le32(h + 60, (uint32_t)c);
+    mp_put_le32(h + 60, (uint32_t)c);
     if (wr_bytes(w, h, sizeof(h))) {
         return -EIO;
     }
@@ -1164,7 +1113,7 @@ static int flush_chunk(mp_trace_writer *w)
         return 0;
     }
     words_le(w->raw, raw_bytes / 8);
-    raw_crc = crc32_buf(w->raw, (size_t)raw_bytes);
+    raw_crc = mp_crc32(w->raw, (size_t)raw_bytes);
     zerr = compress2(w->zbuf, &zlen, (const Bytef *)w->raw, (uLong)raw_bytes,
                      Z_DEFAULT_COMPRESSION);
     if (zerr != Z_OK) {
@@ -1174,12 +1123,12 @@ static int flush_chunk(mp_trace_writer *w)
     }
     memset(rec, 0, sizeof(rec));
     memcpy(rec, MP_CHUNK_MAGIC, 4);
-    put_le32(rec + 4, w->chunk_n);
-    put_le64(rec + 8, w->intervals - w->chunk_n);
-    put_le32(rec + 16, (uint32_t)raw_bytes);
-    put_le32(rec + 20, (uint32_t)zlen);
-    put_le32(rec + 24, raw_crc);
-    put_le32(rec + 28, crc32_buf(rec, 28));
+    mp_put_le32(rec + 4, w->chunk_n);
+    mp_put_le64(rec + 8, w->intervals - w->chunk_n);
+    mp_put_le32(rec + 16, (uint32_t)raw_bytes);
+    mp_put_le32(rec + 20, (uint32_t)zlen);
+    mp_put_le32(rec + 24, raw_crc);
+    mp_put_le32(rec + 28, mp_crc32(rec, 28));
     if (wr_bytes(w, rec, sizeof(rec)) || wr_bytes(w, w->zbuf, zlen)) {
         return -EIO;
     }
@@ -1241,10 +1190,10 @@ int mp_trace_finish(mp_trace_writer *w)
         }
         memset(rec, 0, sizeof(rec));
         memcpy(rec, MP_END_MAGIC, 4);
-        put_le32(rec + 4, (uint32_t)w->chunks);
-        put_le64(rec + 8, w->intervals);
-        put_le64(rec + 16, w->off);
-        put_le32(rec + 28, crc32_buf(rec, 28));
+        mp_put_le32(rec + 4, (uint32_t)w->chunks);
+        mp_put_le64(rec + 8, w->intervals);
+        mp_put_le64(rec + 16, w->off);
+        mp_put_le32(rec + 28, mp_crc32(rec, 28));
         err = wr_bytes(w, rec, sizeof(rec));
         if (err) {
             return err;

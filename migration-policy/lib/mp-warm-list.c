@@ -9,6 +9,7 @@
  * format limit and by the bytes left before anything is allocated, and
  * every range must lie inside its file's recorded size.
  */
+#include "mp-bytes.h"
 #include "mp-internal.h"
 #include "mp-warm-internal.h"
 
@@ -34,42 +35,7 @@
 #define WL_MAX_PAGE (1u << 20)
 #define WL_MAX_SAMPLES 255u
 
-/* Fuzzing builds accept any CRC so that mutations reach the parser. */
-#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
-#define CRC_BAD(got, want) ((void)(got), (void)(want), 0)
-#else
-#define CRC_BAD(got, want) ((got) != (want))
-#endif
 
-static uint32_t crc32_of(const void *buf, size_t len)
-{
-    uLong c = crc32(0L, Z_NULL, 0);
-    const uint8_t *p = buf;
-
-    while (len > 0) {
-        uInt n = len > (1u << 30) ? (1u << 30) : (uInt)len;
-        c = crc32(c, p, n);
-        p += n;
-        len -= n;
-    }
-    return (uint32_t)c;
-}
-
-static uint16_t get_le16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static uint32_t get_le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-           (uint32_t)p[3] << 24;
-}
-
-static uint64_t get_le64(const uint8_t *p)
-{
-    return (uint64_t)get_le32(p) | (uint64_t)get_le32(p + 4) << 32;
-}
 
 /* ------------------------------------------------------------------ */
 /* The list                                                            */
@@ -361,7 +327,7 @@ int mp_warm_list_encode(const mp_warm_list *l, void **out, size_t *len)
     wb_le(&b, (uint64_t)l->created_unix_ns, 8);
     wb_le(&b, 0, 4);                        /* reserved */
     if (!b.err) {
-        wb_le(&b, crc32_of(b.p, 44), 4);
+        wb_le(&b, mp_crc32(b.p, 44), 4);
     }
     for (size_t i = 0; i < l->nfiles; i++) {
         const mp_warm_file_rec *f = &l->files[i];
@@ -383,7 +349,7 @@ int mp_warm_list_encode(const mp_warm_list *l, void **out, size_t *len)
     }
     wb_put(&b, WL_END_MAGIC, 4);
     if (!b.err) {
-        wb_le(&b, crc32_of(b.p, b.len), 4);   /* all before the CRC */
+        wb_le(&b, mp_crc32(b.p, b.len), 4);   /* all before the CRC */
     }
     if (b.err) {
         free(b.p);
@@ -524,7 +490,7 @@ static int decode_file(rbuf *b, mp_warm_list *l, size_t index)
     if ((rc = rb_need(b, 2, "path length"))) {
         return rc;
     }
-    pl = get_le16(b->p + b->off);
+    pl = mp_get_le16(b->p + b->off);
     if (pl < 1 || pl > MP_WARM_PATH_MAX) {
         return rb_fail(b, -EBADMSG, "file %zu: path length %u not in "
                        "1..%u", index, pl, MP_WARM_PATH_MAX);
@@ -539,8 +505,8 @@ static int decode_file(rbuf *b, mp_warm_list *l, size_t index)
                        "control characters", index);
     }
     b->off += pl;
-    size = get_le64(b->p + b->off);
-    mtime = (int64_t)get_le64(b->p + b->off + 8);
+    size = mp_get_le64(b->p + b->off);
+    mtime = (int64_t)mp_get_le64(b->p + b->off + 8);
     b->off += 16;
     rc = add_file_n(l, path, pl, size, mtime);
     if (rc < 0) {
@@ -615,13 +581,13 @@ int mp_warm_list_decode(const void *buf, size_t len, mp_warm_list **out,
     if (len < WL_HDR_BYTES + WL_END_BYTES) {
         return rb_fail(&b, -EBADMSG, "header: truncated (%zu bytes)", len);
     }
-    version = get_le16(p + 8);
-    flags = get_le16(p + 10);
+    version = mp_get_le16(p + 8);
+    flags = mp_get_le16(p + 10);
     if (version != MP_WARM_VERSION) {
         return rb_fail(&b, -EPROTONOSUPPORT, "version %u (this reader "
                        "knows %u)", version, MP_WARM_VERSION);
     }
-    if (CRC_BAD(get_le32(p + 44), crc32_of(p, 44))) {
+    if (MP_CRC_BAD(mp_get_le32(p + 44), mp_crc32(p, 44))) {
         return rb_fail(&b, -EBADMSG, "header: CRC mismatch");
     }
     if (flags != 0) {
@@ -631,13 +597,13 @@ int mp_warm_list_decode(const void *buf, size_t len, mp_warm_list **out,
         b.off = len - WL_END_BYTES;
         return rb_fail(&b, -EBADMSG, "no end record (truncated?)");
     }
-    if (CRC_BAD(get_le32(p + len - 4), crc32_of(p, len - 4))) {
+    if (MP_CRC_BAD(mp_get_le32(p + len - 4), mp_crc32(p, len - 4))) {
         b.off = len - 4;
         return rb_fail(&b, -EBADMSG, "CRC mismatch (damaged)");
     }
-    page_size = get_le32(p + 12);
-    samples = get_le32(p + 20);
-    nfiles = get_le32(p + 28);
+    page_size = mp_get_le32(p + 12);
+    samples = mp_get_le32(p + 20);
+    nfiles = mp_get_le32(p + 28);
     b.off = 12;
     if (!page_size_ok(page_size)) {
         return rb_fail(&b, -EBADMSG, "page size %u is not a power of two "
@@ -663,8 +629,8 @@ int mp_warm_list_decode(const void *buf, size_t len, mp_warm_list **out,
     if (!l) {
         return -ENOMEM;
     }
-    mp_warm_list_set_meta(l, get_le32(p + 16), samples, get_le32(p + 24),
-                          (int64_t)get_le64(p + 32));
+    mp_warm_list_set_meta(l, mp_get_le32(p + 16), samples, mp_get_le32(p + 24),
+                          (int64_t)mp_get_le64(p + 32));
     if (grow((void **)&l->files, &l->files_cap, nfiles ? nfiles : 1,
              sizeof(*l->files))) {
         mp_warm_list_free(l);
