@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "migpolicy.h"
 
@@ -29,6 +30,20 @@ static inline uint64_t mp_tail_mask(uint64_t nblocks)
     return (nblocks % 64u) ? (UINT64_C(1) << (nblocks % 64u)) - 1
                            : ~UINT64_C(0);
 }
+
+/*
+ * Read all @n bytes from @fd: read() when @off < 0, else pread() at @off.
+ * EINTR and short reads are retried.  Returns 0, @eof_err when the file or
+ * stream ends first, or -errno.
+ */
+int mp_read_full(int fd, void *buf, size_t n, off_t off, int eof_err);
+
+/*
+ * Write all @n bytes to @fd: at its position when @off < 0 (send() with
+ * MSG_NOSIGNAL on a socket, so that a closed peer is -EPIPE, not SIGPIPE),
+ * else pwrite() at @off.  Returns 0 or -errno.
+ */
+int mp_write_full(int fd, const void *buf, size_t n, off_t off);
 
 /* snprintf into @buf if @buf is not NULL; never fails. */
 void mp_msg(char *buf, size_t len, const char *fmt, ...)

@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "migpolicy-replica.h"
+#include "mp-internal.h"
 
 #define META_MAGIC "MPREPLv1"
 #define META_VERSION 1u
@@ -186,100 +187,16 @@ static int64_t now_ns(clockid_t c)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static int write_all(int fd, const void *p, size_t n)
-{
-    const uint8_t *b = p;
-
-    while (n) {
-        ssize_t w = send(fd, b, n, MSG_NOSIGNAL);
-        if (w < 0 && errno == ENOTSOCK) {
-            w = write(fd, b, n);
-        }
-        if (w < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            return -errno;
-        }
-        b += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-/* 0, -ECONNRESET at EOF, or -errno. */
-static int read_all(int fd, void *p, size_t n)
-{
-    uint8_t *b = p;
-
-    while (n) {
-        ssize_t r = read(fd, b, n);
-        if (r < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            return -errno;
-        }
-        if (r == 0) {
-            return -ECONNRESET;
-        }
-        b += r;
-        n -= (size_t)r;
-    }
-    return 0;
-}
-
 static int send_msg(int fd, uint32_t type, uint32_t flags, uint64_t a,
                     uint64_t b, const void *payload, uint64_t len)
 {
     struct wire_msg m = { type, flags, a, b, len };
-    int rc = write_all(fd, &m, sizeof(m));
+    int rc = mp_write_full(fd, &m, sizeof(m), -1);
 
     if (!rc && len) {
-        rc = write_all(fd, payload, len);
+        rc = mp_write_full(fd, payload, len, -1);
     }
     return rc;
-}
-
-static int pread_all(int fd, void *p, size_t n, off_t off)
-{
-    uint8_t *b = p;
-
-    while (n) {
-        ssize_t r = pread(fd, b, n, off);
-        if (r < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            return -errno;
-        }
-        if (r == 0) {
-            return -EIO;
-        }
-        b += r;
-        n -= (size_t)r;
-        off += r;
-    }
-    return 0;
-}
-
-static int pwrite_all(int fd, const void *p, size_t n, off_t off)
-{
-    const uint8_t *b = p;
-
-    while (n) {
-        ssize_t w = pwrite(fd, b, n, off);
-        if (w < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            return -errno;
-        }
-        b += w;
-        n -= (size_t)w;
-        off += w;
-    }
-    return 0;
 }
 
 static char *meta_path(const char *path)
@@ -362,9 +279,9 @@ static int meta_save(const char *path, const struct mp_replica_info *info,
         rc = -errno;
         goto out;
     }
-    rc = pwrite_all(fd, &h, sizeof(h), 0);
+    rc = mp_write_full(fd, &h, sizeof(h), 0);
     if (!rc) {
-        rc = pwrite_all(fd, sums, sums_len, sizeof(h));
+        rc = mp_write_full(fd, sums, sums_len, sizeof(h));
     }
     if (!rc && fdatasync(fd) < 0) {
         rc = -errno;
@@ -401,7 +318,7 @@ static int meta_load(const char *path, struct mp_replica_info *info,
     if (fd < 0) {
         return -errno;
     }
-    rc = pread_all(fd, &h, sizeof(h), 0);
+    rc = mp_read_full(fd, &h, sizeof(h), 0, -EIO);
     if (rc == -EIO) {
         rc = -EBADMSG;
     }
@@ -441,7 +358,7 @@ static int meta_load(const char *path, struct mp_replica_info *info,
             rc = -ENOMEM;
             goto out;
         }
-        rc = pread_all(fd, s, len, sizeof(h));
+        rc = mp_read_full(fd, s, len, sizeof(h), -EIO);
         if (rc == -EIO || (!rc && mp_replica_hash(s, len) != h.sums_hash)) {
             rc = -EBADMSG;
         }
@@ -586,7 +503,7 @@ static int replica_rehash(struct mp_replica *r, const uint64_t *want,
         want = r->sums;
     }
     for (uint64_t i = 0; i < r->info.nchunks; i++) {
-        int rc = pread_all(r->data_fd, r->buf, c, (off_t)(i * c));
+        int rc = mp_read_full(r->data_fd, r->buf, c, (off_t)(i * c), -EIO);
         if (rc) {
             return rc;
         }
@@ -625,7 +542,7 @@ int mp_replica_serve(struct mp_replica *r, int fd)
     int rc;
 
     for (;;) {
-        rc = read_all(fd, &m, sizeof(m));
+        rc = mp_read_full(fd, &m, sizeof(m), -1, -ECONNRESET);
         if (rc == -ECONNRESET) {
             rc = torn ? -ECONNRESET : 0;
             break;
@@ -643,7 +560,7 @@ int mp_replica_serve(struct mp_replica *r, int fd)
                 rc = serve_error(fd, -EPROTO);
                 goto out;
             }
-            rc = read_all(fd, &wid, sizeof(wid));
+            rc = mp_read_full(fd, &wid, sizeof(wid), -1, -ECONNRESET);
             if (rc) {
                 goto out;
             }
@@ -672,7 +589,7 @@ int mp_replica_serve(struct mp_replica *r, int fd)
                 rc = serve_error(fd, -EPROTO);
                 goto out;
             }
-            rc = read_all(fd, r->buf, c);
+            rc = mp_read_full(fd, r->buf, c, -1, -ECONNRESET);
             if (rc) {
                 goto out;
             }
@@ -680,7 +597,7 @@ int mp_replica_serve(struct mp_replica *r, int fd)
                 rc = serve_error(fd, -EBADMSG);    /* damaged in transit */
                 goto out;
             }
-            rc = pwrite_all(r->data_fd, r->buf, c, (off_t)(m.a * c));
+            rc = mp_write_full(r->data_fd, r->buf, c, (off_t)(m.a * c));
             if (rc) {
                 serve_error(fd, rc);
                 goto out;
@@ -729,7 +646,7 @@ int mp_replica_serve(struct mp_replica *r, int fd)
                 rc = serve_error(fd, -ENOMEM);
                 goto out;
             }
-            rc = read_all(fd, tmp, sums_len);
+            rc = mp_read_full(fd, tmp, sums_len, -1, -ECONNRESET);
             if (rc) {
                 goto out;
             }
@@ -788,7 +705,7 @@ void mp_replica_source_close(struct mp_replica_source *s)
 /* Read an answer of @type; an ERROR answer returns its -errno. */
 static int expect(int fd, uint32_t type, struct wire_msg *m)
 {
-    int rc = read_all(fd, m, sizeof(*m));
+    int rc = mp_read_full(fd, m, sizeof(*m), -1, -ECONNRESET);
 
     if (rc) {
         return rc;
@@ -860,7 +777,7 @@ int mp_replica_source_open(const char *ram_path, const struct mp_replica_id *id,
         rc = -EPROTO;
     }
     if (!rc) {
-        rc = read_all(fd, s->rsum, m.len);
+        rc = mp_read_full(fd, s->rsum, m.len, -1, -ECONNRESET);
     }
     if (rc) {
         goto fail;
@@ -910,12 +827,12 @@ int mp_replica_source_save_history(const struct mp_replica_source *s,
         free(tmp);
         return rc;
     }
-    rc = pwrite_all(fd, &h, sizeof(h), 0);
+    rc = mp_write_full(fd, &h, sizeof(h), 0);
     if (!rc) {
-        rc = pwrite_all(fd, s->last, ll, sizeof(h));
+        rc = mp_write_full(fd, s->last, ll, sizeof(h));
     }
     if (!rc) {
-        rc = pwrite_all(fd, s->hist, hl, (off_t)(sizeof(h) + ll));
+        rc = mp_write_full(fd, s->hist, hl, (off_t)(sizeof(h) + ll));
     }
     if (close(fd) < 0 && !rc) {
         rc = -errno;
@@ -942,7 +859,7 @@ int mp_replica_source_load_history(struct mp_replica_source *s, const char *path
         rc = fd < 0 ? -errno : -ENOMEM;
         goto out;
     }
-    rc = pread_all(fd, &h, sizeof(h), 0);
+    rc = mp_read_full(fd, &h, sizeof(h), 0, -EIO);
     if (!rc && (memcmp(h.magic, HIST_MAGIC, 8))) {
         rc = -EBADMSG;
     }
@@ -952,10 +869,10 @@ int mp_replica_source_load_history(struct mp_replica_source *s, const char *path
         rc = -EXDEV;
     }
     if (!rc) {
-        rc = pread_all(fd, last, ll, sizeof(h));
+        rc = mp_read_full(fd, last, ll, sizeof(h), -EIO);
     }
     if (!rc) {
-        rc = pread_all(fd, hist, hl, (off_t)(sizeof(h) + ll));
+        rc = mp_read_full(fd, hist, hl, (off_t)(sizeof(h) + ll), -EIO);
     }
     if (rc == -EIO) {
         rc = -EBADMSG;
@@ -1059,8 +976,8 @@ int mp_replica_source_pass(struct mp_replica_source *s,
     if (rc == -EPIPE || rc == -ECONNRESET) {
         /* the receiver may have said why before it closed */
         memset(&m, 0, sizeof(m));
-        if (read_all(s->fd, &m, sizeof(m)) == 0 && m.type == W_ERROR &&
-            m.a > 0 && m.a < 4096) {
+        if (mp_read_full(s->fd, &m, sizeof(m), -1, -ECONNRESET) == 0 &&
+            m.type == W_ERROR && m.a > 0 && m.a < 4096) {
             rc = -(int)m.a;
         }
     }
@@ -1082,7 +999,7 @@ static int verify_reply(struct mp_replica_source *s, uint64_t *bad,
         rc = -EPROTO;
     }
     if (!rc) {
-        rc = read_all(s->fd, got, m.len);
+        rc = mp_read_full(s->fd, got, m.len, -1, -ECONNRESET);
     }
     if (rc) {
         return rc;

@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 /* mp-predict.c cannot include <errno.h>; keep its code in step. */
 _Static_assert(MP_PREDICT_EINVAL == -EINVAL, "MP_PREDICT_EINVAL != -EINVAL");
@@ -230,4 +232,59 @@ char *mp_escape_text(const char *in, char *out, size_t out_len)
     }
     out[o] = 0;
     return out;
+}
+
+int mp_read_full(int fd, void *buf, size_t n, off_t off, int eof_err)
+{
+    uint8_t *b = buf;
+
+    while (n) {
+        ssize_t r = off < 0 ? read(fd, b, n) : pread(fd, b, n, off);
+
+        if (r < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return -errno;
+        }
+        if (r == 0) {
+            return eof_err;
+        }
+        b += r;
+        n -= (size_t)r;
+        if (off >= 0) {
+            off += r;
+        }
+    }
+    return 0;
+}
+
+int mp_write_full(int fd, const void *buf, size_t n, off_t off)
+{
+    const uint8_t *b = buf;
+
+    while (n) {
+        ssize_t w;
+
+        if (off >= 0) {
+            w = pwrite(fd, b, n, off);
+        } else {
+            w = send(fd, b, n, MSG_NOSIGNAL);
+            if (w < 0 && errno == ENOTSOCK) {
+                w = write(fd, b, n);
+            }
+        }
+        if (w < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return -errno;
+        }
+        b += w;
+        n -= (size_t)w;
+        if (off >= 0) {
+            off += w;
+        }
+    }
+    return 0;
 }

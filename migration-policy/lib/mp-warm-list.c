@@ -360,22 +360,6 @@ int mp_warm_list_encode(const mp_warm_list *l, void **out, size_t *len)
     return 0;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            return -errno;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 int mp_warm_list_write_fd(const mp_warm_list *l, int fd)
 {
     void *buf;
@@ -385,7 +369,7 @@ int mp_warm_list_write_fd(const mp_warm_list *l, int fd)
     if (rc) {
         return rc;
     }
-    rc = write_all(fd, buf, len);
+    rc = mp_write_full(fd, buf, len, -1);
     free(buf);
     return rc;
 }
