@@ -8,8 +8,8 @@
 #   warm-read             the hot-list reader of the page-cache warm-up
 #                         (lib/mp-warm-list.c; FUZZ_TARGET=warm-read)
 #   domain-xml            a domain XML with policy tags and a marker, as the
-#                         hook reads it (lib/mp-policy.c; FUZZ_TARGET=domain-xml)
-#   fleet                 a fleet policy file (lib/mp-policy.c)
+#                         hook reads it (lib/mp-domain.c; FUZZ_TARGET=domain-xml)
+#   fleet                 a fleet policy file (lib/mp-fleet.c)
 #   hook-conf             migpolicy.conf, the emulator wrapper's policy file
 #                         and the scheduler's record (src/hook-conf.c,
 #                         src/emulator-state.c, src/json-read.c)
@@ -67,6 +67,8 @@ domain-xml|fleet)
     $cc $flags -I"$here/../include" -I"$here/../lib" \
         $(pkg-config --cflags libxml-2.0) \
         "$here/fuzz-$target.c" "$here/../lib/mp-policy.c" \
+        "$here/../lib/mp-domain.c" "$here/../lib/mp-fleet.c" \
+        "$here/../lib/mp-choose.c" "$here/../lib/mp-hook.c" \
         "$here/../lib/mp-util.c" "$here/../lib/mp-sim.c" \
         "$here/../lib/mp-trace.c" "$here/../lib/mp-predict.c" \
         "$here/../lib/mp-replay.c" "$here/../lib/mp-registry.c" \
