@@ -35,14 +35,8 @@ class PredictiveTest(unittest.TestCase):
                         downtime_limit_ms=downtime_limit_ms,
                         workdir=os.path.join(common.LOGDIR, "predictive-" + tag))
         rec = run_migration(cfg, log=lambda m: None)
-        where = " (logs in %s; errors %s)" % (cfg.workdir, rec.get("errors"))
-        self.assertEqual(rec["status"], "completed", "QEMU status" + where)
-        self.assertTrue(rec.get("guest_pong"), "no PONG from destination" + where)
-        self.assertGreater(rec.get("guest_hb_after", 0), 0, "no heartbeats after" + where)
-        v = rec.get("verify") or {}
-        self.assertEqual(v.get("mismatches"), 0, "verifier: %s%s" % (rec.get("verify_line"), where))
-        self.assertEqual(v.get("pages"), pages, "verifier page count" + where)
-        self.assertEqual(rec.get("mpwl_errors"), [], "guest MPWL ERROR lines" + where)
+        where = common.where(cfg, rec)
+        common.assert_intact(self, rec, pages, where)
         ps = rec.get("phase_sched")
         self.assertIsInstance(ps, dict, "no phase-sched statistics in query-migrate" + where)
         self.assertGreaterEqual(ps.get("intervals", 0), 1, "no history sampled" + where)

@@ -123,12 +123,8 @@ class ZeroCopyStrategyTest(unittest.TestCase):
                         progress=False,
                         workdir=os.path.join(common.LOGDIR, "zc-" + name))
         rec = run_migration(cfg, log=lambda m: None)
-        where = " (logs in %s; errors %s)" % (cfg.workdir, rec.get("errors"))
-        self.assertEqual(rec["status"], "completed", "QEMU status" + where)
-        self.assertTrue(rec.get("guest_running_after"), "destination not running" + where)
-        v = rec.get("verify") or {}
-        self.assertEqual((v.get("pages"), v.get("mismatches")), (PAGES, 0),
-                         "verifier: %s%s" % (rec.get("verify_line"), where))
+        where = common.where(cfg, rec)
+        common.assert_intact(self, rec, PAGES, where)
         self.assertLess(rec["bytes_total"], MAX_CHANNEL_BYTES, "bytes" + where)
         self.assertIsNotNone(rec.get("downtime_events_ms"), "downtime" + where)
         self.assertFalse(rec.get("ram_path") and os.path.exists(rec["ram_path"]),
