@@ -85,7 +85,7 @@ void cli_print_options(const cli_option_section *sec, size_t nsec)
             }
         }
     }
-    col += 1;
+    col += 2;      /* two spaces before the help, as in the command lists */
     for (size_t i = 0; i < nsec; i++) {
         if (sec[i].title) {
             printf("\n%s\n", sec[i].title);

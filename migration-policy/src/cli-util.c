@@ -5,6 +5,7 @@
  */
 #include <getopt.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "cli-parse.h"
 #include "cli-print.h"
@@ -68,4 +69,51 @@ int cli_positive_option(const char *cmd, const char *opt, const char *s,
                          cli_positive_error(err));
     }
     return 0;
+}
+
+void cli_print_commands(const cli_command *cmds, size_t n)
+{
+    int col = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        int w = (int)strlen(cmds[i].name);
+        col = w > col ? w : col;
+    }
+    for (size_t i = 0; i < n; i++) {
+        printf("  %-*s  ", col, cmds[i].name);
+        for (const char *s = cmds[i].summary; *s; s++) {
+            putchar(*s);
+            if (*s == '\n') {
+                printf("%*s", col + 4, "");
+            }
+        }
+        putchar('\n');
+    }
+}
+
+int cli_dispatch(const char *parent, const cli_command *cmds, size_t n,
+                 int argc, char **argv, void (*help)(void))
+{
+    const char *name = argc > 1 ? argv[1] : NULL;
+
+    if (!name) {
+        help();
+        return EXIT_USAGE;
+    }
+    if (!strcmp(name, "-h") || !strcmp(name, "--help") ||
+        !strcmp(name, "help")) {
+        help();
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!strcmp(name, cmds[i].name)) {
+            return cmds[i].run(argc - 1, argv + 1);
+        }
+    }
+    if (!parent) {
+        fprintf(stderr, "migpolicy: unknown command '%s'\nTry 'migpolicy "
+                "--help'.\n", cli_esc(name));
+        return EXIT_USAGE;
+    }
+    return cli_usage(parent, "unknown command '%s'", name);
 }

@@ -19,15 +19,30 @@
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
-/* One entry of main.c's command table. */
+/* One entry of a command table: main.c's, or a command's subcommands. */
 typedef struct cli_command {
     const char *name;
-    /* One line or more for the main help, each after the name's column;
+    /* One line or more for the help, each after the name's column;
      * continuation lines start with "\n". */
     const char *summary;
     /* argv[0] is the command's name; returns the exit status. */
     int (*run)(int argc, char **argv);
 } cli_command;
+
+/*
+ * Print @n commands' names and summaries, "  NAME  SUMMARY", the summaries
+ * in one column two spaces after the longest name.
+ */
+void cli_print_commands(const cli_command *cmds, size_t n);
+
+/*
+ * Run the command argv[1] names from @cmds with argv shifted by one.  No
+ * argument: @help and EXIT_USAGE; -h, --help, help: @help and 0; an
+ * unknown name: a usage error of @parent ("migpolicy PARENT: unknown
+ * command"; NULL: the program itself).
+ */
+int cli_dispatch(const char *parent, const cli_command *cmds, size_t n,
+                 int argc, char **argv, void (*help)(void));
 
 /* "migpolicy @cmd: " + the message, escaped (cli_vmessage()), on stderr. */
 void cli_verror(const char *cmd, const char *fmt, va_list ap)

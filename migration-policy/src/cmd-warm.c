@@ -19,6 +19,7 @@
 
 #include "migpolicy.h"
 
+#include "cli-options.h"
 #include "cli-parse.h"
 #include "cli-util.h"
 #include "commands.h"
@@ -62,28 +63,64 @@ static int load_list(const char *cmd, const char *path, mp_warm_list **l)
 /* ------------------------------------------------------------------ */
 /* record                                                              */
 
+enum { OPT_MIN_HEAT = 256, OPT_SOURCES, OPT_SYNC, OPT_MAP, OPT_RESERVE,
+       OPT_DEPTH, OPT_CHUNK, OPT_IGNORE_ID, OPT_PROGRESS, OPT_RANGES };
+
+/* What warm record does unless told otherwise. */
+#define RECORD_SAMPLES_DEFAULT 1
+#define RECORD_INTERVAL_MS_DEFAULT 500
+
+static void record_default(int val, char *buf, size_t len)
+{
+    switch (val) {
+    case 'n':
+        snprintf(buf, len, "%d", RECORD_SAMPLES_DEFAULT);
+        break;
+    case 'i':
+        snprintf(buf, len, "%d", RECORD_INTERVAL_MS_DEFAULT);
+        break;
+    case OPT_MIN_HEAT:
+        snprintf(buf, len, "1");       /* the recorder's for 0 */
+        break;
+    case OPT_SOURCES:
+        snprintf(buf, len, "all available");
+        break;
+    }
+}
+
+_Static_assert(MP_WARM_MAX_SAMPLES == 85, "--samples' help names the limit");
+
+static const cli_option record_options[] = {
+    { "pid", 'p', "PID", "the regular files PID has open or mapped\n"
+      "(data, not code)", NULL },
+    { "file", 'f', "PATH", "a file (a disk image, a backing file)", NULL },
+    { "output", 'o', "LIST", "the hot list ('-': standard output)", NULL },
+    { "samples", 'n', "N", "samples per page, 1..85", record_default },
+    { "interval", 'i', "MS", "between samples", record_default },
+    { "min-heat", OPT_MIN_HEAT, "H", "list pages at least this hot, 1..255",
+      record_default },
+    { "sources", OPT_SOURCES, "LIST", "mincore,cachestat,pageflags",
+      record_default },
+    { "sync", OPT_SYNC, NULL, "fdatasync each file first (no stale data\n"
+      "at the destination)", NULL },
+    { NULL, 0, NULL, NULL, NULL },
+};
+
+static const cli_option_section record_sections[] = {
+    { "Options:", record_options, 0 },
+    { NULL, cli_help_options, 0 },
+};
+
 static void record_help(void)
 {
     printf("Usage: migpolicy warm record (--pid PID | --file PATH)... -o LIST "
            "[OPTIONS]\n"
            "At the source: which pages of the files are in the page cache "
            "and how hot\nthey are, written as a hot list (docs/warm-format.md)"
-           " for 'warm apply'.\n\nOptions:\n"
-           "  -p, --pid PID          the regular files PID has open or mapped "
-           "(data, not code)\n"
-           "  -f, --file PATH        a file (a disk image, a backing file)\n"
-           "  -o, --output LIST      the hot list ('-': standard output)\n"
-           "  -n, --samples N        samples per page, 1..%u (default 1)\n"
-           "  -i, --interval MS      between samples (default 500)\n"
-           "      --min-heat H       list pages at least this hot, 1..255 "
-           "(default 1)\n"
-           "      --sources LIST     mincore,cachestat,pageflags (default: "
-           "all available)\n"
-           "      --sync             fdatasync each file first (no stale "
-           "data at the destination)\n"
-           "  -h, --help             show this help\n"
-           "The summary goes to standard output, or to standard error with "
-           "-o -.\n", MP_WARM_MAX_SAMPLES);
+           " for 'warm apply'.\n");
+    cli_print_options(record_sections, ARRAY_SIZE(record_sections));
+    printf("\nThe summary goes to standard output, or to standard error with "
+           "-o -.\n");
 }
 
 static int parse_sources(const char *s, unsigned *out)
@@ -110,25 +147,11 @@ static int parse_sources(const char *s, unsigned *out)
     return *out ? 0 : -1;
 }
 
-enum { OPT_MIN_HEAT = 256, OPT_SOURCES, OPT_SYNC, OPT_BUDGET, OPT_RATE,
-       OPT_DEADLINE, OPT_DEPTH, OPT_CHUNK, OPT_MAP, OPT_RESERVE,
-       OPT_IGNORE_ID, OPT_PROGRESS, OPT_RANGES };
-
 static int warm_record(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        { "pid", required_argument, NULL, 'p' },
-        { "file", required_argument, NULL, 'f' },
-        { "output", required_argument, NULL, 'o' },
-        { "samples", required_argument, NULL, 'n' },
-        { "interval", required_argument, NULL, 'i' },
-        { "min-heat", required_argument, NULL, OPT_MIN_HEAT },
-        { "sources", required_argument, NULL, OPT_SOURCES },
-        { "sync", no_argument, NULL, OPT_SYNC },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
-    mp_warm_record_opts o = { .samples = 1, .interval_ms = 500 };
+    cli_getopt g;
+    mp_warm_record_opts o = { .samples = RECORD_SAMPLES_DEFAULT,
+                              .interval_ms = RECORD_INTERVAL_MS_DEFAULT };
     const char *out = NULL;
     const char *pids[MAX_SOURCES], *paths[MAX_SOURCES];
     size_t npids = 0, npaths = 0;
@@ -141,8 +164,8 @@ static int warm_record(int argc, char **argv)
     int c, rc;
     unsigned v;
 
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "p:f:o:n:i:h", opts, NULL)) != -1) {
+    cli_getopt_build(&g, record_sections, ARRAY_SIZE(record_sections));
+    while ((c = cli_getopt_next(&g, argc, argv)) != -1) {
         switch (c) {
         case 'p':
         case 'f':
@@ -196,8 +219,7 @@ static int warm_record(int argc, char **argv)
             record_help();
             return 0;
         default:
-            return cli_usage("warm record", "unknown option or missing "
-                             "argument");
+            return cli_bad_option("warm record", c, argv);
         }
     }
     if (optind < argc) {
@@ -286,31 +308,67 @@ static int warm_record(int argc, char **argv)
 /* ------------------------------------------------------------------ */
 /* apply                                                               */
 
+/* What warm apply does unless told otherwise (0: the library's). */
+static void apply_default(int val, char *buf, size_t len)
+{
+    switch (val) {
+    case 'b':
+        snprintf(buf, len, "no limit");
+        break;
+    case 'r':
+        snprintf(buf, len, "unlimited");
+        break;
+    case 'd':
+        snprintf(buf, len, "none");
+        break;
+    case OPT_RESERVE:
+        snprintf(buf, len, "max(256M, 2%% of RAM)");
+        break;
+    case OPT_DEPTH:
+        snprintf(buf, len, "16");      /* mp_warm_apply_opts: 0 = 16 */
+        break;
+    case OPT_CHUNK:
+        snprintf(buf, len, "256K");    /* 0 = 256 KiB */
+        break;
+    case OPT_PROGRESS:
+        snprintf(buf, len, "auto");
+        break;
+    }
+}
+
+static const cli_option apply_options[] = {
+    { "budget", 'b', "SIZE", "read at most SIZE, e.g. 2G", apply_default },
+    { "rate", 'r', "RATE", "pace reads to RATE: the share of the link\n"
+      "or storage, e.g. 400mbit, 50MB/s", apply_default },
+    { "deadline", 'd', "S", "stop after S seconds", apply_default },
+    { "min-heat", OPT_MIN_HEAT, "H", "skip ranges colder than H (0..255)",
+      NULL },
+    { "map", OPT_MAP, "FROM=TO", "the listed paths under FROM are\n"
+      "under TO here", NULL },
+    { "reserve", OPT_RESERVE, "SIZE", "stop while MemFree is above SIZE;\n"
+      "'none': do not check", apply_default },
+    { "depth", OPT_DEPTH, "N", "reads in flight", apply_default },
+    { "chunk", OPT_CHUNK, "SIZE", "bytes per read", apply_default },
+    { "ignore-identity", OPT_IGNORE_ID, NULL, "read files whose size or "
+      "mtime changed", NULL },
+    { "progress", OPT_PROGRESS, "WHEN", "auto (on a terminal), always, never",
+      apply_default },
+    { NULL, 0, NULL, NULL, NULL },
+};
+
+static const cli_option_section apply_sections[] = {
+    { "Options:", apply_options, 0 },
+    { NULL, cli_help_options, 0 },
+};
+
 static void apply_help(void)
 {
     printf("Usage: migpolicy warm apply LIST [OPTIONS]\n"
            "At the destination: read the hot list's ranges into the page "
            "cache, hottest\nfirst, with io_uring; pages cached already are "
-           "not read again.  LIST '-' is\nstandard input.\n\nOptions:\n"
-           "  -b, --budget SIZE      read at most SIZE (e.g. 2G; default no "
-           "limit)\n"
-           "  -r, --rate RATE        pace reads to RATE: the share of the "
-           "link or storage\n"
-           "                         (e.g. 400mbit, 50MB/s; default "
-           "unlimited)\n"
-           "  -d, --deadline S       stop after S seconds (default none)\n"
-           "      --min-heat H       skip ranges colder than H (0..255)\n"
-           "      --map FROM=TO      the listed paths under FROM are under TO "
-           "here\n"
-           "      --reserve SIZE     stop while MemFree is above SIZE "
-           "(default max(256M, 2%%\n"
-           "                         of RAM)); 'none': do not check\n"
-           "      --depth N          reads in flight (default 16)\n"
-           "      --chunk SIZE       bytes per read (default 256K)\n"
-           "      --ignore-identity  read files whose size or mtime changed\n"
-           "      --progress WHEN    auto (on a terminal), always, never\n"
-           "  -h, --help             show this help\n"
-           "Exit status 0 also when the budget, deadline or memory stopped "
+           "not read again.  LIST '-' is\nstandard input.\n");
+    cli_print_options(apply_sections, ARRAY_SIZE(apply_sections));
+    printf("\nExit status 0 also when the budget, deadline or memory stopped "
            "it (see 'stop').\n");
 }
 
@@ -339,20 +397,7 @@ static int on_progress(const mp_warm_progress *p, void *opaque)
 
 static int warm_apply(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        { "budget", required_argument, NULL, 'b' },
-        { "rate", required_argument, NULL, 'r' },
-        { "deadline", required_argument, NULL, 'd' },
-        { "min-heat", required_argument, NULL, OPT_MIN_HEAT },
-        { "map", required_argument, NULL, OPT_MAP },
-        { "reserve", required_argument, NULL, OPT_RESERVE },
-        { "depth", required_argument, NULL, OPT_DEPTH },
-        { "chunk", required_argument, NULL, OPT_CHUNK },
-        { "ignore-identity", no_argument, NULL, OPT_IGNORE_ID },
-        { "progress", required_argument, NULL, OPT_PROGRESS },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
+    cli_getopt g;
     mp_warm_apply_opts o = { 0 };
     progress_ctx pc = { false, isatty(STDERR_FILENO) != 0 };
     const char *when = "auto";
@@ -365,8 +410,8 @@ static int warm_apply(int argc, char **argv)
     char *end;
     int c, rc;
 
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "b:r:d:h", opts, NULL)) != -1) {
+    cli_getopt_build(&g, apply_sections, ARRAY_SIZE(apply_sections));
+    while ((c = cli_getopt_next(&g, argc, argv)) != -1) {
         switch (c) {
         case 'b':
             if (cli_parse_size(optarg, &o.budget_bytes) || !o.budget_bytes) {
@@ -460,8 +505,7 @@ static int warm_apply(int argc, char **argv)
             return 0;
         default:
             free(map);
-            return cli_usage("warm apply", "unknown option or missing "
-                             "argument");
+            return cli_bad_option("warm apply", c, argv);
         }
     }
     if (argc - optind != 1) {
@@ -521,14 +565,22 @@ static int warm_apply(int argc, char **argv)
 /* ------------------------------------------------------------------ */
 /* check, info                                                         */
 
+static const cli_option check_options[] = {
+    { "map", OPT_MAP, "FROM=TO", "the listed paths under FROM are\n"
+      "under TO here", NULL },
+    { "min-heat", OPT_MIN_HEAT, "H", "count ranges at least this hot "
+      "(0..255)", NULL },
+    { NULL, 0, NULL, NULL, NULL },
+};
+
+static const cli_option_section check_sections[] = {
+    { "Options:", check_options, 0 },
+    { NULL, cli_help_options, 0 },
+};
+
 static int warm_check(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        { "map", required_argument, NULL, OPT_MAP },
-        { "min-heat", required_argument, NULL, OPT_MIN_HEAT },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
+    cli_getopt g;
     char *map = NULL;
     const char *from = NULL, *to = NULL;
     uint8_t min_heat = 0;
@@ -536,8 +588,8 @@ static int warm_check(int argc, char **argv)
     mp_warm_residency rs;
     int c, rc;
 
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    cli_getopt_build(&g, check_sections, ARRAY_SIZE(check_sections));
+    while ((c = cli_getopt_next(&g, argc, argv)) != -1) {
         switch (c) {
         case OPT_MAP:
             free(map);
@@ -561,14 +613,14 @@ static int warm_check(int argc, char **argv)
             break;
         case 'h':
             free(map);
-            printf("Usage: migpolicy warm check LIST [--map FROM=TO] "
-                   "[--min-heat H]\nHow much of the hot list is in this "
-                   "host's page cache now (mincore; reads\nnothing).\n");
+            printf("Usage: migpolicy warm check LIST [OPTIONS]\n"
+                   "How much of the hot list is in this host's page cache "
+                   "now (mincore; reads\nnothing).\n");
+            cli_print_options(check_sections, ARRAY_SIZE(check_sections));
             return 0;
         default:
             free(map);
-            return cli_usage("warm check", "unknown option or missing "
-                             "argument");
+            return cli_bad_option("warm check", c, argv);
         }
     }
     if (argc - optind != 1) {
@@ -597,11 +649,15 @@ static int warm_check(int argc, char **argv)
 
 static int warm_info(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        { "ranges", no_argument, NULL, OPT_RANGES },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
+    static const cli_option info_options[] = {
+        { "ranges", OPT_RANGES, NULL, "list every range", NULL },
+        { NULL, 0, NULL, NULL, NULL },
     };
+    static const cli_option_section info_sections[] = {
+        { "Options:", info_options, 0 },
+        { NULL, cli_help_options, 0 },
+    };
+    cli_getopt g;
     bool ranges = false;
     mp_warm_list *l;
     mp_warm_list_info in;
@@ -609,18 +665,19 @@ static int warm_info(int argc, char **argv)
     char names[64];
     int c, rc;
 
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    cli_getopt_build(&g, info_sections, ARRAY_SIZE(info_sections));
+    while ((c = cli_getopt_next(&g, argc, argv)) != -1) {
         switch (c) {
         case OPT_RANGES:
             ranges = true;
             break;
         case 'h':
-            printf("Usage: migpolicy warm info LIST [--ranges]\nA hot list's "
-                   "header, files and heat; --ranges lists every range.\n");
+            printf("Usage: migpolicy warm info LIST [OPTIONS]\n"
+                   "A hot list's header, files and heat.\n");
+            cli_print_options(info_sections, ARRAY_SIZE(info_sections));
             return 0;
         default:
-            return cli_usage("warm info", "unknown option or missing argument");
+            return cli_bad_option("warm info", c, argv);
         }
     }
     if (argc - optind != 1) {
@@ -669,43 +726,26 @@ static int warm_info(int argc, char **argv)
 
 /* ------------------------------------------------------------------ */
 
+static const cli_command warm_commands[] = {
+    { "record", "at the source: the cached pages of files and how hot they "
+      "are", warm_record },
+    { "apply", "at the destination: read them in, hottest first, within "
+      "limits", warm_apply },
+    { "check", "how much of a hot list is cached here now", warm_check },
+    { "info", "show a hot list", warm_info },
+};
+
 static void warm_help(void)
 {
     printf("Usage: migpolicy warm COMMAND [OPTIONS]\n"
            "Warm the destination's page cache while a workload migrates "
-           "(docs/warm-up.md).\n\nCommands:\n"
-           "  record   at the source: the cached pages of files and how hot "
-           "they are\n"
-           "  apply    at the destination: read them in, hottest first, "
-           "within limits\n"
-           "  check    how much of a hot list is cached here now\n"
-           "  info     show a hot list\n"
-           "\n'migpolicy warm COMMAND --help' describes a command.\n");
+           "(docs/warm-up.md).\n\nCommands:\n");
+    cli_print_commands(warm_commands, ARRAY_SIZE(warm_commands));
+    printf("\n'migpolicy warm COMMAND --help' describes a command.\n");
 }
 
 int cmd_warm(int argc, char **argv)
 {
-    static const cli_command cmds[] = {
-        { "record", NULL, warm_record },
-        { "apply", NULL, warm_apply },
-        { "check", NULL, warm_check },
-        { "info", NULL, warm_info },
-    };
-
-    if (argc < 2) {
-        warm_help();
-        return EXIT_USAGE;
-    }
-    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
-        warm_help();
-        return 0;
-    }
-    for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
-        if (!strcmp(argv[1], cmds[i].name)) {
-            return cmds[i].run(argc - 1, argv + 1);
-        }
-    }
-    fprintf(stderr, "migpolicy warm: unknown command '%s'\nTry 'migpolicy "
-            "warm --help'.\n", argv[1]);
-    return EXIT_USAGE;
+    return cli_dispatch("warm", warm_commands, ARRAY_SIZE(warm_commands),
+                        argc, argv, warm_help);
 }

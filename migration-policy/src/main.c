@@ -52,53 +52,23 @@ static const cli_command commands[] = {
       cmd_replica },
 };
 
-/* Width of the name column in the main help. */
-#define NAME_COLUMN 12
-
 static void main_help(void)
 {
     printf("Usage: migpolicy COMMAND [OPTIONS] [ARGS]\n"
            "Access traces and phase predictors for live migration.\n"
            "\nCommands:\n");
-    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
-        const char *s = commands[i].summary;
-        printf("  %-*s ", NAME_COLUMN - 1, commands[i].name);
-        for (; *s; s++) {
-            putchar(*s);
-            if (*s == '\n') {
-                printf("%*s", NAME_COLUMN + 2, "");
-            }
-        }
-        putchar('\n');
-    }
+    cli_print_commands(commands, ARRAY_SIZE(commands));
     printf("\n'migpolicy COMMAND --help' describes a command.\n"
            "Exit status: 0 success, 1 failure, 2 bad usage.\n");
 }
 
 int main(int argc, char **argv)
 {
-    const char *cmd;
-
-    if (argc < 2) {
-        main_help();
-        return EXIT_USAGE;
-    }
-    cmd = argv[1];
-    if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
-        main_help();
-        return 0;
-    }
-    if (!strcmp(cmd, "--version")) {
+    if (argc > 1 && !strcmp(argv[1], "--version")) {
         printf("migpolicy %s (trace format version %d)\n", MP_VERSION_STRING,
                MP_TRACE_VERSION);
         return 0;
     }
-    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
-        if (!strcmp(cmd, commands[i].name)) {
-            return commands[i].run(argc - 1, argv + 1);
-        }
-    }
-    fprintf(stderr, "migpolicy: unknown command '%s'\nTry 'migpolicy "
-            "--help'.\n", cmd);
-    return EXIT_USAGE;
+    return cli_dispatch(NULL, commands, ARRAY_SIZE(commands), argc, argv,
+                        main_help);
 }
