@@ -24,12 +24,15 @@ import subprocess
 import sys
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(TOP, "scripts"))
+
+from migbench import records  # noqa: E402
+
 TARGET = 0.15
 
 
 def med(xs):
-    xs = [x for x in xs if x is not None]
-    return statistics.median(xs) if xs else None
+    return records.median_min_max(xs)[0]
 
 
 def rel(model, meas):
@@ -48,16 +51,7 @@ def num(v, scale=1.0, fmt="%.2f"):
 
 def load(path, migpolicy):
     """(cells in file order, skipped lines) for one results file."""
-    recs = {}
-    with open(path) as f:
-        for i, line in enumerate(f, 1):
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                recs[i] = json.loads(line)
-            except ValueError:
-                pass
+    recs = dict(records.iter_jsonl(path))  # the lines simulate --validate names
     p = subprocess.run([migpolicy, "simulate", "--validate", path, "--json"],
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     skipped = [l for l in p.stderr.decode().splitlines() if "skipped" in l]

@@ -10,11 +10,9 @@ import csv
 import itertools
 import json
 import os
-import shutil
-import subprocess
 import time
 
-from . import paths, stats, strategies
+from . import paths, records, report as rpt, stats, strategies
 from .migrate import RunConfig, run_migration
 
 BASELINE = {
@@ -69,14 +67,6 @@ def parse_bandwidth(s):
     return int(float(t))
 
 
-def bw_label(b):
-    return "unlim" if b is None else "%gMBps" % (b / 1e6)
-
-
-def cell_key(strategy, workload, bw, rtt):
-    return "%s|%s|%s|%gms" % (strategy, workload, bw_label(bw), rtt)
-
-
 def cells(matrix):
     for wl, bw, rtt, st in itertools.product(matrix["workloads"], matrix["bandwidths"],
                                              matrix["rtts_ms"], matrix["strategies"]):
@@ -94,20 +84,6 @@ def _flatten(rec):
         "work_lost_s": _metric(rec, "work_lost_s", 1),
     })
     return row
-
-
-def read_jsonl(path):
-    out = []
-    if os.path.exists(path):
-        with open(path) as f:
-            for line in f:
-                line = line.strip()
-                if line:
-                    try:
-                        out.append(json.loads(line))
-                    except ValueError:
-                        pass            # a torn last line from a crash
-    return out
 
 
 def write_csv(outdir, recs):
@@ -128,7 +104,7 @@ def run_bench(matrix, outdir, base_cfg, log=paths.log):
             json.dump(matrix, f, indent=2)
             f.write("\n")
     jsonl = os.path.join(outdir, "results.jsonl")
-    recs = read_jsonl(jsonl)
+    recs = records.read_jsonl(jsonl)   # a torn last line from a crash: left out
     done = {(r.get("cell"), r.get("rep")) for r in recs}
     all_cells = list(cells(matrix))
     total = len(all_cells) * matrix["reps"]
@@ -137,7 +113,7 @@ def run_bench(matrix, outdir, base_cfg, log=paths.log):
         log("resuming: %d of %d runs already in %s" % (len(done), total, jsonl))
     for rep in range(matrix["reps"]):
         for st, wl, bw, rtt in all_cells:
-            key = cell_key(st, wl, bw, rtt)
+            key = records.bench_cell(st, wl, bw, rtt)
             if (key, rep) in done:
                 continue
             n += 1
@@ -149,7 +125,8 @@ def run_bench(matrix, outdir, base_cfg, log=paths.log):
             cfg.warmup_s = matrix.get("warmup_s", cfg.warmup_s)
             cfg.after_s = matrix.get("after_s", cfg.after_s)
             cfg.workdir = os.path.join(outdir, "runs", "%03d-%s-%s-rep%d" % (
-                n, st, key.split("|")[1].replace(":", "_").replace(",", "_"), rep))
+                n, st, records.bench_cell_field(key, "workload").replace(":", "_")
+                .replace(",", "_"), rep))
             rec = run_migration(cfg, log=log)
             rec["cell"], rec["rep"] = key, rep
             with open(jsonl, "a") as f:
@@ -187,40 +164,22 @@ def _metric(rec, key, scale):
     return None if v is None else v * scale
 
 
-def group(recs):
-    g = {}
-    for r in recs:
-        g.setdefault(r.get("cell"), []).append(r)
-    return g
-
-
-def fmt_mmm(vals, prec):
-    med, lo, hi = stats.median_min_max(vals)
-    if med is None:
-        return "-"
-    f = "%%.%df" % prec
-    if lo == hi:
-        return f % med
-    return (f + " [" + f + "-" + f + "]") % (med, lo, hi)
-
-
 def table(recs):
     """Medians with [min-max] per cell, one line per cell."""
-    g = group(recs)
+    g = records.group(recs)
     head = ["cell", "n", "conv", "verify"] + [m[1] for m in METRICS]
     rows = [head]
-    for key in sorted(g, key=lambda k: tuple(k.split("|")[1:]) + (k.split("|")[0],)):
+    for key in sorted(g, key=lambda k: records.cell_fields(k) + (records.cell_strategy(k),)):
         rs = g[key]
         row = [key, str(len(rs)),
                "%d/%d" % (sum(1 for r in rs if r.get("converged")), len(rs)),
                "%d/%d" % (sum(1 for r in rs if r.get("verify_ok")), len(rs))]
         for k, _, scale in METRICS:
-            row.append(fmt_mmm([_metric(r, k, scale) for r in rs],
-                               2 if k in ("progress_during_ratio", "work_lost_s")
-                               else 0))
+            row.append(rpt.fmt_mmm(records.median_min_max([_metric(r, k, scale) for r in rs]),
+                                   "%.2f" if k in ("progress_during_ratio", "work_lost_s")
+                                   else "%.0f"))
         rows.append(row)
-    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows)
+    return rpt.text_table(rows)
 
 
 PLOTS = [  # (file stem, record key, scale, y label)
@@ -237,18 +196,15 @@ PLOTS = [  # (file stem, record key, scale, y label)
 def plots(recs, outdir, log=paths.log):
     """One PNG per metric: clustered bars (median) with min-max error bars,
     one cluster per workload/bandwidth/RTT, one bar per strategy."""
-    gp = shutil.which("gnuplot")
+    gp = rpt.find_gnuplot()
     if not gp:
         log("gnuplot not found: no plots")
         return []
-    g = group(recs)
-    strats = []
-    for r in recs:
-        if r["strategy"] not in strats:
-            strats.append(r["strategy"])
+    g = records.group(recs)
+    strats = records.strategies_in(recs)
     clusters = []
     for key in g:
-        c = "|".join(key.split("|")[1:])
+        c = records.cell_fields(key)
         if c not in clusters:
             clusters.append(c)
     pdir = os.path.join(outdir, "plots")
@@ -267,14 +223,11 @@ def plots(recs, outdir, log=paths.log):
             for c in clusters:
                 cols = []
                 for s in have:
-                    vals = [_metric(r, k, scale) for r in g.get(s + "|" + c, [])]
-                    med, lo, hi = stats.median_min_max(vals)
-                    if med is None:
-                        cols += ["NaN"] * 3
-                    else:
-                        any_val = True
-                        cols += ["%g" % med, "%g" % lo, "%g" % hi]
-                f.write('"%s" %s\n' % (c.replace("|", " "), " ".join(cols)))
+                    mmm = records.median_min_max(
+                        _metric(r, k, scale) for r in g.get(records.cell_key(s, *c), []))
+                    any_val = any_val or mmm[0] is not None
+                    cols += rpt.dat_columns(mmm)
+                f.write('"%s" %s\n' % (" ".join(c), " ".join(cols)))
         if not any_val:
             continue
         png = os.path.join(pdir, stem + ".png")
@@ -282,8 +235,8 @@ def plots(recs, outdir, log=paths.log):
             "'%s' using %d:%d:%d:xtic(1) title '%s'" % (dat, 2 + 3 * i, 3 + 3 * i,
                                                         4 + 3 * i, s)
             for i, s in enumerate(have))
-        script = "\n".join([
-            "set terminal pngcairo size 1200,600 noenhanced" if _has_cairo(gp)
+        r = rpt.run_gnuplot(gp, [
+            "set terminal pngcairo size 1200,600 noenhanced" if rpt.has_cairo(gp)
             else "set terminal png size 1200,600 noenhanced",
             "set output '%s'" % png,
             "set title '%s (median, bars min-max)'" % ylabel,
@@ -295,24 +248,12 @@ def plots(recs, outdir, log=paths.log):
             "set xtics rotate by -25",
             "set yrange [0:*]",
             "set grid ytics",
-            "plot " + series, ""])
-        r = subprocess.run([gp], input=script, text=True, capture_output=True)
+            "plot " + series])
         if r.returncode == 0 and os.path.exists(png):
             made.append(png)
         else:
             log("gnuplot failed for %s: %s" % (stem, r.stderr.strip()[:300]))
     return made
-
-
-_cairo = {}
-
-
-def _has_cairo(gp):
-    if gp not in _cairo:
-        r = subprocess.run([gp, "-e", "set terminal pngcairo"], capture_output=True,
-                           text=True)
-        _cairo[gp] = r.returncode == 0 and "unknown" not in r.stderr.lower()
-    return _cairo[gp]
 
 
 def report(recs, outdir, log=paths.log):

@@ -4,7 +4,7 @@ import json
 import os
 import sys
 
-from . import accel, bench, faults, paths, procs, strategies, workloads
+from . import accel, bench, faults, paths, procs, records, strategies, workloads
 from .migrate import RunConfig, run_migration, summary_text
 
 EPILOG = """\
@@ -187,7 +187,7 @@ def cmd_bench(a):
 
 
 def cmd_report(a):
-    recs = bench.read_jsonl(os.path.join(a.dir, "results.jsonl"))
+    recs = records.read_jsonl(os.path.join(a.dir, "results.jsonl"))
     if not recs:
         print("no records in %s/results.jsonl" % a.dir, file=sys.stderr)
         return 1

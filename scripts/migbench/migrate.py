@@ -24,8 +24,7 @@ from . import (faults, hugepages, kshaper, paths, procs, stats, strategies, tlsc
 from .link import Link, RttSampler, free_port
 from .qemu import QemuVM, cpu_times_s, guest_args, pin_threads
 from .qmp import QMPError
-
-SCHEMA = "migbench-run/1"
+from .records import SCHEMA
 # "Unlimited" bandwidth must be explicit: QEMU's default cap is 128 MiB/s.
 UNLIMITED_BYTES_PER_S = 10 ** 12
 FINAL_STATES = ("completed", "failed", "cancelled")

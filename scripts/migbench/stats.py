@@ -1,12 +1,6 @@
-"""Pure helpers: medians, heartbeat rates and gaps (unit-tested)."""
+"""Pure helpers: heartbeat rates and gaps, derived figures (unit-tested).
+Medians over a cell's records are in records.py."""
 import statistics
-
-
-def median_min_max(values):
-    v = [x for x in values if x is not None]
-    if not v:
-        return None, None, None
-    return statistics.median(v), min(v), max(v)
 
 
 def hb_rate(hb, t0, t1):

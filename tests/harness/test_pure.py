@@ -11,7 +11,10 @@ import unittest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))), "scripts"))
 
-from migbench import bench, flatness, guest, qtrace, stats, strategies, workloads  # noqa: E402
+import ast  # noqa: E402
+
+from migbench import (bench, flatness, guest, qtrace, records, report, stats,  # noqa: E402
+                      strategies, workloads)
 from migbench.qmp import MAX_EVENTS_BEFORE_GREETING, QMP, QMPError  # noqa: E402
 
 
@@ -71,9 +74,104 @@ class StatsTest(unittest.TestCase):
         self.assertAlmostEqual(stats.work_lost_s(rec), 1.425)
         self.assertIsNone(stats.work_lost_s({"total_time_ms": 5}))
 
-    def test_median_min_max(self):
-        self.assertEqual(stats.median_min_max([3, None, 1, 2]), (2, 1, 3))
-        self.assertEqual(stats.median_min_max([None]), (None, None, None))
+
+
+class RecordsTest(unittest.TestCase):
+    def write(self, text):
+        fd, path = tempfile.mkstemp(suffix=".jsonl")
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        self.addCleanup(os.unlink, path)
+        return path
+
+    def test_read_skips_or_fails_on_a_torn_line(self):
+        path = self.write('{"a": 1}\n\n{"a": 2}\n{"a": \n')
+        self.assertEqual(records.read_jsonl(path), [{"a": 1}, {"a": 2}])
+        self.assertEqual(list(records.iter_jsonl(path)), [(1, {"a": 1}), (3, {"a": 2})])
+        with self.assertRaises(records.MalformedLine) as cm:
+            records.read_jsonl(path, on_malformed=records.fail)
+        self.assertEqual(cm.exception.lineno, 4)
+        self.assertIn(path + ":4:", str(cm.exception))
+
+    def test_missing_file(self):
+        self.assertEqual(records.read_jsonl("/nonexistent/results.jsonl"), [])
+        with self.assertRaises(OSError):
+            records.read_jsonl("/nonexistent/results.jsonl", missing_ok=False)
+
+    def test_cells(self):
+        k = records.bench_cell("precopy", "wh64", 125e6, 0)
+        self.assertEqual(k, "precopy|wh64|125MBps|0ms")
+        self.assertEqual(records.bench_cell("postcopy", "linpack:n=2000", None, 2.5),
+                         "postcopy|linpack:n=2000|unlim|2.5ms")
+        self.assertEqual(records.cell_strategy(k), "precopy")
+        self.assertEqual(records.cell_fields(k), ("wh64", "125MBps", "0ms"))
+        self.assertEqual(records.bench_cell_field(k, "bandwidth"), "125MBps")
+        self.assertEqual(records.cell_key("precopy", *records.cell_fields(k)), k)
+        self.assertEqual(records.zerocopy_cell("zero-copy-cpr", 1024, 5000),
+                         "zero-copy-cpr|1024MiB|5000pps")
+        self.assertEqual(records.rtt_workload_cell({"cell": k, "rtt_ms_configured": 5}),
+                         (5.0, "wh64"))
+        self.assertEqual(records.rtt_workload_cell({"cell": k}), (0.0, "wh64"))
+
+    def test_group_keeps_file_order(self):
+        recs = [{"cell": "b", "strategy": "y"}, {"cell": "a", "strategy": "x"},
+                {"cell": "b", "strategy": "x"}]
+        self.assertEqual(list(records.group(recs)), ["b", "a"])
+        self.assertEqual(records.strategies_in(recs), ["y", "x"])
+
+    def test_medians(self):
+        self.assertEqual(records.median_min_max([3, None, 1, 2]), (2, 1, 3))
+        self.assertEqual(records.median_min_max(iter([None])), (None, None, None))
+        self.assertEqual(records.median_summary([1.23456, 2, None]),
+                         {"median": 1.617, "min": 1.235, "max": 2, "n": 2})
+        self.assertEqual(records.median_summary([]), {"median": None})
+
+    def test_median_figures_fails_a_strategy_that_mostly_failed(self):
+        fig = lambda r: None if r.get("bad") else {"t": r["t"], "d": r.get("d")}
+        self.assertEqual(records.median_figures([{"t": 1}, {"t": 3}, {"bad": 1}], fig),
+                         {"t": 2, "d": None})
+        self.assertIsNone(records.median_figures([{"t": 1}, {"bad": 1}], fig))
+
+    def test_every_field_the_harness_writes_is_documented(self):
+        """rec["x"] = ... and rec = {"x": ...} in the modules that build a
+        record name only fields of records.FIELDS."""
+        top = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+            os.path.abspath(__file__)))), "scripts", "migbench")
+        written = set()
+        for fn in os.listdir(top):
+            if not fn.endswith(".py"):
+                continue
+            with open(os.path.join(top, fn)) as f:
+                tree = ast.parse(f.read(), fn)
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Assign):
+                    targets = []
+                    for t in node.targets:
+                        targets += t.elts if isinstance(t, ast.Tuple) else [t]
+                    for t in targets:
+                        if (isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name)
+                                and t.value.id == "rec" and isinstance(t.slice, ast.Constant)):
+                            written.add(t.slice.value)
+                        if (isinstance(t, ast.Name) and t.id == "rec"
+                                and isinstance(node.value, ast.Dict)):
+                            written.update(k.value for k in node.value.keys
+                                           if isinstance(k, ast.Constant))
+        self.assertGreater(len(written), 60)
+        self.assertEqual(sorted(written - set(records.FIELDS)), [])
+
+
+class ReportTest(unittest.TestCase):
+    def test_fmt_mmm(self):
+        self.assertEqual(report.fmt_mmm((2, 1, 3), "%.1f"), "2.0 [1.0-3.0]")
+        self.assertEqual(report.fmt_mmm((2, 2, 2), "%.0f"), "2")
+        self.assertEqual(report.fmt_mmm((None, None, None), "%.0f"), "-")
+        self.assertEqual(report.dat_columns((None, None, None)), ["NaN"] * 3)
+
+    def test_tables(self):
+        self.assertEqual(report.text_table([["a", "bb"], ["ccc", "d"]]),
+                         "a    bb\nccc  d ")
+        self.assertEqual(report.md_table(["x", "y"], [["1", "2"]]),
+                         "| x | y |\n|---|---|\n| 1 | 2 |")
 
 
 class BenchTest(unittest.TestCase):
