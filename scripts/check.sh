@@ -12,8 +12,7 @@
 #   5. libvirt    two libvirt hosts in network namespaces: virsh migrate
 #                 --postcopy, migpolicy migrate, the hook's veto
 #                 (tests/libvirt/run.sh, about 80 s; it installs libvirt
-#                 with scripts/install-deps.sh if missing; a skip, e.g. not
-#                 root, counts as a failure)
+#                 with scripts/install-deps.sh if missing)
 #
 #   6. asan       (--full only) the phase qtests and the failure tests on an
 #                 ASan+UBSan build of the fork (scripts/check-asan.sh)
@@ -25,22 +24,33 @@
 #                 (scripts/check-queue.sh; long on a cold ccache)
 #
 # Every suite runs even if an earlier one fails; the last line is
-# "N passed, N failed" over all suites, and the exit status is 1 if any failed.
+# "N passed, N failed, N skipped" over all suites.
 #
-# Usage: scripts/check.sh [--full]
+# Skips: every suite runner exits 77 when it, or a test of it, could not
+# run here (not root, no libvirt, no hugepages), after a "SKIP: reason"
+# line for each; its other counts still add up.  A skip is not a pass:
+# the exit status is 1 if anything failed or was skipped, unless
+# --allow-skip (a developer's machine without root), which still lists
+# every skip in the summary.  Upstream migration-test's own skips (tests
+# that need a feature this QEMU build or host lacks) pass the suite and
+# are upstream's choice: they are not counted here (its log lists them).
+#
+# Usage: scripts/check.sh [--full] [--allow-skip]
 set -uo pipefail
 MP_PROG=check
 . "$(dirname "$0")/lib/common.sh"
-full=""
-case "${1:-}" in --full) full=--full ;; "") ;;
-    -h|--help) sed -n '2,/^set -u/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-    *) mp_log "unknown option '$1' (try --help)"; exit 2 ;; esac
+full="" allow_skip=""
+for arg in "$@"; do
+    case "$arg" in --full) full=--full ;; --allow-skip) allow_skip=1 ;;
+        -h|--help) sed -n '2,/^set -u/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+        *) mp_log "unknown option '$arg' (try --help)"; exit 2 ;; esac
+done
 
-total_pass=0 total_fail=0 summary=""
+total_pass=0 total_fail=0 total_skip=0 summary=""
 # Run one suite; its output's last "N passed, N failed" line is its count.
 suite() {
     local name=$1; shift
-    local t0 out rc line p f failed
+    local t0 out rc line p f k failed skips
     t0=$(mp_now)
     mp_log "=== $name"
     out=$(mktemp)
@@ -52,24 +62,37 @@ suite() {
     failed=$(grep -E '^(not ok [0-9]+ |  (FAIL|TIMEOUT|ERROR) |(FAIL|ERROR): )' "$out" |
              sed -E 's/^(not ok [0-9]+ |  (FAIL|TIMEOUT|ERROR) |(FAIL|ERROR): )//; s/ - .*//' |
              cut -c1-80 | head -n 4 | paste -sd';' -)
+    skips=$(sed -nE 's/^SKIP: //p' "$out" | cut -c1-80 | head -n 4 | paste -sd';' -)
     rm -f "$out"
     p=$(sed -nE 's/.*\b([0-9]+) passed.*/\1/p' <<<"$line"); p=${p:-0}
     f=$(sed -nE 's/.*\b([0-9]+) failed.*/\1/p' <<<"$line"); f=${f:-0}
-    # a suite that failed without counting a failure still fails
-    [ "$rc" != 0 ] && [ "$f" = 0 ] && f=1
+    k=$(sed -nE 's/.*\b([0-9]+) skipped.*/\1/p' <<<"$line"); k=${k:-0}
+    if [ "$rc" = 77 ]; then
+        # skipped, as a whole or in part: at least one skip, named
+        [ "$k" = 0 ] && k=1
+    else
+        # upstream's skips inside a suite that passed are its own
+        [ "$rc" = 0 ] && k=0
+        # a suite that failed without counting a failure still fails
+        [ "$rc" != 0 ] && [ "$f" = 0 ] && f=1
+    fi
     total_pass=$((total_pass + p)); total_fail=$((total_fail + f))
+    total_skip=$((total_skip + k))
     summary="$summary
-  $name: $p passed, $f failed ($(mp_since "$t0") s)${failed:+: $failed}"
+  $name: $p passed, $f failed, $k skipped ($(mp_since "$t0") s)${failed:+: $failed}${skips:+; skipped: $skips}"
 }
 
 unit_tests() {
     meson test -C "$MP_BUILD/meson" --suite unit --print-errorlogs >/dev/null
     local rc=$? log="$MP_BUILD/meson/meson-logs/testlog.json"
-    local p f
+    local p f k
     p=$(grep -c '"result": "OK"' "$log" || true)
     f=$(grep -c '"result": "\(FAIL\|TIMEOUT\|ERROR\|UNEXPECTEDPASS\)"' "$log" || true)
+    k=$(grep -c '"result": "SKIP"' "$log" || true)
     grep -o '"name": "[^"]*", [^}]*"result": "[A-Z]*"' "$log" | sed -E 's/"name": "([^"]*)".*"result": "([A-Z]*)"/  \2 \1/' || true
-    echo "unit: $p passed, $f failed"
+    grep -o '"name": "[^"]*", [^}]*"result": "SKIP"' "$log" | sed -E 's/"name": "([^"]*)".*/SKIP: unit test \1/' || true
+    echo "unit: $p passed, $f failed, $k skipped"
+    [ "$rc" = 0 ] && [ "$k" != 0 ] && return 77
     return $rc
 }
 
@@ -84,5 +107,10 @@ suite libvirt "$MP_TOP/tests/libvirt/run.sh"
 [ -n "$full" ] && suite queue "$MP_TOP/scripts/check-queue.sh" --keep-going
 
 printf 'summary:%s\n' "$summary"
-echo "$total_pass passed, $total_fail failed"
-[ "$total_fail" = 0 ]
+echo "$total_pass passed, $total_fail failed, $total_skip skipped"
+[ "$total_fail" = 0 ] || exit 1
+if [ "$total_skip" != 0 ]; then
+    [ -n "$allow_skip" ] && { mp_log "skips allowed (--allow-skip)"; exit 0; }
+    mp_log "$total_skip skipped: a skip is not a pass (--allow-skip to accept)"
+    exit 1
+fi
