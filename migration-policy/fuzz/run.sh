@@ -67,7 +67,7 @@ domain-xml|fleet)
     $cc $flags -I"$here/../include" -I"$here/../lib" \
         $(pkg-config --cflags libxml-2.0) \
         "$here/fuzz-$target.c" "$here/../lib/mp-policy.c" \
-        "$here/../lib/mp-domain.c" "$here/../lib/mp-fleet.c" \
+        "$here/../lib/mp-domain.c" "$here/../lib/mp-fleet.c" "$here/../lib/mp-conf.c" \
         "$here/../lib/mp-choose.c" "$here/../lib/mp-hook.c" \
         "$here/../lib/mp-util.c" "$here/../lib/mp-sim.c" \
         "$here/../lib/mp-trace.c" "$here/../lib/mp-predict.c" \
@@ -84,8 +84,9 @@ hook-conf)
     cp -n "$here"/corpus-hook-conf/* "$out/corpus/" 2>/dev/null || true
     $cc $flags -I"$here/../include" -I"$here/../lib" -I"$here/../src" \
         "$here/fuzz-hook-conf.c" "$here/../src/hook-conf.c" \
-        "$here/../src/conf-file.c" "$here/../src/emulator-state.c" \
-        "$here/../src/json-read.c" -o "$out/fuzz-hook-conf"
+        "$here/../lib/mp-conf.c" "$here/../lib/mp-util.c" "$here/../src/emulator-state.c" \
+        "$here/../src/json-read.c" "$here/../src/file-replace.c" \
+        -o "$out/fuzz-hook-conf"
     exec "$out/fuzz-hook-conf" -max_total_time="$secs" -malloc_limit_mb=256 \
         -rss_limit_mb=1024 -max_len=65536 -artifact_prefix="$out/" \
         -print_final_stats=1 "$@" "$out/corpus" ;;

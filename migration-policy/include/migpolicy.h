@@ -20,6 +20,7 @@
 #ifndef MIGPOLICY_H
 #define MIGPOLICY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -1028,6 +1029,87 @@ int mp_policy_set_field(mp_policy *p, const char *key, const char *value,
  */
 int mp_domain_parse_xml(const char *xml, size_t len, mp_domain *out,
                         char *msg, size_t msg_len);
+
+/* ------------------------------------------------------------------ */
+/* Configuration files                                                 */
+
+/*
+ * The format of every configuration file of the library and its tools
+ * (the fleet policy files, the hook's migpolicy.conf, the emulator
+ * wrapper's state): one setting per line, "key = value"; white space
+ * around the key, the '=' and the value is ignored, the value is all the
+ * rest of the line (a path may hold spaces); a line starting with '#' or
+ * ';' (after white space) is a comment; blank lines are ignored; CRLF is
+ * read as LF.  Where the file has sections, "[SELECTOR]" alone on a line
+ * starts one.  Anything else is an error naming FILE:LINE: a line without
+ * '=', an empty key or value, a key that is not [a-z0-9-], a control
+ * character or NUL byte, a line longer than MP_CONF_LINE_MAX bytes, a
+ * section header in a file without sections.
+ */
+
+/* Longest line, bytes (without the newline). */
+#define MP_CONF_LINE_MAX 1024u
+/* Longest message an mp_conf_fn writes. */
+#define MP_CONF_MSG_MAX 512u
+/* mp_conf_parse() flag: the file has [sections]. */
+#define MP_CONF_SECTIONS 1u
+
+/** One event of a configuration file, as mp_conf_parse() reads it. */
+typedef struct mp_conf_item {
+    /* The section's selector (inside the brackets, trimmed), or NULL
+     * before the first header (and always in a file without sections). */
+    const char *section;
+    /* A setting; both NULL for a section header or a section's end. */
+    const char *key;
+    const char *value;
+    /* The setting's or the header's line (for an end: the header's). */
+    unsigned line;
+    /* The section ends here (the next header, or the end of the file). */
+    bool end;
+} mp_conf_item;
+
+/*
+ * Called once per header, setting and section end, in file order.  Return
+ * 0 to go on, or a negative errno with a message in @msg (without a
+ * "FILE:LINE: " prefix, which mp_conf_parse() adds: "FILE:LINE [SECTION]: "
+ * for an end).
+ */
+typedef int (*mp_conf_fn)(const mp_conf_item *it, void *opaque, char *msg,
+                          size_t msg_len);
+
+/**
+ * mp_conf_parse() - parse @len bytes of configuration text
+ * @name: the file's name, for messages
+ * @flags: MP_CONF_SECTIONS, or 0
+ *
+ * Returns: 0, or -EINVAL (syntax) or the callback's error, with
+ * "NAME:LINE: ..." in @msg.
+ */
+int mp_conf_parse(const char *name, const char *text, size_t len,
+                  unsigned flags, mp_conf_fn fn, void *opaque, char *msg,
+                  size_t msg_len);
+
+/**
+ * mp_conf_read_file() - read all of a regular file, at most @max bytes
+ * @out: its contents, NUL-terminated (free())
+ *
+ * Opens without blocking (O_NONBLOCK) and reads only a regular file: a
+ * FIFO or device in its place is refused, not waited on.  A NUL byte is
+ * an error.
+ *
+ * Returns: 0, or a negative errno (-ENOENT, -EFBIG, -EINVAL, ...) with
+ * "PATH: ..." in @msg.
+ */
+int mp_conf_read_file(const char *path, size_t max, char **out, size_t *len,
+                      char *msg, size_t msg_len);
+
+/**
+ * mp_conf_read() - mp_conf_read_file(), then mp_conf_parse()
+ *
+ * Returns: as those.
+ */
+int mp_conf_read(const char *path, size_t max, unsigned flags, mp_conf_fn fn,
+                 void *opaque, char *msg, size_t msg_len);
 
 /** Opaque: fleet policy rules from policy files. */
 typedef struct mp_fleet mp_fleet;

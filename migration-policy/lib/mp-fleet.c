@@ -192,54 +192,103 @@ static int fleet_close_section(fleet_rule *r, char *msg, size_t len)
     return 0;
 }
 
-/*
- * Open a policy file for reading without blocking on a FIFO or a device:
- * only a regular file of at most FLEET_FILE_MAX bytes.
- */
-static FILE *open_regular(const char *path, size_t max, int *err, char *msg,
-                          size_t msg_len)
-{
-    struct stat st;
-    FILE *fp;
-    int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+/* What mp_fleet_load_file() carries from one line to the next. */
+typedef struct fleet_load {
+    mp_fleet *f;
+    const char *path;
+    fleet_rule cur;
+} fleet_load;
 
-    if (fd < 0) {
-        *err = -errno;
-        mp_msg(msg, msg_len, "%s: %s", path, strerror(errno));
-        return NULL;
+/* A section header: a new rule with its selector. */
+static int fleet_section(fleet_load *ld, const mp_conf_item *it, char *msg,
+                         size_t len)
+{
+    fleet_rule *cur = &ld->cur;
+
+    memset(cur, 0, sizeof(*cur));
+    cur->tenant_veto = -1;
+    if (parse_selector(it->section, cur)) {
+        mp_msg(msg, len, "unknown selector '%s' (expected *, name=GLOB or "
+               "label=NAME)", it->section);
+        return -EINVAL;
     }
-    if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-        *err = -EINVAL;
-        mp_msg(msg, msg_len, "%s: not a regular file", path);
-        close(fd);
-        return NULL;
+    mp_origin_set(cur->origin, "%s:%u [%s%s]", ld->path, it->line,
+                  cur->kind == SEL_ANY ? "*" :
+                  cur->kind == SEL_LABEL ? "label=" : "name=", cur->pattern);
+    return 0;
+}
+
+/* One "key = value" of the current section. */
+static int fleet_setting(fleet_load *ld, const mp_conf_item *it, char *msg,
+                         size_t len)
+{
+    fleet_rule *cur = &ld->cur;
+    const char *key = it->key, *val = it->value;
+    int fi;
+
+    if (!it->section) {
+        mp_msg(msg, len, "setting outside a section");
+        return -EINVAL;
     }
-    if ((uint64_t)st.st_size > max) {
-        *err = -EFBIG;
-        mp_msg(msg, msg_len, "%s: larger than %zu bytes", path, max);
-        close(fd);
-        return NULL;
+    if (strcmp(key, "label") == 0) {
+        mp_msg(msg, len, "'label' is a per-VM tag; select labelled VMs with "
+               "[label=NAME]");
+        return -EINVAL;
     }
-    fp = fdopen(fd, "r");
-    if (!fp) {
-        *err = -errno;
-        mp_msg(msg, msg_len, "%s: %s", path, strerror(errno));
-        close(fd);
+    if (strcmp(key, "enforce") == 0) {
+        char v[MP_CONF_LINE_MAX + 1];
+
+        if (cur->have_enforce) {
+            mp_msg(msg, len, "enforce given twice in this section");
+            return -EINVAL;
+        }
+        snprintf(v, sizeof(v), "%s", val);
+        return parse_enforce(v, cur, msg, len) ? -EINVAL : 0;
     }
-    return fp;
+    if (strcmp(key, "tenant-veto") == 0) {
+        if (cur->tenant_veto >= 0) {
+            mp_msg(msg, len, "tenant-veto given twice in this section");
+            return -EINVAL;
+        }
+        if (strcmp(val, "yes") && strcmp(val, "no")) {
+            mp_msg(msg, len, "tenant-veto: '%s' is not yes or no", val);
+            return -EINVAL;
+        }
+        cur->tenant_veto = val[0] == 'y';
+        return 0;
+    }
+    for (fi = 0; fi < MP_PF__COUNT; fi++) {
+        if (strcmp(key, mp_policy_field_keys[fi]) == 0) {
+            break;
+        }
+    }
+    if (fi < MP_PF__COUNT && (cur->p.set & (1u << fi))) {
+        mp_msg(msg, len, "%s given twice in this section", key);
+        return -EINVAL;
+    }
+    return mp_policy_set_field(&cur->p, key, val, msg, len) ? -EINVAL : 0;
+}
+
+static int fleet_item(const mp_conf_item *it, void *opaque, char *msg,
+                      size_t len)
+{
+    fleet_load *ld = opaque;
+    int err;
+
+    if (it->end) {
+        err = fleet_close_section(&ld->cur, msg, len);
+        return err ? err : fleet_push(ld->f, &ld->cur);
+    }
+    return it->key ? fleet_setting(ld, it, msg, len)
+                   : fleet_section(ld, it, msg, len);
 }
 
 int mp_fleet_load_file(mp_fleet *f, const char *path, char *msg,
                        size_t msg_len)
 {
-    char line[1024], sub[MP_POLICY_MSG_MAX];
+    fleet_load ld = { .f = f, .path = path };
     size_t first = f->n;
-    unsigned lineno = 0;
-    fleet_rule cur;
-    bool in_section = false;
-    long total = 0;
-    int err = 0;
-    FILE *fp;
+    int err;
 
     /* The origin of every value names the file: it must fit whole. */
     if (strlen(path) > MP_POLICY_PATH_MAX) {
@@ -247,168 +296,8 @@ int mp_fleet_load_file(mp_fleet *f, const char *path, char *msg,
                "bytes", path, MP_POLICY_PATH_MAX);
         return -ENAMETOOLONG;
     }
-    fp = open_regular(path, FLEET_FILE_MAX, &err, msg, msg_len);
-    if (!fp) {
-        return err;
-    }
-    memset(&cur, 0, sizeof(cur));
-    while (fgets(line, sizeof(line), fp)) {
-        char *s, *eq, *key, *val;
-        size_t n = strlen(line);
-
-        lineno++;
-        total += (long)n;
-        if (total > (long)FLEET_FILE_MAX) {
-            mp_msg(msg, msg_len, "%s: larger than %u bytes", path,
-                   FLEET_FILE_MAX);
-            err = -EINVAL;
-            break;
-        }
-        if (n && line[n - 1] != '\n' && !feof(fp)) {
-            mp_msg(msg, msg_len, "%s:%u: line too long", path, lineno);
-            err = -EINVAL;
-            break;
-        }
-        if (strlen(line) != n || (n && memchr(line, '\0', n))) {
-            mp_msg(msg, msg_len, "%s:%u: NUL byte", path, lineno);
-            err = -EINVAL;
-            break;
-        }
-        s = mp_trim(line);
-        for (const char *q = s; *q; q++) {
-            if ((unsigned char)*q < 0x20 && *q != '\t') {
-                mp_msg(msg, msg_len, "%s:%u: control character 0x%02x",
-                       path, lineno, (unsigned char)*q);
-                err = -EINVAL;
-                break;
-            }
-        }
-        if (err) {
-            break;
-        }
-        if (!*s || *s == '#' || *s == ';') {
-            continue;
-        }
-        if (*s == '[') {
-            char *e = strchr(s, ']');
-            if (in_section &&
-                ((err = fleet_close_section(&cur, sub, sizeof(sub))) ||
-                 (err = fleet_push(f, &cur)))) {
-                if (err != -ENOMEM) {
-                    mp_msg(msg, msg_len, "%s [section ending before line "
-                           "%u]: %s", cur.origin, lineno, sub);
-                }
-                break;
-            }
-            memset(&cur, 0, sizeof(cur));
-            cur.tenant_veto = -1;
-            if (!e || e[1]) {
-                mp_msg(msg, msg_len, "%s:%u: malformed section header "
-                       "(expected [*], [name=GLOB] or [label=NAME] alone on "
-                       "its line)", path, lineno);
-                err = -EINVAL;
-                break;
-            }
-            *e = 0;
-            if (parse_selector(mp_trim(s + 1), &cur)) {
-                mp_msg(msg, msg_len, "%s:%u: unknown selector '%s' (expected "
-                       "*, name=GLOB or label=NAME)", path, lineno,
-                       mp_trim(s + 1));
-                err = -EINVAL;
-                break;
-            }
-            mp_origin_set(cur.origin, "%s:%u [%s%s]", path, lineno,
-                       cur.kind == SEL_ANY ? "*" :
-                       cur.kind == SEL_LABEL ? "label=" : "name=",
-                       cur.pattern);
-            in_section = true;
-            continue;
-        }
-        if (!in_section) {
-            mp_msg(msg, msg_len, "%s:%u: setting outside a section", path,
-                   lineno);
-            err = -EINVAL;
-            break;
-        }
-        eq = strchr(s, '=');
-        if (!eq) {
-            mp_msg(msg, msg_len, "%s:%u: expected 'key = value'", path,
-                   lineno);
-            err = -EINVAL;
-            break;
-        }
-        *eq = 0;
-        key = mp_trim(s);
-        val = mp_trim(eq + 1);
-        if (strcmp(key, "label") == 0) {
-            mp_msg(msg, msg_len, "%s:%u: 'label' is a per-VM tag; select "
-                   "labelled VMs with [label=NAME]", path, lineno);
-            err = -EINVAL;
-            break;
-        }
-        if (strcmp(key, "enforce") == 0) {
-            if (cur.have_enforce) {
-                mp_msg(msg, msg_len, "%s:%u: enforce given twice in this "
-                       "section", path, lineno);
-                err = -EINVAL;
-                break;
-            }
-            if (parse_enforce(val, &cur, sub, sizeof(sub))) {
-                mp_msg(msg, msg_len, "%s:%u: %s", path, lineno, sub);
-                err = -EINVAL;
-                break;
-            }
-            continue;
-        }
-        if (strcmp(key, "tenant-veto") == 0) {
-            if (cur.tenant_veto >= 0) {
-                mp_msg(msg, msg_len, "%s:%u: tenant-veto given twice in "
-                       "this section", path, lineno);
-                err = -EINVAL;
-                break;
-            }
-            if (strcmp(val, "yes") && strcmp(val, "no")) {
-                mp_msg(msg, msg_len, "%s:%u: tenant-veto: '%s' is not yes "
-                       "or no", path, lineno, val);
-                err = -EINVAL;
-                break;
-            }
-            cur.tenant_veto = val[0] == 'y';
-            continue;
-        }
-        {
-            int fi;
-            for (fi = 0; fi < MP_PF__COUNT; fi++) {
-                if (strcmp(key, mp_policy_field_keys[fi]) == 0) {
-                    break;
-                }
-            }
-            if (fi < MP_PF__COUNT && (cur.p.set & (1u << fi))) {
-                mp_msg(msg, msg_len, "%s:%u: %s given twice in this section",
-                       path, lineno, key);
-                err = -EINVAL;
-                break;
-            }
-        }
-        if (mp_policy_set_field(&cur.p, key, val, sub, sizeof(sub))) {
-            mp_msg(msg, msg_len, "%s:%u: %s", path, lineno, sub);
-            err = -EINVAL;
-            break;
-        }
-    }
-    if (!err && ferror(fp)) {
-        err = -EIO;
-        mp_msg(msg, msg_len, "%s: read error", path);
-    }
-    if (!err && in_section) {
-        err = fleet_close_section(&cur, sub, sizeof(sub));
-        if (err) {
-            mp_msg(msg, msg_len, "%s: %s", cur.origin, sub);
-        } else {
-            err = fleet_push(f, &cur);
-        }
-    }
-    fclose(fp);
+    err = mp_conf_read(path, FLEET_FILE_MAX, MP_CONF_SECTIONS, fleet_item,
+                       &ld, msg, msg_len);
     if (err) {
         f->n = first;
         if (err == -ENOMEM) {

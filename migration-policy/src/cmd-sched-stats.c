@@ -14,7 +14,6 @@
 #include <unistd.h>
 
 #include "cli-print.h"
-#include "conf-file.h"
 #include "emulator-state.h"
 #include "qmp-client.h"
 #include "sched-record.h"
@@ -53,7 +52,7 @@ int sched_record_print(const char *path, bool json)
     const json_value *fig, *ps;
     bool b;
 
-    if (conf_read_regular(path, SCHED_RECORD_MAX, &text, &len, msg,
+    if (mp_conf_read_file(path, SCHED_RECORD_MAX, &text, &len, msg,
                           sizeof(msg))) {
         return -1;
     }
@@ -143,7 +142,7 @@ int sched_record_figures(const char *path, double *total_ms, double *bytes)
     const json_value *fig, *t, *b;
     int rc = -1;
 
-    if (conf_read_regular(path, SCHED_RECORD_MAX, &text, &len, msg,
+    if (mp_conf_read_file(path, SCHED_RECORD_MAX, &text, &len, msg,
                           sizeof(msg))) {
         return -1;
     }
@@ -172,7 +171,7 @@ void sched_record_wait(const char *path, int64_t since_unix_s,
         const json_value *t;
         bool fresh = false, final = false;
 
-        if (!conf_read_regular(path, SCHED_RECORD_MAX, &text, &len, msg,
+        if (!mp_conf_read_file(path, SCHED_RECORD_MAX, &text, &len, msg,
                                sizeof(msg))) {
             if (!json_parse(text, len, &v, msg, sizeof(msg))) {
                 t = json_get(v, "started-unix-s");
@@ -208,7 +207,7 @@ static int print_applied(const char *dir, const char *name)
             continue;
         }
         snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-        if (conf_read_regular(path, 8192, &text, &len, msg, sizeof(msg))) {
+        if (mp_conf_read_file(path, 8192, &text, &len, msg, sizeof(msg))) {
             continue;
         }
         {

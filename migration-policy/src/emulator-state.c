@@ -14,7 +14,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "conf-file.h"
 #include "emulator-state.h"
 #include "file-replace.h"
 
@@ -127,9 +126,10 @@ static int decimal(const char *v, uint64_t *out)
     return 0;
 }
 
-static int policy_setting(const char *key, const char *val, void *opaque,
-                          char *msg, size_t len)
+static int policy_setting(const mp_conf_item *it, void *opaque, char *msg,
+                          size_t len)
 {
+    const char *key = it->key, *val = it->value;
     parse_ctx *c = opaque;
     state_policy *o = c->out;
     uint64_t x;
@@ -213,7 +213,7 @@ int state_policy_parse(const char *name, const char *text, size_t len,
     int err;
 
     memset(out, 0, sizeof(*out));
-    err = conf_parse(name, text, len, policy_setting, &c, msg, msg_len);
+    err = mp_conf_parse(name, text, len, 0, policy_setting, &c, msg, msg_len);
     if (err) {
         return err;
     }
@@ -253,7 +253,7 @@ int state_policy_read(const char *dir, const char *uuid, int64_t now_unix_s,
         snprintf(msg, msg_len, "%s: path too long", dir);
         return -ENAMETOOLONG;
     }
-    err = conf_read_regular(path, STATE_POLICY_FILE_MAX, &text, &len, msg,
+    err = mp_conf_read_file(path, STATE_POLICY_FILE_MAX, &text, &len, msg,
                             msg_len);
     if (err) {
         return err;
@@ -277,8 +277,8 @@ int emulator_wrapper_check(const char *path, char *real, size_t real_len,
                  path ? path : "");
         return 0;
     }
-    /* conf_read_regular(): O_NONBLOCK, fstat, regular file, bounded. */
-    err = conf_read_regular(path, WRAPPER_MAX, &text, &len, msg, sizeof(msg));
+    /* mp_conf_read_file(): O_NONBLOCK, fstat, regular file, bounded. */
+    err = mp_conf_read_file(path, WRAPPER_MAX, &text, &len, msg, sizeof(msg));
     if (err) {
         if (err == -EFBIG) {
             snprintf(why, why_len, "emulator %s is a program, not the "

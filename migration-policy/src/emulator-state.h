@@ -6,7 +6,7 @@
  *
  * On "DOMAIN prepare begin -" (every start and incoming migration) the
  * hook resolves the domain's policy on this host and writes
- * STATE-DIR/UUID.policy ("key = value", conf-file.h); the wrapper
+ * STATE-DIR/UUID.policy ("key = value", mp_conf_parse() of migpolicy.h); the wrapper
  * (`migpolicy emulator`, libvirt's <emulator>) reads it when libvirt
  * starts QEMU and applies it on QEMU's command line, where libvirt does
  * not see it (no taint).  docs/policy.md, "The emulator wrapper".

@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "conf-file.h"
 #include "emulator-state.h"
 #include "hook-conf.h"
 
@@ -41,9 +40,10 @@ static int hook_conf_path(const char *key, const char *val, char *dst,
     return 0;
 }
 
-static int hook_conf_setting(const char *key, const char *val, void *opaque,
-                             char *msg, size_t len)
+static int hook_conf_setting(const mp_conf_item *it, void *opaque, char *msg,
+                             size_t len)
 {
+    const char *key = it->key, *val = it->value;
     hook_conf *hc = opaque;
     int k;
 
@@ -108,13 +108,14 @@ int hook_conf_parse(const char *name, const char *text, size_t len,
                     hook_conf *hc, char *msg, size_t msg_len)
 {
     hook_conf_defaults(hc);
-    return conf_parse(name, text, len, hook_conf_setting, hc, msg, msg_len);
+    return mp_conf_parse(name, text, len, 0, hook_conf_setting, hc, msg,
+                         msg_len);
 }
 
 int hook_conf_load(const char *path, hook_conf *hc, char *msg,
                    size_t msg_len)
 {
     hook_conf_defaults(hc);
-    return conf_read(path, HOOK_CONF_MAX, hook_conf_setting, hc, msg,
-                     msg_len);
+    return mp_conf_read(path, HOOK_CONF_MAX, 0, hook_conf_setting, hc, msg,
+                        msg_len);
 }

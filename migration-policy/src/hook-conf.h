@@ -4,7 +4,7 @@
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
- * Read exactly (conf-file.h): a missing file, an unknown key, a value that
+ * Read exactly (mp_conf_parse() of migpolicy.h): a missing file, an unknown key, a value that
  * is not one of the key's values, a key given twice are errors, so that a
  * typo cannot silently let a migration through.
  */

@@ -23,7 +23,6 @@
 #include "migpolicy.h"
 
 #include "cli-print.h"
-#include "conf-file.h"
 #include "emulator-state.h"
 #include "json-read.h"
 #include "qmp-client.h"

@@ -616,8 +616,8 @@ static void test_fleet_keys(void)
         { "[*]\npostcopy = forbidden\npostcopy = allowed\n",
           ":3: postcopy given twice in this section" },
         { "[*] # every VM\n",
-          ":1: malformed section header (expected [*], [name=GLOB] or "
-          "[label=NAME] alone on its line)" },
+          ":1: malformed section header (expected [SELECTOR] alone on its "
+          "line)" },
         { "[*]\nobjective = traffic\x1b[2J\n",
           ":2: control character 0x1b" },
     };
@@ -1298,6 +1298,79 @@ static void test_dirty(void)
     CHECK(mp_dirty_estimate(1, 0, 0, 0.1, &hot, &rate) == -EINVAL);
 }
 
+/* mp_conf_parse(): the events in file order, and its messages. */
+typedef struct conf_log {
+    char text[1024];
+    const char *fail_key;   /* fail on this key, or on the end of "[fail]" */
+} conf_log;
+
+static int conf_log_item(const mp_conf_item *it, void *opaque, char *msg,
+                         size_t len)
+{
+    conf_log *l = opaque;
+    size_t n = strlen(l->text);
+
+    snprintf(l->text + n, sizeof(l->text) - n, "%u:%s%s%s%s%s%s;", it->line,
+             it->end ? "end " : "", it->section ? it->section : "-",
+             it->key ? " " : "", it->key ? it->key : "",
+             it->value ? "=" : "", it->value ? it->value : "");
+    if (l->fail_key &&
+        ((it->key && !strcmp(it->key, l->fail_key)) ||
+         (it->end && !strcmp(it->section, l->fail_key)))) {
+        snprintf(msg, len, "no");
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static void test_conf(void)
+{
+    static const char text[] =
+        "# comment\r\n ; another\n\na = b c \n[ name=x ]\nk-1=v\n[*]\n";
+    static const struct { const char *text; unsigned flags; const char *msg; }
+    bad[] = {
+        { "[*]\n", 0, "f:1: this file has no [sections]" },
+        { "[*\n", MP_CONF_SECTIONS, "f:1: malformed section header "
+          "(expected [SELECTOR] alone on its line)" },
+        { "[a]b]\n", MP_CONF_SECTIONS, "f:1: malformed section header "
+          "(expected [SELECTOR] alone on its line)" },
+        { "a\n", 0, "f:1: expected 'key = value'" },
+        { "A = 1\n", 0, "f:1: 'A' is not a key (a-z, 0-9, '-')" },
+        { " = 1\n", 0, "f:1: '' is not a key (a-z, 0-9, '-')" },
+        { "\na =  \n", 0, "f:2: a: empty value" },
+        { "a = \x01\n", 0, "f:1: control character 0x01" },
+        { "bad = 1\n", 0, "f:1: no" },
+        { "x = 1\n[fail]\ny = 2\n[*]\n", MP_CONF_SECTIONS,
+          "f:2 [fail]: no" },
+    };
+    char msg[256], longline[MP_CONF_LINE_MAX + 8];
+    conf_log l;
+
+    memset(&l, 0, sizeof(l));
+    CHECK(mp_conf_parse("f", text, strlen(text), MP_CONF_SECTIONS,
+                        conf_log_item, &l, msg, sizeof(msg)) == 0);
+    CHECK_STR(l.text, "4:- a=b c;5:name=x;6:name=x k-1=v;5:end name=x;"
+              "7:*;7:end *;");
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        memset(&l, 0, sizeof(l));
+        l.fail_key = strstr(bad[i].text, "fail") ? "fail" : "bad";
+        msg[0] = 0;
+        CHECK(mp_conf_parse("f", bad[i].text, strlen(bad[i].text),
+                            bad[i].flags, conf_log_item, &l, msg,
+                            sizeof(msg)) == -EINVAL);
+        CHECK_STR(msg, bad[i].msg);
+    }
+    memset(longline, 'a', sizeof(longline));
+    memcpy(longline, "a = ", 4);
+    longline[MP_CONF_LINE_MAX + 1] = '\n';
+    memset(&l, 0, sizeof(l));
+    CHECK(mp_conf_parse("f", longline, MP_CONF_LINE_MAX + 2, 0,
+                        conf_log_item, &l, msg, sizeof(msg)) == -EINVAL);
+    CHECK_STR(msg, "f:1: line longer than 1024 bytes");
+    CHECK(mp_conf_parse("f", longline, MP_CONF_LINE_MAX, 0, conf_log_item,
+                        &l, msg, sizeof(msg)) == 0);
+}
+
 int main(void)
 {
     test_tags();
@@ -1307,6 +1380,7 @@ int main(void)
     test_xml_bounds();
     test_precedence();
     test_bad_fleet();
+    test_conf();
     test_fleet_dir();
     test_enforce();
     test_fleet_keys();
