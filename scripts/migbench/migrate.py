@@ -114,124 +114,163 @@ def run_migration(cfg: RunConfig, log=paths.log):
     """Run one migration; returns the JSON record (dict).  Never leaves QEMU
     or relay processes behind.  Failures are recorded in the record
     ('status': 'error', 'errors': [...]) rather than raised, except for
-    Interrupted (Ctrl-C), which propagates after teardown."""
-    from . import accel as accel_mod
+    Interrupted (Ctrl-C), which propagates after teardown.
 
-    strat = strategies.get(cfg.strategy)
-    alias, wl_spec, wl_name, wl_params = workloads.resolve(cfg.workload)
-    if strat.binary:
-        qemu_src = qemu_dst = paths.STOCK_QEMU if strat.binary == "stock" else strat.binary
-    else:
-        qemu_src = cfg.qemu_src or paths.default_qemu()
-        qemu_dst = cfg.qemu_dst or qemu_src
-    if cfg.accel:
-        accel, accel_reason = cfg.accel, "given with --accel"
-    else:
-        accel, accel_reason = accel_mod.probe(qemu_src, log=log)
-    ts = time.strftime("%Y%m%d-%H%M%S")
-    workdir = cfg.workdir or os.path.join(
-        paths.BUILD, "migbench-runs", "%s-%s-%s" % (ts, cfg.strategy,
-                                                    (alias or wl_name)))
-    os.makedirs(workdir, exist_ok=True)
-
-    ram_backend = strat.shared_ram or cfg.shared_ram or "anon"
-    if cfg.hugepages:
-        if ram_backend != "anon":
-            raise RunError("huge pages cannot be combined with the %s RAM backend"
-                           % ram_backend)
-        ram_backend = "hugetlb"
-    ram_path = None
-    if ram_backend == "file":
-        # unique per run; both sides map it; removed in the finally below
-        ram_path = "/dev/shm/migbench-%d-%s" % (os.getpid(), ts + "-%06d" % (
-            int(time.time() * 1e6) % 1000000))
-    cap = cfg.bandwidth_bytes_per_s
-    pc_cap = cfg.postcopy_bandwidth_bytes_per_s
-    if pc_cap is None:
-        pc_cap = cap
-    rec = {
-        "schema": SCHEMA,
-        "timestamp_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "strategy": strat.name,
-        "strategy_caps": dict(strat.caps),
-        "strategy_params": dict(strat.params),
-        "switch_rule": strat.switch,
-        "workload": alias or wl_name,
-        "workload_name": wl_name,
-        "workload_spec": wl_spec,
-        "workload_params": wl_params,
-        "guest_ram_mib": cfg.ram_mib,
-        "ram_backend": ram_backend,
-        "ram_path": ram_path,
-        "hugepages": None,
-        "aux_ram_share": strat.aux_ram_share,
-        "accel": accel,
-        "accel_reason": accel_reason,
-        "qemu_src": qemu_src,
-        "qemu_dst": qemu_dst,
-        "qemu_version": paths.qemu_version(qemu_src),
-        "bandwidth_cap_bytes_per_s": cap,
-        "max_bandwidth_set": cap if cap else UNLIMITED_BYTES_PER_S,
-        "max_postcopy_bandwidth_set": (pc_cap or 0) if strat.postcopy else None,
-        "downtime_limit_ms": cfg.downtime_limit_ms,
-        "rtt_ms_configured": cfg.rtt_ms,
-        "rtt_ms_measured": None,
-        "link": None,
-        "host": {"hostname": platform.node(), "kernel": platform.release(),
-                 "ncpu": os.cpu_count(), "loadavg_start": loadavg()},
-        "warmup_s": cfg.warmup_s,
-        "after_s": cfg.after_s,
-        "timeout_s": cfg.timeout_s,
-        "workdir": workdir,
-        "labels": cfg.extra,
-        "status": "error",
-        "errors": [],
-    }
-    src = dst = link = sampler = sess = None
-    arg_ctx = None
-    t_migrate = None
-    fault = faults.parse(cfg.fault) if cfg.fault else None
-    rec["fault"] = {"spec": fault.spec} if fault else None
-    tls_dir = None
-    held = contextlib.ExitStack()
-    netns = None
+    The run goes through the phases of _Run in order: the host's side
+    (kernel-shaped link, TLS, huge pages), the guests, capabilities and
+    parameters, the migration, the destination's side, the guest after
+    the move, derived figures; then the teardown, whatever happened."""
+    run = _Run(cfg, log)
     try:
+        run.prepare_host()
+        run.start_guests()
+        run.configure()
+        run.migrate()
+        run.finish_destination()
+        run.check_guest()
+        run.derive()
+    except procs.Interrupted:
+        run.rec["errors"].append("interrupted")
+        run.rec["status"] = "interrupted"
+        raise
+    except Exception as e:      # recorded, not raised: a bench goes on
+        run.record_error(e)
+    finally:
+        run.teardown()
+    return run.rec
+
+
+class _Run:
+    """One run of run_migration: its configuration, the record it fills,
+    and what each phase leaves for the next (the QEMUs, the link, the
+    times of the migration)."""
+
+    def __init__(self, cfg, log):
+        """Resolve the strategy, workload, binaries, accelerator, work
+        directory and RAM backend; start the record.  A configuration that
+        cannot run at all raises RunError."""
+        from . import accel as accel_mod
+
+        self.cfg, self.log = cfg, log
+        self.strat = strat = strategies.get(cfg.strategy)
+        alias, self.wl_spec, self.wl_name, wl_params = workloads.resolve(cfg.workload)
+        if strat.binary:
+            qemu_src = qemu_dst = (paths.STOCK_QEMU if strat.binary == "stock"
+                                   else strat.binary)
+        else:
+            qemu_src = cfg.qemu_src or paths.default_qemu()
+            qemu_dst = cfg.qemu_dst or qemu_src
+        self.qemu_src, self.qemu_dst = qemu_src, qemu_dst
+        if cfg.accel:
+            self.accel, accel_reason = cfg.accel, "given with --accel"
+        else:
+            self.accel, accel_reason = accel_mod.probe(qemu_src, log=log)
+        ts = time.strftime("%Y%m%d-%H%M%S")
+        self.workdir = workdir = cfg.workdir or os.path.join(
+            paths.BUILD, "migbench-runs", "%s-%s-%s" % (ts, cfg.strategy,
+                                                        (alias or self.wl_name)))
+        os.makedirs(workdir, exist_ok=True)
+
+        ram_backend = strat.shared_ram or cfg.shared_ram or "anon"
+        if cfg.hugepages:
+            if ram_backend != "anon":
+                raise RunError("huge pages cannot be combined with the %s RAM backend"
+                               % ram_backend)
+            ram_backend = "hugetlb"
+        self.ram_backend = ram_backend
+        self.ram_path = None
+        if ram_backend == "file":
+            # unique per run; both sides map it; removed by teardown()
+            self.ram_path = "/dev/shm/migbench-%d-%s" % (os.getpid(), ts + "-%06d" % (
+                int(time.time() * 1e6) % 1000000))
+        cap = cfg.bandwidth_bytes_per_s
+        pc_cap = cfg.postcopy_bandwidth_bytes_per_s
+        if pc_cap is None:
+            pc_cap = cap
+        self.fault = faults.parse(cfg.fault) if cfg.fault else None
+        self.rec = {
+            "schema": SCHEMA,
+            "timestamp_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "strategy": strat.name,
+            "strategy_caps": dict(strat.caps),
+            "strategy_params": dict(strat.params),
+            "switch_rule": strat.switch,
+            "workload": alias or self.wl_name,
+            "workload_name": self.wl_name,
+            "workload_spec": self.wl_spec,
+            "workload_params": wl_params,
+            "guest_ram_mib": cfg.ram_mib,
+            "ram_backend": ram_backend,
+            "ram_path": self.ram_path,
+            "hugepages": None,
+            "aux_ram_share": strat.aux_ram_share,
+            "accel": self.accel,
+            "accel_reason": accel_reason,
+            "qemu_src": qemu_src,
+            "qemu_dst": qemu_dst,
+            "qemu_version": paths.qemu_version(qemu_src),
+            "bandwidth_cap_bytes_per_s": cap,
+            "max_bandwidth_set": cap if cap else UNLIMITED_BYTES_PER_S,
+            "max_postcopy_bandwidth_set": (pc_cap or 0) if strat.postcopy else None,
+            "downtime_limit_ms": cfg.downtime_limit_ms,
+            "rtt_ms_configured": cfg.rtt_ms,
+            "rtt_ms_measured": None,
+            "link": None,
+            "host": {"hostname": platform.node(), "kernel": platform.release(),
+                     "ncpu": os.cpu_count(), "loadavg_start": loadavg()},
+            "warmup_s": cfg.warmup_s,
+            "after_s": cfg.after_s,
+            "timeout_s": cfg.timeout_s,
+            "workdir": workdir,
+            "labels": cfg.extra,
+            "status": "error",
+            "errors": [],
+            "fault": {"spec": self.fault.spec} if self.fault else None,
+        }
+        self.src = self.dst = self.link = self.sampler = self.sess = None
+        self.arg_ctx = None
+        self.tls_dir = self.netns = None
+        self.held = contextlib.ExitStack()
+
+    # ---- the host: kernel-shaped link, TLS, huge pages ----------------------
+    def prepare_host(self):
+        cfg, rec, fault = self.cfg, self.rec, self.fault
         if cfg.kernel_link_bytes_per_s:
             if cfg.rtt_ms > 0 or cfg.link_rate_mbps or (fault and fault.needs_link):
                 raise RunError("a kernel-shaped link cannot be combined with the linkemu "
                                "relay (--rtt-ms, --link-rate-mbps, cut-link faults) yet")
-            netns, rec["kernel_link"] = held.enter_context(
+            self.netns, rec["kernel_link"] = self.held.enter_context(
                 kshaper.shaped_netns(cfg.kernel_link_bytes_per_s))
         if cfg.tls:
-            tls_dir = tlscreds.make(os.path.join(workdir, "tls"))
-            rec["tls"] = {"dir": tls_dir, "creds": tlscreds.CREDS_ID}
+            self.tls_dir = tlscreds.make(os.path.join(self.workdir, "tls"))
+            rec["tls"] = {"dir": self.tls_dir, "creds": tlscreds.CREDS_ID}
         if cfg.hugepages:
             npages = hugepages.pages_for(cfg.ram_mib, cfg.hugepages)
-            ram_path = held.enter_context(hugepages.reserve(cfg.hugepages, npages, log=log))
-            rec["ram_path"] = ram_path
+            self.ram_path = self.held.enter_context(
+                hugepages.reserve(cfg.hugepages, npages, log=self.log))
+            rec["ram_path"] = self.ram_path
             rec["hugepages"] = {"size": cfg.hugepages, "pages_reserved": npages,
-                                "mount": ram_path}
-        # ---- guests -------------------------------------------------------
-        gargs = dict(kernel=cfg.kernel, initrd=cfg.initrd, ram_backend=ram_backend,
-                     shm_path=ram_path, aux_ram_share=strat.aux_ram_share)
-        arg_ctx = {"workdir": workdir, "cfg": cfg, "ram_path": ram_path, "rec": rec}
+                                "mount": self.ram_path}
+
+    # ---- the guests: both QEMUs, the guest's READY, the warm-up -------------
+    def start_guests(self):
+        cfg, strat, rec = self.cfg, self.strat, self.rec
+        gargs = dict(kernel=cfg.kernel, initrd=cfg.initrd, ram_backend=self.ram_backend,
+                     shm_path=self.ram_path, aux_ram_share=strat.aux_ram_share)
+        self.arg_ctx = arg_ctx = {"workdir": self.workdir, "cfg": cfg,
+                                  "ram_path": self.ram_path, "rec": rec}
         if strat.setup:
             strat.setup(arg_ctx)
-        dst_gargs = dict(gargs)
+        self.dst_gargs = dict(gargs)
         if strat.dst_ram_path:
-            dst_gargs["shm_path"] = strat.dst_ram_path(arg_ctx)
-        src = QemuVM("src", qemu_src, guest_args(cfg.ram_mib, accel, wl_spec, **gargs)
-                     + _strategy_args(strat.src_args, arg_ctx)
-                     + tlscreds.qemu_args(tls_dir, "client")
-                     + _trace_args(cfg.trace_events, workdir, "src"), workdir, netns=netns)
-
-        def make_dst(name):
-            return QemuVM(name, qemu_dst, guest_args(cfg.ram_mib, accel, wl_spec, **dst_gargs)
-                          + _strategy_args(strat.dst_args, arg_ctx)
-                          + tlscreds.qemu_args(tls_dir, "server")
-                          + _trace_args(cfg.trace_events, workdir, name),
-                          workdir, incoming=True, netns=netns)
-        dst = make_dst("dst")
+            self.dst_gargs["shm_path"] = strat.dst_ram_path(arg_ctx)
+        self.src = src = QemuVM(
+            "src", self.qemu_src, guest_args(cfg.ram_mib, self.accel, self.wl_spec, **gargs)
+            + _strategy_args(strat.src_args, arg_ctx)
+            + tlscreds.qemu_args(self.tls_dir, "client")
+            + _trace_args(cfg.trace_events, self.workdir, "src"), self.workdir,
+            netns=self.netns)
+        self.dst = dst = self.make_dst("dst")
         rec["trace_events"] = cfg.trace_events
         rec["pin"] = cfg.pin
         src.start()
@@ -244,10 +283,10 @@ def run_migration(cfg: RunConfig, log=paths.log):
         if not ready:
             raise RunError("guest did not print MPWL READY within %.0f s (%s)"
                            % (cfg.boot_timeout_s, src.log_tail() or "no QEMU output"))
-        t_ready = ready[0]
-        rec["guest_boot_s"] = round(t_ready - t_boot, 3)
+        self.t_ready = ready[0]
+        rec["guest_boot_s"] = round(self.t_ready - t_boot, 3)
         rec["guest_ready"] = ready[1]
-        log("guest ready after %.1f s: %s" % (t_ready - t_boot, ready[2]))
+        self.log("guest ready after %.1f s: %s" % (self.t_ready - t_boot, ready[2]))
         if strat.on_ready:
             strat.on_ready(src, strat.src_params)
         if strat.after_ready:
@@ -255,7 +294,19 @@ def run_migration(cfg: RunConfig, log=paths.log):
             strat.after_ready(arg_ctx)
         _sleep_watch(cfg.warmup_s, src)
 
-        # ---- capabilities and parameters, both sides ------------------------
+    def make_dst(self, name):
+        """A destination QEMU, not started (a fault may need a second one)."""
+        cfg = self.cfg
+        return QemuVM(name, self.qemu_dst,
+                      guest_args(cfg.ram_mib, self.accel, self.wl_spec, **self.dst_gargs)
+                      + _strategy_args(self.strat.dst_args, self.arg_ctx)
+                      + tlscreds.qemu_args(self.tls_dir, "server")
+                      + _trace_args(cfg.trace_events, self.workdir, name),
+                      self.workdir, incoming=True, netns=self.netns)
+
+    # ---- capabilities and parameters, both sides; the connection ------------
+    def configure(self):
+        cfg, strat, rec = self.cfg, self.strat, self.rec
         caps = dict(strategies.ALWAYS_CAPS)
         caps.update(strat.caps)
         dst_caps = dict(caps)
@@ -266,7 +317,7 @@ def run_migration(cfg: RunConfig, log=paths.log):
             params["max-postcopy-bandwidth"] = rec["max_postcopy_bandwidth_set"]
         if cfg.downtime_limit_ms is not None:
             params["downtime-limit"] = cfg.downtime_limit_ms
-        if tls_dir:
+        if self.tls_dir:
             params["tls-creds"] = tlscreds.CREDS_ID
         params.update(strat.params)
         # source-only settings (the fork's scheduler: a stock destination
@@ -276,38 +327,38 @@ def run_migration(cfg: RunConfig, log=paths.log):
         src_params.update(strat.src_params)
         rec["caps_src"], rec["caps_dst"], rec["params"] = caps, dst_caps, params
         rec["params_src"] = src_params
-        hook_ctx = {"src": src, "dst": dst, "caps": caps, "dst_caps": dst_caps,
-                    "params": params, "workdir": workdir, "cfg": cfg, "run": arg_ctx}
-        sess = _Session(cfg, src, dst, make_dst, workdir, rec, fault, log)
+        self.dst_caps, self.params = dst_caps, params
+        self.hook_ctx = {"src": self.src, "dst": self.dst, "caps": caps,
+                         "dst_caps": dst_caps, "params": params,
+                         "workdir": self.workdir, "cfg": cfg, "run": self.arg_ctx}
+        self.sess = _Session(cfg, self.src, self.dst, self.make_dst, self.workdir,
+                             rec, self.fault, self.log)
         if strat.prepare:
-            uri = strat.prepare(hook_ctx)
+            self.uri = strat.prepare(self.hook_ctx)
         else:
-            _set_caps(src, caps, src_params)
-            _set_caps(dst, dst_caps, params)
-            uri = sess.connect()
-            link, sampler = sess.link, sess.sampler
-        rec["uri"] = uri
+            _set_caps(self.src, caps, src_params)
+            _set_caps(self.dst, dst_caps, params)
+            self.uri = self.sess.connect()
+            self.link, self.sampler = self.sess.link, self.sess.sampler
+        rec["uri"] = self.uri
 
-        # ---- migrate ------------------------------------------------------
+    # ---- the migration: migrate, poll, a second try after a fault -----------
+    def migrate(self):
+        cfg, strat, rec, src = self.cfg, self.strat, self.rec, self.src
         rec["host"]["loadavg_migrate"] = loadavg()
         if cfg.pin:
             # threads that exist now; threads started later (live_migration)
             # inherit the affinity of the main thread that creates them
             rec["pinned_threads"] = {vm.name: pin_threads(vm.pid, cfg.pin["vcpu"],
                                                           cfg.pin["other"])
-                                     for vm in (src, dst)}
-        cpu0 = {"src": cpu_times_s(src.pid), "dst": cpu_times_s(dst.pid)}
-        t_migrate = time.time()
-        if sampler:
-            sampler.start()
+                                     for vm in (src, self.dst)}
         if strat.migrate:
-            hook_ctx["uri"] = uri
-            strat.migrate(hook_ctx)
+            self.hook_ctx["uri"] = self.uri
+            cpu0 = self._start_migration(lambda: strat.migrate(self.hook_ctx))
         else:
-            src.qmp.cmd("migrate", uri=uri)
-        info, switched, t_switch, sync_at_switch, cancelled, t_cancel = _poll(
-            cfg, strat, src, dst, t_migrate, log, sess)
-        if (sess.injected and fault.retries_on_source
+            cpu0 = self._start_migration(lambda: src.qmp.cmd("migrate", uri=self.uri))
+        info = self._poll()
+        if (self.sess.injected and self.fault.retries_on_source
                 and info.get("status") in ("failed", "cancelled")):
             # The guest is still on the source: move it again, to a fresh
             # destination, and measure that migration.
@@ -315,45 +366,58 @@ def run_migration(cfg: RunConfig, log=paths.log):
                                     "error": info.get("error-desc"),
                                     "phase_sched": info.get("phase-sched"),
                                     "source_running": _guest_answers(src)}
-            log("first attempt %s after %s; migrating again to a new destination"
-                % (info.get("status"), fault.spec))
-            dst = sess.new_destination()
-            _set_caps(dst, dst_caps, params)
-            uri = sess.connect()
-            link, sampler = sess.link, sess.sampler
-            rec["uri"] = uri
-            cpu0 = {"src": cpu_times_s(src.pid), "dst": cpu_times_s(dst.pid)}
-            t_migrate = time.time()
-            if sampler:
-                sampler.start()
-            src.qmp.cmd("migrate", uri=uri)
-            info, switched, t_switch, sync_at_switch, cancelled, t_cancel = _poll(
-                cfg, strat, src, dst, t_migrate, log, sess)
-        t_src_end = time.time()
-        cpu1 = {"src": cpu_times_s(src.pid), "dst": cpu_times_s(dst.pid)}
-        rec["cpu_migration_s"] = _cpu_delta(cpu0, cpu1, t_src_end - t_migrate)
-        rec["postcopy_switch_requested"] = switched
+            self.log("first attempt %s after %s; migrating again to a new destination"
+                     % (info.get("status"), self.fault.spec))
+            self.dst = self.sess.new_destination()
+            _set_caps(self.dst, self.dst_caps, self.params)
+            self.uri = self.sess.connect()
+            self.link, self.sampler = self.sess.link, self.sess.sampler
+            rec["uri"] = self.uri
+            cpu0 = self._start_migration(lambda: src.qmp.cmd("migrate", uri=self.uri))
+            info = self._poll()
+        self.t_src_end = time.time()
+        cpu1 = {"src": cpu_times_s(src.pid), "dst": cpu_times_s(self.dst.pid)}
+        rec["cpu_migration_s"] = _cpu_delta(cpu0, cpu1, self.t_src_end - self.t_migrate)
+        rec["postcopy_switch_requested"] = self.switched
         # Requested is not entered: pre-copy may complete before the switch
         # takes effect; the MIGRATION event tells whether post-copy ran.
         rec["postcopy_switched"] = bool(src.qmp.find_events(
             "MIGRATION", lambda e: e["data"].get("status") == "postcopy-active"))
-        rec["postcopy_switch_after_s"] = (round(t_switch - t_migrate, 3)
-                                          if switched else None)
-        rec["dirty_sync_count_at_switch"] = sync_at_switch
-        status = info.get("status")
-        rec["status"] = status
-        rec["converged"] = status == "completed"
-        rec["cancelled_at_timeout"] = cancelled
+        rec["postcopy_switch_after_s"] = (round(self.t_switch - self.t_migrate, 3)
+                                          if self.switched else None)
+        rec["dirty_sync_count_at_switch"] = self.sync_at_switch
+        self.info = info
+        self.status = info.get("status")
+        rec["status"] = self.status
+        rec["converged"] = self.status == "completed"
+        rec["cancelled_at_timeout"] = self.cancelled
         rec["qemu_src_info"] = info
-        if sampler:
-            sampler.stop()
-            rec["link"]["rtt_during_migration"] = sampler.summary()
+        if self.sampler:
+            self.sampler.stop()
+            rec["link"]["rtt_during_migration"] = self.sampler.summary()
 
-        # ---- destination side: completion, blocktime, RESUME ----------------
-        t_end = t_src_end
-        running = src
-        if status == "completed":
-            running = dst
+    def _start_migration(self, start):
+        """CPU times of both QEMUs, then t_migrate, the RTT sampler and
+        start(); returns the CPU times."""
+        cpu0 = {"src": cpu_times_s(self.src.pid), "dst": cpu_times_s(self.dst.pid)}
+        self.t_migrate = time.time()
+        if self.sampler:
+            self.sampler.start()
+        start()
+        return cpu0
+
+    def _poll(self):
+        info, self.switched, self.t_switch, self.sync_at_switch, self.cancelled, _ = _poll(
+            self.cfg, self.strat, self.src, self.dst, self.t_migrate, self.log, self.sess)
+        return info
+
+    # ---- the destination's side: completion, blocktime, RESUME, times -------
+    def finish_destination(self):
+        rec, src, dst, t_migrate = self.rec, self.src, self.dst, self.t_migrate
+        self.t_end = self.t_src_end
+        self.running = src
+        if self.status == "completed":
+            self.running = dst
             dinfo = _wait_dst_completed(dst, 60.0)
             rec["qemu_dst_info"] = dinfo
             rec["postcopy_blocktime_qemu_ms"] = dinfo.get("postcopy-blocktime")
@@ -364,7 +428,7 @@ def run_migration(cfg: RunConfig, log=paths.log):
             comp = src.qmp.find_events("MIGRATION",
                                        lambda e: e["data"].get("status") == "completed")
             if comp:
-                t_end = comp[0]["ts"]
+                self.t_end = comp[0]["ts"]
             stop = src.qmp.find_events("STOP", lambda e: e["ts"] >= t_migrate - 1)
             if stop and resume:
                 rec["downtime_events_ms"] = round((resume["ts"] - stop[0]["ts"]) * 1e3, 3)
@@ -386,17 +450,19 @@ def run_migration(cfg: RunConfig, log=paths.log):
             passes = src.qmp.find_events(
                 "MIGRATION_PASS", lambda e: not stop or e["ts"] <= stop[0]["ts"])
             rec["precopy_iterations"] = len(passes)
-        elif status == "cancelled":
+        elif self.status == "cancelled":
             rec["converged"] = False
         else:
             rec["errors"].append("migration ended in state %s: %s"
-                                 % (status, info.get("error-desc", "")))
-        rec["total_time_host_ms"] = round((t_end - t_migrate) * 1e3, 1)
+                                 % (self.status, self.info.get("error-desc", "")))
+        rec["total_time_host_ms"] = round((self.t_end - t_migrate) * 1e3, 1)
 
-        # ---- after: progress, liveness, verifier ------------------------------
+    # ---- the guest after the move: progress, liveness, the verifier ---------
+    def check_guest(self):
+        cfg, rec, running = self.cfg, self.rec, self.running
         _sleep_watch(cfg.after_s, running)
-        t_after_end = time.time()
-        tok = "mb%d" % int(t_after_end * 1000)
+        self.t_after_end = time.time()
+        tok = "mb%d" % int(self.t_after_end * 1000)
         t_ping = time.time()
         running.console.send("ping " + tok)
         pong = running.console.wait("PONG", 15.0, lambda p: p["tok"] == tok, after=t_ping - 1)
@@ -404,13 +470,13 @@ def run_migration(cfg: RunConfig, log=paths.log):
         if pong:
             rec["guest_pong_ms"] = round((pong[0] - t_ping) * 1e3, 1)
         rec["guest_hb_after"] = len([h for h in running.console.hb_copy()
-                                     if h[0] > t_end])
+                                     if h[0] > self.t_end])
         rec["guest_running_after"] = bool(pong) and rec["guest_hb_after"] > 0
         if cfg.verify:
             t_v = time.time()
+            timeout_s = workloads.VERIFY_TIMEOUT_S[self.wl_name]
             running.console.send("verify")
-            v = running.console.wait("VERIFY", workloads.VERIFY_TIMEOUT_S[wl_name],
-                                     after=t_v - 0.01)
+            v = running.console.wait("VERIFY", timeout_s, after=t_v - 0.01)
             if v:
                 rec["verify"] = v[1]
                 rec["verify_line"] = v[2]
@@ -419,20 +485,22 @@ def run_migration(cfg: RunConfig, log=paths.log):
             else:
                 rec["verify"] = None
                 rec["verify_ok"] = False
-                rec["errors"].append("no MPWL VERIFY within %d s"
-                                     % workloads.VERIFY_TIMEOUT_S[wl_name])
+                rec["errors"].append("no MPWL VERIFY within %d s" % timeout_s)
 
-        # ---- derived figures ----------------------------------------------
-        _derive(rec, info, src, dst, t_ready, t_migrate, t_end, t_after_end, cfg)
+    # ---- derived figures ------------------------------------------------------
+    def derive(self):
+        rec, src, dst = self.rec, self.src, self.dst
+        _derive(rec, self.info, src, dst, self.t_ready, self.t_migrate, self.t_end,
+                self.t_after_end, self.cfg)
         rec["mpwl_errors"] = src.console.errors() + dst.console.errors()
         if rec["mpwl_errors"]:
             rec["errors"].append("guest reported %d MPWL ERROR lines"
                                  % len(rec["mpwl_errors"]))
-    except procs.Interrupted:
-        rec["errors"].append("interrupted")
-        rec["status"] = "interrupted"
-        raise
-    except Exception as e:      # recorded, not raised: a bench goes on
+
+    def record_error(self, e):
+        """An exception out of a phase, as the record's errors (status
+        'error'), with why a QEMU that exited did so."""
+        rec = self.rec
         if isinstance(e, (RunError, QMPError, OSError, RuntimeError)):
             rec["errors"].append(str(e))
         else:
@@ -440,38 +508,40 @@ def run_migration(cfg: RunConfig, log=paths.log):
                 traceback.format_exception_only(type(e), e)).strip())
             rec["traceback"] = traceback.format_exc()
         rec["status"] = "error"
-        for vm in (src, dst):
+        for vm in (self.src, self.dst):
             if vm is not None and vm.proc is not None and vm.proc.poll() is not None:
                 rec["errors"].append("%s QEMU exited rc=%s: %s"
                                      % (vm.name, vm.proc.returncode, vm.log_tail()))
-    finally:
-        if sampler:
-            sampler.stop()
-        for vm in [src, dst] + (sess.old_dsts if sess else []):
+
+    # ---- teardown: every process, the link, the RAM file, the record --------
+    def teardown(self):
+        rec, sess = self.rec, self.sess
+        if self.sampler:
+            self.sampler.stop()
+        for vm in [self.src, self.dst] + (sess.old_dsts if sess else []):
             if vm is not None:
                 vm.stop()
-        if link:
-            link.close()
+        if self.link:
+            self.link.close()
         if sess:
             sess.close()
-        if netns:
-            rec["kernel_link"]["qdisc_after"] = kshaper.qdisc_stats(netns)
-        if strat.cleanup and arg_ctx is not None:
-            strat.cleanup(arg_ctx)
-        if ram_path and ram_backend == "file":
+        if self.netns:
+            rec["kernel_link"]["qdisc_after"] = kshaper.qdisc_stats(self.netns)
+        if self.strat.cleanup and self.arg_ctx is not None:
+            self.strat.cleanup(self.arg_ctx)
+        if self.ram_path and self.ram_backend == "file":
             try:
-                os.unlink(ram_path)
+                os.unlink(self.ram_path)
             except OSError:
                 pass
-        held.close()
+        self.held.close()
         rec["host"]["loadavg_end"] = loadavg()
         try:
-            with open(os.path.join(workdir, "record.json"), "w") as f:
+            with open(os.path.join(self.workdir, "record.json"), "w") as f:
                 json.dump(rec, f, indent=2, sort_keys=True)
                 f.write("\n")
         except (OSError, TypeError, ValueError):
             pass
-    return rec
 
 
 def _trace_args(events, workdir, name):

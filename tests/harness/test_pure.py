@@ -133,8 +133,8 @@ class RecordsTest(unittest.TestCase):
         self.assertIsNone(records.median_figures([{"t": 1}, {"bad": 1}], fig))
 
     def test_every_field_the_harness_writes_is_documented(self):
-        """rec["x"] = ... and rec = {"x": ...} in the modules that build a
-        record name only fields of records.FIELDS."""
+        """rec["x"] = ... and rec = {"x": ...} (or self.rec = {...}) in the
+        modules that build a record name only fields of records.FIELDS."""
         top = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
             os.path.abspath(__file__)))), "scripts", "migbench")
         written = set()
@@ -152,8 +152,9 @@ class RecordsTest(unittest.TestCase):
                         if (isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name)
                                 and t.value.id == "rec" and isinstance(t.slice, ast.Constant)):
                             written.add(t.slice.value)
-                        if (isinstance(t, ast.Name) and t.id == "rec"
-                                and isinstance(node.value, ast.Dict)):
+                        named_rec = (isinstance(t, ast.Name) and t.id == "rec" or
+                                     isinstance(t, ast.Attribute) and t.attr == "rec")
+                        if named_rec and isinstance(node.value, ast.Dict):
                             written.update(k.value for k in node.value.keys
                                            if isinstance(k, ast.Constant))
         self.assertGreater(len(written), 60)
