@@ -9,4 +9,7 @@
 /* Seconds on CLOCK_MONOTONIC: for durations, deadlines and progress. */
 double cli_mono_s(void);
 
+/* Sleep @ms milliseconds (less where a signal interrupts it). */
+void cli_sleep_ms(unsigned ms);
+
 #endif /* MIGPOLICY_CLI_CLOCK_H */

@@ -147,27 +147,14 @@ static void migrate_help(void)
 }
 
 #ifdef MP_HAVE_LIBVIRT
-#include <netdb.h>
-#include <poll.h>
 #include <pthread.h>
+#include "virt-probe.h"     /* RTT, dirty rate, the side monitor */
 #include "virt-recover.h"   /* post-copy resumption beneath libvirt 11.2-11.3 */
-#include <sys/socket.h>
 
 #include <libvirt/libvirt.h>
 #include <libvirt/libvirt-qemu.h>
 #include <libvirt/virterror.h>
 
-/* TCP connects timed for the RTT: the median of this many. */
-#define RTT_PROBES 5
-/* Longest wait for one connect, ms. */
-#define RTT_CONNECT_TIMEOUT_MS 1000
-/* libvirt's TCP ports (qemu+tcp, qemu+tls) and ssh. */
-#define LIBVIRT_TCP_PORT "16509"
-#define LIBVIRT_TLS_PORT "16514"
-/* Dirty-rate sampling period, s: libvirt's domdirtyrate-calc default. */
-#define DIRTYRATE_CALC_S 1
-/* The short sampling window, ms (mp_dirty_estimate()). */
-#define DIRTYRATE_SHORT_MS 100
 /* The destination's hook must see the marker within this, s. */
 #define MARKER_TTL_S 120
 /* Progress lines while migrating, every this many ms. */
@@ -204,251 +191,6 @@ static const char *virt_err_reason(const char *err)
     return p ? p + strlen("Postcopy is not supported: ") : NULL;
 }
 
-static void sleep_ms(unsigned ms)
-{
-    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-    nanosleep(&ts, NULL);
-}
-
-/* Host and port of a libvirt URI "qemu+tcp://host[:port]/system"; host ""
- * for a local URI (qemu:///system, qemu+unix://...). */
-static void uri_host_port(const char *uri, char *host, size_t hlen,
-                          char *port, size_t plen)
-{
-    const char *p = strstr(uri, "://"), *e, *colon;
-    size_t n;
-
-    host[0] = 0;
-    snprintf(port, plen, "%s", strstr(uri, "+tls") ? LIBVIRT_TLS_PORT :
-             strstr(uri, "+ssh") ? "22" : LIBVIRT_TCP_PORT);
-    if (!p || strncmp(uri, "qemu+unix", 9) == 0) {
-        return;
-    }
-    p += 3;
-    e = p + strcspn(p, "/?");
-    {
-        const char *at = memchr(p, '@', (size_t)(e - p));
-        if (at) {
-            p = at + 1;
-        }
-    }
-    if (*p == '[') {    /* [v6]:port */
-        const char *rb = memchr(p, ']', (size_t)(e - p));
-        if (!rb) {
-            return;
-        }
-        n = (size_t)(rb - p - 1);
-        snprintf(host, hlen, "%.*s", (int)n, p + 1);
-        if (rb[1] == ':') {
-            snprintf(port, plen, "%.*s", (int)(e - rb - 2), rb + 2);
-        }
-        return;
-    }
-    colon = memchr(p, ':', (size_t)(e - p));
-    n = (size_t)((colon ? colon : e) - p);
-    snprintf(host, hlen, "%.*s", (int)n, p);
-    if (colon) {
-        snprintf(port, plen, "%.*s", (int)(e - colon - 1), colon + 1);
-    }
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* Median time of RTT_PROBES TCP connects (SYN -> SYN/ACK = one RTT), ms;
- * -1 if none succeeded. */
-static double measure_rtt_ms(const char *host, const char *port, int *ok)
-{
-    struct addrinfo hints, *ai = NULL;
-    double t[RTT_PROBES];
-    int n = 0;
-
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_socktype = SOCK_STREAM;
-    *ok = 0;
-    if (getaddrinfo(host, port, &hints, &ai) || !ai) {
-        return -1;
-    }
-    for (int i = 0; i < RTT_PROBES; i++) {
-        int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK |
-                        SOCK_CLOEXEC, 0);
-        struct pollfd pfd;
-        double t0;
-        int soerr = 0;
-        socklen_t sl = sizeof(soerr);
-
-        if (fd < 0) {
-            continue;
-        }
-        t0 = cli_mono_s();
-        if (connect(fd, ai->ai_addr, ai->ai_addrlen) && errno != EINPROGRESS) {
-            close(fd);
-            continue;
-        }
-        pfd.fd = fd;
-        pfd.events = POLLOUT;
-        if (poll(&pfd, 1, RTT_CONNECT_TIMEOUT_MS) == 1 &&
-            !getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) && !soerr) {
-            t[n++] = (cli_mono_s() - t0) * 1000;
-        }
-        close(fd);
-    }
-    freeaddrinfo(ai);
-    *ok = n;
-    if (!n) {
-        return -1;
-    }
-    qsort(t, (size_t)n, sizeof(double), cmp_double);
-    return t[n / 2];
-}
-
-static bool host_is_local(const char *host)
-{
-    char me[256];
-
-    if (!*host || !strcmp(host, "localhost") || !strncmp(host, "127.", 4) ||
-        !strcmp(host, "::1")) {
-        return true;
-    }
-    return !gethostname(me, sizeof(me)) && !strcmp(me, host);
-}
-
-/* Dirty rate, MiB/s, by libvirt's page sampling; -1 if unavailable. */
-static double measure_dirty_mibps(virDomainPtr dom)
-{
-    virDomainPtr doms[2] = { dom, NULL };
-    double deadline;
-
-    if (virDomainStartDirtyRateCalc(dom, DIRTYRATE_CALC_S,
-                                    VIR_DOMAIN_DIRTYRATE_MODE_PAGE_SAMPLING)) {
-        return -1;
-    }
-    deadline = cli_mono_s() + DIRTYRATE_CALC_S + 5;
-    sleep_ms(DIRTYRATE_CALC_S * 1000);
-    while (cli_mono_s() < deadline) {
-        virDomainStatsRecordPtr *recs = NULL;
-        int status = -1;
-        long long mbps = -1;
-        if (virDomainListGetStats(doms, VIR_DOMAIN_STATS_DIRTYRATE, &recs,
-                                  0) == 1) {
-            virTypedParamsGetInt(recs[0]->params, recs[0]->nparams,
-                                 VIR_DOMAIN_STATS_DIRTYRATE_CALC_STATUS,
-                                 &status);
-            virTypedParamsGetLLong(recs[0]->params, recs[0]->nparams,
-                            VIR_DOMAIN_STATS_DIRTYRATE_MEGABYTES_PER_SECOND,
-                            &mbps);
-        }
-        virDomainStatsRecordListFree(recs);
-        if (status == VIR_DOMAIN_DIRTYRATE_MEASURED) {
-            return (double)mbps;
-        }
-        sleep_ms(200);
-    }
-    return -1;
-}
-
-/*
- * The wrapper's side monitor (STATE-DIR/UUID.qmp, cmd-emulator.c): QMP that
- * libvirt does not know, so that nothing migpolicy asks QEMU taints the
- * domain (virDomainQemuMonitorCommand() marks it custom-monitor).  NULL,
- * with @why, when the domain does not run under the wrapper.
- */
-#define SIDE_QMP_TIMEOUT_MS 10000
-
-static qmp_client *side_open(const char *state_dir, virDomainPtr dom,
-                             char *why, size_t why_len)
-{
-    char uuid[VIR_UUID_STRING_BUFLEN], path[1100];
-    qmp_client *q = NULL;
-
-    if (virDomainGetUUIDString(dom, uuid) ||
-        state_path(path, sizeof(path), state_dir, uuid, ".qmp")) {
-        snprintf(why, why_len, "no UUID");
-        return NULL;
-    }
-    if (qmp_connect(&q, path, SIDE_QMP_TIMEOUT_MS)) {
-        snprintf(why, why_len, "no side monitor %.300s (%s): not run by the "
-                 "migpolicy emulator wrapper?", path, qmp_error(q));
-        qmp_close(q);
-        return NULL;
-    }
-    return q;
-}
-
-/*
- * The short window of the dirty-rate pair (mp_dirty_estimate()): QEMU's
- * calc-dirty-rate in milliseconds (QEMU >= 8.2) through the side monitor;
- * libvirt's API takes whole seconds.  Returns MiB/s, or -1 (no side
- * monitor, unsupported, failed).
- */
-static double measure_dirty_short_mibps(qmp_client *q)
-{
-    char args[160];
-    json_value *r = NULL;
-    double deadline;
-
-    if (!q) {
-        return -1;
-    }
-    snprintf(args, sizeof(args), "{\"calc-time\": %d, \"calc-time-unit\": "
-             "\"millisecond\", \"mode\": \"page-sampling\"}",
-             DIRTYRATE_SHORT_MS);
-    if (qmp_execute(q, "calc-dirty-rate", args, NULL)) {
-        return -1;
-    }
-    sleep_ms(DIRTYRATE_SHORT_MS);
-    deadline = cli_mono_s() + 3;
-    while (cli_mono_s() < deadline) {
-        const char *st;
-        const json_value *rate;
-        if (qmp_execute(q, "query-dirty-rate", "{\"calc-time-unit\": "
-                        "\"millisecond\"}", &r)) {
-            return -1;
-        }
-        st = json_get_str(r, "status");
-        rate = json_get(r, "dirty-rate");
-        if (st && !strcmp(st, "measured") && rate &&
-            rate->type == JSON_NUMBER) {
-            double mibps = rate->num;
-            json_free(r);
-            return mibps >= 0 ? mibps : -1;
-        }
-        json_free(r);
-        r = NULL;
-        sleep_ms(50);
-    }
-    return -1;
-}
-
-/* Does the running QEMU have the x-phase-sched capability (and is it on)?
- * Through the side monitor only; -1 = cannot tell. */
-static int qemu_phase_sched_cap(qmp_client *q, bool *on)
-{
-    json_value *r = NULL;
-    int has = 0;
-
-    *on = false;
-    if (!q || qmp_execute(q, "query-migrate-capabilities", NULL, &r) ||
-        !r || r->type != JSON_ARRAY) {
-        json_free(r);
-        return -1;
-    }
-    for (size_t i = 0; i < r->n; i++) {
-        const char *c = json_get_str(r->items[i], "capability");
-        bool st = false;
-        if (c && !strcmp(c, "x-phase-sched")) {
-            has = 1;
-            json_get_bool(r->items[i], "state", &st);
-            *on = st;
-        }
-    }
-    json_free(r);
-    return has;
-}
-
 typedef struct virt_ctx {
     const char *cmd;
     const char *state_dir;       /* the wrapper's (--state-dir) */
@@ -466,7 +208,7 @@ typedef struct virt_ctx {
     double rtt_ms;
     int rtt_probes;
     double dirty_mibps;          /* measured, -1 if not */
-    double dirty_short_mibps;    /* over DIRTYRATE_SHORT_MS, -1 if not */
+    double dirty_short_mibps;    /* over PROBE_DIRTY_SHORT_MS, -1 if not */
     int dirty_saturated;         /* 1: rate from the short window */
     bool dirty_given;            /* --dirty-rate or --workload */
     uint64_t rss_bytes;
@@ -516,14 +258,14 @@ static int virt_decide(virt_ctx *v, const char *conn_uri, const char *name,
     mp_fleet_free(fleet);
 
     /* Measurements. */
-    uri_host_port(dest_uri, v->host, sizeof(v->host), v->port,
-                  sizeof(v->port));
-    v->in.same_host = host_is_local(v->host);
+    probe_uri_host_port(dest_uri, v->host, sizeof(v->host), v->port,
+                        sizeof(v->port));
+    v->in.same_host = probe_host_is_local(v->host);
     v->rtt_ms = 0;
     if (w->have_rtt) {
         v->rtt_ms = v->in.sim.rtt_ms;
     } else if (*v->host) {
-        v->rtt_ms = measure_rtt_ms(v->host, v->port, &v->rtt_probes);
+        v->rtt_ms = probe_rtt_ms(v->host, v->port, &v->rtt_probes);
         if (v->rtt_ms < 0) {
             return cli_fail(v->cmd, "cannot reach %s port %s to measure the "
                             "RTT",
@@ -532,11 +274,11 @@ static int virt_decide(virt_ctx *v, const char *conn_uri, const char *name,
     }
     v->in.sim.rtt_ms = v->rtt_ms;
     v->in.ram_shareable = v->info.ram_shareable;
-    v->side = side_open(v->state_dir, v->dom, v->side_why,
-                        sizeof(v->side_why));
+    v->side = probe_side_open(v->state_dir, v->dom, v->side_why,
+                              sizeof(v->side_why));
     {
         bool on;
-        v->in.phase_sched = qemu_phase_sched_cap(v->side, &on) == 1;
+        v->in.phase_sched = probe_phase_sched_cap(v->side, &on) == 1;
         if (v->side && !v->in.phase_sched) {
             snprintf(v->side_why, sizeof(v->side_why), "QEMU has no "
                      "x-phase-sched capability");
@@ -552,9 +294,9 @@ static int virt_decide(virt_ctx *v, const char *conn_uri, const char *name,
     v->dirty_short_mibps = -1;
     v->dirty_given = w->have_dirty || w->spec;
     if (!v->dirty_given) {
-        v->dirty_mibps = measure_dirty_mibps(v->dom);
+        v->dirty_mibps = probe_dirty_mibps(v->dom);
         if (v->dirty_mibps >= 0) {
-            v->dirty_short_mibps = measure_dirty_short_mibps(v->side);
+            v->dirty_short_mibps = probe_dirty_short_mibps(v->side);
         }
     }
 
@@ -570,8 +312,8 @@ static int virt_decide(virt_ctx *v, const char *conn_uri, const char *name,
     if (v->dirty_mibps >= 0) {
         double hot, rate;
         v->dirty_saturated = mp_dirty_estimate(v->dirty_mibps,
-                DIRTYRATE_CALC_S, v->dirty_short_mibps,
-                v->dirty_short_mibps >= 0 ? DIRTYRATE_SHORT_MS / 1000.0 : 0,
+                PROBE_DIRTY_CALC_S, v->dirty_short_mibps,
+                v->dirty_short_mibps >= 0 ? PROBE_DIRTY_SHORT_MS / 1000.0 : 0,
                 &hot, &rate) == 1;
         wl->write_hot_bytes = (uint64_t)hot;
         if (wl->write_hot_bytes > wl->touched_bytes) {
@@ -600,11 +342,11 @@ static void virt_print(const virt_ctx *v)
     if (v->dirty_mibps >= 0 && v->dirty_short_mibps >= 0) {
         snprintf(dirty, sizeof(dirty), "%.0f MiB/s over %d s, %.0f MiB/s "
                  "over %d ms (page sampling): %s", v->dirty_mibps,
-                 DIRTYRATE_CALC_S, v->dirty_short_mibps, DIRTYRATE_SHORT_MS,
+                 PROBE_DIRTY_CALC_S, v->dirty_short_mibps, PROBE_DIRTY_SHORT_MS,
                  v->dirty_saturated ? "saturated set" : "rate-limited");
     } else if (v->dirty_mibps >= 0) {
         snprintf(dirty, sizeof(dirty), "%.0f MiB/s (page sampling, %d s)",
-                 v->dirty_mibps, DIRTYRATE_CALC_S);
+                 v->dirty_mibps, PROBE_DIRTY_CALC_S);
     } else if (v->dirty_given) {
         snprintf(dirty, sizeof(dirty), "%.0f pages/s (given)",
                  s->workload.dirty_pages_per_s);
@@ -1085,7 +827,7 @@ static int run_job(virt_ctx *v, mig_thread *m, const struct strategy_apply *ap,
             print_progress(&js);
             next_progress = cli_mono_s() + PROGRESS_PERIOD_MS / 1000.0;
         }
-        sleep_ms(50);
+        cli_sleep_ms(50);
     }
     pthread_join(th, NULL);
     return 0;
@@ -1158,8 +900,8 @@ static int dest_has_guest(virDomainPtr dom, virConnectPtr *dconn,
     virDomainPtr d = NULL;
     int ok = 0, r;
 
-    uri_host_port(dest_uri, host, sizeof(host), port, sizeof(port));
-    if (host[0] && (measure_rtt_ms(host, port, &ok), !ok)) {
+    probe_uri_host_port(dest_uri, host, sizeof(host), port, sizeof(port));
+    if (host[0] && (probe_rtt_ms(host, port, &ok), !ok)) {
         snprintf(why, len, "%s:%s does not accept connections", host, port);
         return -1;
     }
@@ -1225,7 +967,7 @@ static int recover_postcopy(virt_ctx *v, mig_thread *m,
                wait_ms / 1000.0, i, tries, has < 0 ? "; destination: " : "",
                has < 0 ? why : "");
         fflush(stdout);
-        sleep_ms(wait_ms);
+        cli_sleep_ms(wait_ms);
         wait_ms = wait_ms * 2 > RECOVER_BACKOFF_MAX_MS ?
                   RECOVER_BACKOFF_MAX_MS : wait_ms * 2;
         if (via_qmp) {
@@ -1237,7 +979,8 @@ static int recover_postcopy(virt_ctx *v, mig_thread *m,
                          "is not reachable: %s", why);
                 continue;
             }
-            uri_host_port(dest_uri, host, sizeof(host), port, sizeof(port));
+            probe_uri_host_port(dest_uri, host, sizeof(host), port,
+                                sizeof(port));
             rc = virt_recover_qmp(v->dom, *dconn, host, RESUME_STALL_S,
                                   m->err, sizeof(m->err));
             if (rc == 0) {
