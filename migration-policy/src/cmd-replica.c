@@ -24,6 +24,7 @@
 #include "migpolicy-replica.h"
 
 #include "cli-parse.h"
+#include "cli-policy.h"     /* cli_json_str() */
 #include "cli-print.h"
 #include "cli-util.h"
 #include "commands.h"
@@ -50,22 +51,6 @@ static void catch_signals(void)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-}
-
-/* A JSON string (quotes included) on @fp. */
-static void json_str(FILE *fp, const char *s)
-{
-    fputc('"', fp);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\') {
-            fprintf(fp, "\\%c", *p);
-        } else if (*p < 0x20 || *p == 0x7f) {
-            fprintf(fp, "\\u%04x", *p);
-        } else {
-            fputc(*p, fp);
-        }
-    }
-    fputc('"', fp);
 }
 
 static void help(void)
@@ -615,9 +600,9 @@ static int replica_status(int argc, char **argv)
     }
     if (a.json) {
         printf("{\"name\": ");
-        json_str(stdout, inf.id.name);
+        cli_json_str(inf.id.name);
         printf(", \"uuid\": ");
-        json_str(stdout, inf.id.uuid);
+        cli_json_str(inf.id.uuid);
         printf(", \"ram_bytes\": %" PRIu64 ", \"chunk_bytes\": %u, \"chunks\": %" PRIu64
                ", \"epoch\": %" PRIu64 ", \"state\": \"%s\", \"final\": %s"
                ", \"refreshed_unix_s\": %.6f, \"age_s\": %.3f, \"bytes_behind\": %" PRIu64
@@ -629,7 +614,7 @@ static int replica_status(int argc, char **argv)
                inf.chunks_deferred, inf.bytes_received_total,
                refusal ? "false" : "true");
         if (refusal) {
-            json_str(stdout, refusal);
+            cli_json_str(refusal);
         } else {
             printf("null");
         }
@@ -762,15 +747,15 @@ static int replica_choose(int argc, char **argv)
     }
     if (a.json) {
         printf("{\"chosen\": ");
-        json_str(stdout, c[best].host);
+        cli_json_str(c[best].host);
         printf(", \"candidates\": [");
         for (size_t i = 0; i < a.ncand; i++) {
             printf("%s{\"host\": ", i ? ", " : "");
-            json_str(stdout, c[i].host);
+            cli_json_str(c[i].host);
             printf(", \"replica_used\": %s, \"est_bytes\": %" PRIu64
                    ", \"est_time_s\": %.3f, \"reason\": ",
                    e[i].replica_used ? "true" : "false", e[i].est_bytes, e[i].est_time_s);
-            json_str(stdout, e[i].reason);
+            cli_json_str(e[i].reason);
             printf("}");
         }
         printf("]}\n");
