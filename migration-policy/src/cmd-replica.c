@@ -23,6 +23,7 @@
 
 #include "migpolicy-replica.h"
 
+#include "cli-options.h"
 #include "cli-parse.h"
 #include "cli-policy.h"     /* cli_json_str() */
 #include "cli-print.h"
@@ -53,45 +54,13 @@ static void catch_signals(void)
     signal(SIGPIPE, SIG_IGN);
 }
 
-static void help(void)
-{
-    printf(
-"Usage: migpolicy replica COMMAND [OPTIONS]\n"
-"Standby replicas of guest RAM: a copy at another host, refreshed in the\n"
-"background, so that a migration there sends only what changed.\n"
-"\n"
-"  init    --replica PATH --name N --uuid U --ram-size SIZE [--chunk SIZE]\n"
-"          create an empty (zero) replica: PATH and PATH.meta\n"
-"  receive --replica PATH --socket SOCK [--once]\n"
-"          serve refreshers on a UNIX socket (standby host) until SIGTERM\n"
-"  refresh --source-ram FILE --socket SOCK --name N --uuid U [--chunk SIZE]\n"
-"          [--bandwidth RATE] [--interval-ms MS] [--passes N] [--seconds S]\n"
-"          [--until-dirty SIZE] [--hot-window W --hot-min K] [--history FILE]\n"
-"          [--check-replica] [--final [--no-reread]] [--json]\n"
-"          refresh passes from the source's share=on RAM file; every chunk\n"
-"          whose checksum differs from the replica's is sent, except chunks\n"
-"          that changed in >= K of the last W passes (write-hot: left for\n"
-"          the final delta; default W=4 K=2, K=0 sends all).  --history:\n"
-"          keep the change history across runs.  --until-dirty: stop after\n"
-"          a pass that left at most SIZE dirty besides write-hot.  --final: the\n"
-"          source is stopped: send everything, then the receiver re-reads\n"
-"          its whole replica and compares each chunk with the source's\n"
-"          (chunks that differ are resent once; exit 1 if still different).\n"
-"          --check-replica: first the receiver re-reads its replica against\n"
-"          its own checksums (corruption at rest; bad chunks get resent);\n"
-"          --no-reread: the final comparison uses the receiver's checksums\n"
-"          (for a final after a --check-replica run: shorter downtime)\n"
-"  status  --replica PATH [--name N --uuid U] [--max-age-s S] [--json]\n"
-"          freshness; exit 1 if torn, older than S, or another guest's\n"
-"  verify  --replica PATH [--json]   re-read the data, check every chunk\n"
-"  choose  --name N --uuid U --ram-size SIZE --touched SIZE --dirty-rate RATE\n"
-"          --max-age-s S --candidate HOST,RATE[,REPLICA-PATH]... [--json]\n"
-"          rank destinations by estimated bytes and time; a replica is\n"
-"          verified (every chunk) before it is counted\n"
-"\n"
-"SIZE: 4096, 64KiB, 512MiB, 1G.  RATE: bytes/s, 1gbit, 100MB/s, unlimited.\n"
-"Exit status: 0 success, 1 failure or replica refused, 2 bad usage.\n");
-}
+/* What refresh does unless told otherwise. */
+#define REFRESH_INTERVAL_MS_DEFAULT 1000
+#define REFRESH_HOT_WINDOW_DEFAULT 4
+#define REFRESH_HOT_MIN_DEFAULT 2
+/* Passes of change history per chunk: the bits of the source's
+ * per-chunk history word (a uint32_t in the library). */
+#define HOT_WINDOW_MAX 32
 
 struct args {
     const char *replica, *sock, *source_ram, *name, *uuid, *history;
@@ -105,61 +74,338 @@ struct args {
 };
 
 enum {
-    O_REPLICA = 256, O_SOCKET, O_SOURCE, O_NAME, O_UUID, O_RAM, O_CHUNK,
+    O_REPLICA = 0x100, O_SOCKET, O_SOURCE, O_NAME, O_UUID, O_RAM, O_CHUNK,
     O_BW, O_INTERVAL, O_PASSES, O_SECONDS, O_UNTIL, O_HOTW, O_HOTK, O_FINAL,
     O_JSON, O_ONCE, O_MAXAGE, O_TOUCHED, O_DIRTY, O_CAND, O_HISTORY,
     O_CHECK, O_NOREREAD,
 };
 
-static int parse_args(const char *cmd, int argc, char **argv, struct args *a)
+/* @bytes as a SIZE the options take: "64KiB", "1MiB", "3000". */
+static void format_size(uint64_t bytes, char *buf, size_t len)
 {
-    static const struct option opts[] = {
-        { "replica", required_argument, NULL, O_REPLICA },
-        { "socket", required_argument, NULL, O_SOCKET },
-        { "source-ram", required_argument, NULL, O_SOURCE },
-        { "name", required_argument, NULL, O_NAME },
-        { "uuid", required_argument, NULL, O_UUID },
-        { "ram-size", required_argument, NULL, O_RAM },
-        { "chunk", required_argument, NULL, O_CHUNK },
-        { "bandwidth", required_argument, NULL, O_BW },
-        { "interval-ms", required_argument, NULL, O_INTERVAL },
-        { "passes", required_argument, NULL, O_PASSES },
-        { "seconds", required_argument, NULL, O_SECONDS },
-        { "until-dirty", required_argument, NULL, O_UNTIL },
-        { "hot-window", required_argument, NULL, O_HOTW },
-        { "hot-min", required_argument, NULL, O_HOTK },
-        { "final", no_argument, NULL, O_FINAL },
-        { "json", no_argument, NULL, O_JSON },
-        { "once", no_argument, NULL, O_ONCE },
-        { "max-age-s", required_argument, NULL, O_MAXAGE },
-        { "touched", required_argument, NULL, O_TOUCHED },
-        { "dirty-rate", required_argument, NULL, O_DIRTY },
-        { "candidate", required_argument, NULL, O_CAND },
-        { "history", required_argument, NULL, O_HISTORY },
-        { "check-replica", no_argument, NULL, O_CHECK },
-        { "no-reread", no_argument, NULL, O_NOREREAD },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
-    int c, rc;
+    if (bytes && bytes % (1u << 20) == 0) {
+        snprintf(buf, len, "%" PRIu64 "MiB", bytes >> 20);
+    } else if (bytes && bytes % 1024 == 0) {
+        snprintf(buf, len, "%" PRIu64 "KiB", bytes >> 10);
+    } else {
+        snprintf(buf, len, "%" PRIu64, bytes);
+    }
+}
+
+/* The defaults parse_args() starts from, for the help. */
+static void replica_default(int val, char *buf, size_t len)
+{
+    switch (val) {
+    case O_CHUNK:
+        format_size(MP_REPLICA_CHUNK_DEFAULT, buf, len);
+        break;
+    case O_BW:
+        snprintf(buf, len, "unlimited");
+        break;
+    case O_INTERVAL:
+        snprintf(buf, len, "%d", REFRESH_INTERVAL_MS_DEFAULT);
+        break;
+    case O_PASSES:
+    case O_SECONDS:
+        snprintf(buf, len, "no limit");
+        break;
+    case O_HOTW:
+        snprintf(buf, len, "%d", REFRESH_HOT_WINDOW_DEFAULT);
+        break;
+    case O_HOTK:
+        snprintf(buf, len, "%d", REFRESH_HOT_MIN_DEFAULT);
+        break;
+    case O_DIRTY:
+        snprintf(buf, len, "0");
+        break;
+    }
+}
+
+_Static_assert(MP_REPLICA_CHUNK_MIN == 4096 &&
+               MP_REPLICA_CHUNK_MAX == 64u << 20,
+               "--chunk's help names the range 4K..64M");
+_Static_assert(HOT_WINDOW_MAX == 32, "--hot-window's help names the limit");
+
+/* The guest a replica holds: init, refresh and choose name it. */
+static const cli_option guest_options[] = {
+    { "name", O_NAME, "N", "the guest's name", NULL },
+    { "uuid", O_UUID, "U", "the guest's UUID (any text)", NULL },
+    { NULL, 0, NULL, NULL, NULL },
+};
+
+/* One subcommand: its name in messages, its help, its options. */
+typedef struct replica_sub {
+    const char *cmd;            /* "replica init" */
+    const char *usage;          /* after "Usage: migpolicy " */
+    const char *about;          /* what it does, lines ending in "\n" */
+    const char *notes;          /* after the options; NULL: none */
+    const cli_option_section *sec;
+    size_t nsec;
+} replica_sub;
+
+#define SIZE_NOTE "SIZE: 4096, 64KiB, 512MiB, 1G.\n"
+#define SIZE_RATE_NOTE "SIZE: 4096, 64KiB, 512MiB, 1G.  RATE: bytes/s, " \
+    "1gbit, 100MB/s, unlimited.\n"
+
+static const cli_option init_options[] = {
+    { "replica", O_REPLICA, "PATH", "the replica to create: PATH and "
+      "PATH.meta", NULL },
+    { "ram-size", O_RAM, "SIZE", "the guest's RAM", NULL },
+    { "chunk", O_CHUNK, "SIZE", "checksum unit: a power of two in 4K..64M\n"
+      "dividing the RAM size", replica_default },
+    { NULL, 0, NULL, NULL, NULL },
+};
+
+static const cli_option_section init_sections[] = {
+    { "Guest:", guest_options, 0 },
+    { "Options:", init_options, 0 },
+    { NULL, cli_help_options, 0 },
+};
+
+static const replica_sub init_sub = {
+    "replica init",
+    "replica init --replica PATH --name N --uuid U --ram-size SIZE\n"
+    "                              [--chunk SIZE]",
+    "At the standby host: create an empty (zero) replica of the guest's "
+    "RAM for\n'replica receive' to keep.\n",
+    "\n" SIZE_NOTE,
+    init_sections, ARRAY_SIZE(init_sections),
+};
+
+static const cli_option receive_options[] = {
+    { "replica", O_REPLICA, "PATH", "the replica to keep ('replica init')",
+      NULL },
+    { "socket", O_SOCKET, "SOCK", "the UNIX socket to listen on (replaced)",
+      NULL },
+    { "once", O_ONCE, NULL, "exit after the first refresher's connection",
+      NULL },
+    { NULL, 0, NULL, NULL, NULL },
+};
+
+static const cli_option_section receive_sections[] = {
+    { "Options:", receive_options, 0 },
+    { NULL, cli_help_options, 0 },
+};
+
+static const replica_sub receive_sub = {
+    "replica receive",
+    "replica receive --replica PATH --socket SOCK [--once]",
+    "At the standby host: serve refreshers ('replica refresh') on a UNIX "
+    "socket,\none at a time, until SIGTERM or SIGINT.\n",
+    "\nExit status 1 when the last connection ended in an error.\n",
+    receive_sections, ARRAY_SIZE(receive_sections),
+};
+
+static const cli_option refresh_options[] = {
+    { "source-ram", O_SOURCE, "FILE", "the guest's RAM at the source (its "
+      "share=on\nmemory backend file)", NULL },
+    { "socket", O_SOCKET, "SOCK", "the receiver's UNIX socket", NULL },
+    { "chunk", O_CHUNK, "SIZE", "the replica's checksum unit", replica_default },
+    { "bandwidth", O_BW, "RATE", "pace the chunks sent to RATE",
+      replica_default },
+    { "history", O_HISTORY, "FILE", "keep the chunks' change history in "
+      "FILE\nacross runs", NULL },
+    { NULL, 0, NULL, NULL, NULL },
+};
+
+static const cli_option refresh_pass_options[] = {
+    { "interval-ms", O_INTERVAL, "MS", "from one pass's start to the next's",
+      replica_default },
+    { "passes", O_PASSES, "N", "stop after N passes", replica_default },
+    { "seconds", O_SECONDS, "S", "stop after S seconds; 0: never",
+      replica_default },
+    { "until-dirty", O_UNTIL, "SIZE", "stop after a pass that left at most "
+      "SIZE\ndirty besides write-hot", NULL },
+    { NULL, 0, NULL, NULL, NULL },
+};
+
+static const cli_option refresh_hot_options[] = {
+    { "hot-window", O_HOTW, "W", "passes of history per chunk, 1..32", replica_default },
+    { "hot-min", O_HOTK, "K", "chunks that changed in >= K of the last W\n"
+      "passes are write-hot: left for the final\ndelta; 0..W, 0 sends all",
+      replica_default },
+    { NULL, 0, NULL, NULL, NULL },
+};
+
+static const cli_option refresh_check_options[] = {
+    { "check-replica", O_CHECK, NULL, "first the receiver re-reads its "
+      "replica\nagainst its own checksums (corruption at\nrest; bad chunks "
+      "get resent)", NULL },
+    { "final", O_FINAL, NULL, "the source is stopped: send everything,\n"
+      "then the receiver re-reads its whole\nreplica and compares each "
+      "chunk with the\nsource's (chunks that differ are resent\nonce; "
+      "exit 1 if still different)", NULL },
+    { "no-reread", O_NOREREAD, NULL, "with --final: compare with the "
+      "receiver's\nchecksums instead (after a --check-replica\nrun: shorter "
+      "downtime)", NULL },
+    { "json", O_JSON, NULL, "one JSON object per pass, then a summary",
+      NULL },
+    { NULL, 0, NULL, NULL, NULL },
+};
+
+static const cli_option_section refresh_sections[] = {
+    { "Guest:", guest_options, 0 },
+    { "Options:", refresh_options, 0 },
+    { "Passes (until the first limit, SIGTERM or SIGINT):",
+      refresh_pass_options, 0 },
+    { "Write-hot chunks:", refresh_hot_options, 0 },
+    { "Checks and output:", refresh_check_options, 0 },
+    { NULL, cli_help_options, 0 },
+};
+
+static const replica_sub refresh_sub = {
+    "replica refresh",
+    "replica refresh --source-ram FILE --socket SOCK\n"
+    "                                 --name N --uuid U [OPTIONS]",
+    "At the source: refresh passes from the guest's RAM file to a receiver; "
+    "each\npass sends every chunk whose checksum differs from the "
+    "replica's, except the\nwrite-hot chunks, and commits a new epoch.\n",
+    "\n" SIZE_RATE_NOTE
+    "Exit status 1 when a pass failed (the replica stays torn until a pass\n"
+    "commits) or a final replica still differs from the source.\n",
+    refresh_sections, ARRAY_SIZE(refresh_sections),
+};
+
+static const cli_option status_options[] = {
+    { "replica", O_REPLICA, "PATH", "the replica", NULL },
+    { "name", O_NAME, "N", "refuse it if it holds a guest of another name",
+      NULL },
+    { "uuid", O_UUID, "U", "refuse it if it holds a guest of another UUID",
+      NULL },
+    { "max-age-s", O_MAXAGE, "S", "refuse it if refreshed more than S "
+      "seconds ago", NULL },
+    { "json", O_JSON, NULL, "one JSON object", NULL },
+    { NULL, 0, NULL, NULL, NULL },
+};
+
+static const cli_option_section status_sections[] = {
+    { "Options:", status_options, 0 },
+    { NULL, cli_help_options, 0 },
+};
+
+static const replica_sub status_sub = {
+    "replica status",
+    "replica status --replica PATH [OPTIONS]",
+    "A replica's guest, epoch and freshness, from its sidecar (PATH.meta).\n",
+    "\nExit status 1 when the replica is refused: torn, too old or "
+    "another guest's.\n",
+    status_sections, ARRAY_SIZE(status_sections),
+};
+
+static const cli_option verify_options[] = {
+    { "replica", O_REPLICA, "PATH", "the replica", NULL },
+    { "json", O_JSON, NULL, "one JSON object", NULL },
+    { NULL, 0, NULL, NULL, NULL },
+};
+
+static const cli_option_section verify_sections[] = {
+    { "Options:", verify_options, 0 },
+    { NULL, cli_help_options, 0 },
+};
+
+static const replica_sub verify_sub = {
+    "replica verify",
+    "replica verify --replica PATH [--json]",
+    "Re-read a replica's data and check every chunk against its checksum.\n",
+    "\nExit status 1 when a chunk fails its checksum.\n",
+    verify_sections, ARRAY_SIZE(verify_sections),
+};
+
+static const cli_option choose_options[] = {
+    { "ram-size", O_RAM, "SIZE", "the guest's RAM", NULL },
+    { "chunk", O_CHUNK, "SIZE", "the replicas' checksum unit", replica_default },
+    { "touched", O_TOUCHED, "SIZE", "what a full migration sends (non-zero "
+      "RAM)", NULL },
+    { "dirty-rate", O_DIRTY, "RATE", "distinct bytes the guest dirties per "
+      "second", replica_default },
+    { "max-age-s", O_MAXAGE, "S", "a replica refreshed longer ago is not "
+      "used", NULL },
+    { "candidate", O_CAND, "HOST,RATE[,REPLICA-PATH]", "a destination, its "
+      "link and its replica, if\nit has one (repeatable)", NULL },
+    { "json", O_JSON, NULL, "one JSON object", NULL },
+    { NULL, 0, NULL, NULL, NULL },
+};
+
+static const cli_option_section choose_sections[] = {
+    { "Guest:", guest_options, 0 },
+    { "Options:", choose_options, 0 },
+    { NULL, cli_help_options, 0 },
+};
+
+static const replica_sub choose_sub = {
+    "replica choose",
+    "replica choose --name N --uuid U --ram-size SIZE\n"
+    "                                --touched SIZE --max-age-s S [OPTIONS]\n"
+    "                                --candidate HOST,RATE[,REPLICA-PATH]...",
+    "Rank destinations by estimated bytes and time: a full migration, or "
+    "the delta\nto a usable replica there.  A replica is verified (every "
+    "chunk) before it is\ncounted, and refused if it holds another guest, "
+    "is torn or too old.\n",
+    "\n" SIZE_RATE_NOTE,
+    choose_sections, ARRAY_SIZE(choose_sections),
+};
+
+static void sub_help(const replica_sub *s)
+{
+    printf("Usage: migpolicy %s\n%s", s->usage, s->about);
+    cli_print_options(s->sec, s->nsec);
+    if (s->notes) {
+        printf("%s", s->notes);
+    }
+}
+
+/* @s as seconds >= 0 into *@out for option @opt. */
+static int parse_seconds(const char *cmd, const char *opt, const char *s,
+                         double *out)
+{
     char *end;
+    double v = strtod(s, &end);
+
+    if (end == s || *end || !(v >= 0) || v > 1e9) {
+        return cli_usage(cmd, "%s: '%s' is not a number of seconds", opt, s);
+    }
+    *out = v;
+    return 0;
+}
+
+/*
+ * @s's options into @a.  Returns 0; -1 after the help (exit status 0);
+ * or EXIT_USAGE after a usage error.
+ */
+static int parse_args(const replica_sub *s, int argc, char **argv,
+                      struct args *a)
+{
+    const char *cmd = s->cmd;
+    cli_getopt g;
+    int c, rc;
 
     memset(a, 0, sizeof(*a));
     a->chunk = MP_REPLICA_CHUNK_DEFAULT;
-    a->interval_ms = 1000;
-    a->hot_window = 4;
-    a->hot_min = 2;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    a->interval_ms = REFRESH_INTERVAL_MS_DEFAULT;
+    a->hot_window = REFRESH_HOT_WINDOW_DEFAULT;
+    a->hot_min = REFRESH_HOT_MIN_DEFAULT;
+    cli_getopt_build(&g, s->sec, s->nsec);
+    while ((c = cli_getopt_next(&g, argc, argv)) != -1) {
         switch (c) {
-        case O_REPLICA: a->replica = optarg; break;
-        case O_SOCKET: a->sock = optarg; break;
-        case O_SOURCE: a->source_ram = optarg; break;
-        case O_NAME: a->name = optarg; break;
-        case O_UUID: a->uuid = optarg; break;
+        case O_REPLICA:
+            a->replica = optarg;
+            break;
+        case O_SOCKET:
+            a->sock = optarg;
+            break;
+        case O_SOURCE:
+            a->source_ram = optarg;
+            break;
+        case O_NAME:
+            a->name = optarg;
+            break;
+        case O_UUID:
+            a->uuid = optarg;
+            break;
         case O_RAM:
             if (cli_parse_size(optarg, &a->ram_size)) {
-                return cli_usage(cmd, "--ram-size: '%s' is not a size", optarg);
+                return cli_usage(cmd, "--ram-size: '%s' is not a size",
+                                 optarg);
             }
             a->have_ram_size = true;
             break;
@@ -170,84 +416,101 @@ static int parse_args(const char *cmd, int argc, char **argv, struct args *a)
             break;
         case O_TOUCHED:
             if (cli_parse_size(optarg, &a->touched)) {
-                return cli_usage(cmd, "--touched: '%s' is not a size", optarg);
+                return cli_usage(cmd, "--touched: '%s' is not a size",
+                                 optarg);
             }
             break;
         case O_UNTIL:
             if (cli_parse_size(optarg, &a->until_dirty)) {
-                return cli_usage(cmd, "--until-dirty: '%s' is not a size", optarg);
+                return cli_usage(cmd, "--until-dirty: '%s' is not a size",
+                                 optarg);
             }
             a->have_until = true;
             break;
         case O_BW:
             if (cli_parse_rate(optarg, &a->bandwidth)) {
-                return cli_usage(cmd, "--bandwidth: '%s' is not a rate", optarg);
+                return cli_usage(cmd, "--bandwidth: '%s' is not a rate",
+                                 optarg);
             }
             break;
         case O_DIRTY:
             if (cli_parse_rate(optarg, &a->dirty_rate)) {
-                return cli_usage(cmd, "--dirty-rate: '%s' is not a rate", optarg);
+                return cli_usage(cmd, "--dirty-rate: '%s' is not a rate",
+                                 optarg);
             }
             break;
         case O_INTERVAL:
-        case O_PASSES:
-        case O_HOTW: {
-            unsigned *dst = c == O_INTERVAL ? &a->interval_ms
-                          : c == O_PASSES ? &a->passes : &a->hot_window;
-            rc = cli_parse_positive(optarg, c == O_HOTW ? 32 : 1u << 30, dst);
-            if (rc) {
-                return cli_usage(cmd, "--%s: %s", opts[c - O_REPLICA].name,
-                                 cli_positive_error(rc));
+            if (cli_positive_option(cmd, "--interval-ms", optarg, 1u << 30,
+                                    &a->interval_ms)) {
+                return EXIT_USAGE;
             }
             break;
-        }
+        case O_PASSES:
+            if (cli_positive_option(cmd, "--passes", optarg, 1u << 30,
+                                    &a->passes)) {
+                return EXIT_USAGE;
+            }
+            break;
+        case O_HOTW:
+            if (cli_positive_option(cmd, "--hot-window", optarg,
+                                    HOT_WINDOW_MAX, &a->hot_window)) {
+                return EXIT_USAGE;
+            }
+            break;
         case O_HOTK:
             if (!strcmp(optarg, "0")) {
                 a->hot_min = 0;
-            } else if ((rc = cli_parse_positive(optarg, 32, &a->hot_min))) {
-                return cli_usage(cmd, "--hot-min: %s", cli_positive_error(rc));
+            } else if (cli_positive_option(cmd, "--hot-min", optarg,
+                                           HOT_WINDOW_MAX, &a->hot_min)) {
+                return EXIT_USAGE;
             }
             break;
         case O_SECONDS:
-        case O_MAXAGE: {
-            double v = strtod(optarg, &end);
-            if (end == optarg || *end || !(v >= 0) || v > 1e9) {
-                return cli_usage(cmd, "--%s: '%s' is not a number of seconds",
-                                 c == O_SECONDS ? "seconds" : "max-age-s", optarg);
-            }
-            if (c == O_SECONDS) {
-                a->seconds = v;
-            } else {
-                a->max_age_s = v;
-                a->have_max_age = true;
+            if ((rc = parse_seconds(cmd, "--seconds", optarg, &a->seconds))) {
+                return rc;
             }
             break;
-        }
-        case O_HISTORY: a->history = optarg; break;
-        case O_CHECK: a->check_replica = true; break;
-        case O_NOREREAD: a->no_reread = true; break;
-        case O_FINAL: a->final = true; break;
-        case O_JSON: a->json = true; break;
-        case O_ONCE: a->once = true; break;
+        case O_MAXAGE:
+            if ((rc = parse_seconds(cmd, "--max-age-s", optarg,
+                                    &a->max_age_s))) {
+                return rc;
+            }
+            a->have_max_age = true;
+            break;
+        case O_HISTORY:
+            a->history = optarg;
+            break;
+        case O_CHECK:
+            a->check_replica = true;
+            break;
+        case O_NOREREAD:
+            a->no_reread = true;
+            break;
+        case O_FINAL:
+            a->final = true;
+            break;
+        case O_JSON:
+            a->json = true;
+            break;
+        case O_ONCE:
+            a->once = true;
+            break;
         case O_CAND:
             if (a->ncand == MAX_CANDIDATES) {
-                return cli_usage(cmd, "more than %d --candidate", MAX_CANDIDATES);
+                return cli_usage(cmd, "more than %d --candidate",
+                                 MAX_CANDIDATES);
             }
             a->cand[a->ncand++] = optarg;
             break;
         case 'h':
-            help();
-            exit(0);
+            sub_help(s);
+            return -1;
         default:
-            return EXIT_USAGE;
+            return cli_bad_option(cmd, c, argv);
         }
     }
     if (optind < argc) {
         return cli_usage(cmd, "unexpected argument '%s'", argv[optind]);
-    }
-    if (a->hot_min > a->hot_window) {
-        return cli_usage(cmd, "--hot-min %u exceeds --hot-window %u", a->hot_min,
-                         a->hot_window);
     }
     return 0;
 }
@@ -259,7 +522,8 @@ static int make_id(const char *cmd, const struct args *a, uint64_t ram_bytes,
         return cli_usage(cmd, "--name and --uuid are required");
     }
     memset(id, 0, sizeof(*id));
-    if (strlen(a->name) >= sizeof(id->name) || strlen(a->uuid) >= sizeof(id->uuid)) {
+    if (strlen(a->name) >= sizeof(id->name) ||
+        strlen(a->uuid) >= sizeof(id->uuid)) {
         return cli_usage(cmd, "--name at most %d bytes, --uuid at most %d",
                          MP_REPLICA_NAME_MAX - 1, MP_REPLICA_UUID_MAX - 1);
     }
@@ -268,8 +532,10 @@ static int make_id(const char *cmd, const struct args *a, uint64_t ram_bytes,
     id->ram_bytes = ram_bytes;
     id->chunk_bytes = (uint32_t)a->chunk;
     if (a->chunk > MP_REPLICA_CHUNK_MAX || mp_replica_id_check(id)) {
-        return cli_usage(cmd, "--chunk must be a power of two in [4 KiB, 64 MiB] "
-                         "dividing the RAM size");
+        return cli_usage(cmd, "--chunk must be a power of two in [%u KiB, "
+                         "%u MiB] dividing the RAM size",
+                         MP_REPLICA_CHUNK_MIN / 1024,
+                         MP_REPLICA_CHUNK_MAX >> 20);
     }
     return 0;
 }
@@ -289,15 +555,15 @@ static int replica_init(int argc, char **argv)
 {
     struct args a;
     struct mp_replica_id id;
-    int rc = parse_args("replica init", argc, argv, &a);
+    int rc = parse_args(&init_sub, argc, argv, &a);
 
     if (rc) {
-        return rc;
+        return rc < 0 ? 0 : rc;
     }
     if (!a.replica || !a.have_ram_size) {
         return cli_usage("replica init", "--replica and --ram-size are required");
     }
-    rc = make_id("init", &a, a.ram_size, &id);
+    rc = make_id("replica init", &a, a.ram_size, &id);
     if (rc) {
         return rc;
     }
@@ -314,10 +580,10 @@ static int replica_receive(int argc, char **argv)
     struct args a;
     struct sockaddr_un sa;
     struct mp_replica *r;
-    int rc = parse_args("replica receive", argc, argv, &a), lfd, status = 0;
+    int rc = parse_args(&receive_sub, argc, argv, &a), lfd, status = 0;
 
     if (rc) {
-        return rc;
+        return rc < 0 ? 0 : rc;
     }
     if (!a.replica || !a.sock) {
         return cli_usage("replica receive", "--replica and --socket are required");
@@ -416,14 +682,18 @@ static int replica_refresh(int argc, char **argv)
     long ram;
     unsigned n = 0;
     uint64_t total_sent = 0, nbad = 0, repaired = 0, replica_bad = 0;
-    int rc = parse_args("replica refresh", argc, argv, &a), fd = -1, status = 1;
+    int rc = parse_args(&refresh_sub, argc, argv, &a), fd = -1, status = 1;
     double t0;
 
     if (rc) {
-        return rc;
+        return rc < 0 ? 0 : rc;
     }
     if (!a.source_ram || !a.sock) {
         return cli_usage("replica refresh", "--source-ram and --socket are required");
+    }
+    if (a.hot_min > a.hot_window) {
+        return cli_usage("replica refresh", "--hot-min %u exceeds --hot-window %u",
+                         a.hot_min, a.hot_window);
     }
     if (unix_addr(a.sock, &sa)) {
         return cli_usage("replica refresh", "--socket: path too long");
@@ -437,7 +707,7 @@ static int replica_refresh(int argc, char **argv)
         return 1;
     }
     fclose(f);
-    rc = make_id("refresh", &a, (uint64_t)ram, &id);
+    rc = make_id("replica refresh", &a, (uint64_t)ram, &id);
     if (rc) {
         return rc;
     }
@@ -574,11 +844,11 @@ static int replica_status(int argc, char **argv)
     struct mp_replica_info inf;
     const char *refusal = NULL;
     char why[200];
-    int rc = parse_args("replica status", argc, argv, &a);
+    int rc = parse_args(&status_sub, argc, argv, &a);
     double age_s;
 
     if (rc) {
-        return rc;
+        return rc < 0 ? 0 : rc;
     }
     if (!a.replica) {
         return cli_usage("replica status", "--replica is required");
@@ -644,10 +914,10 @@ static int replica_verify(int argc, char **argv)
     struct args a;
     struct mp_replica *r;
     uint64_t bad[MAX_BAD_LISTED], nbad = 0;
-    int rc = parse_args("replica verify", argc, argv, &a);
+    int rc = parse_args(&verify_sub, argc, argv, &a);
 
     if (rc) {
-        return rc;
+        return rc < 0 ? 0 : rc;
     }
     if (!a.replica) {
         return cli_usage("replica verify", "--replica is required");
@@ -685,17 +955,17 @@ static int replica_choose(int argc, char **argv)
     struct mp_replica_estimate e[MAX_CANDIDATES];
     char buf[MAX_CANDIDATES][512];
     size_t best;
-    int rc = parse_args("replica choose", argc, argv, &a);
+    int rc = parse_args(&choose_sub, argc, argv, &a);
 
     if (rc) {
-        return rc;
+        return rc < 0 ? 0 : rc;
     }
     if (!a.ncand || !a.have_ram_size || !a.have_max_age || !a.touched) {
         return cli_usage("replica choose", "--candidate, --ram-size, --touched and --max-age-s "
                          "are required");
     }
     memset(&g, 0, sizeof(g));
-    rc = make_id("choose", &a, a.ram_size, &g.id);
+    rc = make_id("replica choose", &a, a.ram_size, &g.id);
     if (rc) {
         return rc;
     }
@@ -770,29 +1040,37 @@ static int replica_choose(int argc, char **argv)
     return 0;
 }
 
+static const cli_command replica_commands[] = {
+    { "init", "create an empty (zero) replica: PATH and PATH.meta",
+      replica_init },
+    { "receive", "serve refreshers on a UNIX socket (standby host) until "
+      "SIGTERM", replica_receive },
+    { "refresh", "refresh passes from the source's share=on RAM file: "
+      "what\nchanged, less the write-hot chunks; --final at the stop",
+      replica_refresh },
+    { "status", "freshness; exit 1 if torn, too old or another guest's",
+      replica_status },
+    { "verify", "re-read the data, check every chunk", replica_verify },
+    { "choose", "rank destinations by estimated bytes and time; a replica "
+      "is\nverified (every chunk) before it is counted", replica_choose },
+};
+
+static void replica_help(void)
+{
+    printf("Usage: migpolicy replica COMMAND [OPTIONS]\n"
+           "Standby replicas of guest RAM: a copy at another host, refreshed "
+           "in the\nbackground, so that a migration there sends only what "
+           "changed\n(docs/replica.md).\n\nCommands:\n");
+    cli_print_commands(replica_commands, ARRAY_SIZE(replica_commands));
+    printf("\n" SIZE_RATE_NOTE
+           "Exit status: 0 success, 1 failure or replica refused, 2 bad "
+           "usage.\n"
+           "'migpolicy replica COMMAND --help' describes a command.\n");
+}
+
 int cmd_replica(int argc, char **argv)
 {
-    static const struct {
-        const char *name;
-        int (*fn)(int, char **);
-    } sub[] = {
-        { "init", replica_init }, { "receive", replica_receive }, { "refresh", replica_refresh },
-        { "status", replica_status }, { "verify", replica_verify }, { "choose", replica_choose },
-    };
-
-    if (argc < 2) {
-        help();
-        return EXIT_USAGE;
-    }
-    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
-        help();
-        return 0;
-    }
-    for (size_t i = 0; i < sizeof(sub) / sizeof(sub[0]); i++) {
-        if (!strcmp(argv[1], sub[i].name)) {
-            return sub[i].fn(argc - 1, argv + 1);
-        }
-    }
-    return cli_usage("replica", "unknown command '%s' (init, receive, refresh, "
-                     "status, verify, choose)", argv[1]);
+    return cli_dispatch("replica", replica_commands,
+                        ARRAY_SIZE(replica_commands), argc, argv,
+                        replica_help);
 }

@@ -9,3 +9,7 @@ info bad-char.txt
 info truncated.bin
 info crc.bin
 replay crc.bin
+# replica: each subcommand takes only its own options.
+replica verify --replica r --passes 1
+replica frob
+replica refresh --source-ram s --socket k --hot-min 5

@@ -22,3 +22,10 @@ warm record --help
 warm apply --help
 warm check --help
 warm info --help
+replica --help
+replica init --help
+replica receive --help
+replica refresh --help
+replica status --help
+replica verify --help
+replica choose --help
