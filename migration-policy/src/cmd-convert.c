@@ -13,32 +13,57 @@
 
 #include "migpolicy.h"
 
+#include "cli-options.h"
 #include "cli-trace.h"
 #include "cli-util.h"
 #include "commands.h"
 
 #define CMD "convert"
 
+/* The output form unless --to says otherwise. */
+#define CONVERT_TO_DEFAULT MP_TRACE_BINARY
+
+static const char *format_name(mp_trace_format f)
+{
+    return f == MP_TRACE_BINARY ? "binary" : "text";
+}
+
+static void convert_default(int val, char *buf, size_t len)
+{
+    switch (val) {
+    case 't':
+        snprintf(buf, len, "%s", format_name(CONVERT_TO_DEFAULT));
+        break;
+    case 'c':
+        snprintf(buf, len, "auto");     /* mp_trace_create(): 0 */
+        break;
+    }
+}
+
+static const cli_option convert_options[] = {
+    { "to", 't', "FORMAT", "output form: binary or text", convert_default },
+    { "synthetic", 's', "SPEC", "generate instead of reading INPUT; SPEC is\n"
+      "key=value,... with keys blocks, intervals,\nseed, write, read, p_hot, "
+      "noise, phase,\ndrift (see docs/trace-format.md)", NULL },
+    { "description", 'd', "TEXT", "replace the source description", NULL },
+    { "chunk-intervals", 'c', "N", "binary: intervals per chunk",
+      convert_default },
+    { NULL, 0, NULL, NULL, NULL },
+};
+
+static const cli_option_section convert_sections[] = {
+    { "Options:", convert_options, 0 },
+    { NULL, cli_help_options, 0 },
+};
+
 static void convert_help(void)
 {
     printf("Usage: migpolicy convert [OPTIONS] INPUT OUTPUT\n"
            "       migpolicy convert [OPTIONS] --synthetic SPEC OUTPUT\n"
            "Convert a trace between the binary and the text form (the input\n"
-           "form is detected), or write a synthetic trace.\n"
-           "\nOptions:\n"
-           "  -t, --to FORMAT          output form: binary (default) or text\n"
-           "  -s, --synthetic SPEC     generate instead of reading INPUT; SPEC "
-           "is\n"
-           "                           key=value,... with keys blocks, "
-           "intervals,\n"
-           "                           seed, write, read, p_hot, noise, phase,"
-           "\n"
-           "                           drift (see docs/trace-format.md)\n"
-           "  -d, --description TEXT   replace the source description\n"
-           "  -c, --chunk-intervals N  binary: intervals per chunk "
-           "(default: auto)\n"
-           "  -h, --help               show this help\n"
-           "\nText form: a 'format=migpolicy-text-1' line, key=value header "
+           "form is detected), or write a synthetic trace.\n");
+    cli_print_options(convert_sections, ARRAY_SIZE(convert_sections));
+    printf("\nText form: a 'format=migpolicy-text-1' line, key=value header "
            "lines,\n"
            "then one line per interval with one character per block:\n"
            "'.' clean, 'r' read, 'w' write.\n");
@@ -46,15 +71,8 @@ static void convert_help(void)
 
 int cmd_convert(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        { "to", required_argument, NULL, 't' },
-        { "synthetic", required_argument, NULL, 's' },
-        { "description", required_argument, NULL, 'd' },
-        { "chunk-intervals", required_argument, NULL, 'c' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
-    mp_trace_format to = MP_TRACE_BINARY;
+    cli_getopt g;
+    mp_trace_format to = CONVERT_TO_DEFAULT;
     const char *synth_spec = NULL, *desc = NULL, *in = NULL, *outp;
     unsigned chunk = 0;
     mp_trace_reader *r = NULL;
@@ -66,8 +84,8 @@ int cmd_convert(int argc, char **argv)
     char msg[256];
     int c, err, rc = 1;
 
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":t:s:d:c:h", opts, NULL)) != -1) {
+    cli_getopt_build(&g, convert_sections, ARRAY_SIZE(convert_sections));
+    while ((c = cli_getopt_next(&g, argc, argv)) != -1) {
         switch (c) {
         case 't':
             if (!strcmp(optarg, "binary")) {
@@ -183,7 +201,7 @@ int cmd_convert(int argc, char **argv)
         goto out;
     }
     printf("%s: %" PRIu64 " intervals of %" PRIu64 " blocks written (%s)\n",
-           outp, n, info.nblocks, to == MP_TRACE_BINARY ? "binary" : "text");
+           outp, n, info.nblocks, format_name(to));
     rc = 0;
 out:
     mp_trace_writer_free(w);
