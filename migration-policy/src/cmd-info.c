@@ -11,6 +11,7 @@
 
 #include "migpolicy.h"
 
+#include "cli-options.h"
 #include "cli-trace.h"
 #include "cli-util.h"
 #include "commands.h"
@@ -30,23 +31,23 @@ static uint64_t popcount_plane(const uint64_t *p, uint64_t nwords)
     return n;
 }
 
+static const cli_option_section info_sections[] = {
+    { "Options:", cli_help_options, 0 },
+};
+
 static void info_help(void)
 {
     printf("Usage: migpolicy info TRACE\n"
            "Print a trace's header and a summary: intervals, class shares\n"
            "overall and over time, compressed size, bytes per block-interval.\n"
            "TRACE may be binary or text; the whole trace is read and "
-           "verified.\n"
-           "\nOptions:\n"
-           "  -h, --help   show this help\n");
+           "verified.\n");
+    cli_print_options(info_sections, ARRAY_SIZE(info_sections));
 }
 
 int cmd_info(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
+    cli_getopt g;
     const mp_trace_info *info;
     mp_trace_reader *r;
     mp_trace_stats st;
@@ -55,13 +56,15 @@ int cmd_info(int argc, char **argv)
     char hb[32];
     int c, rc = 0, got;
 
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-        if (c == 'h') {
+    cli_getopt_build(&g, info_sections, ARRAY_SIZE(info_sections));
+    while ((c = cli_getopt_next(&g, argc, argv)) != -1) {
+        switch (c) {
+        case 'h':
             info_help();
             return 0;
+        default:
+            return cli_bad_option(CMD, c, argv);
         }
-        return cli_bad_option(CMD, c, argv);
     }
     if (argc - optind != 1) {
         return cli_usage(CMD, "expected one TRACE argument, got %d",
