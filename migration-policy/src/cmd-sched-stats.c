@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli-options.h"
 #include "cli-print.h"
 #include "emulator-state.h"
 #include "qmp-client.h"
@@ -22,16 +23,39 @@
 
 #define CMD "sched-stats"
 
+enum { OPT_SCHED_STATE_DIR = 0x100, OPT_SCHED_JSON };
+
+static void sched_default(int val, char *buf, size_t len)
+{
+    if (val == OPT_SCHED_STATE_DIR) {
+        snprintf(buf, len, "%s", STATE_DIR_DEFAULT);
+    }
+}
+
+static const cli_option sched_options[] = {
+    { "state-dir", OPT_SCHED_STATE_DIR, "DIR", "the emulator wrapper's state "
+      "directory", sched_default },
+    { "json", OPT_SCHED_JSON, NULL, "print only the record, as it is (JSON)", NULL },
+    { NULL, 0, NULL, NULL, NULL },
+};
+
+static const cli_option_section sched_sections[] = {
+    { "Options:", sched_options, 0 },
+    { NULL, cli_help_options, 0 },
+};
+
 static void sched_help(void)
 {
     printf("Usage: migpolicy sched-stats [--state-dir DIR] [--json] DOMAIN\n"
            "Print the phase scheduler's decision and figures of DOMAIN's last\n"
            "outgoing migration from this host, as the emulator wrapper's\n"
-           "recorder kept them (DIR/DOMAIN.migration.json; default dir %s),\n"
-           "and how the wrapper runs DOMAIN's QEMU here now, if it does.\n"
+           "recorder kept them (DIR/DOMAIN.migration.json), and how the\n"
+           "wrapper runs DOMAIN's QEMU here now, if it does.\n"
            "Reads files only: nothing goes through libvirt, nothing is\n"
-           "tainted.  Run it on the migration's source host.\n"
-           "Exit 1 when there is neither.\n", STATE_DIR_DEFAULT);
+           "tainted.  Run it on the migration's source host.\n");
+    cli_print_options(sched_sections, ARRAY_SIZE(sched_sections));
+    printf("\nExit status 1 when there is neither a record nor a QEMU the "
+           "wrapper\nruns for DOMAIN.\n");
 }
 
 static void print_kv_number(const json_value *o, const char *key,
@@ -244,32 +268,26 @@ static int print_applied(const char *dir, const char *name)
 
 int cmd_sched_stats(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        { "state-dir", required_argument, NULL, 'd' },
-        { "json", no_argument, NULL, 'j' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
+    cli_getopt g;
     const char *dir = STATE_DIR_DEFAULT;
     bool json = false;
     char path[1100];
     int c, rec, app = -1;
 
-    optind = 1;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+    cli_getopt_build(&g, sched_sections, ARRAY_SIZE(sched_sections));
+    while ((c = cli_getopt_next(&g, argc, argv)) != -1) {
         switch (c) {
-        case 'd':
+        case OPT_SCHED_STATE_DIR:
             dir = optarg;
             break;
-        case 'j':
+        case OPT_SCHED_JSON:
             json = true;
             break;
         case 'h':
             sched_help();
             return 0;
         default:
-            return cli_usage(CMD, "unknown option or missing argument "
-                             "'%s'", argv[optind - 1]);
+            return cli_bad_option(CMD, c, argv);
         }
     }
     if (optind != argc - 1) {
