@@ -19,6 +19,7 @@
 #include "migpolicy.h"
 
 #include "cli-clock.h"
+#include "cli-options.h"
 #include "cli-trace.h"
 #include "cli-util.h"
 #include "commands.h"
@@ -31,6 +32,51 @@
 /* Largest trace "replay --bench" loads into memory, bytes of planes. */
 #define BENCH_MAX_BYTES (UINT64_C(2) << 30)
 
+/* What replay scores unless told otherwise. */
+#define REPLAY_PREDICTORS_DEFAULT "last"
+#define REPLAY_WINDOWS_DEFAULT "1,2,4,8,16,32"
+
+enum { OPT_WARMUP = 0x100, OPT_CSV, OPT_PLOT, OPT_NAIVE, OPT_BENCH };
+
+static void replay_default(int val, char *buf, size_t len)
+{
+    switch (val) {
+    case 'p':
+        snprintf(buf, len, "%s", REPLAY_PREDICTORS_DEFAULT);
+        break;
+    case 'w':
+        snprintf(buf, len, "%s", REPLAY_WINDOWS_DEFAULT);
+        break;
+    case OPT_WARMUP:
+        snprintf(buf, len, "longest look-back");    /* mp_replay_new(): 0 */
+        break;
+    }
+}
+
+static const cli_option replay_options[] = {
+    { "predictor", 'p', "LIST", "comma-separated predictors (repeatable):\n"
+      "last | recent[:k=N] |\nfreq[:k=N,m=N,a=N,phase=PCT,spread=N];\n"
+      "all take conf=N", replay_default },
+    { "window", 'w', "LIST", "window sizes in intervals: N or A-B, comma-\n"
+      "separated", replay_default },
+    { "warmup", OPT_WARMUP, "N", "intervals of history before the first\n"
+      "prediction", replay_default },
+    { "csv", OPT_CSV, "FILE", "also write the results as CSV", NULL },
+    { "plot", OPT_PLOT, "FILE.png", "also plot the rates against W (gnuplot)",
+      NULL },
+    { "naive", OPT_NAIVE, NULL, "use the per-block reference evaluator",
+      NULL },
+    { "bench", OPT_BENCH, NULL, "load TRACE into memory, time the fast and "
+      "the\nnaive evaluator, check they agree, print\nboth throughputs",
+      NULL },
+    { NULL, 0, NULL, NULL, NULL },
+};
+
+static const cli_option_section replay_sections[] = {
+    { "Options:", replay_options, 0 },
+    { NULL, cli_help_options, 0 },
+};
+
 static void replay_help(void)
 {
     printf("Usage: migpolicy replay [OPTIONS] TRACE\n"
@@ -41,25 +87,8 @@ static void replay_help(void)
            "clean.\n"
            "Prints per predictor and W the paper's rates (A(x|y) = share of\n"
            "blocks predicted y that were actually x), accuracy, and the\n"
-           "confusion matrix.\n"
-           "\nOptions:\n"
-           "  -p, --predictor LIST  comma-separated predictors (repeatable):\n"
-           "                        last | recent[:k=N] |\n"
-           "                        freq[:k=N,m=N,a=N,phase=PCT,spread=N];\n"
-           "                        all take conf=N (default: last)\n"
-           "  -w, --window LIST     window sizes in intervals: N or A-B, "
-           "comma-\n"
-           "                        separated (default: 1,2,4,8,16,32)\n"
-           "      --warmup N        intervals of history before the first\n"
-           "                        prediction (default: longest look-back)\n"
-           "      --csv FILE        also write the results as CSV\n"
-           "      --plot FILE.png   also plot the rates against W (gnuplot)\n"
-           "      --naive           use the per-block reference evaluator\n"
-           "      --bench           load TRACE into memory, time the fast and "
-           "the\n"
-           "                        naive evaluator, check they agree, print\n"
-           "                        both throughputs\n"
-           "  -h, --help            show this help\n");
+           "confusion matrix.\n");
+    cli_print_options(replay_sections, ARRAY_SIZE(replay_sections));
 }
 
 typedef struct replay_opts {
@@ -507,18 +536,7 @@ out:
 
 int cmd_replay(int argc, char **argv)
 {
-    enum { OPT_WARMUP = 256, OPT_CSV, OPT_PLOT, OPT_NAIVE, OPT_BENCH };
-    static const struct option opts[] = {
-        { "predictor", required_argument, NULL, 'p' },
-        { "window", required_argument, NULL, 'w' },
-        { "warmup", required_argument, NULL, OPT_WARMUP },
-        { "csv", required_argument, NULL, OPT_CSV },
-        { "plot", required_argument, NULL, OPT_PLOT },
-        { "naive", no_argument, NULL, OPT_NAIVE },
-        { "bench", no_argument, NULL, OPT_BENCH },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
+    cli_getopt g;
     replay_opts o;
     mp_trace_reader *r = NULL;
     mp_replay *rp = NULL;
@@ -527,8 +545,8 @@ int cmd_replay(int argc, char **argv)
     int c, got, err, rc = 1;
 
     memset(&o, 0, sizeof(o));
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":p:w:h", opts, NULL)) != -1) {
+    cli_getopt_build(&g, replay_sections, ARRAY_SIZE(replay_sections));
+    while ((c = cli_getopt_next(&g, argc, argv)) != -1) {
         switch (c) {
         case 'p':
             if (parse_predictors(&o, optarg)) {
@@ -571,10 +589,10 @@ int cmd_replay(int argc, char **argv)
     }
     o.trace = argv[optind];
     if (o.npreds == 0) {
-        parse_predictors(&o, "last");
+        parse_predictors(&o, REPLAY_PREDICTORS_DEFAULT);
     }
     if (o.nwin == 0) {
-        parse_windows(&o, "1,2,4,8,16,32");
+        parse_windows(&o, REPLAY_WINDOWS_DEFAULT);
     }
     r = cli_trace_open(CMD, o.trace);
     if (!r) {
