@@ -28,6 +28,7 @@
 #include "migpolicy.h"
 
 #include "cli-clock.h"
+#include "cli-options.h"
 #include "cli-parse.h"
 #include "cli-util.h"
 #include "commands.h"
@@ -51,12 +52,70 @@
 /* Progress line period, ms. */
 #define RECORD_PROGRESS_MS 1000
 
+/* Intervals without a new one after which record stops, when longer
+ * than --timeout-s. */
+#define RECORD_STALL_INTERVALS 4
+
 static volatile sig_atomic_t stop_signal;
 
 static void on_signal(int sig)
 {
     stop_signal = sig;
 }
+
+enum { OPT_QMP = 0x100, OPT_SECONDS, OPT_INTERVALS, OPT_INTERVAL_MS,
+       OPT_BLOCK_PAGES, OPT_ACCESS, OPT_GAPS, OPT_TIMEOUT };
+
+static void record_default(int val, char *buf, size_t len)
+{
+    switch (val) {
+    case 'd':
+        snprintf(buf, len, "the QMP path, access source, date");
+        break;
+    case OPT_TIMEOUT:
+        snprintf(buf, len, "%d", RECORD_QMP_TIMEOUT_S);
+        break;
+    }
+}
+
+_Static_assert(RECORD_STALL_INTERVALS == 4,
+               "--timeout-s' help names the intervals");
+_Static_assert(RECORD_PROGRESS_MS == 1000,
+               "--quiet's help says one line per second");
+
+static const cli_option record_options[] = {
+    { "qmp", OPT_QMP, "PATH", "QMP unix socket of the QEMU process\n"
+      "(-qmp unix:PATH,server=on,wait=off)", NULL },
+    { "output", 'o', "FILE", "trace file to create (replaced if it exists)",
+      NULL },
+    { "seconds", OPT_SECONDS, "N", "stop after N seconds", NULL },
+    { "intervals", OPT_INTERVALS, "N", "stop after N intervals recorded\n"
+      "(with both, whichever comes first)", NULL },
+    { "interval-ms", OPT_INTERVAL_MS, "N", "set x-phase-sched-interval (ms per "
+      "interval)", NULL },
+    { "block-pages", OPT_BLOCK_PAGES, "N", "set x-phase-sched-block-pages "
+      "(pages per block)", NULL },
+    { "access-source", OPT_ACCESS, "SRC", "set x-phase-sched-access-source: "
+      "auto, tcg,\npage-idle or none (none: only writes are seen;\nread and "
+      "clean merge, the trace has no reads)\n(the three above are left as "
+      "QEMU has them\nunless given; refused if profiling is already\n"
+      "active)", NULL },
+    { "allow-gaps", OPT_GAPS, NULL, "record on when intervals were lost (they "
+      "left\nQEMU's ring before they were read): the trace\nthen skips them, "
+      "which its format cannot mark;\nwithout it a loss is an error", NULL },
+    { "description", 'd', "TEXT", "put TEXT first in the trace's "
+      "description", record_default },
+    { "timeout-s", OPT_TIMEOUT, "N", "wait at most N s for each QMP reply, "
+      "and for a new\ninterval (or 4 intervals if longer)", record_default },
+    { "quiet", 'q', NULL, "no progress line on stderr (otherwise one per\n"
+      "second)", NULL },
+    { NULL, 0, NULL, NULL, NULL },
+};
+
+static const cli_option_section record_sections[] = {
+    { "Options:", record_options, 0 },
+    { NULL, cli_help_options, 0 },
+};
 
 static void record_help(void)
 {
@@ -70,34 +129,9 @@ static void record_help(void)
 "(x-query-phase-sched-history) about twice per interval, appends each to\n"
 "FILE (binary trace, docs/trace-format.md), and at the end stops\n"
 "profiling again.  If profiling was already active, record says so,\n"
-"records from the next interval on, and leaves it active.\n"
-"\n"
-"Options:\n"
-"      --qmp PATH            QMP unix socket of the QEMU process\n"
-"                            (-qmp unix:PATH,server=on,wait=off)\n"
-"  -o, --output FILE         trace file to create (replaced if it exists)\n"
-"      --seconds N           stop after N seconds\n"
-"      --intervals N         stop after N intervals recorded\n"
-"                            (with both, whichever comes first)\n"
-"      --interval-ms N       set x-phase-sched-interval (ms per interval)\n"
-"      --block-pages N       set x-phase-sched-block-pages (pages per block)\n"
-"      --access-source SRC   set x-phase-sched-access-source: auto, tcg,\n"
-"                            page-idle or none (none: only writes are seen;\n"
-"                            read and clean merge, the trace has no reads)\n"
-"                            (the three above are left as QEMU has them\n"
-"                            unless given; refused if profiling is already\n"
-"                            active)\n"
-"      --allow-gaps          record on when intervals were lost (they left\n"
-"                            QEMU's ring before they were read): the trace\n"
-"                            then skips them, which its format cannot mark;\n"
-"                            without it a loss is an error\n"
-"  -d, --description TEXT    put TEXT first in the trace's description\n"
-"                            (default: the QMP path, access source, date)\n"
-"      --timeout-s N         wait at most N s for each QMP reply, and for a new\n"
-"                            interval (or 4 intervals if longer; default %d)\n"
-"  -q, --quiet               no progress line on stderr (default: one per\n"
-"                            second)\n"
-"  -h, --help                show this help\n"
+"records from the next interval on, and leaves it active.\n");
+    cli_print_options(record_sections, ARRAY_SIZE(record_sections));
+    printf(
 "\n"
 "SIGINT or SIGTERM stops early: the intervals so far are kept, the file is\n"
 "finished (valid), profiling is stopped as above, and the exit status is 0.\n"
@@ -105,7 +139,7 @@ static void record_help(void)
 "On an error after some intervals were recorded the file is finished with\n"
 "them and the exit status is 1.  A QEMU without the fork's profiling\n"
 "commands is reported as such.\n"
-"Exit status: 0 success, 1 failure, 2 bad usage.\n", RECORD_QMP_TIMEOUT_S);
+"Exit status: 0 success, 1 failure, 2 bad usage.\n");
 }
 
 typedef struct record_opts {
@@ -495,29 +529,13 @@ static void progress(const recorder *r, double elapsed, bool final)
 
 static int parse_opts(int argc, char **argv, record_opts *o)
 {
-    enum { OPT_QMP = 256, OPT_SECONDS, OPT_INTERVALS, OPT_INTERVAL_MS,
-           OPT_BLOCK_PAGES, OPT_ACCESS, OPT_GAPS, OPT_TIMEOUT };
-    static const struct option opts[] = {
-        { "qmp", required_argument, NULL, OPT_QMP },
-        { "output", required_argument, NULL, 'o' },
-        { "seconds", required_argument, NULL, OPT_SECONDS },
-        { "intervals", required_argument, NULL, OPT_INTERVALS },
-        { "interval-ms", required_argument, NULL, OPT_INTERVAL_MS },
-        { "block-pages", required_argument, NULL, OPT_BLOCK_PAGES },
-        { "access-source", required_argument, NULL, OPT_ACCESS },
-        { "allow-gaps", no_argument, NULL, OPT_GAPS },
-        { "description", required_argument, NULL, 'd' },
-        { "timeout-s", required_argument, NULL, OPT_TIMEOUT },
-        { "quiet", no_argument, NULL, 'q' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
+    cli_getopt g;
     int c;
 
     memset(o, 0, sizeof(*o));
     o->timeout_s = RECORD_QMP_TIMEOUT_S;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":o:d:qh", opts, NULL)) != -1) {
+    cli_getopt_build(&g, record_sections, ARRAY_SIZE(record_sections));
+    while ((c = cli_getopt_next(&g, argc, argv)) != -1) {
         switch (c) {
         case OPT_QMP:
             o->qmp_path = optarg;
@@ -582,11 +600,8 @@ static int parse_opts(int argc, char **argv, record_opts *o)
         case 'h':
             record_help();
             return -1;
-        case ':':
-            return cli_usage(CMD, "option '%s' needs an argument",
-                             argv[optind - 1]);
         default:
-            return cli_usage(CMD, "unknown option '%s'", argv[optind - 1]);
+            return cli_bad_option(CMD, c, argv);
         }
     }
     if (argc - optind != 0) {
@@ -742,10 +757,11 @@ int cmd_record(int argc, char **argv)
         /* No interval for a long time (a paused guest, a stalled
          * sampler): stop with what we have instead of waiting forever
          * for --intervals that never come. */
-        /* --timeout-s, or 4 intervals if longer. */
+        /* --timeout-s, or RECORD_STALL_INTERVALS if longer. */
         stall_s = (double)o.timeout_s;
-        if (r.have_hdr && 4.0 * (double)r.hdr.interval_ms / 1000 > stall_s) {
-            stall_s = 4.0 * (double)r.hdr.interval_ms / 1000;
+        if (r.have_hdr && RECORD_STALL_INTERVALS *
+            (double)r.hdr.interval_ms / 1000 > stall_s) {
+            stall_s = RECORD_STALL_INTERVALS * (double)r.hdr.interval_ms / 1000;
         }
         if (r.since != before) {
             last_interval = now;
