@@ -666,7 +666,11 @@ void mp_sim_trace_free(mp_sim_trace *t);
 
 /* Defaults of struct mp_sim_input fields left 0. */
 #define MP_SIM_DEFAULT_DOWNTIME_LIMIT_MS 300.0 /* QEMU's downtime-limit */
-#define MP_SIM_DEFAULT_TIMEOUT_S 120.0         /* the harness's --timeout-s */
+/*
+ * Seconds a modelled pre-copy phase may run: a migration still in
+ * pre-copy then is cancelled (mp_sim_result.converged = 0).
+ */
+#define MP_SIM_DEFAULT_TIMEOUT_S 120.0
 #define MP_SIM_DEFAULT_WINDOW 4u               /* intervals */
 #define MP_SIM_DEFAULT_INTERVAL_MS 500u        /* the paper's sampling */
 
