@@ -764,10 +764,14 @@ typedef struct mp_sim_result {
 int mp_sim_run(const mp_sim_input *in, mp_sim_result *out);
 
 /**
- * mp_sim_workload_from_spec() - the workload of a harness run
+ * mp_sim_workload_from_spec() - the model's workload of a guest workload spec
  * @wl: filled
- * @spec: migbench workload: "idle", "memload:w=MiB,r=MiB,c=MiB,rate=N",
- *        "linpack:n=N,lda=L" or an alias (wh64, wh256, linpack)
+ * @spec: a spec of the test guest's programs (the "mpwl=" kernel argument
+ *        tests/guest reads, the grammar scripts/migbench/workloads.py
+ *        writes): KIND or KIND:KEY=VALUE,..., KIND and its keys from
+ *        mp_workload_registry() ("idle", "memload:w=MiB,r=MiB,c=MiB,rate=N",
+ *        "linpack:n=N,lda=L"), or an alias from mp_workload_aliases()
+ *        (wh64, wh256, linpack)
  * @guest_ram_bytes: guest RAM
  * @kvm: 1 if the guest runs under KVM, 0 for TCG (sets the write rate)
  * @msg: buffer for a message, or NULL

@@ -9,7 +9,7 @@
  * value and its model in mp-sim.c if the cost model models it, an
  * mp_strategy value if the chooser compares it), its harness entry in
  * scripts/migbench/strategies*.py.  Adding a workload: one
- * mp_workload_kind, one workloads[] row here, its model in mp-sim.c
+ * mp_workload_kind, one workloads[] row here, its model in mp-sim-spec.c
  * (workload_models[]), its guest program in tests/guest.  The static
  * asserts below and tests/test-sim.c fail where an entry is missing.
  */
