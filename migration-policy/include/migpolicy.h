@@ -213,6 +213,25 @@ int mp_trace_read(mp_trace_reader *r, const uint64_t **written,
                   const uint64_t **accessed);
 
 /**
+ * mp_trace_read_all() - every remaining interval, in one array
+ * @r: open reader
+ * @max_bytes: most bytes of planes to hold
+ * @planes: set to the planes (free() them): per interval the written
+ *          plane, then the accessed plane, ceil(nblocks / 64) words
+ *          each; NULL when no interval remains or on failure
+ * @intervals: set to the number of intervals in @planes
+ *
+ * For callers that need the whole trace at once (the cost model, the
+ * replay benchmark).  On failure mp_trace_error(@r) says why and the
+ * reader stays in error.
+ *
+ * Returns: 0 at the verified end of the trace, an error of
+ * mp_trace_read(), -EFBIG (the planes exceed @max_bytes) or -ENOMEM.
+ */
+int mp_trace_read_all(mp_trace_reader *r, uint64_t max_bytes,
+                      uint64_t **planes, uint64_t *intervals);
+
+/**
  * mp_trace_reader_stats() - counters of an open reader
  * @r: reader
  * @st: filled

@@ -163,9 +163,7 @@ int mp_sim_trace_load(mp_sim_trace **out, const char *path, char *msg,
 {
     mp_trace_reader *r = mp_trace_reader_new();
     mp_sim_trace *t = calloc(1, sizeof(*t));
-    const uint64_t *w, *a;
-    uint64_t cap = 0;
-    int err, got;
+    int err;
 
     *out = NULL;
     if (!r || !t) {
@@ -174,41 +172,13 @@ int mp_sim_trace_load(mp_sim_trace **out, const char *path, char *msg,
         goto fail;
     }
     err = mp_trace_open(r, path);
+    if (!err) {
+        t->info = *mp_trace_reader_info(r);
+        t->nwords = MP_WORDS(t->info.nblocks);
+        err = mp_trace_read_all(r, MP_SIM_TRACE_MAX_BYTES, &t->planes,
+                                &t->nintervals);
+    }
     if (err) {
-        mp_msg(msg, msg_len, "%s", mp_trace_error(r));
-        goto fail;
-    }
-    t->info = *mp_trace_reader_info(r);
-    t->nwords = MP_WORDS(t->info.nblocks);
-    while ((got = mp_trace_read(r, &w, &a)) == 1) {
-        if (t->nintervals == cap) {
-            uint64_t ncap = cap ? cap * 2 : 64;
-            void *p;
-            if (ncap * t->nwords * 16 > MP_SIM_TRACE_MAX_BYTES) {
-                ncap = MP_SIM_TRACE_MAX_BYTES / (t->nwords * 16);
-                if (ncap <= cap) {
-                    err = -EFBIG;
-                    mp_msg(msg, msg_len, "planes exceed %llu bytes",
-                           (unsigned long long)MP_SIM_TRACE_MAX_BYTES);
-                    goto fail;
-                }
-            }
-            p = realloc(t->planes, ncap * t->nwords * 16);
-            if (!p) {
-                err = -ENOMEM;
-                mp_msg(msg, msg_len, "%s", mp_strerror(err));
-                goto fail;
-            }
-            t->planes = p;
-            cap = ncap;
-        }
-        memcpy(t->planes + t->nintervals * 2 * t->nwords, w, t->nwords * 8);
-        memcpy(t->planes + (t->nintervals * 2 + 1) * t->nwords, a,
-               t->nwords * 8);
-        t->nintervals++;
-    }
-    if (got < 0) {
-        err = got;
         mp_msg(msg, msg_len, "%s", mp_trace_error(r));
         goto fail;
     }

@@ -910,6 +910,51 @@ int mp_trace_read(mp_trace_reader *r, const uint64_t **written,
     return read_text(r, written, accessed);
 }
 
+int mp_trace_read_all(mp_trace_reader *r, uint64_t max_bytes,
+                      uint64_t **planes, uint64_t *intervals)
+{
+    uint64_t nwords = MP_WORDS(r->info.nblocks), per = nwords * 16;
+    uint64_t max_n = per ? max_bytes / per : 0, n = 0, cap = 0;
+    uint64_t *all = NULL;
+    const uint64_t *w, *a;
+    int got;
+
+    *planes = NULL;
+    *intervals = 0;
+    while ((got = mp_trace_read(r, &w, &a)) == 1) {
+        if (n == cap) {
+            uint64_t ncap = cap ? cap * 2 : 64;
+            void *p;
+            if (ncap > max_n) {
+                ncap = max_n;
+                if (ncap <= cap) {
+                    got = rd_fail(r, -EFBIG, "planes exceed %llu bytes",
+                                  (unsigned long long)max_bytes);
+                    break;
+                }
+            }
+            p = ncap * per <= SIZE_MAX ? realloc(all, (size_t)(ncap * per)) :
+                NULL;
+            if (!p) {
+                got = rd_fail(r, -ENOMEM, "%s", mp_strerror(-ENOMEM));
+                break;
+            }
+            all = p;
+            cap = ncap;
+        }
+        memcpy(all + n * 2 * nwords, w, nwords * 8);
+        memcpy(all + (n * 2 + 1) * nwords, a, nwords * 8);
+        n++;
+    }
+    if (got < 0) {
+        free(all);
+        return got;
+    }
+    *planes = all;
+    *intervals = n;
+    return 0;
+}
+
 /* ------------------------------------------------------------------ */
 /* Writer                                                              */
 

@@ -460,36 +460,15 @@ static int run_replay(const replay_opts *o, mp_replay_engine engine,
 static int replay_bench(const replay_opts *o, mp_trace_reader *r)
 {
     const mp_trace_info *info = mp_trace_reader_info(r);
-    uint64_t nwords = (info->nblocks + 63) / 64, n = 0, cap = 0, work = 0;
+    uint64_t n = 0, work = 0;
     uint64_t *planes = NULL;
-    const uint64_t *w, *a;
     mp_replay *fast = NULL, *naive = NULL;
     double t0, t_fast, t_naive;
-    int got, rc = 1, same = 1;
+    int err, rc = 1, same = 1;
 
-    while ((got = mp_trace_read(r, &w, &a)) == 1) {
-        if (n == cap) {
-            void *p;
-            cap = cap ? cap * 2 : 64;
-            if (cap * nwords * 16 > BENCH_MAX_BYTES) {
-                cli_error(CMD, "%s: --bench: trace larger than "
-                               "%" PRIu64 " bytes "
-                        "of planes", o->trace, BENCH_MAX_BYTES);
-                goto out;
-            }
-            p = realloc(planes, cap * nwords * 16);
-            if (!p) {
-                cli_error(CMD, "%s: %s", o->trace, mp_strerror(-ENOMEM));
-                goto out;
-            }
-            planes = p;
-        }
-        memcpy(planes + n * 2 * nwords, w, nwords * 8);
-        memcpy(planes + n * 2 * nwords + nwords, a, nwords * 8);
-        n++;
-    }
-    if (got < 0) {
-        cli_trace_read_error(CMD, o->trace, r, got);
+    err = mp_trace_read_all(r, BENCH_MAX_BYTES, &planes, &n);
+    if (err) {
+        cli_trace_read_error(CMD, o->trace, r, err);
         goto out;
     }
     t0 = cli_mono_s();

@@ -100,6 +100,46 @@ static void test_round_trip(mp_trace_format fmt, unsigned chunk)
     unlink(path);
 }
 
+/* The whole trace in one array, as the cost model and replay --bench
+ * load it; a budget below the planes fails. */
+static void test_read_all(void)
+{
+    char path[256];
+    mp_trace_reader *r = mp_trace_reader_new();
+    uint64_t *all, n;
+    const uint64_t *w, *a;
+
+    path_of(path, sizeof(path), "all");
+    write_trace(path, MP_TRACE_BINARY, 3);
+    CHECK(mp_trace_open(r, path) == 0);
+    CHECK(mp_trace_read(r, &w, &a) == 1);
+    CHECK(mp_trace_read_all(r, UINT64_MAX, &all, &n) == 0);
+    CHECK(n == NINTERVALS - 1);
+    CHECK(all && memcmp(all, planes[1], (NINTERVALS - 1) *
+                        sizeof(planes[0])) == 0);
+    free(all);
+    /* At the end: nothing left. */
+    CHECK(mp_trace_read_all(r, UINT64_MAX, &all, &n) == 0);
+    CHECK(!all && n == 0);
+    mp_trace_reader_free(r);
+
+    r = mp_trace_reader_new();
+    CHECK(mp_trace_open(r, path) == 0);
+    CHECK(mp_trace_read_all(r, sizeof(planes) - 1, &all, &n) == -EFBIG);
+    CHECK(!all && n == 0);
+    CHECK(strstr(mp_trace_error(r), "planes exceed") != NULL);
+    CHECK(mp_trace_read(r, &w, &a) == -EFBIG);
+    mp_trace_reader_free(r);
+
+    r = mp_trace_reader_new();
+    CHECK(mp_trace_open(r, path) == 0);
+    CHECK(mp_trace_read_all(r, sizeof(planes), &all, &n) == 0);
+    CHECK(n == NINTERVALS);
+    free(all);
+    mp_trace_reader_free(r);
+    unlink(path);
+}
+
 static uint8_t *slurp(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
@@ -326,6 +366,7 @@ int main(void)
     test_round_trip(MP_TRACE_BINARY, 1);
     test_round_trip(MP_TRACE_BINARY, 3);
     test_round_trip(MP_TRACE_TEXT, 0);
+    test_read_all();
     test_damage();
     test_hostile_header();
     test_text_errors();
