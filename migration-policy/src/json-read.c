@@ -28,7 +28,8 @@ typedef struct parser {
     const char *s;
     size_t len, pos;
     int err;            /* 0, -EINVAL or -ENOMEM */
-    char *msg;
+    size_t err_pos;     /* where the first failure was */
+    char *msg;          /* what it was, without the offset */
     size_t msg_len;
 } parser;
 
@@ -37,21 +38,17 @@ static void fail(parser *p, int err, const char *fmt, ...)
 static void fail(parser *p, int err, const char *fmt, ...)
 {
     va_list ap;
-    int n;
 
     if (p->err) {
         return;
     }
     p->err = err;
+    p->err_pos = p->pos;
     if (!p->msg || !p->msg_len) {
         return;
     }
-    n = snprintf(p->msg, p->msg_len, "offset %zu: ", p->pos);
-    if (n < 0 || (size_t)n >= p->msg_len) {
-        return;
-    }
     va_start(ap, fmt);
-    vsnprintf(p->msg + n, p->msg_len - (size_t)n, fmt, ap);
+    vsnprintf(p->msg, p->msg_len, fmt, ap);
     va_end(ap);
 }
 
@@ -142,6 +139,7 @@ static char *parse_string(parser *p, size_t *out_len)
         end += p->s[end] == '\\' ? 2 : 1;
     }
     if (end >= p->len) {
+        p->pos = p->len;    /* where the closing quote is missing */
         fail(p, -EINVAL, "unterminated string");
         return NULL;
     }
@@ -445,8 +443,8 @@ static json_value *parse_value(parser *p, int depth)
     }
 }
 
-int json_parse(const char *text, size_t len, json_value **out,
-               char *msg, size_t msg_len)
+int json_parse_at(const char *text, size_t len, json_value **out,
+                  size_t *err_pos, char *msg, size_t msg_len)
 {
     parser p = { .s = text, .len = len, .msg = msg, .msg_len = msg_len };
     json_value *v;
@@ -455,6 +453,7 @@ int json_parse(const char *text, size_t len, json_value **out,
         msg[0] = '\0';
     }
     *out = NULL;
+    *err_pos = 0;
     v = parse_value(&p, 0);
     if (v) {
         skip_ws(&p);
@@ -465,10 +464,27 @@ int json_parse(const char *text, size_t len, json_value **out,
         }
     }
     if (!v) {
+        *err_pos = p.err_pos;
         return p.err ? p.err : -EINVAL;
     }
     *out = v;
     return 0;
+}
+
+int json_parse(const char *text, size_t len, json_value **out,
+               char *msg, size_t msg_len)
+{
+    char what[128];
+    size_t pos;
+    int err = json_parse_at(text, len, out, &pos, what, sizeof(what));
+
+    if (msg && msg_len) {
+        msg[0] = '\0';
+        if (err) {
+            snprintf(msg, msg_len, "offset %zu: %s", pos, what);
+        }
+    }
+    return err;
 }
 
 void json_free(json_value *v)

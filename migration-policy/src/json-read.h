@@ -69,6 +69,22 @@ int json_parse(const char *text, size_t len, json_value **out,
                char *msg, size_t msg_len);
 
 /**
+ * json_parse_at() - json_parse(), with where the text is wrong apart
+ * @text: input (need not be NUL-terminated)
+ * @len: bytes in @text
+ * @out: set to the root on success
+ * @err_pos: set to the offset in @text of the error (0 on success), for
+ *           callers that name it their own way ("column 17")
+ * @msg: buffer for what is wrong, without the offset ("expected ':'"),
+ *       or NULL
+ * @msg_len: size of @msg
+ *
+ * Returns: as json_parse().
+ */
+int json_parse_at(const char *text, size_t len, json_value **out,
+                  size_t *err_pos, char *msg, size_t msg_len);
+
+/**
  * json_free() - free a tree
  * @v: root, or NULL
  */

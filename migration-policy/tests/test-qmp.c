@@ -94,6 +94,21 @@ static void test_json(void)
     expect_bad("{} x", "unexpected text after the value");
     expect_bad("\"a\nb\"", "control character");
 
+    /* The offset apart: where the text is wrong, or where it ran out. */
+    {
+        char what[64];
+        size_t pos;
+        CHECK(json_parse_at("{\"a\" 1}", 8, &v, &pos, what,
+                            sizeof(what)) == -EINVAL);
+        CHECK(v == NULL && pos == 5 && strcmp(what, "expected ':'") == 0);
+        CHECK(json_parse_at("{\"a\": \"xy", 10, &v, &pos, what,
+                            sizeof(what)) == -EINVAL);
+        CHECK(pos == 10 && strcmp(what, "unterminated string") == 0);
+        CHECK(json_parse_at("[1]", 3, &v, &pos, what, sizeof(what)) == 0);
+        CHECK(v && pos == 0 && what[0] == '\0');
+        json_free(v);
+    }
+
     /*
      * What json-glib 1.6 (Debian 12) gets wrong, and why this reader is
      * kept (json-read.c): QMP's uint64 members above INT64_MAX, NUL in a
