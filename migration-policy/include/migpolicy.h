@@ -734,6 +734,18 @@ typedef struct mp_sim_input {
  */
 void mp_sim_input_default(mp_sim_input *in);
 
+/**
+ * mp_sim_input_no_profile() - predictive as the project's QEMU runs it
+ * without a profile
+ * @in: input to change
+ *
+ * Without x-phase-sched-profile the fork's scheduler starts sampling when
+ * the migration starts and defers nothing until its warm-up
+ * (x-phase-sched-warmup, calibrated) has passed: sets no history and that
+ * warm-up as the window.
+ */
+void mp_sim_input_no_profile(mp_sim_input *in);
+
 /** struct mp_sim_result - what the model predicts for one migration */
 typedef struct mp_sim_result {
     mp_sim_strategy strategy;
@@ -804,45 +816,6 @@ int mp_sim_run(const mp_sim_input *in, mp_sim_result *out);
 int mp_sim_workload_from_spec(mp_sim_workload *wl, const char *spec,
                               uint64_t guest_ram_bytes, int kvm,
                               char *msg, size_t msg_len);
-
-/** struct mp_sim_record - measured outcome of one harness run */
-typedef struct mp_sim_record {
-    char strategy[40];
-    char workload_spec[160];
-    char status[24];           /* "completed", "cancelled", ... */
-    int converged;             /* -1 if absent */
-    /* NaN where the record has null or lacks the field */
-    double total_time_ms;
-    double downtime_ms;
-    double bytes_total;
-    double bytes_precopy;
-    double bytes_postcopy;
-    double precopy_iterations;
-    double postcopy_requests;
-    double postcopy_blocktime_ms;
-} mp_sim_record;
-
-/**
- * mp_sim_record_parse() - read one JSON line written by scripts/migbench
- * @line: one JSON object (need not be NUL-terminated)
- * @len: bytes in @line
- * @rec: filled with the measured figures
- * @in: filled with the model input of that run (from mp_sim_input_default()
- *      and the record's strategy, workload_spec, guest_ram_mib, accel,
- *      bandwidth_cap_bytes_per_s, link.rate_mbps (a shaped link; else
- *      the cap is QEMU's only), rtt_ms_measured (else rtt_ms_configured),
- *      downtime_limit_ms, timeout_s)
- * @msg: buffer for a message (with a column for bad JSON), or NULL
- * @msg_len: size of @msg
- *
- * Only top-level fields (and link.rate_mbps) are used; other nested
- * values and unknown fields are skipped, in any order.
- *
- * Returns: 0, -EBADMSG (not a JSON object) or -EINVAL (a field the model
- * needs is missing or unusable).
- */
-int mp_sim_record_parse(const char *line, size_t len, mp_sim_record *rec,
-                        mp_sim_input *in, char *msg, size_t msg_len);
 
 
 /* ------------------------------------------------------------------ */

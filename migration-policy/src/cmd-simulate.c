@@ -18,6 +18,7 @@
 #include "cli-util.h"
 #include "cli-workload.h"
 #include "commands.h"
+#include "sim-records.h"
 
 #define CMD "simulate"
 
@@ -332,6 +333,7 @@ static int push_double(double **arr, size_t *n, size_t *cap, double v)
 static int run_validate(const sim_opts *o)
 {
     FILE *f = fopen(o->validate, "r");
+    sim_record rec = { .strategy = NULL };
     char *line = NULL, msg[256];
     size_t lcap = 0, nt = 0, nb = 0, ct = 0, cb = 0;
     double *et = NULL, *eb = NULL, max_t = 0, max_b = 0;
@@ -355,7 +357,6 @@ static int run_validate(const sim_opts *o)
                "model", "faults", "model");
     }
     while ((len = getline(&line, &lcap, f)) >= 0) {
-        mp_sim_record rec;
         mp_sim_input in;
         mp_sim_result res;
         double e_t, e_b;
@@ -368,8 +369,14 @@ static int run_validate(const sim_opts *o)
         if (strspn(line, " \t") == (size_t)len) {
             continue;
         }
-        err = mp_sim_record_parse(line, (size_t)len, &rec, &in, msg,
-                                  sizeof(msg));
+        sim_record_free(&rec);
+        err = sim_record_parse(line, (size_t)len, &rec, &in, msg,
+                               sizeof(msg));
+        if (err == -ENOMEM) {
+            cli_error(CMD, "%s", mp_strerror(err));
+            rc = 1;
+            break;
+        }
         if (err == -EBADMSG) {
             cli_error(CMD, "%s:%lu: malformed JSON: "
                            "%s", o->validate, lineno, msg);
@@ -483,6 +490,7 @@ static int run_validate(const sim_opts *o)
     }
     fclose(f);
     free(line);
+    sim_record_free(&rec);
     if (rc == 0) {
         double med_t = median_of(et, nt), med_b = median_of(eb, nb);
         if (o->json) {

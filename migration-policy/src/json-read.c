@@ -1,5 +1,5 @@
 /*
- * json-read.c - a small JSON reader for migpolicy's QMP client
+ * json-read.c - migpolicy's JSON reader
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  *

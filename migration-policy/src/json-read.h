@@ -1,13 +1,14 @@
 /*
- * json-read.h - a small JSON reader for migpolicy's QMP client
+ * json-read.h - migpolicy's JSON reader: QMP replies, the scheduler's
+ * records, the harness's results records
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
- * Parses one JSON text (RFC 8259) into a tree.  Enough for QMP replies:
- * objects, arrays, strings (escapes, \u with surrogate pairs, to UTF-8),
- * numbers, true/false/null.  Nesting is limited (JSON_MAX_DEPTH) so that
- * hostile input cannot exhaust the stack; every allocation is bounded by
- * the input's length.  Nothing here prints.
+ * Parses one JSON text (RFC 8259) into a tree: objects, arrays, strings
+ * (escapes, \u with surrogate pairs, to UTF-8), numbers, true/false/null.
+ * Nesting is limited (JSON_MAX_DEPTH) so that hostile input cannot
+ * exhaust the stack; every allocation is bounded by the input's length.
+ * Nothing here prints.
  */
 #ifndef MIGPOLICY_JSON_READ_H
 #define MIGPOLICY_JSON_READ_H

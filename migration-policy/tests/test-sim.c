@@ -1,6 +1,6 @@
 /*
  * test-sim.c - migration cost model: invariants of every strategy,
- * synthetic and trace-driven, and the harness record reader
+ * synthetic and trace-driven, and the workload specs
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -411,76 +411,6 @@ static void test_workload_spec(void)
                                     sizeof(msg)) == -EINVAL);
 }
 
-static void test_record(void)
-{
-    static const char good[] =
-        "{\"errors\": [], \"host\": {\"kernel\": \"6.1\", \"loadavg\": "
-        "[1.5, 2]}, \"total_time_ms\": 1360, \"strategy\": "
-        "\"postcopy-preempt\", \"bytes_total\": 157289123, "
-        "\"converged\": true, \"workload_spec\": \"memload:w=64\", "
-        "\"guest_ram_mib\": 1024, \"bandwidth_cap_bytes_per_s\": 125000000,"
-        " \"rtt_ms_measured\": 10.299, \"downtime_limit_ms\": null, "
-        "\"status\": \"completed\", \"label\": \"a \\\"quoted\\\" \\u00e9\","
-        " \"postcopy_requests\": 54, \"x\": -1.5e3, \"y\": false}";
-    static const char *const bad[] = {
-        "", "[1]", "{\"a\": }", "{\"a\": 1", "{\"a\": 1} x",
-        "{\"a\": tru}", "{\"a\": \"x}", "{a: 1}", "{\"a\" 1}",
-    };
-    mp_sim_record rec;
-    mp_sim_input in;
-    char msg[256];
-
-    CHECK(mp_sim_record_parse(good, strlen(good), &rec, &in, msg,
-                              sizeof(msg)) == 0);
-    CHECK(strcmp(rec.strategy, "postcopy-preempt") == 0);
-    CHECK(strcmp(rec.status, "completed") == 0);
-    CHECK(rec.converged == 1);
-    CHECK(rec.total_time_ms == 1360 && rec.bytes_total == 157289123);
-    CHECK(rec.postcopy_requests == 54);
-    CHECK(isnan(rec.downtime_ms) && isnan(rec.bytes_precopy));
-    CHECK(in.strategy == MP_SIM_POSTCOPY_PREEMPT);
-    CHECK(in.bandwidth_bytes_per_s == 125e6);
-    CHECK(fabs(in.rtt_ms - 10.299) < 1e-9);
-    CHECK(in.downtime_limit_ms == 300);
-    CHECK(in.workload.write_hot_bytes == 64 * MIB);
-    CHECK(in.workload.guest_ram_bytes == 1024 * MIB);
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        msg[0] = '\0';
-        CHECK(mp_sim_record_parse(bad[i], strlen(bad[i]), &rec, &in, msg,
-                                  sizeof(msg)) == -EBADMSG);
-        CHECK(strstr(msg, "column") != NULL);
-    }
-    CHECK(mp_sim_record_parse("{\"strategy\": \"zerocopy\"}", 24, &rec, &in,
-                              msg, sizeof(msg)) == -EINVAL);
-    CHECK(strstr(msg, "zerocopy") != NULL);
-    CHECK(mp_sim_record_parse("{\"strategy\": \"precopy\"}", 23, &rec, &in,
-                              msg, sizeof(msg)) == -EINVAL);
-    /* A shaped link bounds the bandwidth and is not a QEMU cap only. */
-    {
-        static const char shaped[] = "{\"strategy\":\"postcopy\",\"workload"
-            "\":\"wh64\",\"guest_ram_mib\":1024,\"bandwidth_cap_bytes_per_s"
-            "\":125000000,\"link\":{\"argv\":[\"x\"],\"rate_mbps\":100,"
-            "\"rtt_idle\":{\"median_ms\":1}}}";
-        CHECK(mp_sim_record_parse(shaped, strlen(shaped), &rec, &in, msg,
-                                  sizeof(msg)) == 0);
-        CHECK(in.bandwidth_bytes_per_s == 12.5e6);
-        CHECK(!in.bandwidth_cap_only);
-        CHECK(mp_sim_record_parse(good, strlen(good), &rec, &in, msg,
-                                  sizeof(msg)) == 0);
-        CHECK(in.bandwidth_cap_only);
-    }
-    /* Unlimited bandwidth (null) selects the calibrated loopback rate. */
-    {
-        static const char unl[] = "{\"strategy\":\"precopy\",\"workload\":"
-            "\"idle\",\"guest_ram_mib\":256,\"bandwidth_cap_bytes_per_s\":"
-            "null}";
-        CHECK(mp_sim_record_parse(unl, strlen(unl), &rec, &in, msg,
-                                  sizeof(msg)) == 0);
-        CHECK(in.bandwidth_bytes_per_s == 0);
-        CHECK(strcmp(rec.workload_spec, "idle") == 0);
-    }
-}
-
 int main(void)
 {
     test_names();
@@ -495,7 +425,6 @@ int main(void)
     test_preempt_faults();
     test_trace();
     test_workload_spec();
-    test_record();
     if (failures) {
         fprintf(stderr, "%d check(s) failed\n", failures);
         return 1;
