@@ -22,6 +22,7 @@
 #include "cli-policy.h"
 #include "cli-print.h"
 #include "cli-util.h"
+#include "json-read.h"
 
 static void fleet_default(int val, char *buf, size_t len)
 {
@@ -210,27 +211,12 @@ void cli_print_choice(const mp_choice *c)
     }
 }
 
-void cli_json_str(const char *s)
-{
-    putchar('"');
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\') {
-            printf("\\%c", *s);
-        } else if ((unsigned char)*s < 0x20 || *s == 0x7f) {
-            printf("\\u%04x", (unsigned char)*s);
-        } else {
-            putchar(*s);
-        }
-    }
-    putchar('"');
-}
-
 void cli_print_choice_json(const mp_choice *c)
 {
     printf("\"objective\":\"%s\",\"downtime_limit_ms\":%.0f,\"choice\":",
            mp_objective_name(c->objective), c->downtime_limit_ms);
     if (c->chosen >= 0) {
-        cli_json_str(mp_strategy_name((mp_strategy)c->chosen));
+        json_write_str(stdout, mp_strategy_name((mp_strategy)c->chosen));
     } else {
         printf("null");
     }
@@ -249,7 +235,7 @@ void cli_print_choice_json(const mp_choice *c)
                    r->sim.exposure_ms, r->sim.converged);
         }
         printf(",\"reason\":");
-        cli_json_str(r->reason);
+        json_write_str(stdout, r->reason);
         putchar('}');
     }
     printf("]");

@@ -59,8 +59,6 @@ mp_fleet *cli_load_fleet(const char *cmd, const cli_fleet_opts *fo);
 void cli_print_policy(const mp_policy *p);
 const char *cli_verdict_name(mp_verdict v);
 void cli_print_choice(const mp_choice *c);
-/* @s as a JSON string, escaped. */
-void cli_json_str(const char *s);
 /* @c as members of a JSON object: objective, downtime limit, choice,
  * every strategy's prediction and verdict. */
 void cli_print_choice_json(const mp_choice *c);

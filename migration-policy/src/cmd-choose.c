@@ -18,6 +18,7 @@
 #include "cli-util.h"
 #include "cli-workload.h"
 #include "commands.h"
+#include "json-read.h"
 
 #define CMD "choose"
 
@@ -138,7 +139,7 @@ int cmd_choose(int argc, char **argv)
     }
     if (json) {
         printf("{\"domain\":");
-        cli_json_str(dom.name);
+        json_write_str(stdout, dom.name);
         putchar(',');
         cli_print_choice_json(&ch);
         printf("}\n");

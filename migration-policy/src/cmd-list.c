@@ -10,9 +10,10 @@
 
 #include "migpolicy.h"
 
-#include "cli-policy.h"     /* cli_json_str() */
+#include "cli-options.h"
 #include "cli-util.h"
 #include "commands.h"
+#include "json-read.h"
 
 #define CMD "list"
 
@@ -62,9 +63,9 @@ static void print_json(void)
     printf("{\"strategies\":[");
     for (size_t i = 0; i < ns; i++) {
         printf("%s{\"name\":", i ? "," : "");
-        cli_json_str(s[i].name);
+        json_write_str(stdout, s[i].name);
         printf(",\"description\":");
-        cli_json_str(s[i].description);
+        json_write_str(stdout, s[i].description);
         printf(",\"modelled\":%s,\"candidate\":%s,\"postcopy\":%s,"
                "\"needs_fork\":%s,\"same_host\":%s}",
                json_bool(s[i].sim >= 0), json_bool(s[i].candidate >= 0),
@@ -75,7 +76,7 @@ static void print_json(void)
     for (size_t i = 0; i < nw; i++) {
         const char *p = w[i].params;
         printf("%s{\"name\":", i ? "," : "");
-        cli_json_str(w[i].name);
+        json_write_str(stdout, w[i].name);
         printf(",\"params\":[");
         for (int first = 1; *p; first = 0) {
             const char *end = strchr(p, ',');
@@ -84,15 +85,15 @@ static void print_json(void)
             p += n + (end ? 1 : 0);
         }
         printf("],\"description\":");
-        cli_json_str(w[i].description);
+        json_write_str(stdout, w[i].description);
         putchar('}');
     }
     printf("],\"workload_aliases\":{");
     for (size_t i = 0; i < na; i++) {
         printf("%s", i ? "," : "");
-        cli_json_str(a[i].alias);
+        json_write_str(stdout, a[i].alias);
         putchar(':');
-        cli_json_str(a[i].spec);
+        json_write_str(stdout, a[i].spec);
     }
     printf("}}\n");
 }

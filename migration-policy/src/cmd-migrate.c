@@ -30,6 +30,7 @@
 #include "cli-util.h"
 #include "cli-workload.h"
 #include "commands.h"
+#include "json-read.h"
 
 /* ------------------------------------------------------------------ */
 /* Options and help, in every build: --help describes advise and     */
@@ -356,7 +357,7 @@ static void virt_print(const virt_ctx *v)
     }
     if (v->json) {
         printf("{\"domain\":");
-        cli_json_str(v->info.name);
+        json_write_str(stdout, v->info.name);
         printf(",\"rtt_ms\":%.3f,\"rtt_probes\":%d,\"bandwidth_bytes_per_s\":"
                "%.0f,\"dirty_mib_per_s\":%.1f,\"dirty_short_mib_per_s\":"
                "%.1f,\"dirty_pages_per_s\":%.0f,\"guest_ram_bytes\":%" PRIu64

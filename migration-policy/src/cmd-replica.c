@@ -25,10 +25,10 @@
 
 #include "cli-options.h"
 #include "cli-parse.h"
-#include "cli-policy.h"     /* cli_json_str() */
 #include "cli-print.h"
 #include "cli-util.h"
 #include "commands.h"
+#include "json-read.h"
 
 /* Most --candidate hosts of one choose. */
 #define MAX_CANDIDATES 64
@@ -870,9 +870,9 @@ static int replica_status(int argc, char **argv)
     }
     if (a.json) {
         printf("{\"name\": ");
-        cli_json_str(inf.id.name);
+        json_write_str(stdout, inf.id.name);
         printf(", \"uuid\": ");
-        cli_json_str(inf.id.uuid);
+        json_write_str(stdout, inf.id.uuid);
         printf(", \"ram_bytes\": %" PRIu64 ", \"chunk_bytes\": %u, \"chunks\": %" PRIu64
                ", \"epoch\": %" PRIu64 ", \"state\": \"%s\", \"final\": %s"
                ", \"refreshed_unix_s\": %.6f, \"age_s\": %.3f, \"bytes_behind\": %" PRIu64
@@ -884,7 +884,7 @@ static int replica_status(int argc, char **argv)
                inf.chunks_deferred, inf.bytes_received_total,
                refusal ? "false" : "true");
         if (refusal) {
-            cli_json_str(refusal);
+            json_write_str(stdout, refusal);
         } else {
             printf("null");
         }
@@ -1017,15 +1017,15 @@ static int replica_choose(int argc, char **argv)
     }
     if (a.json) {
         printf("{\"chosen\": ");
-        cli_json_str(c[best].host);
+        json_write_str(stdout, c[best].host);
         printf(", \"candidates\": [");
         for (size_t i = 0; i < a.ncand; i++) {
             printf("%s{\"host\": ", i ? ", " : "");
-            cli_json_str(c[i].host);
+            json_write_str(stdout, c[i].host);
             printf(", \"replica_used\": %s, \"est_bytes\": %" PRIu64
                    ", \"est_time_s\": %.3f, \"reason\": ",
                    e[i].replica_used ? "true" : "false", e[i].est_bytes, e[i].est_time_s);
-            cli_json_str(e[i].reason);
+            json_write_str(stdout, e[i].reason);
             printf("}");
         }
         printf("]}\n");

@@ -18,6 +18,7 @@
 #include "cli-util.h"
 #include "cli-workload.h"
 #include "commands.h"
+#include "json-read.h"
 #include "sim-records.h"
 
 #define CMD "simulate"
@@ -422,15 +423,11 @@ static int run_validate(const sim_opts *o)
             max_b = fmax(max_b, fabs(e_b));
         }
         if (o->json) {
-            printf("{\"line\":%lu,\"strategy\":\"%s\",\"workload\":\"",
-                   lineno, rec.strategy);
-            for (const char *c = rec.workload_spec; *c; c++) {
-                if (*c == '"' || *c == '\\') {
-                    putchar('\\');
-                }
-                putchar(*c);
-            }
-            printf("\",");
+            printf("{\"line\":%lu,\"strategy\":", lineno);
+            json_write_str(stdout, rec.strategy);
+            printf(",\"workload\":");
+            json_write_str(stdout, rec.workload_spec);
+            printf(",");
             printf("\"measured\":{\"converged\":%s,", rec.converged == 1 ?
                    "true" : rec.converged == 0 ? "false" : "null");
             json_num("total_time_ms", rec.total_time_ms, 0);

@@ -571,6 +571,11 @@ static void write_string(FILE *fp, const char *str, size_t len)
     fputc('"', fp);
 }
 
+void json_write_str(FILE *fp, const char *s)
+{
+    write_string(fp, s, strlen(s));
+}
+
 void json_write(FILE *fp, const json_value *v)
 {
     if (!v) {

@@ -1,6 +1,6 @@
 /*
- * json-read.h - migpolicy's JSON reader: QMP replies, the scheduler's
- * records, the harness's results records
+ * json-read.h - migpolicy's JSON reader (QMP replies, the scheduler's
+ * records, the harness's results records) and its JSON string writer
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
@@ -132,9 +132,16 @@ const char *json_get_str(const json_value *obj, const char *key);
 const char *json_type_name(json_type t);
 
 /**
- * json_write() - @v as JSON text on @fp (strings escaped, control
- * characters as \\u00XX)
+ * json_write() - @v as JSON text on @fp (strings as json_write_str())
  */
 void json_write(FILE *fp, const json_value *v);
+
+/**
+ * json_write_str() - @s as a JSON string, quotes included, on @fp
+ *
+ * '"' and '\\' are escaped, control characters and DEL written as
+ * \\u00XX: the one string writer of everything migpolicy writes as JSON.
+ */
+void json_write_str(FILE *fp, const char *s);
 
 #endif /* MIGPOLICY_JSON_READ_H */

@@ -125,19 +125,11 @@ static void record_write(recorder *r, const char *note)
     }
     fp = fr.fp;
     fprintf(fp, "{\"version\":1,\"domain\":");
-    {
-        json_value s = { .type = JSON_STRING, .str = (char *)r->name,
-                         .len = strlen(r->name) };
-        json_write(fp, &s);
-    }
+    json_write_str(fp, r->name);
     fprintf(fp, ",\"uuid\":\"%s\",\"started-unix-s\":%" PRId64
             ",\"recorded-unix-s\":%" PRId64 ",\"status\":", r->uuid,
             r->started, (int64_t)time(NULL));
-    {
-        json_value s = { .type = JSON_STRING, .str = (char *)(st ? st : "?"),
-                         .len = strlen(st ? st : "?") };
-        json_write(fp, &s);
-    }
+    json_write_str(fp, st ? st : "?");
     fprintf(fp, ",\"final\":%s,\"note\":\"%s\",\"postcopy-ram\":%s,"
             "\"x-phase-sched\":%s,", st && (!strcmp(st, "completed") ||
             !strcmp(st, "failed") || !strcmp(st, "cancelled")) ? "true" :
