@@ -331,6 +331,26 @@ static int push_double(double **arr, size_t *n, size_t *cap, double v)
     return 0;
 }
 
+/* 'y', 'n' or '?' (not recorded) for a record's converged. */
+static char conv_char(int converged)
+{
+    return converged == 1 ? 'y' : converged == 0 ? 'n' : '?';
+}
+
+/* The figures --validate compares, as one JSON object. */
+static void print_figures_json(const sim_record *r)
+{
+    printf("{\"converged\":%s,", r->converged == 1 ? "true" :
+           r->converged == 0 ? "false" : "null");
+    json_num("total_time_ms", r->total_time_ms, 0);
+    json_num("downtime_ms", r->downtime_ms, 0);
+    json_num("bytes_total", r->bytes_total, 0);
+    json_num("precopy_iterations", r->precopy_iterations, 0);
+    json_num("postcopy_requests", r->postcopy_requests, 0);
+    json_num("postcopy_blocktime_ms", r->postcopy_blocktime_ms, 1);
+    printf("}");
+}
+
 static int run_validate(const sim_opts *o)
 {
     FILE *f = fopen(o->validate, "r");
@@ -360,6 +380,7 @@ static int run_validate(const sim_opts *o)
     while ((len = getline(&line, &lcap, f)) >= 0) {
         mp_sim_input in;
         mp_sim_result res;
+        sim_record model;
         double e_t, e_b;
         int err;
 
@@ -389,8 +410,7 @@ static int run_validate(const sim_opts *o)
             skipped++;
             continue;
         }
-        if (strcmp(rec.status, "completed") && strcmp(rec.status,
-                                                      "cancelled")) {
+        if (!sim_record_comparable(&rec)) {
             cli_error(CMD, "%s:%lu: skipped: status '%s' (not completed or "
                     "cancelled)", o->validate, lineno, rec.status);
             skipped++;
@@ -404,8 +424,9 @@ static int run_validate(const sim_opts *o)
             continue;
         }
         used++;
-        e_t = rel_err(res.total_time_ms, rec.total_time_ms);
-        e_b = rel_err((double)res.bytes_total, rec.bytes_total);
+        sim_record_of_result(&res, &model);
+        e_t = rel_err(model.total_time_ms, rec.total_time_ms);
+        e_b = rel_err(model.bytes_total, rec.bytes_total);
         if (!isnan(e_t)) {
             if (push_double(&et, &nt, &ct, fabs(e_t))) {
                 cli_error(CMD, "%s", mp_strerror(-ENOMEM));
@@ -427,26 +448,11 @@ static int run_validate(const sim_opts *o)
             json_write_str(stdout, rec.strategy);
             printf(",\"workload\":");
             json_write_str(stdout, rec.workload_spec);
+            printf(",\"measured\":");
+            print_figures_json(&rec);
+            printf(",\"model\":");
+            print_figures_json(&model);
             printf(",");
-            printf("\"measured\":{\"converged\":%s,", rec.converged == 1 ?
-                   "true" : rec.converged == 0 ? "false" : "null");
-            json_num("total_time_ms", rec.total_time_ms, 0);
-            json_num("downtime_ms", rec.downtime_ms, 0);
-            json_num("bytes_total", rec.bytes_total, 0);
-            json_num("precopy_iterations", rec.precopy_iterations, 0);
-            json_num("postcopy_requests", rec.postcopy_requests, 0);
-            json_num("postcopy_blocktime_ms", rec.postcopy_blocktime_ms, 1);
-            printf("},\"model\":{\"converged\":%s,", res.converged ? "true" :
-                   "false");
-            json_num("total_time_ms", res.total_time_ms, 0);
-            json_num("downtime_ms", res.converged ? res.downtime_ms : NAN, 0);
-            json_num("bytes_total", (double)res.bytes_total, 0);
-            json_num("precopy_iterations", res.precopy_passes + 1, 0);
-            json_num("postcopy_requests", res.switched ?
-                     res.postcopy_faults : 0, 0);
-            json_num("postcopy_blocktime_ms", res.switched ?
-                     res.blocktime_ms : 0, 1);
-            printf("},");
             json_num("err_total_time", e_t, 0);
             json_num("err_bytes_total", e_b, 1);
             printf("}\n");
@@ -457,23 +463,20 @@ static int run_validate(const sim_opts *o)
             if (in.bandwidth_bytes_per_s > 0) {
                 snprintf(c[0], 24, "%.1f", in.bandwidth_bytes_per_s / 1e6);
             }
-            snprintf(c[1], 24, "%c/%c", rec.converged == 1 ? 'y' :
-                     rec.converged == 0 ? 'n' : '?',
-                     res.converged ? 'y' : 'n');
+            snprintf(c[1], 24, "%c/%c", conv_char(rec.converged),
+                     conv_char(model.converged));
             fmt_opt(rec.total_time_ms, 2, 1e-3, c[2], 24);
-            fmt_opt(res.total_time_ms, 2, 1e-3, c[3], 24);
+            fmt_opt(model.total_time_ms, 2, 1e-3, c[3], 24);
             fmt_pct(e_t, c[4], 24);
             fmt_opt(rec.bytes_total, 1, 1e-6, c[5], 24);
-            fmt_opt((double)res.bytes_total, 1, 1e-6, c[6], 24);
+            fmt_opt(model.bytes_total, 1, 1e-6, c[6], 24);
             fmt_pct(e_b, c[7], 24);
             fmt_opt(rec.downtime_ms, 1, 1, c[8], 24);
-            fmt_opt(res.converged ? res.downtime_ms : NAN, 1, 1, c[9],
-                    24);
+            fmt_opt(model.downtime_ms, 1, 1, c[9], 24);
             fmt_opt(rec.precopy_iterations, 0, 1, c[10], 24);
-            snprintf(c[11], 24, "%u", res.precopy_passes + 1);
+            fmt_opt(model.precopy_iterations, 0, 1, c[11], 24);
             fmt_opt(rec.postcopy_requests, 0, 1, c[12], 24);
-            fmt_opt(res.switched ? res.postcopy_faults : 0, 0, 1, c[13],
-                    24);
+            fmt_opt(model.postcopy_requests, 0, 1, c[13], 24);
             printf("%4lu %-22.22s %-24.24s %7s %6.1f %4s %8s %8s %6s %8s "
                    "%8s %6s %8s %8s %5s %5s %6s %6s\n", lineno,
                    rec.strategy, rec.workload_spec, c[0], in.rtt_ms, c[1],

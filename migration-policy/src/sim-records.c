@@ -1,5 +1,6 @@
 /*
- * sim-records.c - the harness's results records as cost-model inputs
+ * sim-records.c - the harness's results records as cost-model inputs,
+ * and predictions in their terms
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
@@ -163,6 +164,24 @@ static int read_input(const json_value *root, const sim_record *rec,
         in->timeout_s = timeout;
     }
     return 0;
+}
+
+bool sim_record_comparable(const sim_record *rec)
+{
+    return strcmp(rec->status, "completed") == 0 ||
+           strcmp(rec->status, "cancelled") == 0;
+}
+
+void sim_record_of_result(const mp_sim_result *res, sim_record *model)
+{
+    record_init(model);
+    model->converged = res->converged ? 1 : 0;
+    model->total_time_ms = res->total_time_ms;
+    model->downtime_ms = res->converged ? res->downtime_ms : NAN;
+    model->bytes_total = (double)res->bytes_total;
+    model->precopy_iterations = res->precopy_passes + 1.0;
+    model->postcopy_requests = res->switched ? res->postcopy_faults : 0;
+    model->postcopy_blocktime_ms = res->switched ? res->blocktime_ms : 0;
 }
 
 int sim_record_parse(const char *line, size_t len, sim_record *rec,

@@ -1,6 +1,6 @@
 /*
- * sim-records.h - the harness's results records as cost-model inputs
- * (sim-records.c), for simulate --validate
+ * sim-records.h - the harness's results records as cost-model inputs,
+ * and predictions in their terms (sim-records.c), for simulate --validate
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
@@ -11,6 +11,7 @@
 #ifndef MIGPOLICY_SIM_RECORDS_H
 #define MIGPOLICY_SIM_RECORDS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "migpolicy.h"
@@ -63,6 +64,26 @@ typedef struct sim_record {
  */
 int sim_record_parse(const char *line, size_t len, sim_record *rec,
                      mp_sim_input *in, char *msg, size_t msg_len);
+
+/**
+ * sim_record_comparable() - whether the model describes how a run ended
+ * @rec: a parsed record
+ *
+ * Returns: true for a run that completed or was cancelled at its
+ * timeout; false for any other status (interrupted, failed, ...).
+ */
+bool sim_record_comparable(const sim_record *rec);
+
+/**
+ * sim_record_of_result() - a prediction in the record's terms
+ * @res: what mp_sim_run() predicted for a record's input
+ * @model: filled with the figures a record of that run would hold
+ *         (strings NULL; bytes_precopy and bytes_postcopy NaN, not
+ *         compared): no downtime for a cancelled pre-copy; the harness's
+ *         precopy_iterations count the setup's sync too, so passes + 1;
+ *         no post-copy requests or blocktime without a switch
+ */
+void sim_record_of_result(const mp_sim_result *res, sim_record *model);
 
 /**
  * sim_record_free() - free a record's strings

@@ -1,11 +1,12 @@
 /*
  * test-sim-records.c - the harness's results records as cost-model
- * inputs (src/sim-records.c)
+ * inputs, and predictions in their terms (src/sim-records.c)
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include <errno.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -186,12 +187,62 @@ static void test_profile(void)
     CHECK(in.window == def.window);
 }
 
+/* Which records --validate compares, and the model in their terms. */
+static void test_compare(void)
+{
+    sim_record rec, model;
+    mp_sim_input in;
+    mp_sim_result res;
+    char msg[256];
+    static const struct {
+        const char *status;
+        bool comparable;
+    } st[] = {
+        { "completed", true }, { "cancelled", true },
+        { "interrupted", false }, { "", false },
+    };
+
+    for (size_t i = 0; i < sizeof(st) / sizeof(st[0]); i++) {
+        char line[256];
+        snprintf(line, sizeof(line), "{\"strategy\":\"precopy\","
+                 "\"workload\":\"idle\",\"guest_ram_mib\":256,"
+                 "\"status\":\"%s\"}", st[i].status);
+        CHECK(sim_record_parse(line, strlen(line), &rec, &in, msg,
+                               sizeof(msg)) == 0);
+        CHECK(sim_record_comparable(&rec) == st[i].comparable);
+        sim_record_free(&rec);
+    }
+
+    memset(&res, 0, sizeof(res));
+    res.converged = 0;
+    res.switched = 0;
+    res.total_time_ms = 20000;
+    res.downtime_ms = 5;
+    res.bytes_total = 2499375000;
+    res.precopy_passes = 36;
+    res.postcopy_faults = 7;
+    res.blocktime_ms = 3;
+    sim_record_of_result(&res, &model);
+    CHECK(model.converged == 0 && model.total_time_ms == 20000);
+    CHECK(isnan(model.downtime_ms));        /* cancelled: never paused */
+    CHECK(model.bytes_total == 2499375000.0);
+    CHECK(model.precopy_iterations == 37);  /* the setup's sync too */
+    CHECK(model.postcopy_requests == 0 && model.postcopy_blocktime_ms == 0);
+    CHECK(!model.strategy && !model.workload_spec && !model.status);
+    res.converged = res.switched = 1;
+    sim_record_of_result(&res, &model);
+    CHECK(model.converged == 1 && model.downtime_ms == 5);
+    CHECK(model.postcopy_requests == 7 && model.postcopy_blocktime_ms == 3);
+    sim_record_free(&model);
+}
+
 int main(void)
 {
     test_fields();
     test_bad();
     test_link();
     test_profile();
+    test_compare();
     if (failures) {
         fprintf(stderr, "test-sim-records: %d failure(s)\n", failures);
         return 1;
