@@ -31,6 +31,7 @@
  * exec'ed unchanged.  Messages go to stderr, i.e. the domain's log.
  */
 #include <errno.h>
+#include <getopt.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -45,6 +46,7 @@
 
 #include "migpolicy.h"
 
+#include "cli-options.h"
 #include "cli-print.h"
 #include "cli-util.h"
 #include "commands.h"
@@ -52,6 +54,8 @@
 #include "file-replace.h"
 #include "sched-record.h"
 #include "uffd-deny.h"
+
+#define CMD "emulator"
 
 /* Arguments we may add: 4 (scheduler) + 2 (downtime) + 4 (side monitor)
  * + 4 (the recorder's monitor) + 2 (post-copy blocker). */
@@ -61,20 +65,40 @@
 #define SIDE_MONITOR_ID "migpolicy-qmp"
 #define RECORDER_MONITOR_ID "migpolicy-rec"
 
+enum { OPT_QEMU = 0x100, OPT_STATE_DIR };
+
+static void emulator_default(int val, char *buf, size_t len)
+{
+    if (val == OPT_STATE_DIR) {
+        snprintf(buf, len, "%s", STATE_DIR_DEFAULT);
+    }
+}
+
+static const cli_option emulator_options[] = {
+    { "qemu", OPT_QEMU, "PATH", "the QEMU binary to run (absolute)", NULL },
+    { "state-dir", OPT_STATE_DIR, "DIR", "where the hook left UUID.policy",
+      emulator_default },
+    { NULL, 0, NULL, NULL, NULL },
+};
+
+static const cli_option_section emulator_sections[] = {
+    { "Options:", emulator_options, 0 },
+    { NULL, cli_help_options, 0 },
+};
+
 static void emulator_help(void)
 {
     printf("Usage: migpolicy emulator --qemu PATH [--state-dir DIR] -- "
            "QEMU-ARGS...\n"
            "Run QEMU for libvirt with the policy the migpolicy hook prepared\n"
-           "(DIR/UUID.policy, default dir %s): the phase\n"
-           "scheduler on when post-copy is allowed, userfaultfd taken away\n"
-           "when it is forbidden (such a QEMU refuses post-copy as a\n"
-           "migration's destination), a max-downtime-ms under 300 ms as\n"
-           "QEMU's downtime-limit, and a second QMP monitor on\n"
-           "DIR/UUID.qmp for migpolicy.  Without -uuid in QEMU-ARGS\n"
-           "(libvirt's capability probe) QEMU runs unchanged.\n"
-           "See docs/policy.md, \"The emulator wrapper\".\n",
-           STATE_DIR_DEFAULT);
+           "(DIR/UUID.policy): the phase scheduler on when post-copy is\n"
+           "allowed, userfaultfd taken away when it is forbidden (such a\n"
+           "QEMU refuses post-copy as a migration's destination), a\n"
+           "max-downtime-ms under 300 ms as QEMU's downtime-limit, and a\n"
+           "second QMP monitor on DIR/UUID.qmp for migpolicy.  Without -uuid\n"
+           "in QEMU-ARGS (libvirt's capability probe) QEMU runs unchanged.\n"
+           "See docs/policy.md, \"The emulator wrapper\".\n");
+    cli_print_options(emulator_sections, ARRAY_SIZE(emulator_sections));
 }
 
 static void emu_msg(const char *domain, const char *fmt, ...)
@@ -208,32 +232,29 @@ int cmd_emulator(int argc, char **argv)
     char blocker[MP_POLICY_MSG_MAX + 400];
     char **qargs, **nargv;
     state_policy sp;
-    int i, nq, nextra = 0, err, side_fd = -1;
+    int i, c, nq, nextra = 0, err, side_fd = -1;
+    cli_getopt g;
     bool enforced = false;
 
-    for (i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--")) {
-            i++;
+    cli_getopt_build(&g, emulator_sections, ARRAY_SIZE(emulator_sections));
+    while ((c = cli_getopt_next(&g, argc, argv)) != -1) {
+        switch (c) {
+        case OPT_QEMU:
+            qemu = optarg;
             break;
-        }
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+        case OPT_STATE_DIR:
+            dir = optarg;
+            break;
+        case 'h':
             emulator_help();
             return 0;
-        }
-        if (i + 1 < argc && !strcmp(argv[i], "--qemu")) {
-            qemu = argv[++i];
-        } else if (i + 1 < argc && !strcmp(argv[i], "--state-dir")) {
-            dir = argv[++i];
-        } else {
-            cli_message(stderr, "migpolicy emulator: ", "unknown option or "
-                        "missing argument '%s'", argv[i]);
-            return EXIT_USAGE;
+        default:
+            return cli_bad_option(CMD, c, argv);
         }
     }
+    i = optind;
     if (!qemu || qemu[0] != '/') {
-        fprintf(stderr, "migpolicy emulator: --qemu PATH (absolute) is "
-                "required\n");
-        return EXIT_USAGE;
+        return cli_usage(CMD, "--qemu PATH (absolute) is required");
     }
     qargs = argv + i;
     nq = argc - i;

@@ -13,3 +13,6 @@ replay crc.bin
 replica verify --replica r --passes 1
 replica frob
 replica refresh --source-ram s --socket k --hot-min 5
+# emulator: its own options before --, --qemu required.
+emulator --bogus
+emulator -- -m 64
