@@ -23,6 +23,7 @@
 
 #include "migpolicy-replica.h"
 
+#include "cli-clock.h"
 #include "cli-options.h"
 #include "cli-parse.h"
 #include "cli-print.h"
@@ -358,10 +359,9 @@ static void sub_help(const replica_sub *s)
 static int parse_seconds(const char *cmd, const char *opt, const char *s,
                          double *out)
 {
-    char *end;
-    double v = strtod(s, &end);
+    double v;
 
-    if (end == s || *end || !(v >= 0) || v > 1e9) {
+    if (cli_parse_nonneg(s, &v) || v > 1e9) {
         return cli_usage(cmd, "%s: '%s' is not a number of seconds", opt, s);
     }
     *out = v;
@@ -641,14 +641,6 @@ static int replica_receive(int argc, char **argv)
     return status;
 }
 
-static double mono_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void print_pass(const struct args *a, unsigned n, const struct mp_replica_pass *p)
 {
     if (a->json) {
@@ -747,9 +739,9 @@ static int replica_refresh(int argc, char **argv)
     o.hot_window = a.hot_window;
     o.hot_min = a.hot_min;
     o.final = a.final;
-    t0 = mono_s();
+    t0 = cli_mono_s();
     for (;;) {
-        double tp = mono_s();
+        double tp = cli_mono_s();
 
         rc = mp_replica_source_pass(s, &o, &p);
         if (rc) {
@@ -780,13 +772,12 @@ static int replica_refresh(int argc, char **argv)
             break;
         }
         if ((a.passes && n >= a.passes) || stop_requested ||
-            (a.seconds > 0 && mono_s() - t0 >= a.seconds)) {
+            (a.seconds > 0 && cli_mono_s() - t0 >= a.seconds)) {
             break;
         }
-        double wait = (double)a.interval_ms / 1e3 - (mono_s() - tp);
+        double wait = (double)a.interval_ms / 1e3 - (cli_mono_s() - tp);
         if (wait > 0) {
-            struct timespec ts = { (time_t)wait, (long)((wait - (double)(time_t)wait) * 1e9) };
-            nanosleep(&ts, NULL);
+            cli_sleep_ms((unsigned)(wait * 1e3));
         }
         if (stop_requested) {
             break;
@@ -800,7 +791,7 @@ static int replica_refresh(int argc, char **argv)
                ", \"seconds\": %.3f}\n",
                n, total_sent, p.epoch, a.final ? "true" : "false",
                a.final ? (int64_t)nbad : -1, repaired,
-               a.check_replica ? (int64_t)replica_bad : -1, mono_s() - t0);
+               a.check_replica ? (int64_t)replica_bad : -1, cli_mono_s() - t0);
     } else {
         printf("%u passes, %.1f MB sent%s", n, (double)total_sent / 1e6,
                a.final ? "" : "\n");
