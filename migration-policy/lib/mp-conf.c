@@ -16,25 +16,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static bool is_blank(char c)
-{
-    return c == ' ' || c == '\t';
-}
-
-/* @s without the blanks around it, in place. */
-static char *trim_blanks(char *s)
-{
-    char *e;
-
-    while (is_blank(*s)) {
-        s++;
-    }
-    for (e = s + strlen(s); e > s && is_blank(e[-1]); e--) {
-    }
-    *e = 0;
-    return s;
-}
-
 /* Call @fn on @it; its message gets "NAME:LINE: " (or, for the end of a
  * section, "NAME:LINE [SECTION]: ") in front. */
 static int deliver(const char *name, const mp_conf_item *it, mp_conf_fn fn,
@@ -88,9 +69,9 @@ int mp_conf_parse(const char *name, const char *text, size_t len,
                 return -EINVAL;
             }
         }
-        memcpy(buf, line, n);
-        buf[n] = 0;
-        k = trim_blanks(buf);
+        memcpy(buf, line, n);      /* no control character but tab: */
+        buf[n] = 0;                 /* mp_trim() takes blanks only */
+        k = mp_trim(buf);
         if (!*k || *k == '#' || *k == ';') {
             continue;
         }
@@ -119,7 +100,7 @@ int mp_conf_parse(const char *name, const char *text, size_t len,
                 }
             }
             k[kn - 1] = 0;
-            k = trim_blanks(k + 1);
+            k = mp_trim(k + 1);
             memcpy(section, k, strlen(k) + 1);
             section_line = lineno;
             in_section = true;
@@ -138,8 +119,8 @@ int mp_conf_parse(const char *name, const char *text, size_t len,
             return -EINVAL;
         }
         *eq = 0;
-        k = trim_blanks(k);
-        v = trim_blanks(eq + 1);
+        k = mp_trim(k);
+        v = mp_trim(eq + 1);
         if (!*k || strspn(k, "abcdefghijklmnopqrstuvwxyz0123456789-") !=
                    strlen(k)) {
             mp_msg(msg, msg_len, "%s:%u: '%.64s' is not a key (a-z, 0-9, "

@@ -45,6 +45,9 @@ int mp_read_full(int fd, void *buf, size_t n, off_t off, int eof_err);
  */
 int mp_write_full(int fd, const void *buf, size_t n, off_t off);
 
+/* Trim white space in place; returns the start. */
+char *mp_trim(char *s);
+
 /* snprintf into @buf if @buf is not NULL; never fails. */
 void mp_msg(char *buf, size_t len, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

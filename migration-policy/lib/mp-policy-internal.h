@@ -18,9 +18,6 @@
 /* The tag element and fleet key of each field (mp-policy.c). */
 extern const char *const mp_policy_field_keys[MP_PF__COUNT];
 
-/* Trim white space in place; returns the start (mp-policy.c). */
-char *mp_trim(char *s);
-
 /* Write an origin of at most MP_POLICY_ORIGIN_MAX bytes (mp-fleet.c). */
 void mp_origin_set(char *dst, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -133,20 +133,6 @@ const char *mp_policy_field_name(mp_policy_field f)
 }
 
 /* Trim white space in place; returns the start. */
-char *mp_trim(char *s)
-{
-    char *e;
-
-    while (isspace((unsigned char)*s)) {
-        s++;
-    }
-    e = s + strlen(s);
-    while (e > s && isspace((unsigned char)e[-1])) {
-        *--e = 0;
-    }
-    return s;
-}
-
 int mp_policy_set_field(mp_policy *p, const char *key, const char *value,
                         char *msg, size_t msg_len)
 {

@@ -5,6 +5,7 @@
  */
 #include "mp-internal.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdint.h>
 #include <math.h>
@@ -287,4 +288,18 @@ int mp_write_full(int fd, const void *buf, size_t n, off_t off)
         }
     }
     return 0;
+}
+
+char *mp_trim(char *s)
+{
+    char *e;
+
+    while (isspace((unsigned char)*s)) {
+        s++;
+    }
+    e = s + strlen(s);
+    while (e > s && isspace((unsigned char)e[-1])) {
+        *--e = 0;
+    }
+    return s;
 }
