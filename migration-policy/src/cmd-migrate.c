@@ -538,23 +538,54 @@ typedef struct mig_thread {
     virTypedParameterPtr resume_params;
     int resume_nparams;
     bool stalled;           /* a resumption made no progress: abandoned */
+    /*
+     * A call was left running in its thread.  It still reads dom, dest_uri
+     * and the params, so the caller must not free them: it ends the
+     * process with _exit() instead.
+     */
+    bool left_running;
     unsigned long flags;
     int rc;
     char err[1024];
-    volatile int done;
 } mig_thread;
+
+/*
+ * One virDomainMigrateToURI3() call, shared by its thread and the waiter
+ * in run_job() (two references).  Its result lives here rather than in
+ * the mig_thread, so a call that run_job() stopped waiting for cannot
+ * overwrite the result of the call made after it.
+ */
+typedef struct mig_call {
+    virDomainPtr dom;
+    const char *dest_uri;
+    virTypedParameterPtr params;
+    int nparams;
+    unsigned long flags;
+    int rc;
+    char err[1024];
+    int done;
+    int refs;
+} mig_call;
+
+static void mig_call_unref(mig_call *c)
+{
+    if (__atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+        free(c);
+    }
+}
 
 static void *mig_run(void *opaque)
 {
-    mig_thread *m = opaque;
+    mig_call *c = opaque;
 
-    m->rc = virDomainMigrateToURI3(m->dom, m->dest_uri, m->params,
-                                   (unsigned)m->nparams,
-                                   (unsigned)m->flags);
-    if (m->rc) {
-        snprintf(m->err, sizeof(m->err), "%s", virt_err());
+    c->rc = virDomainMigrateToURI3(c->dom, c->dest_uri, c->params,
+                                   (unsigned)c->nparams,
+                                   (unsigned)c->flags);
+    if (c->rc) {
+        snprintf(c->err, sizeof(c->err), "%s", virt_err());
     }
-    __atomic_store_n(&m->done, 1, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&c->done, 1, __ATOMIC_RELEASE);
+    mig_call_unref(c);
     return NULL;
 }
 
@@ -777,27 +808,57 @@ typedef struct job_watch {
 } job_watch;
 
 /*
+ * Whether @dom's migration failed after the switch to post-copy.  Its
+ * vCPUs run on the destination, which lacks the pages still here; libvirt
+ * keeps the job (source paused, reason post-copy failed) and only resuming
+ * that migration can complete it.
+ */
+static bool postcopy_failed(virDomainPtr dom)
+{
+    int state = 0, reason = 0;
+
+    return virDomainGetState(dom, &state, &reason, 0) == 0 &&
+           state == VIR_DOMAIN_PAUSED &&
+           reason == VIR_DOMAIN_PAUSED_POSTCOPY_FAILED;
+}
+
+/*
  * Run @m's migration call in a thread and wait for it: enforce
  * max-traffic-mib, switch to post-copy when @ap says, print progress.
- * The call's result is in @m->rc and @m->err.  Returns 0, or -1 when the
- * thread cannot be started.
+ * The call's result is in @m->rc and @m->err.  Two calls can block in
+ * libvirt: a resumption that sends nothing for RESUME_STALL_S (sets
+ * @m->stalled) and a first call still running RESUME_STALL_S after the
+ * source paused with post-copy failed (sets @m->rc, so the caller
+ * recovers).  run_job() stops waiting for either and sets
+ * @m->left_running.  Returns 0, or -1 when the thread cannot be started.
  */
 static int run_job(virt_ctx *v, mig_thread *m, const struct strategy_apply *ap,
                    job_watch *jw)
 {
     pthread_t th;
-    double next_progress, moved_at;
+    double next_progress, moved_at, next_state, failed_at = 0;
     unsigned long long sent = 0;
+    mig_call *c = calloc(1, sizeof(*c));
 
-    m->done = 0;
     m->rc = 0;
     m->err[0] = 0;
     m->stalled = false;
-    if (pthread_create(&th, NULL, mig_run, m)) {
+    if (!c) {
         return -1;
     }
-    next_progress = moved_at = cli_mono_s();
-    while (!__atomic_load_n(&m->done, __ATOMIC_SEQ_CST)) {
+    c->dom = m->dom;
+    c->dest_uri = m->dest_uri;
+    c->params = m->params;
+    c->nparams = m->nparams;
+    c->flags = m->flags;
+    c->refs = 2;
+    if (pthread_create(&th, NULL, mig_run, c)) {
+        free(c);
+        return -1;
+    }
+    pthread_detach(th);     /* waited for through c->done */
+    next_progress = moved_at = next_state = cli_mono_s();
+    while (!__atomic_load_n(&c->done, __ATOMIC_ACQUIRE)) {
         job_sample js;
 
         job_read(v->dom, false, &js);
@@ -807,8 +868,26 @@ static int run_job(virt_ctx *v, mig_thread *m, const struct strategy_apply *ap,
                 moved_at = cli_mono_s();
             } else if (cli_mono_s() - moved_at > RESUME_STALL_S) {
                 /* The call is stuck in libvirt: leave it (see caller). */
-                pthread_detach(th);
                 m->stalled = true;
+                m->left_running = true;
+                mig_call_unref(c);
+                return 0;
+            }
+        } else if (cli_mono_s() >= next_state) {
+            /* libvirt normally fails the call when post-copy breaks; when
+             * the destination cannot answer it may wait for ever. */
+            next_state = cli_mono_s() + 1;
+            if (!postcopy_failed(v->dom)) {
+                failed_at = 0;
+            } else if (!failed_at) {
+                failed_at = cli_mono_s();
+            } else if (cli_mono_s() - failed_at > RESUME_STALL_S) {
+                m->rc = -1;
+                snprintf(m->err, sizeof(m->err), "the source paused "
+                         "(post-copy failed) and libvirt's migration call "
+                         "did not return within %d s", RESUME_STALL_S);
+                m->left_running = true;
+                mig_call_unref(c);
                 return 0;
             }
         }
@@ -830,23 +909,10 @@ static int run_job(virt_ctx *v, mig_thread *m, const struct strategy_apply *ap,
         }
         cli_sleep_ms(50);
     }
-    pthread_join(th, NULL);
+    m->rc = c->rc;
+    memcpy(m->err, c->err, sizeof(m->err));
+    mig_call_unref(c);
     return 0;
-}
-
-/*
- * Whether @dom's migration failed after the switch to post-copy.  Its
- * vCPUs run on the destination, which lacks the pages still here; libvirt
- * keeps the job (source paused, reason post-copy failed) and only resuming
- * that migration can complete it.
- */
-static bool postcopy_failed(virDomainPtr dom)
-{
-    int state = 0, reason = 0;
-
-    return virDomainGetState(dom, &state, &reason, 0) == 0 &&
-           state == VIR_DOMAIN_PAUSED &&
-           reason == VIR_DOMAIN_PAUSED_POSTCOPY_FAILED;
 }
 
 /*
@@ -1023,7 +1089,8 @@ static int recover_postcopy(virt_ctx *v, mig_thread *m,
             return cli_fail("migrate", "cannot start a thread");
         }
         if (m->stalled) {
-            cli_fail("migrate", "resuming post-copy of %s made no progress in "
+            return cli_fail("migrate", "resuming post-copy of %s made no "
+                 "progress in "
                  "%d s: the destination does not answer.  Its QEMU may be "
                  "unable to serve its monitor: under TCG a vCPU waiting for "
                  "a page that has not arrived holds QEMU's main lock, and "
@@ -1033,9 +1100,6 @@ static int recover_postcopy(virt_ctx *v, mig_thread *m,
                  "monitor answers, or destroy it on both hosts and start "
                  "it again from its disk", v->info.name, RESUME_STALL_S,
                  v->info.name, dest_uri);
-            /* The libvirt call still runs in its thread: do not wait. */
-            fflush(stdout);
-            _exit(1);
         }
         if (!m->rc) {
             printf("  post-copy resumed and completed (attempt %u)\n", i);
@@ -1297,6 +1361,12 @@ int cmd_migrate(int argc, char **argv)
                       meas_bytes, meas_from);
     rc = 0;
 out:
+    if (m.left_running) {
+        /* A libvirt call still runs in its thread, with m's parameters. */
+        fflush(stdout);
+        fflush(stderr);
+        _exit(rc);
+    }
     virTypedParamsFree(m.first_params, m.first_nparams);
     virTypedParamsFree(m.resume_params, m.resume_nparams);
     if (ddom) {
