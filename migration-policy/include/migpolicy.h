@@ -562,14 +562,18 @@ typedef enum mp_workload_kind {
  *        program tests/guest/NAME.c ("idle" runs none)
  * @params: its parameter keys, comma-separated ("" for none)
  * @description: one line
+ * @verify_s: the longest its guest program takes to answer "verify", s
+ *            (linpack answers after its next full round)
  */
 typedef struct mp_workload_info {
     const char *name;
     const char *params;
     const char *description;
+    unsigned verify_s;
 } mp_workload_info;
 
-/** struct mp_workload_alias - a short name for a full spec ("wh64") */
+/** struct mp_workload_alias - a short name for a full spec ("wh64"), as the
+ * harness and the cost model accept it */
 typedef struct mp_workload_alias {
     const char *alias;
     const char *spec;

@@ -10,7 +10,9 @@
  * mp_strategy value if the chooser compares it), its harness entry in
  * scripts/migbench/strategies*.py.  Adding a workload: one
  * mp_workload_kind, one workloads[] row here, its model in mp-sim-spec.c
- * (workload_models[]), its guest program in tests/guest.  The static
+ * (workload_models[]), its guest program in tests/guest; an alias is one
+ * aliases[] row.  The harness reads both tables from "migpolicy list
+ * --json".  The static
  * asserts below and tests/test-sim.c fail where an entry is missing.
  */
 #include <errno.h>
@@ -149,18 +151,21 @@ int mp_strategy_sim(mp_strategy s)
 /* Workloads                                                           */
 
 static const mp_workload_info workloads[] = {
-    [MP_WORKLOAD_IDLE] = { "idle", "", "the guest's own kernel and init" },
+    [MP_WORKLOAD_IDLE] = { "idle", "", "the guest's own kernel and init",
+        30 },
     [MP_WORKLOAD_MEMLOAD] = { "memload", "w,r,c,rate,shift",
         "rewrites w MiB, reads r MiB, holds c MiB clean (rate: page "
-        "writes/s)" },
+        "writes/s)", 90 },
+    /* A round takes tens of seconds under TCG. */
     [MP_WORKLOAD_LINPACK] = { "linpack", "n,lda",
-        "LINPACK LU factorisation of an n x n matrix, round after round" },
+        "LINPACK LU factorisation of an n x n matrix, round after round",
+        300 },
 };
 _Static_assert(NELEM(workloads) == MP_WORKLOAD__COUNT,
                "workloads[] must describe every mp_workload_kind");
 
-/* The bench matrix's short names (scripts/migbench/workloads.py checks
- * its ALIASES against these). */
+/* Short names of the bench matrix; the harness reads them from
+ * "migpolicy list --json". */
 static const mp_workload_alias aliases[] = {
     { "wh64", "memload:w=64" },
     { "wh256", "memload:w=256" },

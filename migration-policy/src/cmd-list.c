@@ -39,7 +39,10 @@ static void list_help(void)
            "compares it,\n"
            "it may enter post-copy, it needs the fork's x-phase-sched, it "
            "runs on\n"
-           "one host only; per workload its parameters and the aliases.\n");
+           "one host only; per workload its parameters and how long its "
+           "guest program\n"
+           "may take to answer verify; the workload aliases.  The harness\n"
+           "(scripts/migbench) reads all of these from --json.\n");
     cli_print_options(list_sections, ARRAY_SIZE(list_sections));
 }
 
@@ -86,7 +89,7 @@ static void print_json(void)
         }
         printf("],\"description\":");
         json_write_str(stdout, w[i].description);
-        putchar('}');
+        printf(",\"verify_timeout_s\":%u}", w[i].verify_s);
     }
     printf("],\"workload_aliases\":{");
     for (size_t i = 0; i < na; i++) {
@@ -113,10 +116,12 @@ static void print_table(void)
                yes(s[i].postcopy), yes(s[i].needs_fork), yes(s[i].same_host),
                s[i].description);
     }
-    printf("\n%-24s %-18s %s\n", "workload", "parameters", "description");
+    printf("\n%-24s %-18s %-8s %s\n", "workload", "parameters", "verify s",
+           "description");
     for (size_t i = 0; i < nw; i++) {
-        printf("%-24s %-18s %s\n", w[i].name,
-               w[i].params[0] ? w[i].params : "-", w[i].description);
+        printf("%-24s %-18s %-8u %s\n", w[i].name,
+               w[i].params[0] ? w[i].params : "-", w[i].verify_s,
+               w[i].description);
     }
     printf("\n%-24s %s\n", "alias", "workload");
     for (size_t i = 0; i < na; i++) {

@@ -98,7 +98,8 @@ static void test_strategy_registry(void)
     CHECK(mp_strategy_lookup(NULL) == NULL);
 }
 
-/* Every workload kind and alias is accepted by the cost model. */
+/* Every workload kind and alias is accepted by the cost model; every kind
+ * says how long its verify may take. */
 static void test_workload_registry(void)
 {
     size_t nk, na;
@@ -109,6 +110,7 @@ static void test_workload_registry(void)
 
     CHECK(nk == MP_WORKLOAD__COUNT);
     for (size_t i = 0; i < nk; i++) {
+        CHECK(k[i].verify_s > 0);
         CHECK(mp_sim_workload_from_spec(&wl, k[i].name, UINT64_C(1) << 30, 0,
                                         msg, sizeof(msg)) == 0);
     }

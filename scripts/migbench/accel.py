@@ -15,7 +15,7 @@ import shutil
 import tempfile
 import time
 
-from . import paths, procs, workloads
+from . import paths, procs
 from .qemu import QemuVM, guest_args
 
 CACHE = os.environ.get("MIGBENCH_ACCEL_CACHE") or os.path.join(paths.BUILD, "accel")
@@ -79,7 +79,7 @@ def probe(qemu=None, force=False, log=paths.log, timeout_s=PROBE_TIMEOUT_S):
 
 def _boot_probe(qemu, timeout_s):
     tmp = tempfile.mkdtemp(prefix="migbench-accel-")
-    vm = QemuVM("probe", qemu, guest_args(128, "kvm", workloads.ALIASES["idle"]), tmp)
+    vm = QemuVM("probe", qemu, guest_args(128, "kvm", "idle"), tmp)
     t0 = time.monotonic()
     try:
         try:

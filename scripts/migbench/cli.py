@@ -4,7 +4,8 @@ import json
 import os
 import sys
 
-from . import accel, bench, faults, paths, procs, records, strategies, workloads
+from . import (accel, bench, faults, paths, procs, records, registry, strategies,
+               workloads)
 from .migrate import RunConfig, run_migration, summary_text
 
 EPILOG = """\
@@ -21,9 +22,9 @@ examples:
 
 bandwidth values: unlimited | BYTES_PER_S | <n>gbit | <n>mbit | <n>MB | <n>MiB
 workloads: idle | memload:w=..,r=..,c=..,rate=..,shift=..,win=..,slide=.. | linpack:n=..,lda=..
-           aliases: %s
+           and the aliases of `migpolicy list` (also in `migbench list`)
 See docs/harness.md for the record format and the measurement methods.
-""" % ", ".join("%s=%s" % kv for kv in workloads.ALIASES.items())
+"""
 
 
 def _run_args(p):
@@ -214,7 +215,7 @@ def cmd_list(a):
         print("%-24s %s; caps %s; switch %s%s" % (
             s.name, s.description, ",".join(k for k, v in s.caps.items() if v) or "-",
             s.switch, ("; " + s.requires) if s.requires else ""))
-    print("\nworkload aliases: " + ", ".join("%s=%s" % kv for kv in workloads.ALIASES.items()))
+    print("\nworkload aliases: " + ", ".join("%s=%s" % kv for kv in workloads.aliases().items()))
     print("bench presets: " + ", ".join(bench.PRESETS))
     return 0
 
@@ -284,6 +285,9 @@ def main(argv=None):
     except procs.Interrupted as e:
         print("migbench: interrupted (%s), everything stopped" % e, file=sys.stderr)
         return 130
+    except registry.Unavailable as e:
+        print("migbench: %s" % e, file=sys.stderr)
+        return 2
     except (KeyError, ValueError, OSError) as e:
         print("migbench: %s" % (e.args[0] if isinstance(e, KeyError) else e),
               file=sys.stderr)

@@ -474,7 +474,7 @@ class _Run:
         rec["guest_running_after"] = bool(pong) and rec["guest_hb_after"] > 0
         if cfg.verify:
             t_v = time.time()
-            timeout_s = workloads.VERIFY_TIMEOUT_S[self.wl_name]
+            timeout_s = workloads.verify_timeout_s(self.wl_name)
             running.console.send("verify")
             v = running.console.wait("VERIFY", timeout_s, after=t_v - 0.01)
             if v:

@@ -16,6 +16,9 @@ GUEST_INITRD = os.path.join(BUILD, "guest", "initrd.img")
 # TCG guest can fail Linux's IO-APIC timer check and panic at boot ("IO-APIC
 # + timer doesn't work"), seen once in 60 baseline runs; VMs skip the check.
 GUEST_CMDLINE = "console=ttyS0 quiet no_timer_check"
+# The policy CLI: the library's registries (`migpolicy list --json`), replicas.
+MIGPOLICY = os.environ.get("MIGPOLICY") or os.path.join(
+    BUILD, "meson", "migration-policy", "migpolicy")
 LINKEMU_MESON = os.path.join(BUILD, "meson", "scripts", "linkemu", "linkemu")
 LINKEMU_FALLBACK = os.path.join(BUILD, "linkemu", "linkemu")
 LINKEMU_SRC = os.path.join(REPO, "scripts", "linkemu", "linkemu.c")

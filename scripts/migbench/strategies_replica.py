@@ -66,8 +66,7 @@ import time
 from . import paths, stats
 from .strategies import Strategy, register
 
-MIGPOLICY = os.environ.get("MIGPOLICY") or os.path.join(
-    paths.BUILD, "meson", "migration-policy", "migpolicy")
+MIGPOLICY = paths.MIGPOLICY
 # Link rate when the run has none (unlimited): the refresher must pace
 # against something; 1 Gb/s, the seeds' testbeds' link.
 DEFAULT_LINK_BYTES_PER_S = 125_000_000

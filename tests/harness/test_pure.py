@@ -7,14 +7,15 @@ import sys
 import tempfile
 import threading
 import unittest
+from unittest import mock
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))), "scripts"))
 
 import ast  # noqa: E402
 
-from migbench import (bench, flatness, guest, qtrace, records, report, stats,  # noqa: E402
-                      strategies, workloads)
+from migbench import (bench, flatness, guest, qtrace, records, registry,  # noqa: E402
+                      report, stats, strategies, workloads)
 from migbench.qmp import MAX_EVENTS_BEFORE_GREETING, QMP, QMPError  # noqa: E402
 
 
@@ -197,7 +198,40 @@ class BenchTest(unittest.TestCase):
         self.assertIn("200 [100-300]", bench.table(recs))
 
 
+# A registry as `migpolicy list --json` prints it, cut to what the workload
+# specs read: these tests run without the binary (test_registry.py checks
+# the harness against the real one).
+FAKE_REGISTRY = {
+    "strategies": [],
+    "workloads": [{"name": "idle", "params": [], "verify_timeout_s": 30},
+                  {"name": "memload", "params": ["w", "r"], "verify_timeout_s": 90},
+                  {"name": "linpack", "params": ["n", "lda"], "verify_timeout_s": 300}],
+    "workload_aliases": {"wh64": "memload:w=64", "linpack": "linpack:n=2000,lda=2000"},
+}
+
+
 class SpecTest(unittest.TestCase):
+    def setUp(self):
+        # Undone after each test: test_registry.py may run in this process.
+        patch = mock.patch.dict(registry._loaded)
+        patch.start()
+        self.addCleanup(patch.stop)
+        registry.use(FAKE_REGISTRY)
+
+    def test_aliases_come_from_the_registry(self):
+        self.assertEqual(workloads.resolve("linpack")[:2],
+                         ("linpack", "linpack:n=2000,lda=2000"))
+        self.assertEqual(workloads.verify_timeout_s("memload"), 90)
+        registry.use(dict(FAKE_REGISTRY, workload_aliases={"big": "memload:w=512"}))
+        self.assertEqual(workloads.resolve("big")[1], "memload:w=512")
+        self.assertEqual(workloads.resolve("linpack")[:3], (None, "linpack", "linpack"))
+        with self.assertRaises(ValueError):
+            workloads.resolve("wh64")
+
+    def test_registry_unavailable(self):
+        with self.assertRaises(registry.Unavailable):
+            registry.load("/nonexistent/migpolicy")
+
     def test_workloads(self):
         self.assertEqual(workloads.resolve("wh64")[1:3], ("memload:w=64", "memload"))
         self.assertEqual(workloads.resolve("linpack:n=100,lda=104")[3],
