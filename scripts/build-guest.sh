@@ -1,7 +1,8 @@
 #!/bin/bash
 # build-guest.sh - build the migration test guest:
 #   build/guest/vmlinuz     Debian kernel (linux-image-amd64's current image)
-#   build/guest/initrd.img  busybox + tests/guest/init + memload + linpack
+#   build/guest/initrd.img  busybox + tests/guest/init + the workload programs
+#                           of tests/guest/meson.build (in /mpwl)
 # Quick and quiet when everything is up to date.  See tests/guest/README.md.
 #
 # Environment:
@@ -125,18 +126,31 @@ if [ ! -f "$meson_dir/build.ninja" ]; then
     say "configuring $meson_dir"
     meson setup "$meson_dir" "$root" >/dev/null || die "meson setup $meson_dir failed"
 fi
-ninja -C "$meson_dir" tests/guest/memload tests/guest/linpack >/dev/null ||
-    die "building memload/linpack in $meson_dir failed (run: ninja -C $meson_dir tests/guest/memload tests/guest/linpack)"
-memload="$meson_dir/tests/guest/memload"
-linpack="$meson_dir/tests/guest/linpack"
-for bin in "$memload" "$linpack"; do
-    [ -x "$bin" ] || die "$bin missing after the build"
+# The workload programs: every executable tests/guest/meson.build defines
+# (regenerate first, so the introspection sees a program just added).
+ninja -C "$meson_dir" build.ninja >/dev/null || die "meson regenerate in $meson_dir failed"
+programs=$(meson introspect --targets "$meson_dir" | python3 -c '
+import json, os, sys
+for t in json.load(sys.stdin):
+    if t["type"] == "executable" and \
+            os.path.normpath(t["defined_in"]).endswith(os.path.join("tests", "guest", "meson.build")):
+        print(t["name"])' | LC_ALL=C sort) || die "meson introspect --targets $meson_dir failed"
+[ -n "$programs" ] || die "tests/guest/meson.build defines no workload program"
+targets=
+for p in $programs; do targets="$targets tests/guest/$p"; done
+# shellcheck disable=SC2086
+ninja -C "$meson_dir" $targets >/dev/null ||
+    die "building the workload programs in $meson_dir failed (run: ninja -C $meson_dir$targets)"
+bins=()
+for p in $programs; do
+    [ -x "$meson_dir/tests/guest/$p" ] || die "$meson_dir/tests/guest/$p missing after the build"
+    bins+=("$meson_dir/tests/guest/$p")
 done
 
 # --- initramfs -----------------------------------------------------------
 
 initrd="$out/initrd.img"
-inputs=("$busybox" "$root/tests/guest/init" "$memload" "$linpack" "$root/scripts/build-guest.sh")
+inputs=("$busybox" "$root/tests/guest/init" "${bins[@]}" "$root/scripts/build-guest.sh")
 # Rebuild when any input (path, size, mtime) differs from the last build's.
 manifest="$out/initrd.inputs"
 inputs_now=$(stat -L -c '%n %s %Y' "${inputs[@]}") || die "cannot stat initramfs inputs"
@@ -145,17 +159,19 @@ if [ -f "$initrd" ] && [ -f "$manifest" ] && [ "$(cat "$manifest")" = "$inputs_n
 else
     stage="$out/initramfs.tmp"
     rm -rf "$stage"
-    mkdir -p "$stage"/{bin,dev,proc,sys,tmp}
+    mkdir -p "$stage"/{bin,dev,proc,sys,tmp,mpwl}
     cp "$busybox" "$stage/bin/busybox"
     for applet in $applets; do
         ln -s busybox "$stage/bin/$applet"
     done
     install -m 0755 "$root/tests/guest/init" "$stage/init"
-    install -m 0755 "$memload" "$stage/bin/memload"
-    install -m 0755 "$linpack" "$stage/bin/linpack"
-    if command -v strip >/dev/null 2>&1; then
-        strip "$stage/bin/memload" "$stage/bin/linpack"
-    fi
+    # /init runs mpwl=NAME:... as /mpwl/NAME.
+    for bin in "${bins[@]}"; do
+        install -m 0755 "$bin" "$stage/mpwl/"
+        if command -v strip >/dev/null 2>&1; then
+            strip "$stage/mpwl/$(basename "$bin")"
+        fi
+    done
     # /dev/console for /init's first output; without root the kernel's
     # built-in initramfs (default_cpio_list) still provides it.
     if [ "$(id -u)" = 0 ]; then
@@ -172,5 +188,5 @@ fi
 
 say "kernel   $out/vmlinuz ($kernel_state; $(basename "$deb"))"
 say "kernel   $out/vmlinux ($vmlinux_state; uncompressed, PVH boot: faster under TCG)"
-say "initrd   $initrd ($initrd_state; $(du -k "$initrd" | cut -f1) KiB: busybox, init, memload, linpack)"
+say "initrd   $initrd ($initrd_state; $(du -k "$initrd" | cut -f1) KiB: busybox, init, $(echo $programs | sed 's/ /, /g'))"
 say "boot:    qemu-system-x86_64 -accel tcg -m 1024 -smp 1 -nographic -kernel $out/vmlinux -initrd $initrd -append \"console=ttyS0 quiet no_timer_check mpwl=idle\""
