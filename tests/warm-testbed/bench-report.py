@@ -21,8 +21,12 @@ Per run, from warm-reader's "T BYTES" lines:
 import csv
 import os
 import statistics
-import subprocess
 import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))), "scripts"))
+
+from migbench import report  # noqa: E402
 
 
 def series(path):
@@ -111,23 +115,25 @@ def main():
         return statistics.median(v) if v else float("nan")
 
     images = sorted({p["image"] for p in per}, reverse=True)
-    print("| image MiB | mode | runs | migration s | pre MiB/s | MiB in 10 s "
-          "| 30 s | 60 s | back to pre rate, s | warm-up read MiB | "
-          "warm-up s | read / used |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    head = ["image MiB", "mode", "runs", "migration s", "pre MiB/s",
+            "MiB in 10 s", "30 s", "60 s", "back to pre rate, s",
+            "warm-up read MiB", "warm-up s", "read / used"]
+    table = []
     for img in images:
         for mode in ("cold", "warm"):
             n = sum(1 for p in per if p["image"] == img and p["mode"] == mode)
             wr, us = med(img, mode, "warm_read_mib"), med(img, mode, "used_mib")
-            print("| %d | %s | %d | %.2f | %.0f | %.0f | %.0f | %.0f | %.1f | "
-                  "%s | %s | %s |" % (
-                      img, "without" if mode == "cold" else "with warm-up", n,
-                      med(img, mode, "migration_s"), med(img, mode, "pre_mibps"),
-                      med(img, mode, "mib_10"), med(img, mode, "mib_30"),
-                      med(img, mode, "mib_60"), med(img, mode, "reach_s"),
-                      "%.0f" % wr if mode == "warm" else "-",
-                      "%.1f" % med(img, mode, "warm_s") if mode == "warm" else "-",
-                      "%.2f" % (wr / us) if mode == "warm" and us > 0 else "-"))
+            warm = mode == "warm"
+            table.append([
+                "%d" % img, "with warm-up" if warm else "without", "%d" % n,
+                "%.2f" % med(img, mode, "migration_s"),
+                "%.0f" % med(img, mode, "pre_mibps"),
+                "%.0f" % med(img, mode, "mib_10"), "%.0f" % med(img, mode, "mib_30"),
+                "%.0f" % med(img, mode, "mib_60"), "%.1f" % med(img, mode, "reach_s"),
+                "%.0f" % wr if warm else "-",
+                "%.1f" % med(img, mode, "warm_s") if warm else "-",
+                "%.2f" % (wr / us) if warm and us > 0 else "-"])
+    print(report.md_table(head, table))
     print()
     for img in images:
         c, w = [med(img, m, "mib_10") for m in ("cold", "warm")]
@@ -177,7 +183,12 @@ def main():
                     g.write("%s %s\n" % (s[-2], s[1]))
         prog.append("'%s' using 1:2 with lines lw 2 title 'warm-up, image %d MiB "
                     "(migration %.1f s)'" % (fn, img, p["migration_s"]))
-    gp = """
+    gp = report.find_gnuplot()
+    if not gp:
+        print("bench-report: no gnuplot: plots not drawn (the table and "
+              "summary.csv are)", file=sys.stderr)
+        return
+    script = """
 set terminal pngcairo size 900,500 font ',10'
 set grid
 set key bottom right
@@ -199,7 +210,9 @@ set key bottom right
 plot {p}
 """.format(o=out, r=", ".join(plots_rate), c=", ".join(plots_cum),
            p=", ".join(prog) if prog else "0 notitle")
-    subprocess.run(["gnuplot"], input=gp, text=True, check=False)
+    r = report.run_gnuplot(gp, script.splitlines())
+    if r.returncode:
+        print("bench-report: gnuplot failed: %s" % r.stderr.strip(), file=sys.stderr)
 
 
 if __name__ == "__main__":
