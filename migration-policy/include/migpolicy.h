@@ -643,6 +643,12 @@ typedef struct mp_sim_workload {
     double touch_pages_per_s;   /* hot pages (read or write) the guest
                                    touches per second; 0 = the dirty rate */
     uint32_t page_size;         /* bytes, power of two (4096) */
+    double hot_move_bytes_per_s; /* how fast the write-hot set moves
+                                    through @hot_region_bytes (a window that
+                                    slides, a front that sweeps: memload's
+                                    slide=); 0 = it stays where it is */
+    uint64_t hot_region_bytes;  /* where it moves, the set included; 0 =
+                                   all touched memory but the read-hot set */
 } mp_sim_workload;
 
 /** Opaque: a trace held in memory for mp_sim_run(). */
@@ -1322,6 +1328,28 @@ double mp_choice_pause_ms(const mp_sim_result *r);
 int mp_dirty_estimate(double long_mibps, double long_s, double short_mibps,
                       double short_s, double *hot_bytes,
                       double *rate_bytes_per_s);
+
+/**
+ * mp_dirty_motion() - how fast the written set moves, from two
+ * page-sampling dirty-rate windows of different lengths
+ * @a_mibps: dirty rate over the shorter window, MiB/s
+ * @a_s: the shorter window, s
+ * @b_mibps: dirty rate over the longer window, MiB/s
+ * @b_s: the longer window, s (> @a_s)
+ * @move_bytes_per_s: set to what the written set takes on per second
+ *                    beyond what the shorter window saw (the
+ *                    mp_sim_workload's hot_move_bytes_per_s); 0 when the
+ *                    longer window saw less than a quarter more (a set
+ *                    that stays, within page sampling's resolution)
+ *
+ * A set that is not saturated in the shorter window (rewritten more
+ * slowly than once per window) grows too, and is reported as moving: for
+ * the migration it is the same, pages written after they were sent.
+ *
+ * Returns: 1 (it moves), 0 (it stays), -EINVAL (bad measurements).
+ */
+int mp_dirty_motion(double a_mibps, double a_s, double b_mibps, double b_s,
+                    double *move_bytes_per_s);
 
 /** Hook: what to do with migrations when post-copy is forbidden. */
 typedef enum mp_hook_unmarked {

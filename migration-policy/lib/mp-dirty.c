@@ -12,6 +12,11 @@
  * one saw (an unsaturated set would show long/short times more), the set
  * was saturated: its size is what the long window saw and the rate at
  * least what the short one saw per second.  docs/policy.md, "Measurements".
+ *
+ * A set that moves (a window sliding through memory, a front sweeping a
+ * region) keeps taking on new pages: a longer window sees it plus what it
+ * moved onto.  The growth between two windows past the short-window check
+ * above is its motion, in bytes per second.
  */
 #include "mp-internal.h"
 
@@ -40,4 +45,28 @@ int mp_dirty_estimate(double long_mibps, double long_s, double short_mibps,
         }
     }
     return 0;
+}
+
+/* Growth below this share of the shorter window's pages is sampling
+ * noise (page sampling sees a few hundred pages per GiB). */
+#define MOTION_NOISE 0.25
+
+int mp_dirty_motion(double a_mibps, double a_s, double b_mibps, double b_s,
+                    double *move_bytes_per_s)
+{
+    const double mib = 1048576.0;
+    double seen_a, seen_b;
+
+    *move_bytes_per_s = 0;
+    if (!(a_s > 0) || !(b_s > a_s) || !isfinite(a_mibps) || a_mibps < 0 ||
+        !isfinite(b_mibps) || b_mibps < 0 || !isfinite(b_s)) {
+        return -EINVAL;
+    }
+    seen_a = a_mibps * a_s * mib;
+    seen_b = b_mibps * b_s * mib;
+    if (seen_b <= seen_a * (1 + MOTION_NOISE) || seen_b == 0) {
+        return 0;
+    }
+    *move_bytes_per_s = (seen_b - seen_a) / (b_s - a_s);
+    return 1;
 }

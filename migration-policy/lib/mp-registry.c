@@ -153,9 +153,10 @@ int mp_strategy_sim(mp_strategy s)
 static const mp_workload_info workloads[] = {
     [MP_WORKLOAD_IDLE] = { "idle", "", "the guest's own kernel and init",
         30 },
-    [MP_WORKLOAD_MEMLOAD] = { "memload", "w,r,c,rate,shift",
+    [MP_WORKLOAD_MEMLOAD] = { "memload", "w,r,c,rate,shift,win,slide",
         "rewrites w MiB, reads r MiB, holds c MiB clean (rate: page "
-        "writes/s)", 90 },
+        "writes/s; win: only a window of win MiB of w is rewritten, moving "
+        "at slide MiB/s)", 90 },
     /* A round takes tens of seconds under TCG. */
     [MP_WORKLOAD_LINPACK] = { "linpack", "n,lda",
         "LINPACK LU factorisation of an n x n matrix, round after round",

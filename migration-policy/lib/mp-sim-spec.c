@@ -150,8 +150,6 @@ static int model_memload(mp_sim_workload *wl, double *touched,
 {
     const double mib = 1048576.0;
 
-    (void)msg;
-    (void)msg_len;
     if (!given[0]) {
         v[0] = 64;      /* memload.c's default write set, MiB */
     }
@@ -160,6 +158,20 @@ static int model_memload(mp_sim_workload *wl, double *touched,
         wl->write_hot_bytes = (uint64_t)(v[0] * mib);
         wl->dirty_pages_per_s = v[3] > 0 ? fmin(v[3], guest_rate) :
                                 guest_rate;
+    }
+    /* win: the rewritten window of w, moving through it at slide MiB/s
+     * (memload.c's bounds). */
+    if (v[5] > v[0] || (v[6] > 0 && v[5] <= 0)) {
+        mp_msg(msg, msg_len, "memload: win must be at most w, and slide "
+               "needs a window (win>0)");
+        return -EINVAL;
+    }
+    if (v[5] > 0 && v[5] < v[0]) {
+        wl->write_hot_bytes = (uint64_t)(v[5] * mib);
+        if (v[6] > 0) {
+            wl->hot_move_bytes_per_s = v[6] * mib;
+            wl->hot_region_bytes = (uint64_t)(v[0] * mib);
+        }
     }
     wl->read_hot_bytes = (uint64_t)(v[1] * mib);
     wl->touch_pages_per_s = guest_rate;

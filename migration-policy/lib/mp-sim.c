@@ -42,6 +42,8 @@ static const struct sim_calibration {
     double throttle_trigger_pct;
     double throttle_period_s;
     unsigned fork_warmup_intervals;
+    unsigned fork_progress_intervals;
+    unsigned fork_motion_lag_intervals;
 } cal = {
     /* QEMU's save_page_header(): a be64 offset|flags per page; a zero page
      * is only that.  256 MiB guest: 92,259,713 B for 22,379 normal and
@@ -107,6 +109,17 @@ static const struct sim_calibration {
      * until the hot set is known).  wh256 at 125 MB/s: 43,687 pages
      * pushed unpredicted, 426 MB sent vs 342 MB for post-copy. */
     .fork_warmup_intervals = 2,
+    /* The fork's convergence guarantee judges the push over its last 4
+     * intervals once 5 exist (PHASE_SCHED_PROGRESS_INTERVALS): a push
+     * that finds more than half of what it sends written again switches
+     * to post-copy then, 2.5 s in at 500 ms intervals. */
+    .fork_progress_intervals = 5,
+    /* The motion predictor sees a displacement one interval after it
+     * happened: the set writes that far into pushed pages before the
+     * blocks ahead of it are deferred.  Kernel-shaped 125 MB/s, 1 GiB:
+     * 70 and 81 MB sent beyond immediate post-copy for sets moving at 48
+     * and 160 MiB/s (docs/phase-sched-bench.md). */
+    .fork_motion_lag_intervals = 1,
 };
 
 /* Steps of the fault model's integration over the post-copy stream. */
@@ -323,6 +336,8 @@ typedef struct syn {
     double T, Z;        /* touched (non-zero) and zero pages */
     double Hw, Hr;      /* write-hot and read-hot pages */
     double r, touch;    /* page writes/s, hot touches/s */
+    double M, R;        /* the write-hot set's motion (pages/s) through a
+                           region of R pages (R = Hw when it stays) */
     double pass1_bytes, pass1_s;   /* the first pass */
 } syn;
 
@@ -355,12 +370,21 @@ static void syn_pull(const syn *s, mp_sim_strategy st, double pages,
     res->converged = 1;
 }
 
-/* Distinct pages of the write-hot set dirtied in @dt s at @throttle_pct. */
+/* Distinct pages of the write-hot set dirtied in @dt s at @throttle_pct:
+ * those it rewrites where it is, and those a moving set moves onto. */
 static double dirtied(const syn *s, double dt, double throttle_pct)
 {
-    double d = s->r * (1.0 - throttle_pct / 100.0) * dt;
+    double f = 1.0 - throttle_pct / 100.0;
+    double d = fmin(s->r * f * dt, s->Hw);
 
-    return d < s->Hw ? d : s->Hw;
+    return fmin(d + s->M * f * dt, s->R);
+}
+
+/* Pages of its region the write-hot set covers within @dt s: itself, and
+ * what it moves onto. */
+static double reached(const syn *s, double dt)
+{
+    return fmin(s->Hw + s->M * dt, s->R);
 }
 
 /*
@@ -457,7 +481,12 @@ static int syn_run(const mp_sim_input *in, mp_sim_result *res)
         wl->touched_bytes > wl->guest_ram_bytes ||
         wl->write_hot_bytes + wl->read_hot_bytes > wl->touched_bytes ||
         !(wl->dirty_pages_per_s >= 0) || !(wl->touch_pages_per_s >= 0) ||
-        !isfinite(wl->dirty_pages_per_s) || !isfinite(wl->touch_pages_per_s)) {
+        !isfinite(wl->dirty_pages_per_s) || !isfinite(wl->touch_pages_per_s) ||
+        !(wl->hot_move_bytes_per_s >= 0) ||
+        !isfinite(wl->hot_move_bytes_per_s) ||
+        (wl->hot_region_bytes &&
+         (wl->hot_region_bytes < wl->write_hot_bytes ||
+          wl->hot_region_bytes + wl->read_hot_bytes > wl->touched_bytes))) {
         return -EINVAL;
     }
     memset(&s, 0, sizeof(s));
@@ -471,6 +500,12 @@ static int syn_run(const mp_sim_input *in, mp_sim_result *res)
     s.Hr = ceil((double)wl->read_hot_bytes / s.P);
     s.r = wl->dirty_pages_per_s;
     s.touch = wl->touch_pages_per_s > 0 ? wl->touch_pages_per_s : s.r;
+    s.R = s.Hw;
+    if (wl->hot_move_bytes_per_s > 0 && s.Hw > 0) {
+        s.M = wl->hot_move_bytes_per_s / s.P;
+        s.R = wl->hot_region_bytes ?
+              ceil((double)wl->hot_region_bytes / s.P) : s.T - s.Hr;
+    }
     s.pass1_bytes = s.T * page_cost(&s) + s.Z * s.h;
     s.pass1_s = fmax(s.pass1_bytes / s.e.B, s.Z * cal.zero_scan_s_per_page);
     res->setup_time_ms = s.e.setup_s * 1000;
@@ -484,30 +519,44 @@ static int syn_run(const mp_sim_input *in, mp_sim_result *res)
     case MP_SIM_POSTCOPY:
     case MP_SIM_POSTCOPY_PREEMPT:
         /* Switch at once: every page goes once, in the post-copy stream. */
+        /* The guest touches its hot sets, and a moving set what it
+         * moves onto while the stream runs. */
         res->zero_pages = (uint64_t)llround(s.Z);
         syn_pull(&s, st, s.T, s.Z * s.h, s.Z * cal.zero_scan_s_per_page,
-                 s.Hw + s.Hr, s.touch, res, s.e.setup_s);
+                 reached(&s, s.pass1_s) + s.Hr, s.touch, res, s.e.setup_s);
         break;
     case MP_SIM_POSTCOPY_AFTER_PRECOPY:
         if (!syn_precopy(&s, false, true, res, &t, &dirty)) {
             /* Only the dirtied write-hot pages are stale at the
-             * destination; the guest's writes find them at rate r. */
-            syn_pull(&s, st, dirty, 0, 0, dirty, s.r, res, t);
+             * destination; the guest's writes find those it reaches, at
+             * rate r. */
+            syn_pull(&s, st, dirty, 0, 0,
+                     fmin(dirty, reached(&s, dirty * page_cost(&s) / s.e.B)),
+                     s.r, res, t);
         }
         break;
     case MP_SIM_PREDICTIVE: {
+        double interval_s = (in->interval_ms ? in->interval_ms :
+                             MP_SIM_DEFAULT_INTERVAL_MS) / 1000.0;
         double warm_s = (double)(s.e.history < s.e.window ?
-                                 s.e.window - s.e.history : 0) *
-                        (in->interval_ms ? in->interval_ms :
-                         MP_SIM_DEFAULT_INTERVAL_MS) / 1000.0;
+                                 s.e.window - s.e.history : 0) * interval_s;
         double frac = s.pass1_s > 0 ? fmin(1.0, warm_s / s.pass1_s) : 1.0;
-        double pushed_hot = s.Hw * frac, push_bytes, push_s, resend;
-        double deferred, pull, tp;
+        double pushed_hot = s.Hw * frac, push_pages, push_bytes, push_s;
+        double resend, deferred, pull, tp, ahead = 0, moved = 0;
+        double unpushed = 0, hot;
+        bool motion = in->predictor.kind == MP_PRED_MOTION;
 
         /* Until the predictor has W intervals of history it predicts
          * nothing hot: the push covers the write-hot pages it meets
-         * meanwhile. */
-        push_bytes = (s.T - s.Hw + pushed_hot) * page_cost(&s) + s.Z * s.h;
+         * meanwhile.  The motion predictor also defers the blocks a
+         * moving set reaches within its horizon. */
+        if (motion && s.M > 0) {
+            ahead = fmin(s.R - s.Hw, s.M * interval_s *
+                         (in->predictor.params.horizon ?
+                          in->predictor.params.horizon : 8));
+        }
+        push_pages = s.T - s.Hw + pushed_hot - ahead;
+        push_bytes = push_pages * page_cost(&s) + s.Z * s.h;
         push_s = fmax(push_bytes / s.e.B, s.Z * cal.zero_scan_s_per_page);
         t = s.e.setup_s;
         if (t + push_s > s.e.timeout_s) {
@@ -516,19 +565,49 @@ static int syn_run(const mp_sim_input *in, mp_sim_result *res)
             res->total_time_ms = s.e.timeout_s * 1000;
             break;
         }
+        /*
+         * A moving set writes pages the push has sent: each is sent
+         * again.  Once the push has overtaken a set slower than itself,
+         * every page the set moves onto was pushed; a set that moves
+         * faster laps the push and writes again, at most, all that the
+         * push sends into its region.  Where more than half of what is
+         * pushed is written again, the fork's convergence guarantee
+         * switches to post-copy after its progress window, and the rest
+         * of the push is pulled.  With the motion predictor the set
+         * writes into pushed pages only for the intervals its estimate
+         * lags.
+         */
+        if (s.M > 0) {
+            double S = s.e.B / page_cost(&s);
+            double progress_s = cal.fork_progress_intervals * interval_s;
+            double rewrite = fmin(s.M, S * s.R / s.T);
+
+            if (motion) {
+                moved = s.M * cal.fork_motion_lag_intervals * interval_s;
+            } else {
+                if (2 * rewrite > S && push_s > progress_s) {
+                    unpushed = push_pages * (1.0 - progress_s / push_s);
+                    push_bytes -= unpushed * page_cost(&s);
+                    push_s = progress_s;
+                }
+                moved = rewrite * push_s;
+            }
+            moved = fmin(moved, fmax(0.0, s.R - s.Hw - ahead));
+        }
         t += push_s;
         res->bytes_precopy = (uint64_t)llround(push_bytes);
-        res->pages_sent = (uint64_t)llround(s.T - s.Hw + pushed_hot);
+        res->pages_sent = (uint64_t)llround(push_pages - unpushed);
         res->zero_pages = (uint64_t)llround(s.Z);
         res->precopy_passes = 1;
         resend = s.Hw > 0 ? pushed_hot * fmin(1.0, s.r * push_s / s.Hw) : 0;
-        deferred = s.Hw - pushed_hot;
-        pull = deferred + resend;
+        resend += moved;
+        deferred = s.Hw - pushed_hot + ahead;
+        pull = deferred + resend + unpushed;
         tp = pull * page_cost(&s) / s.e.B;
         res->deferred_bytes = (uint64_t)llround(deferred * s.P);
         res->resent_bytes = (uint64_t)llround(resend * s.P);
         res->deferred_unwritten_bytes = (uint64_t)llround(
-            s.Hw > 0 ? deferred * s.P *
+            s.Hw > 0 ? (s.Hw - pushed_hot) * s.P *
             fmax(0.0, 1.0 - s.r * (push_s + tp) / s.Hw) : 0);
         if (pull * page_cost(&s) <= s.e.B * s.e.limit_s / 8) {
             /* A tiny deferred set (an eighth of the downtime budget, the
@@ -543,9 +622,13 @@ static int syn_run(const mp_sim_input *in, mp_sim_result *res)
             res->converged = 1;
             break;
         }
-        /* The pull is ordered by predicted hotness and holds only the
-         * write set: the stream walks the pages the guest writes. */
-        syn_pull(&s, st, pull, 0, 0, pull, s.r, res, t);
+        /* The pull is ordered by predicted hotness and holds the write
+         * set: the stream walks the pages the guest writes.  A moving
+         * set also faults where it moves onto pages still to come: those
+         * deferred ahead of it, or the push's rest after a fallback. */
+        hot = s.M == 0 ? pull :
+              fmin(pull, motion || unpushed > 0 ? reached(&s, tp) : s.Hw);
+        syn_pull(&s, st, pull, 0, 0, hot, s.r, res, t);
         break;
     }
     default:

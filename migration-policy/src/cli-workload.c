@@ -89,15 +89,21 @@ const cli_option cli_link_options[] = {
 
 const cli_option cli_workload_options[] = {
     { "workload", OPT_WORKLOAD, "SPEC", "a scripts/migbench workload (idle,"
-      "\nmemload:w=,r=,c=,rate=, linpack:n=,lda=,\nwh64, wh256, linpack) in "
-      "a guest of --ram,\nwith the calibrated guest footprint and\nwrite "
-      "rate; the flags below override it", NULL },
+      "\nmemload:w=,r=,c=,rate=,win=,slide=,\nlinpack:n=,lda=, or an alias "
+      "of 'migpolicy\nlist') in a guest of --ram, with the\ncalibrated "
+      "guest footprint and write rate;\nthe flags below override it", NULL },
     { "ram", OPT_RAM, "SIZE", "guest RAM", link_workload_default },
     { "touched", OPT_TOUCHED, "SIZE", "non-zero memory", link_workload_default },
     { "write-hot", OPT_WHOT, "SIZE", "set the guest keeps rewriting",
       link_workload_default },
     { "dirty-rate", OPT_DIRTY, "N", "page writes/s into the write-hot set",
       link_workload_default },
+    { "hot-motion", OPT_HOT_MOTION, "RATE", "how fast the write-hot set "
+      "moves through\nmemory (a sliding window, a sweeping front):\nbytes/s "
+      "or a unit as for --bandwidth; 0: it\nstays (default; memload's "
+      "slide= sets it)", NULL },
+    { "hot-region", OPT_HOT_REGION, "SIZE", "where it moves, the set "
+      "included (default:\nall touched memory but the read-hot set)", NULL },
     { NULL, 0, NULL, NULL, NULL },
 };
 
@@ -172,6 +178,27 @@ int cli_link_workload_option(const char *cmd, int c, mp_sim_input *in,
             w->have_whot = 1;
         }
         return 1;
+    case OPT_HOT_MOTION:
+        if (strcmp(optarg, "0") && (!strcmp(optarg, "unlimited") ||
+                                    cli_parse_rate(optarg, &w->motion))) {
+            cli_usage(cmd, "--hot-motion: '%s' is not a rate (e.g. 0, "
+                      "48MiB/s, 160MiB/s)", optarg);
+            return -1;
+        }
+        if (!strcmp(optarg, "0")) {
+            w->motion = 0;
+        }
+        w->have_motion = 1;
+        return 1;
+    case OPT_HOT_REGION:
+        if (cli_parse_size(optarg, &v) || v == 0) {
+            cli_usage(cmd, "--hot-region: '%s' is not a size (e.g. 768MiB)",
+                      optarg);
+            return -1;
+        }
+        w->region = v;
+        w->have_region = 1;
+        return 1;
     case OPT_DIRTY:
         if (cli_parse_nonneg(optarg, &w->dirty)) {
             cli_usage(cmd, "--dirty-rate: '%s' is not a rate in pages/s",
@@ -215,6 +242,31 @@ int cli_apply_workload(const char *cmd, const cli_workload_opts *w,
         cli_usage(cmd, "the hot sets (%" PRIu64 " B) exceed the touched memory "
               "(%" PRIu64 " B)", wl->write_hot_bytes + wl->read_hot_bytes,
               wl->touched_bytes);
+        return -1;
+    }
+    return cli_apply_motion(cmd, w, wl);
+}
+
+int cli_apply_motion(const char *cmd, const cli_workload_opts *w,
+                     mp_sim_workload *wl)
+{
+    if (w->have_motion) {
+        wl->hot_move_bytes_per_s = w->motion;
+    }
+    if (w->have_region) {
+        wl->hot_region_bytes = w->region;
+    }
+    if (wl->hot_region_bytes && wl->hot_region_bytes < wl->write_hot_bytes) {
+        cli_usage(cmd, "--hot-region: %" PRIu64 " B is smaller than the "
+                  "write-hot set it holds (%" PRIu64 " B)",
+                  wl->hot_region_bytes, wl->write_hot_bytes);
+        return -1;
+    }
+    if (wl->hot_region_bytes + wl->read_hot_bytes > wl->touched_bytes) {
+        cli_usage(cmd, "--hot-region: %" PRIu64 " B and the read-hot set "
+                  "(%" PRIu64 " B) exceed the touched memory (%" PRIu64 " B)",
+                  wl->hot_region_bytes, wl->read_hot_bytes,
+                  wl->touched_bytes);
         return -1;
     }
     return 0;

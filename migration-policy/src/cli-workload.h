@@ -23,11 +23,13 @@
 enum {
     OPT_RTT = 0x200, OPT_LIMIT, OPT_TIMEOUT, OPT_CAP_ONLY,
     OPT_WORKLOAD, OPT_RAM, OPT_TOUCHED, OPT_WHOT, OPT_DIRTY,
+    OPT_HOT_MOTION, OPT_HOT_REGION,
 };
 
 /* -b/--bandwidth, --cap-only, --rtt-ms, --downtime-limit-ms, --timeout-s */
 extern const cli_option cli_link_options[];
-/* --workload, --ram, --touched, --write-hot, --dirty-rate */
+/* --workload, --ram, --touched, --write-hot, --dirty-rate, --hot-motion,
+ * --hot-region */
 extern const cli_option cli_workload_options[];
 
 /* The workload options as given (the link options go into the input). */
@@ -35,7 +37,10 @@ typedef struct cli_workload_opts {
     const char *spec;               /* --workload */
     uint64_t ram, touched, whot;    /* bytes */
     double dirty;                   /* pages/s */
+    double motion;                  /* --hot-motion, bytes/s */
+    uint64_t region;                /* --hot-region, bytes */
     int have_ram, have_touched, have_whot, have_dirty, have_rtt;
+    int have_motion, have_region;
 } cli_workload_opts;
 
 /*
@@ -53,5 +58,14 @@ int cli_link_workload_option(const char *cmd, int c, mp_sim_input *in,
  */
 int cli_apply_workload(const char *cmd, const cli_workload_opts *w,
                        mp_choose_input *in);
+
+/*
+ * Set @wl's motion from --hot-motion/--hot-region, once its sizes are
+ * final, and check that the region holds the write-hot set and fits the
+ * touched memory beside the read-hot set.  Returns 0, or -1 after a
+ * usage message.
+ */
+int cli_apply_motion(const char *cmd, const cli_workload_opts *w,
+                     mp_sim_workload *wl);
 
 #endif /* MIGPOLICY_CLI_WORKLOAD_H */

@@ -116,10 +116,10 @@ static void print_table(void)
                yes(s[i].postcopy), yes(s[i].needs_fork), yes(s[i].same_host),
                s[i].description);
     }
-    printf("\n%-24s %-18s %-8s %s\n", "workload", "parameters", "verify s",
+    printf("\n%-24s %-26s %-8s %s\n", "workload", "parameters", "verify s",
            "description");
     for (size_t i = 0; i < nw; i++) {
-        printf("%-24s %-18s %-8u %s\n", w[i].name,
+        printf("%-24s %-26s %-8u %s\n", w[i].name,
                w[i].params[0] ? w[i].params : "-", w[i].verify_s,
                w[i].description);
     }

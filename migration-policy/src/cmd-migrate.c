@@ -71,7 +71,8 @@ static const cli_option virt_options[] = {
     "DEST-URI's\n" \
     "libvirt port), dirty rate (virDomainStartDirtyRateCalc, page " \
     "sampling,\n" \
-    "1 s), touched memory (QEMU RSS).  Bandwidth: -b, else unlimited.\n" \
+    "1 s), how fast the written set moves (the same over 3 s against 1 s),\n" \
+    "touched memory (QEMU RSS).  Bandwidth: -b, else unlimited.\n" \
     "Policy: the domain's <mp:policy> tags over the fleet files " \
     "(docs/policy.md).\n"
 
@@ -212,6 +213,9 @@ typedef struct virt_ctx {
     double dirty_short_mibps;    /* over PROBE_DIRTY_SHORT_MS, -1 if not */
     int dirty_saturated;         /* 1: rate from the short window */
     bool dirty_given;            /* --dirty-rate or --workload */
+    double motion_mibps;         /* the written set's motion, -1 if not
+                                    measured */
+    bool motion_given;           /* --hot-motion or --workload */
     uint64_t rss_bytes;
     bool json;
 } virt_ctx;
@@ -294,10 +298,22 @@ static int virt_decide(virt_ctx *v, const char *conn_uri, const char *name,
     v->dirty_mibps = -1;
     v->dirty_short_mibps = -1;
     v->dirty_given = w->have_dirty || w->spec;
+    v->motion_mibps = -1;
+    v->motion_given = w->have_motion || w->spec;
     if (!v->dirty_given) {
-        v->dirty_mibps = probe_dirty_mibps(v->dom);
+        v->dirty_mibps = probe_dirty_mibps(v->dom, PROBE_DIRTY_CALC_S);
         if (v->dirty_mibps >= 0) {
             v->dirty_short_mibps = probe_dirty_short_mibps(v->side);
+        }
+    }
+    if (!v->motion_given && v->dirty_mibps >= 0) {
+        double longer = probe_dirty_mibps(v->dom, PROBE_DIRTY_MOTION_S);
+        double move;
+
+        if (longer >= 0 && mp_dirty_motion(v->dirty_mibps, PROBE_DIRTY_CALC_S,
+                                           longer, PROBE_DIRTY_MOTION_S,
+                                           &move) >= 0) {
+            v->motion_mibps = move / 1048576.0;
         }
     }
 
@@ -322,6 +338,9 @@ static int virt_decide(virt_ctx *v, const char *conn_uri, const char *name,
         }
         wl->dirty_pages_per_s = rate / wl->page_size;
     }
+    if (v->motion_mibps > 0) {
+        wl->hot_move_bytes_per_s = v->motion_mibps * 1048576.0;
+    }
     if (cli_apply_workload(v->cmd, w, &v->in)) {
         return EXIT_USAGE;
     }
@@ -338,7 +357,7 @@ static int virt_decide(virt_ctx *v, const char *conn_uri, const char *name,
 static void virt_print(const virt_ctx *v)
 {
     const mp_sim_input *s = &v->in.sim;
-    char dirty[96];
+    char dirty[96], motion[96];
 
     if (v->dirty_mibps >= 0 && v->dirty_short_mibps >= 0) {
         snprintf(dirty, sizeof(dirty), "%.0f MiB/s over %d s, %.0f MiB/s "
@@ -355,16 +374,33 @@ static void virt_print(const virt_ctx *v)
         snprintf(dirty, sizeof(dirty), "unavailable (libvirt's dirty-rate "
                  "calculation failed): assumed 0");
     }
+    if (v->motion_mibps > 0) {
+        snprintf(motion, sizeof(motion), "%.0f MiB/s (page sampling, %d s "
+                 "against %d s)", v->motion_mibps, PROBE_DIRTY_MOTION_S,
+                 PROBE_DIRTY_CALC_S);
+    } else if (v->motion_mibps == 0) {
+        snprintf(motion, sizeof(motion), "none (%d s of page sampling saw "
+                 "the set of %d s)", PROBE_DIRTY_MOTION_S,
+                 PROBE_DIRTY_CALC_S);
+    } else if (v->motion_given) {
+        snprintf(motion, sizeof(motion), "%.0f MiB/s (given)",
+                 s->workload.hot_move_bytes_per_s / 1048576.0);
+    } else {
+        snprintf(motion, sizeof(motion), "unavailable: assumed none");
+    }
     if (v->json) {
         printf("{\"domain\":");
         json_write_str(stdout, v->info.name);
         printf(",\"rtt_ms\":%.3f,\"rtt_probes\":%d,\"bandwidth_bytes_per_s\":"
                "%.0f,\"dirty_mib_per_s\":%.1f,\"dirty_short_mib_per_s\":"
-               "%.1f,\"dirty_pages_per_s\":%.0f,\"guest_ram_bytes\":%" PRIu64
+               "%.1f,\"hot_motion_mib_per_s\":%.1f,"
+               "\"dirty_pages_per_s\":%.0f,\"guest_ram_bytes\":%" PRIu64
                ",\"touched_bytes\":%" PRIu64 ",\"write_hot_bytes\":%" PRIu64
                ",\"same_host\":%d,\"ram_shareable\":%d,\"phase_sched\":%d,",
                v->rtt_ms, v->rtt_probes, s->bandwidth_bytes_per_s,
                v->dirty_mibps, v->dirty_short_mibps,
+               v->motion_given ? s->workload.hot_move_bytes_per_s / 1048576.0 :
+               v->motion_mibps,
                s->workload.dirty_pages_per_s, s->workload.guest_ram_bytes,
                s->workload.touched_bytes, s->workload.write_hot_bytes,
                v->in.same_host, v->in.ram_shareable, v->in.phase_sched);
@@ -388,6 +424,7 @@ static void virt_print(const virt_ctx *v)
         printf("  bandwidth     unlimited (model: calibrated loopback)\n");
     }
     printf("  dirty rate    %s\n", dirty);
+    printf("  hot motion    %s\n", motion);
     printf("  guest RAM     %.0f MiB, touched %.0f MiB (QEMU RSS), write-hot "
            "%.1f MiB at %.0f pages/s\n",
            (double)s->workload.guest_ram_bytes / 1048576.0,
@@ -1165,6 +1202,11 @@ static void report_prediction(const virt_ctx *v, const cli_workload_opts *w,
         UNMEASURED(", dirty rate (unavailable: assumed 0)");
     } else if (v->dirty_saturated) {
         UNMEASURED(", dirty rate (a saturated set: a lower bound)");
+    }
+    if (v->motion_given) {
+        UNMEASURED(", hot-set motion (given)");
+    } else if (v->motion_mibps < 0) {
+        UNMEASURED(", hot-set motion (unavailable: assumed none)");
     }
 #undef UNMEASURED
     printf("prediction %.2f s, %.1f MiB; measured (%s) %.2f s, %.1f MiB: "

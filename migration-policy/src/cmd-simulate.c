@@ -544,6 +544,13 @@ static void print_inputs(const sim_opts *o, const mp_sim_input *in,
                (double)w->touched_bytes / 1048576.0,
                (double)w->write_hot_bytes / 1048576.0, w->dirty_pages_per_s,
                (double)w->read_hot_bytes / 1048576.0, w->page_size);
+        if (w->hot_move_bytes_per_s > 0) {
+            printf("          the write-hot set moves at %.1f MiB/s through "
+                   "%.1f MiB\n", w->hot_move_bytes_per_s / 1048576.0,
+                   (double)(w->hot_region_bytes ? w->hot_region_bytes :
+                            w->touched_bytes - w->read_hot_bytes) /
+                   1048576.0);
+        }
     }
     if (in->bandwidth_bytes_per_s > 0) {
         printf("link: %.1f MB/s (%.0f Mbit/s%s), RTT %.1f ms",
@@ -708,6 +715,10 @@ int cmd_simulate(int argc, char **argv)
                                    "workload", size_flag[i]);
             }
         }
+        if (w.have_motion || w.have_region) {
+            return cli_usage(CMD, "%s: the trace gives the workload",
+                             w.have_motion ? "--hot-motion" : "--hot-region");
+        }
         if (o.dirty_given || o.touch_given) {
             return cli_usage(CMD, "%s: the trace gives the "
                                "workload", o.dirty_given ? "--dirty-rate" :
@@ -778,6 +789,9 @@ int cmd_simulate(int argc, char **argv)
                                PRIu64 " bytes exceed the touched memory (%"
                                PRIu64 " bytes)", wl->write_hot_bytes +
                                wl->read_hot_bytes, wl->touched_bytes);
+        }
+        if (cli_apply_motion(CMD, &w, wl)) {
+            return EXIT_USAGE;
         }
     }
     if (!o.json) {

@@ -136,17 +136,17 @@ bool probe_host_is_local(const char *host)
 }
 
 /* Dirty rate, MiB/s, by libvirt's page sampling; -1 if unavailable. */
-double probe_dirty_mibps(virDomainPtr dom)
+double probe_dirty_mibps(virDomainPtr dom, int seconds)
 {
     virDomainPtr doms[2] = { dom, NULL };
     double deadline;
 
-    if (virDomainStartDirtyRateCalc(dom, PROBE_DIRTY_CALC_S,
+    if (virDomainStartDirtyRateCalc(dom, seconds,
                                     VIR_DOMAIN_DIRTYRATE_MODE_PAGE_SAMPLING)) {
         return -1;
     }
-    deadline = cli_mono_s() + PROBE_DIRTY_CALC_S + 5;
-    cli_sleep_ms(PROBE_DIRTY_CALC_S * 1000);
+    deadline = cli_mono_s() + seconds + 5;
+    cli_sleep_ms(seconds * 1000);
     while (cli_mono_s() < deadline) {
         virDomainStatsRecordPtr *recs = NULL;
         int status = -1;

@@ -18,6 +18,9 @@
 #define PROBE_DIRTY_CALC_S 1
 /* The short sampling window, ms (mp_dirty_estimate()). */
 #define PROBE_DIRTY_SHORT_MS 100
+/* The longer window beside PROBE_DIRTY_CALC_S: how far the written set
+ * moves (mp_dirty_motion()). */
+#define PROBE_DIRTY_MOTION_S 3
 
 /* Host and port of a libvirt URI "qemu+tcp://host[:port]/system" (the
  * port libvirt's transport implies where it names none); host "" for a
@@ -32,9 +35,9 @@ bool probe_host_is_local(const char *host);
  * RTT), ms; -1 if none succeeded.  @ok: how many succeeded. */
 double probe_rtt_ms(const char *host, const char *port, int *ok);
 
-/* Dirty rate, MiB/s, by libvirt's page sampling over PROBE_DIRTY_CALC_S;
- * -1 if unavailable. */
-double probe_dirty_mibps(virDomainPtr dom);
+/* Dirty rate, MiB/s, by libvirt's page sampling over @seconds
+ * (PROBE_DIRTY_CALC_S, PROBE_DIRTY_MOTION_S); -1 if unavailable. */
+double probe_dirty_mibps(virDomainPtr dom, int seconds);
 
 /* The emulator wrapper's side monitor of @dom (STATE-DIR/UUID.qmp): QMP
  * that libvirt does not see, so nothing asked taints the domain.  NULL,

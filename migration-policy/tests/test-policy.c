@@ -1298,6 +1298,26 @@ static void test_dirty(void)
     CHECK(mp_dirty_estimate(1, 0, 0, 0.1, &hot, &rate) == -EINVAL);
 }
 
+static void test_dirty_motion(void)
+{
+    double move;
+    const double mib = 1048576.0;
+
+    /* A 64 MiB window sweeping at 160 MiB/s: 224 MiB seen in 1 s, 544
+     * MiB in 3 s. */
+    CHECK(mp_dirty_motion(224, 1, 544.0 / 3, 3, &move) == 1);
+    CHECK(fabs(move - 160 * mib) < 1);
+    /* A set that stays: the same 64 MiB in both (rates 64 and 21.3). */
+    CHECK(mp_dirty_motion(64, 1, 64.0 / 3, 3, &move) == 0 && move == 0);
+    /* Within sampling noise (a fifth more): still a set that stays. */
+    CHECK(mp_dirty_motion(64, 1, 76.8 / 3, 3, &move) == 0 && move == 0);
+    /* Nothing written at all. */
+    CHECK(mp_dirty_motion(0, 1, 0, 3, &move) == 0 && move == 0);
+    CHECK(mp_dirty_motion(64, 1, 20, 1, &move) == -EINVAL);
+    CHECK(mp_dirty_motion(-1, 1, 20, 3, &move) == -EINVAL);
+    CHECK(mp_dirty_motion(64, 0, 20, 3, &move) == -EINVAL);
+}
+
 /* mp_conf_parse(): the events in file order, and its messages. */
 typedef struct conf_log {
     char text[1024];
@@ -1391,6 +1411,7 @@ int main(void)
     test_marker_expiry();
     test_limits();
     test_dirty();
+    test_dirty_motion();
     if (failures) {
         fprintf(stderr, "%d check(s) failed\n", failures);
         return 1;
