@@ -78,6 +78,32 @@ class StrategyRegistryTest(unittest.TestCase):
             self.assertIn(n, strategies.STRATEGIES)
 
 
+class PolicyRegretInputsTest(unittest.TestCase):
+    """The chooser's inputs per cell, as advise's page sampling would see
+    the guest."""
+    MIB = 1048576.0
+
+    def inputs(self, params, rate=100000):
+        return load_policy_regret().dirty_inputs(
+            [{"workload_params": params, "progress_units_per_s": {"before": rate}}])
+
+    def test_a_set_that_stays(self):
+        hot, rate, motion = self.inputs({"w": 64})
+        self.assertEqual((hot, motion), (64 * self.MIB, 0.0))
+        self.assertEqual(rate, 100000)
+
+    def test_a_sweeping_window(self):
+        # 64 MiB moving at 160 MiB/s through 768 MiB: 224 MiB seen in 1 s,
+        # 544 MiB in 3 s.
+        hot, _, motion = self.inputs({"w": 768, "win": 64, "slide": 160})
+        self.assertEqual(hot, 224 * self.MIB)
+        self.assertEqual(motion, 160 * self.MIB)
+
+    def test_a_window_that_stays(self):
+        hot, _, motion = self.inputs({"w": 768, "win": 64})
+        self.assertEqual((hot, motion), (64 * self.MIB, 0.0))
+
+
 class WorkloadRegistryTest(unittest.TestCase):
     def test_aliases_are_the_library_ones(self):
         self.assertEqual(workloads.aliases(), REGISTRY["workload_aliases"])
