@@ -70,7 +70,7 @@ domain-xml|fleet)
         "$here/../lib/mp-domain.c" "$here/../lib/mp-fleet.c" "$here/../lib/mp-conf.c" \
         "$here/../lib/mp-choose.c" "$here/../lib/mp-hook.c" \
         "$here/../lib/mp-util.c" "$here/../lib/mp-sim.c" \
-        "$here/../lib/mp-sim-spec.c" \
+        "$here/../lib/mp-sim-spec.c" "$here/../lib/mp-sim-trace.c" \
         "$here/../lib/mp-trace.c" "$here/../lib/mp-predict.c" \
         "$here/../lib/mp-replay.c" "$here/../lib/mp-registry.c" \
         $(pkg-config --libs libxml-2.0) -lz -lm -o "$out/fuzz-$target"
