@@ -37,6 +37,7 @@ ok $r "destination cold before: $c"
 a=$("$M" warm apply "$TB_RUN/smoke.hot" --map "$TB_RUN/src=$TB_RUN/dst" --progress never)
 case $a in *"stop=done"*"(100.0%)"*) r=0 ;; *) r=1 ;; esac
 ok $r "warm apply over the storage link: $(echo "$a" | head -n1)"
+[ "$r" = 0 ] || echo "$a" | sed 's/^/     /'   # the whole summary
 t0=$(now); cat "$TB_RUN/dst/data.bin" >/dev/null; t1=$(now)
 warm=$(secs "$t0" "$t1")
 le "$(python3 -c "print($warm * 4)")" "$cold"
