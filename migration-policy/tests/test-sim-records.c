@@ -121,9 +121,9 @@ static void test_bad(void)
                 msg, sizeof(msg)) == -EINVAL);
     CHECK(strstr(msg, "workload_spec") != NULL);
     CHECK(parse("{\"strategy\": \"precopy\", \"guest_ram_mib\": 1024, "
-                "\"workload_spec\": \"stream\"}", &in, msg, sizeof(msg)) ==
+                "\"workload_spec\": \"fio\"}", &in, msg, sizeof(msg)) ==
           -EINVAL);
-    CHECK(strstr(msg, "stream") != NULL);
+    CHECK(strstr(msg, "fio") != NULL);
 }
 
 static void test_link(void)

@@ -127,8 +127,15 @@ static void test_workload_registry(void)
     CHECK(strstr(msg, "unknown workload parameter 'wide'") != NULL);
     CHECK(mp_sim_workload_from_spec(&wl, "bogus", UINT64_C(1) << 30, 0, msg,
                                     sizeof(msg)) == -EINVAL);
-    CHECK(strcmp(msg, "unknown workload 'bogus' (idle, memload:..., "
-                 "linpack:..., wh64, wh256, linpack)") == 0);
+    CHECK(strncmp(msg, "unknown workload 'bogus' (idle, memload:..., ",
+                  strlen("unknown workload 'bogus' (idle, memload:..., ")) ==
+          0);
+    for (size_t i = 0; i < nk; i++) {
+        CHECK(strstr(msg, k[i].name) != NULL);
+    }
+    for (size_t i = 0; i < na; i++) {
+        CHECK(strstr(msg, a[i].alias) != NULL);
+    }
 }
 
 static void test_invalid(void)
@@ -409,7 +416,7 @@ static void test_workload_spec(void)
     CHECK(strstr(msg, "'x'") != NULL);
     CHECK(mp_sim_workload_from_spec(&b, "memload:w=2048", 1024 * MIB, 0, msg,
                                     sizeof(msg)) == -EINVAL);
-    CHECK(mp_sim_workload_from_spec(&b, "stream", 1024 * MIB, 0, msg,
+    CHECK(mp_sim_workload_from_spec(&b, "fio", 1024 * MIB, 0, msg,
                                     sizeof(msg)) == -EINVAL);
     /* A window of w that moves: the window is the write-hot set, w the
      * region it moves through. */

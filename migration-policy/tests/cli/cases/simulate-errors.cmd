@@ -16,7 +16,7 @@ simulate --strategy ,
 simulate --predictor oracle
 simulate --window 0
 simulate --accel hvf
-simulate --workload stream
+simulate --workload fio
 simulate --workload memload:w=2048
 simulate --workload memload:q=1
 simulate --trace sim-trace.txt --ram 1GiB
