@@ -553,7 +553,8 @@ typedef enum mp_workload_kind {
     MP_WORKLOAD_IDLE = 0,       /* "idle": the guest's own kernel only */
     MP_WORKLOAD_MEMLOAD = 1,    /* "memload": write/read/clean MiB sets */
     MP_WORKLOAD_LINPACK = 2,    /* "linpack": LU factorisation rounds */
-    MP_WORKLOAD__COUNT = 3,
+    MP_WORKLOAD_STREAM = 3,     /* "stream": two arrays streamed in turn */
+    MP_WORKLOAD__COUNT = 4,
 } mp_workload_kind;
 
 /**

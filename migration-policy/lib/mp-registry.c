@@ -161,6 +161,9 @@ static const mp_workload_info workloads[] = {
     [MP_WORKLOAD_LINPACK] = { "linpack", "n,lda",
         "LINPACK LU factorisation of an n x n matrix, round after round",
         300 },
+    [MP_WORKLOAD_STREAM] = { "stream", "mib",
+        "streams through two arrays of mib MiB, rewriting both each round",
+        30 },
 };
 _Static_assert(NELEM(workloads) == MP_WORKLOAD__COUNT,
                "workloads[] must describe every mp_workload_kind");

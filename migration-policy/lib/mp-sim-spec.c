@@ -202,10 +202,30 @@ static int model_linpack(mp_sim_workload *wl, double *touched,
     return 0;
 }
 
+static int model_stream(mp_sim_workload *wl, double *touched,
+                        double guest_rate, double *v, const bool *given,
+                        char *msg, size_t msg_len)
+{
+    const double mib = 1048576.0;
+
+    (void)msg;
+    (void)msg_len;
+    if (!given[0]) {
+        v[0] = 64;      /* stream.c's default array size, MiB */
+    }
+    /* Both arrays, rewritten every round in address order. */
+    *touched += 2 * v[0] * mib;
+    wl->write_hot_bytes = (uint64_t)(2 * v[0] * mib);
+    wl->dirty_pages_per_s = guest_rate;
+    wl->touch_pages_per_s = guest_rate;
+    return 0;
+}
+
 static const workload_model workload_models[] = {
     [MP_WORKLOAD_IDLE] = model_idle,
     [MP_WORKLOAD_MEMLOAD] = model_memload,
     [MP_WORKLOAD_LINPACK] = model_linpack,
+    [MP_WORKLOAD_STREAM] = model_stream,
 };
 _Static_assert(NELEM(workload_models) == MP_WORKLOAD__COUNT,
                "workload_models[] must model every mp_workload_kind");
