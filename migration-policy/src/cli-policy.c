@@ -103,7 +103,8 @@ int cli_read_file(const char *path, char **out, size_t *len)
 }
 
 
-mp_fleet *cli_load_fleet(const char *cmd, const cli_fleet_opts *fo)
+/* The fleet @fo names, or NULL after the message. */
+static mp_fleet *load_fleet(const char *cmd, const cli_fleet_opts *fo)
 {
     mp_fleet *f = mp_fleet_new();
     char msg[MP_POLICY_MSG_MAX];
@@ -132,6 +133,39 @@ mp_fleet *cli_load_fleet(const char *cmd, const cli_fleet_opts *fo)
         }
     }
     return f;
+}
+
+int cli_resolve_policy(const char *cmd, const cli_fleet_opts *fo,
+                       const mp_domain *dom, mp_policy *pol)
+{
+    mp_fleet *fleet = load_fleet(cmd, fo);
+
+    if (!fleet) {
+        return -1;
+    }
+    mp_policy_resolve(fleet, dom->name, dom->has_policy ? &dom->tags : NULL,
+                      pol);
+    mp_fleet_free(fleet);
+    return 0;
+}
+
+int cli_read_domain(const char *cmd, const char *path, mp_domain *dom)
+{
+    char msg[MP_POLICY_MSG_MAX], *xml;
+    size_t len;
+    int err = cli_read_file(path, &xml, &len);
+
+    if (err) {
+        cli_fail(cmd, "%s: %s", path, mp_strerror(err));
+        return -1;
+    }
+    err = mp_domain_parse_xml(xml, len, dom, msg, sizeof(msg));
+    free(xml);
+    if (err) {
+        cli_fail(cmd, "%s: %s", path, msg);
+        return -1;
+    }
+    return 0;
 }
 
 void cli_print_policy(const mp_policy *p)

@@ -53,8 +53,13 @@ int cli_read_file(const char *path, char **out, size_t *len);
  * EXIT_USAGE after the message.
  */
 int cli_fleet_option(const char *cmd, int c, cli_fleet_opts *fo);
-/* The fleet @fo names, or NULL after the message. */
-mp_fleet *cli_load_fleet(const char *cmd, const cli_fleet_opts *fo);
+/* @dom's effective policy (its tags over the fleet @fo names) into @pol:
+ * 0, or -1 after the message. */
+int cli_resolve_policy(const char *cmd, const cli_fleet_opts *fo,
+                       const mp_domain *dom, mp_policy *pol);
+/* The domain XML file @path ('-': stdin) parsed into @dom: 0, or -1 after
+ * the message. */
+int cli_read_domain(const char *cmd, const char *path, mp_domain *dom);
 
 void cli_print_policy(const mp_policy *p);
 const char *cli_verdict_name(mp_verdict v);

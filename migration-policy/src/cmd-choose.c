@@ -8,7 +8,6 @@
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "migpolicy.h"
@@ -59,7 +58,6 @@ int cmd_choose(int argc, char **argv)
     mp_domain dom;
     mp_policy pol;
     mp_choice ch;
-    mp_fleet *fleet;
     bool json = false;
     int c, err;
 
@@ -107,16 +105,8 @@ int cmd_choose(int argc, char **argv)
     }
     snprintf(dom.name, sizeof(dom.name), "vm");
     if (optind == argc - 1) {
-        char msg[MP_POLICY_MSG_MAX], *xml;
-        size_t len;
-        err = cli_read_file(argv[optind], &xml, &len);
-        if (err) {
-            return cli_fail(CMD, "%s: %s", argv[optind], mp_strerror(err));
-        }
-        err = mp_domain_parse_xml(xml, len, &dom, msg, sizeof(msg));
-        free(xml);
-        if (err) {
-            return cli_fail(CMD, "%s: %s", argv[optind], msg);
+        if (cli_read_domain(CMD, argv[optind], &dom)) {
+            return 1;
         }
         if (dom.memory_bytes && !w.have_ram) {
             in.sim.workload.guest_ram_bytes = dom.memory_bytes;
@@ -126,13 +116,9 @@ int cmd_choose(int argc, char **argv)
     if (cli_apply_workload(CMD, &w, &in)) {
         return EXIT_USAGE;
     }
-    fleet = cli_load_fleet(CMD, &fo);
-    if (!fleet) {
+    if (cli_resolve_policy(CMD, &fo, &dom, &pol)) {
         return 1;
     }
-    mp_policy_resolve(fleet, dom.name, dom.has_policy ? &dom.tags : NULL,
-                      &pol);
-    mp_fleet_free(fleet);
     err = mp_policy_choose(&pol, &in, &ch);
     if (err && err != -ENOENT) {
         return cli_fail(CMD, "cost model: %s", mp_strerror(err));

@@ -226,7 +226,6 @@ static int virt_decide(virt_ctx *v, const char *conn_uri, const char *name,
                        const cli_workload_opts *w, bool have_bw)
 {
     char msg[MP_POLICY_MSG_MAX];
-    mp_fleet *fleet;
     virDomainMemoryStatStruct st[VIR_DOMAIN_MEMORY_STAT_NR];
     mp_sim_workload *wl = &v->in.sim.workload;
     int n, err;
@@ -254,13 +253,9 @@ static int virt_decide(virt_ctx *v, const char *conn_uri, const char *name,
     if (err) {
         return cli_fail(v->cmd, "domain '%s': %s", name, msg);
     }
-    fleet = cli_load_fleet(v->cmd, fo);
-    if (!fleet) {
+    if (cli_resolve_policy(v->cmd, fo, &v->info, &v->policy)) {
         return 1;
     }
-    mp_policy_resolve(fleet, v->info.name,
-                      v->info.has_policy ? &v->info.tags : NULL, &v->policy);
-    mp_fleet_free(fleet);
 
     /* Measurements. */
     probe_uri_host_port(dest_uri, v->host, sizeof(v->host), v->port,

@@ -6,7 +6,6 @@
  */
 #include <getopt.h>
 #include <stdio.h>
-#include <stdlib.h>
 
 #include "migpolicy.h"
 
@@ -37,11 +36,8 @@ int cmd_policy(int argc, char **argv)
 {
     cli_getopt g;
     cli_fleet_opts fo = { .nfiles = 0 };
-    char msg[MP_POLICY_MSG_MAX], *xml;
-    mp_fleet *fleet;
     mp_domain dom;
     mp_policy pol;
-    size_t len;
     int c, err;
 
     cli_getopt_build(&g, policy_sections, ARRAY_SIZE(policy_sections));
@@ -64,22 +60,10 @@ int cmd_policy(int argc, char **argv)
     if (optind != argc - 1) {
         return cli_usage(CMD, "expected one DOMAIN-XML argument");
     }
-    err = cli_read_file(argv[optind], &xml, &len);
-    if (err) {
-        return cli_fail(CMD, "%s: %s", argv[optind], mp_strerror(err));
-    }
-    err = mp_domain_parse_xml(xml, len, &dom, msg, sizeof(msg));
-    free(xml);
-    if (err) {
-        return cli_fail(CMD, "%s: %s", argv[optind], msg);
-    }
-    fleet = cli_load_fleet(CMD, &fo);
-    if (!fleet) {
+    if (cli_read_domain(CMD, argv[optind], &dom) ||
+        cli_resolve_policy(CMD, &fo, &dom, &pol)) {
         return 1;
     }
-    mp_policy_resolve(fleet, dom.name, dom.has_policy ? &dom.tags : NULL,
-                      &pol);
-    mp_fleet_free(fleet);
     printf("domain %s: %s\n", cli_esc(dom.name),
            dom.has_policy ? "per-VM tags present" : "no per-VM tags");
     cli_print_policy(&pol);
