@@ -72,9 +72,36 @@ static int option_head(const cli_option *o, char *buf, size_t len)
 /* Help lines end by this column (an 80-column terminal). */
 #define LINE_MAX_COLS 79
 
+/* @text from column @col (the cursor is there), wrapped at spaces before
+ * LINE_MAX_COLS onto lines that start at @col, then a newline. */
+static void print_wrapped(int col, const char *text)
+{
+    int at = col;
+
+    while (*text) {
+        const char *sp = strchr(text, ' ');
+        int n = sp ? (int)(sp - text) : (int)strlen(text);
+
+        if (at > col && at + 1 + n > LINE_MAX_COLS) {
+            printf("\n%*s", col, "");
+            at = col;
+        } else if (at > col) {
+            putchar(' ');
+            at++;
+        }
+        printf("%.*s", n, text);
+        at += n;
+        text += n;
+        while (*text == ' ') {
+            text++;
+        }
+    }
+    putchar('\n');
+}
+
 void cli_print_options(const cli_option_section *sec, size_t nsec)
 {
-    char head[128], dflt[128];
+    char head[128], dflt[256], line[300];
     int col = 0;
 
     for (size_t i = 0; i < nsec; i++) {
@@ -116,7 +143,9 @@ void cli_print_options(const cli_option_section *sec, size_t nsec)
             } else if (col + strlen(h) + strlen(dflt) + 12 <= LINE_MAX_COLS) {
                 printf("%s (default: %s)\n", h, dflt);
             } else {
-                printf("%s\n%*s(default: %s)\n", h, col, "", dflt);
+                printf("%s\n%*s", h, col, "");
+                snprintf(line, sizeof(line), "(default: %s)", dflt);
+                print_wrapped(col, line);
             }
         }
     }

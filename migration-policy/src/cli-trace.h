@@ -25,4 +25,10 @@ void cli_trace_read_error(const char *cmd, const char *path,
 /* @v bytes as "512 B", "1.5 GiB". */
 void cli_human_bytes(uint64_t v, char *buf, size_t len);
 
+/* The predictor specs mp_predictor_spec_parse() takes, for --help (lines
+ * of at most 40 columns). */
+#define CLI_PREDICTOR_SPECS \
+    "last | recent[:k=N] |\nfreq[:k=N,m=N,a=N,phase=PCT,spread=N] |\n" \
+    "motion[:as freq,horizon=N]; all take\nconf=N"
+
 #endif /* MIGPOLICY_CLI_TRACE_H */

@@ -55,8 +55,7 @@ static void replay_default(int val, char *buf, size_t len)
 
 static const cli_option replay_options[] = {
     { "predictor", 'p', "LIST", "comma-separated predictors (repeatable):\n"
-      "last | recent[:k=N] |\nfreq[:k=N,m=N,a=N,phase=PCT,spread=N];\n"
-      "all take conf=N", replay_default },
+      CLI_PREDICTOR_SPECS, replay_default },
     { "window", 'w', "LIST", "window sizes in intervals: N or A-B, comma-\n"
       "separated", replay_default },
     { "warmup", OPT_WARMUP, "N", "intervals of history before the first\n"

@@ -15,6 +15,7 @@
 #include "migpolicy.h"
 
 #include "cli-parse.h"
+#include "cli-trace.h"
 #include "cli-util.h"
 #include "cli-workload.h"
 #include "commands.h"
@@ -36,6 +37,15 @@ static void simulate_default(int val, char *buf, size_t len)
 
     mp_sim_input_default(&d);
     switch (val) {
+    case 's':
+        /* every strategy the cost model models, from the registry */
+        snprintf(buf, len, "all =");
+        for (int i = 0; i < MP_SIM__COUNT; i++) {
+            size_t used = strlen(buf);
+            snprintf(buf + used, len - used, "%s %s", i ? "," : "",
+                     mp_sim_strategy_name((mp_sim_strategy)i));
+        }
+        break;
     case 'p':
         snprintf(buf, len, "%s", d.predictor.label);
         break;
@@ -55,11 +65,10 @@ static void simulate_default(int val, char *buf, size_t len)
 }
 
 static const cli_option strategy_options[] = {
-    { "strategy", 's', "LIST", "comma-separated, or 'all' (default):\n"
-      "precopy, precopy-autoconverge, postcopy,\npostcopy-after-precopy, "
-      "postcopy-preempt,\npredictive", NULL },
-    { "predictor", 'p', "SPEC", "predictive: last | recent[:k=N] |\n"
-      "freq[:k=N,m=N,a=N,phase=PCT,spread=N]", simulate_default },
+    { "strategy", 's', "LIST", "comma-separated strategy names, or 'all'",
+      simulate_default },
+    { "predictor", 'p', "SPEC", "predictive, one of:\n" CLI_PREDICTOR_SPECS,
+      simulate_default },
     { "window", 'w', "N", "predictive: intervals per prediction and\n"
       "warm-up", simulate_default },
     { NULL, 0, NULL, NULL, NULL },
