@@ -168,10 +168,11 @@ static int parse_strategies(sim_opts *o, const char *list)
         }
         s = mp_sim_strategy_from_name(tok);
         if (s < 0) {
-            cli_usage(CMD, "--strategy: unknown strategy '%s' "
-                        "(precopy, precopy-autoconverge, postcopy, "
-                        "postcopy-after-precopy, postcopy-preempt, "
-                        "predictive, all)", tok);
+            char known[256];
+
+            simulate_default('s', known, sizeof(known));
+            cli_usage(CMD, "--strategy: unknown strategy '%s' (%s, all)", tok,
+                      known + strlen("all = "));
             rc = -1;
             break;
         }
