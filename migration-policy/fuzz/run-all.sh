@@ -12,7 +12,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 secs=${1:-30}
 pass=0 fail=0
-for t in trace-read qmp-reply warm-read domain-xml fleet hook-conf; do
+for t in trace-read qmp-reply warm-read domain-xml fleet hook-conf replica-serve; do
     log=$(mktemp)
     FUZZ_TARGET=$t "$here/run.sh" "$secs" >"$log" 2>&1
     rc=$?

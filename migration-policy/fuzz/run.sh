@@ -13,6 +13,9 @@
 #   hook-conf             migpolicy.conf, the emulator wrapper's policy file
 #                         and the scheduler's record (src/hook-conf.c,
 #                         src/emulator-state.c, src/json-read.c)
+#   replica-serve         a standby replica's receiver on what its refresher
+#                         sends (lib/mp-replica.c; the replica lives in
+#                         /dev/shm/fuzz-replica-* for the run)
 # CRC checks are disabled in this build (see CRC_BAD in lib/mp-trace.c)
 # so that mutations reach the code behind them.
 #
@@ -91,7 +94,21 @@ hook-conf)
     exec "$out/fuzz-hook-conf" -max_total_time="$secs" -malloc_limit_mb=256 \
         -rss_limit_mb=1024 -max_len=65536 -artifact_prefix="$out/" \
         -print_final_stats=1 "$@" "$out/corpus" ;;
-*) echo "run.sh: unknown FUZZ_TARGET '$target' (trace-read, qmp-reply, warm-read, domain-xml, fleet, hook-conf)" >&2; exit 2 ;;
+replica-serve)
+    out=$out/replica-serve
+    mkdir -p "$out/corpus"
+    cp -n "$here"/corpus-replica/* "$out/corpus/" 2>/dev/null || true
+    $cc $flags -I"$here/../include" -I"$here/../lib" \
+        "$here/fuzz-replica-serve.c" "$here/../lib/mp-replica.c" \
+        "$here/../lib/mp-util.c" -lpthread -o "$out/fuzz-replica-serve"
+    # A CHUNK is 4 KiB here: inputs up to 64 KiB hold a pass of 15.
+    rc=0
+    "$out/fuzz-replica-serve" -max_total_time="$secs" -malloc_limit_mb=256 \
+        -rss_limit_mb=1024 -max_len=65536 -timeout=10 -artifact_prefix="$out/" \
+        -print_final_stats=1 "$@" "$out/corpus" || rc=$?
+    rm -rf /dev/shm/fuzz-replica-*
+    exit $rc ;;
+*) echo "run.sh: unknown FUZZ_TARGET '$target' (trace-read, qmp-reply, warm-read, domain-xml, fleet, hook-conf, replica-serve)" >&2; exit 2 ;;
 esac
 # 64 MiB chunks are the format's largest allocation; anything bigger than
 # 256 MiB in one malloc is a bug.
