@@ -27,13 +27,24 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct mp_replica *replica;
-static char path[256];
+static char dir[] = "/dev/shm/fuzz-replica-XXXXXX", path[256];
+
+/* The replica's files go with the run (libFuzzer ends with exit()). */
+static void teardown(void)
+{
+    char meta[300];
+
+    mp_replica_close(replica);
+    snprintf(meta, sizeof(meta), "%s.meta", path);
+    unlink(meta);
+    unlink(path);
+    rmdir(dir);
+}
 
 /* name "fuzz", this UUID, 64 chunks of 4 KiB: what the seeds say HELLO to */
 static void setup(void)
 {
     struct mp_replica_id id;
-    char dir[] = "/dev/shm/fuzz-replica-XXXXXX";
 
     if (!mkdtemp(dir)) {
         abort();
@@ -47,6 +58,7 @@ static void setup(void)
     if (mp_replica_create(path, &id) || mp_replica_open(path, &replica)) {
         abort();
     }
+    atexit(teardown);
 }
 
 struct peer {

@@ -33,39 +33,46 @@ out=${FUZZ_OUT:-$here/out}
 mkdir -p "$out/corpus"
 cc=${CC:-clang}
 flags="-g -O1 -D_GNU_SOURCE -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined"
+# seeds DIR: a work directory out/NAME with a copy of the seed corpus DIR.
+seeds() {
+    out=$out/$target
+    mkdir -p "$out/corpus"
+    cp -n "$here/$1"/* "$out/corpus/" 2>/dev/null || true
+}
+# fuzz MAX_LEN [FLAG...]: run the target built at out/NAME/fuzz-NAME for
+# $secs seconds; anything bigger than 256 MiB in one malloc is a bug.
+fuzz() {
+    max_len=$1
+    shift
+    exec "$out/fuzz-$target" -max_total_time="$secs" -malloc_limit_mb=256 \
+        -rss_limit_mb=1024 -max_len="$max_len" -artifact_prefix="$out/" \
+        -print_final_stats=1 "$@" "$out/corpus"
+}
 case $target in
 trace-read)
-    cp -n "$here"/corpus/* "$out/corpus/" 2>/dev/null || true
+    seeds corpus
     $cc $flags -I"$here/../include" -I"$here/../lib" \
         "$here/fuzz-trace-read.c" "$here/../lib/mp-trace.c" \
         "$here/../lib/mp-util.c" "$here/../lib/mp-predict.c" \
-        -lz -lm -o "$out/fuzz-trace-read" ;;
+        -lz -lm -o "$out/fuzz-$target"
+    # 64 MiB chunks are the format's largest allocation.
+    fuzz 65536 "$@" ;;
 qmp-reply)
-    out=$out/qmp-reply
-    mkdir -p "$out/corpus"
-    cp -n "$here"/corpus-qmp/* "$out/corpus/" 2>/dev/null || true
+    seeds corpus-qmp
     $cc $flags -I"$here/../include" -I"$here/../src" \
         "$here/fuzz-qmp-reply.c" "$here/../src/json-read.c" "$here/../src/qmp-client.c" \
-        -o "$out/fuzz-qmp-reply"
-    exec "$out/fuzz-qmp-reply" -max_total_time="$secs" -malloc_limit_mb=256 \
-        -rss_limit_mb=1024 -max_len=65536 -artifact_prefix="$out/" \
-        -print_final_stats=1 "$@" "$out/corpus" ;;
+        -o "$out/fuzz-$target"
+    fuzz 65536 "$@" ;;
 warm-read)
-    out=$out/warm-read
-    mkdir -p "$out/corpus"
-    cp -n "$here"/corpus-warm/* "$out/corpus/" 2>/dev/null || true
+    seeds corpus-warm
     $cc $flags -I"$here/../include" -I"$here/../lib" \
         "$here/fuzz-warm-read.c" "$here/../lib/mp-warm-list.c" \
-        "$here/../lib/mp-util.c" -lz -o "$out/fuzz-warm-read"
+        "$here/../lib/mp-util.c" -lz -o "$out/fuzz-$target"
     # A list holds at most 2^24 ranges of 24 bytes (384 MiB) only if the
     # input is 48 MiB; with -max_len 65536 nothing near 256 MiB is asked.
-    exec "$out/fuzz-warm-read" -max_total_time="$secs" -malloc_limit_mb=256 \
-        -rss_limit_mb=1024 -max_len=65536 -artifact_prefix="$out/" \
-        -print_final_stats=1 "$@" "$out/corpus" ;;
+    fuzz 65536 "$@" ;;
 domain-xml|fleet)
-    out=$out/$target
-    mkdir -p "$out/corpus"
-    cp -n "$here"/corpus-$target/* "$out/corpus/" 2>/dev/null || true
+    seeds corpus-$target
     # libxml2 as the library links it (pkg-config), the whole policy code.
     $cc $flags -I"$here/../include" -I"$here/../lib" \
         $(pkg-config --cflags libxml-2.0) \
@@ -79,39 +86,21 @@ domain-xml|fleet)
         $(pkg-config --libs libxml-2.0) -lz -lm -o "$out/fuzz-$target"
     # A domain XML is at most MP_DOMAIN_XML_MAX (1 MiB, checked before any
     # parsing); 16 KiB inputs reach every element and keep the rate up.
-    exec "$out/fuzz-$target" -max_total_time="$secs" -malloc_limit_mb=256 \
-        -rss_limit_mb=1024 -max_len=16384 -artifact_prefix="$out/" \
-        -print_final_stats=1 "$@" "$out/corpus" ;;
+    fuzz 16384 "$@" ;;
 hook-conf)
-    out=$out/hook-conf
-    mkdir -p "$out/corpus"
-    cp -n "$here"/corpus-hook-conf/* "$out/corpus/" 2>/dev/null || true
+    seeds corpus-hook-conf
     $cc $flags -I"$here/../include" -I"$here/../lib" -I"$here/../src" \
         "$here/fuzz-hook-conf.c" "$here/../src/hook-conf.c" \
         "$here/../lib/mp-conf.c" "$here/../lib/mp-util.c" "$here/../src/emulator-state.c" \
         "$here/../src/json-read.c" "$here/../src/file-replace.c" \
-        -o "$out/fuzz-hook-conf"
-    exec "$out/fuzz-hook-conf" -max_total_time="$secs" -malloc_limit_mb=256 \
-        -rss_limit_mb=1024 -max_len=65536 -artifact_prefix="$out/" \
-        -print_final_stats=1 "$@" "$out/corpus" ;;
+        -o "$out/fuzz-$target"
+    fuzz 65536 "$@" ;;
 replica-serve)
-    out=$out/replica-serve
-    mkdir -p "$out/corpus"
-    cp -n "$here"/corpus-replica/* "$out/corpus/" 2>/dev/null || true
+    seeds corpus-replica
     $cc $flags -I"$here/../include" -I"$here/../lib" \
         "$here/fuzz-replica-serve.c" "$here/../lib/mp-replica.c" \
-        "$here/../lib/mp-util.c" -lpthread -o "$out/fuzz-replica-serve"
+        "$here/../lib/mp-util.c" -lpthread -o "$out/fuzz-$target"
     # A CHUNK is 4 KiB here: inputs up to 64 KiB hold a pass of 15.
-    rc=0
-    "$out/fuzz-replica-serve" -max_total_time="$secs" -malloc_limit_mb=256 \
-        -rss_limit_mb=1024 -max_len=65536 -timeout=10 -artifact_prefix="$out/" \
-        -print_final_stats=1 "$@" "$out/corpus" || rc=$?
-    rm -rf /dev/shm/fuzz-replica-*
-    exit $rc ;;
+    fuzz 65536 -timeout=10 "$@" ;;
 *) echo "run.sh: unknown FUZZ_TARGET '$target' (trace-read, qmp-reply, warm-read, domain-xml, fleet, hook-conf, replica-serve)" >&2; exit 2 ;;
 esac
-# 64 MiB chunks are the format's largest allocation; anything bigger than
-# 256 MiB in one malloc is a bug.
-exec "$out/fuzz-trace-read" -max_total_time="$secs" -malloc_limit_mb=256 \
-    -rss_limit_mb=1024 -max_len=65536 -artifact_prefix="$out/" \
-    -print_final_stats=1 "$@" "$out/corpus"
