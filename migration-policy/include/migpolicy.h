@@ -1340,8 +1340,9 @@ int mp_dirty_estimate(double long_mibps, double long_s, double short_mibps,
  * @move_bytes_per_s: set to what the written set takes on per second
  *                    beyond what the shorter window saw (the
  *                    mp_sim_workload's hot_move_bytes_per_s); 0 when the
- *                    longer window saw less than a quarter more (a set
- *                    that stays, within page sampling's resolution)
+ *                    growth is within page sampling's resolution (twice
+ *                    the spread of 512 samples per GiB, and at least a
+ *                    quarter of the shorter window's): a set that stays
  *
  * A set that is not saturated in the shorter window (rewritten more
  * slowly than once per window) grows too, and is reported as moving: for

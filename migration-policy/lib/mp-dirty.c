@@ -47,15 +47,23 @@ int mp_dirty_estimate(double long_mibps, double long_s, double short_mibps,
     return 0;
 }
 
-/* Growth below this share of the shorter window's pages is sampling
- * noise (page sampling sees a few hundred pages per GiB). */
-#define MOTION_NOISE 0.25
+/*
+ * What page sampling can tell apart.  QEMU samples 512 pages per GiB of
+ * guest RAM (calc-dirty-rate's default, which libvirt does not change),
+ * so each sampled page stands for 2 MiB and a window that saw n of them
+ * is off by about sqrt(n).  Growth counts as motion only beyond twice
+ * the spread of the two windows' difference, and beyond a quarter of
+ * what the shorter window saw.
+ */
+#define MOTION_SAMPLE_BYTES (2.0 * 1048576)
+#define MOTION_SIGMAS 2.0
+#define MOTION_MIN_SHARE 0.25
 
 int mp_dirty_motion(double a_mibps, double a_s, double b_mibps, double b_s,
                     double *move_bytes_per_s)
 {
     const double mib = 1048576.0;
-    double seen_a, seen_b;
+    double seen_a, seen_b, noise;
 
     *move_bytes_per_s = 0;
     if (!(a_s > 0) || !(b_s > a_s) || !isfinite(a_mibps) || a_mibps < 0 ||
@@ -64,7 +72,10 @@ int mp_dirty_motion(double a_mibps, double a_s, double b_mibps, double b_s,
     }
     seen_a = a_mibps * a_s * mib;
     seen_b = b_mibps * b_s * mib;
-    if (seen_b <= seen_a * (1 + MOTION_NOISE) || seen_b == 0) {
+    noise = MOTION_SIGMAS * MOTION_SAMPLE_BYTES *
+            sqrt((seen_a + seen_b) / MOTION_SAMPLE_BYTES);
+    if (seen_b - seen_a <= fmax(noise, seen_a * MOTION_MIN_SHARE) ||
+        seen_b == 0) {
         return 0;
     }
     *move_bytes_per_s = (seen_b - seen_a) / (b_s - a_s);

@@ -1311,6 +1311,12 @@ static void test_dirty_motion(void)
     CHECK(mp_dirty_motion(64, 1, 64.0 / 3, 3, &move) == 0 && move == 0);
     /* Within sampling noise (a fifth more): still a set that stays. */
     CHECK(mp_dirty_motion(64, 1, 76.8 / 3, 3, &move) == 0 && move == 0);
+    /* A 26 MiB set seen as 42 MiB in 3 s: 13 against 21 samples of 2 MiB,
+     * inside twice their spread (measured so on a set that stays). */
+    CHECK(mp_dirty_motion(26, 1, 42.0 / 3, 3, &move) == 0 && move == 0);
+    /* A 128 MiB window sliding at 48 MiB/s: 176 MiB in 1 s, 272 in 3 s. */
+    CHECK(mp_dirty_motion(176, 1, 272.0 / 3, 3, &move) == 1);
+    CHECK(fabs(move - 48 * mib) < 1);
     /* Nothing written at all. */
     CHECK(mp_dirty_motion(0, 1, 0, 3, &move) == 0 && move == 0);
     CHECK(mp_dirty_motion(64, 1, 20, 1, &move) == -EINVAL);
