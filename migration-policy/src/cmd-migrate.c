@@ -374,8 +374,8 @@ static void virt_print(const virt_ctx *v)
                  "against %d s)", v->motion_mibps, PROBE_DIRTY_MOTION_S,
                  PROBE_DIRTY_CALC_S);
     } else if (v->motion_mibps == 0) {
-        snprintf(motion, sizeof(motion), "none (page sampling saw no more "
-                 "in %d s than in %d s)", PROBE_DIRTY_MOTION_S,
+        snprintf(motion, sizeof(motion), "none (page sampling over %d s "
+                 "against %d s: within its resolution)", PROBE_DIRTY_MOTION_S,
                  PROBE_DIRTY_CALC_S);
     } else if (v->motion_given) {
         snprintf(motion, sizeof(motion), "%.0f MiB/s (given)",
