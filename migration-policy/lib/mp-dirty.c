@@ -74,8 +74,7 @@ int mp_dirty_motion(double a_mibps, double a_s, double b_mibps, double b_s,
     seen_b = b_mibps * b_s * mib;
     noise = MOTION_SIGMAS * MOTION_SAMPLE_BYTES *
             sqrt((seen_a + seen_b) / MOTION_SAMPLE_BYTES);
-    if (seen_b - seen_a <= fmax(noise, seen_a * MOTION_MIN_SHARE) ||
-        seen_b == 0) {
+    if (seen_b - seen_a <= fmax(noise, seen_a * MOTION_MIN_SHARE)) {
         return 0;
     }
     *move_bytes_per_s = (seen_b - seen_a) / (b_s - a_s);

@@ -30,21 +30,29 @@ enum {
     OPT_HISTORY, OPT_JSON, OPT_VALIDATE,
 };
 
+/* Every strategy the cost model models, from the registry: "a, b, c". */
+static void strategy_names(char *buf, size_t len)
+{
+    buf[0] = '\0';
+    for (int i = 0; i < MP_SIM__COUNT; i++) {
+        size_t used = strlen(buf);
+        snprintf(buf + used, len - used, "%s%s", i ? ", " : "",
+                 mp_sim_strategy_name((mp_sim_strategy)i));
+    }
+}
+
 /* simulate's own defaults: mp_sim_input_default()'s. */
 static void simulate_default(int val, char *buf, size_t len)
 {
+    char names[256];
+
     mp_sim_input d;
 
     mp_sim_input_default(&d);
     switch (val) {
     case 's':
-        /* every strategy the cost model models, from the registry */
-        snprintf(buf, len, "all =");
-        for (int i = 0; i < MP_SIM__COUNT; i++) {
-            size_t used = strlen(buf);
-            snprintf(buf + used, len - used, "%s %s", i ? "," : "",
-                     mp_sim_strategy_name((mp_sim_strategy)i));
-        }
+        strategy_names(names, sizeof(names));
+        snprintf(buf, len, "all = %s", names);
         break;
     case 'p':
         snprintf(buf, len, "%s", d.predictor.label);
@@ -170,9 +178,9 @@ static int parse_strategies(sim_opts *o, const char *list)
         if (s < 0) {
             char known[256];
 
-            simulate_default('s', known, sizeof(known));
+            strategy_names(known, sizeof(known));
             cli_usage(CMD, "--strategy: unknown strategy '%s' (%s, all)", tok,
-                      known + strlen("all = "));
+                      known);
             rc = -1;
             break;
         }
