@@ -11,8 +11,10 @@
 #   - once the series registers the scheduler's qtests: the /migration/phase
 #     quick set;
 #   - before that: a stock smoke set (pre-copy and post-copy over a unix
-#     socket), so that the fixes to stock migration at the head of the
-#     series are tested on their own.
+#     socket);
+#   - on every prefix: the tests of the fixes to stock migration at the head
+#     of the series (post-copy under max-postcopy-bandwidth; with KVM, no
+#     dirty logging for ignored RAM), each from the patch that adds it on.
 # Every patch as it would be sent (our new files included) must also pass
 # the tree's scripts/checkpatch.pl; the one waiver is checkpatch's
 # "does MAINTAINERS need updating?" for the new files, which the Migration
@@ -97,6 +99,11 @@ fi
 git -C "$QSRC" am --abort >/dev/null 2>&1 || true
 git -C "$QSRC" reset -q --hard
 
+# The tests of the stock fixes, run on every prefix from the patch that
+# registers each (a path nothing matches yet runs nothing).
+fix_tests=(-p /x86_64/migration/postcopy/bandwidth
+           -p /x86_64/migration/ignore-shared/no-dirty-log)
+
 summary="$MP_BUILD/test-logs/check-queue.txt"
 : > "$summary"
 failed=0 npass=0 nfail=0 t_all=$(mp_now)
@@ -120,6 +127,7 @@ for ((i = 1; i <= to; i++)); do
         what="stock smoke"
         args=(-p /x86_64/migration/precopy/unix/plain -p /x86_64/migration/postcopy/plain)
     fi
+    args+=("${fix_tests[@]}")
     tlog="$MP_BUILD/test-logs/check-queue-test-$(printf %04d "$i").log"
     if QEMU_SRC="$QSRC" QEMU_BUILD_DIR="$QOUT" "$MP_TOP/scripts/run-migration-test.sh" \
             "${args[@]}" > "$tlog" 2>&1; then
