@@ -409,6 +409,7 @@ typedef struct mp_warm_progress {
                                     budget, deadline or memory cut off */
     uint64_t chunks_done;        /* read requests completed */
     uint64_t chunks_failed;      /* read errors (counted, not fatal) */
+    uint64_t pages_reread;       /* read, not cached afterwards, read again */
     uint64_t ranges_total;
     uint64_t ranges_done;        /* ranges fully read or cached */
     uint64_t files_total;

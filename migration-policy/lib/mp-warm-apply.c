@@ -528,6 +528,62 @@ static int run_jobs(ap_state *s)
     return 0;
 }
 
+/*
+ * After a pass that read everything: the pages of each range that are not
+ * cached now, although the pass read them or found them cached, did not
+ * stay (a few scattered pages of a file read whole through FUSE with
+ * io_uring, on Linux 6.18).  Read each once more with pread(2), within
+ * the budget and the deadline.
+ */
+static void reread_dropped(ap_state *s)
+{
+    uint32_t ps = s->l->page_size;
+    long sys_ps = sysconf(_SC_PAGESIZE);
+    unsigned char vec[256];
+
+    if (sys_ps <= 0 || (uint32_t)sys_ps != ps) {
+        return;
+    }
+    for (size_t j = 0; j < s->njobs; j++) {
+        const ap_job *jb = &s->jobs[j];
+        const ap_file *f = &s->files[jb->file];
+        uint64_t end = jb->first_page + jb->npages;
+
+        if (!f->map || jb->cut) {
+            continue;
+        }
+        for (uint64_t pg = jb->first_page; pg < end;) {
+            uint64_t n = end - pg < sizeof(vec) ? end - pg : sizeof(vec);
+            uint64_t bytes = range_bytes(pg, n, ps, f->size);
+
+            if (bytes == 0 || mincore(f->map + pg * ps, bytes, vec) != 0) {
+                break;
+            }
+            n = (bytes + ps - 1) / ps;
+            for (uint64_t k = 0; k < n; k++) {
+                uint64_t b = range_bytes(pg + k, 1, ps, f->size);
+                ssize_t got;
+
+                if (vec[k] & 1) {
+                    continue;
+                }
+                if ((s->o.budget_bytes &&
+                     s->p.bytes_read + b > s->o.budget_bytes) ||
+                    (s->o.deadline_s > 0 &&
+                     mono_s() - s->t0 >= s->o.deadline_s)) {
+                    return;
+                }
+                got = pread(f->fd, s->slots[0].buf, b, (off_t)((pg + k) * ps));
+                if (got > 0) {
+                    s->p.bytes_read += (uint64_t)got;
+                    s->p.pages_reread++;
+                }
+            }
+            pg += n;
+        }
+    }
+}
+
 int mp_warm_apply(const mp_warm_list *l, const mp_warm_apply_opts *opts,
                   mp_warm_progress *res, char *msg, size_t msg_len)
 {
@@ -619,6 +675,12 @@ int mp_warm_apply(const mp_warm_list *l, const mp_warm_apply_opts *opts,
     }
     if (rc > 0) {
         rc = 0;
+    }
+    if (rc == 0 && s.p.stop == MP_WARM_STOP_DONE) {
+        report(&s, 1);      /* the pass is done; the callback may see it */
+        if (s.p.stop == MP_WARM_STOP_DONE) {
+            reread_dropped(&s);
+        }
     }
     {
         uint64_t done = s.p.bytes_read + s.p.bytes_cached_before;

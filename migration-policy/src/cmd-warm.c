@@ -541,9 +541,14 @@ static int warm_apply(int argc, char **argv)
            mib(res.bytes_cached_before), mib(res.bytes_skipped));
     printf("  ranges %" PRIu64 " of %" PRIu64 " done, %" PRIu64 " read "
            "error(s); files %" PRIu64 ", %" PRIu64 " missing, %" PRIu64
-           " changed\n", res.ranges_done, res.ranges_total,
+           " changed", res.ranges_done, res.ranges_total,
            res.chunks_failed, res.files_total, res.files_missing,
            res.files_changed);
+    if (res.pages_reread) {
+        printf("; %" PRIu64 " page(s) read again, not cached after the pass",
+               res.pages_reread);
+    }
+    putchar('\n');
     if (after.bytes_listed) {
         printf("  cached now: %.1f of %.1f MiB listed (%.1f%%)",
                mib(after.bytes_resident), mib(after.bytes_listed),

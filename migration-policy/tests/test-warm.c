@@ -342,6 +342,25 @@ static int cancel_progress(const mp_warm_progress *p, void *opaque)
     return p->bytes_read > 0;
 }
 
+/* Drops pages 10-13 once the pass has read everything, as a kernel may. */
+struct drop_after_pass {
+    int fd;
+    int dropped;
+};
+
+static int drop_after_pass(const mp_warm_progress *p, void *opaque)
+{
+    struct drop_after_pass *d = opaque;
+
+    if (!d->dropped && p->bytes_planned &&
+        p->bytes_read + p->bytes_cached_before == p->bytes_planned) {
+        CHECK(posix_fadvise(d->fd, 10 * (off_t)ps, 4 * (off_t)ps,
+                            POSIX_FADV_DONTNEED) == 0);
+        d->dropped = 1;
+    }
+    return 0;
+}
+
 static void test_record_apply(int fd)
 {
     mp_warm_record_stats st;
@@ -429,6 +448,21 @@ static void test_record_apply(int fd)
     CHECK(resident(fd, 0, 1024) == 1024 && resident(fd, 3000, 100) == 100);
     /* Unlisted pages stay cold (a small readahead aside). */
     CHECK(resident(fd, 1200, 1700) < 64);
+
+    CHECK(res.pages_reread == 0);
+
+    /* Pages the kernel drops after the pass are read again. */
+    evict(fd);
+    {
+        struct drop_after_pass d = { fd, 0 };
+        ao = (mp_warm_apply_opts){ .progress = drop_after_pass, .opaque = &d };
+        CHECK(mp_warm_apply(l, &ao, &res, msg, sizeof(msg)) == 0);
+        CHECK(d.dropped && res.stop == MP_WARM_STOP_DONE);
+        CHECK(res.pages_reread >= 4);
+        CHECK(resident(fd, 0, 1024) == 1024);
+        CHECK(mp_warm_residency_check(l, 0, NULL, NULL, &rs) == 0);
+        CHECK(rs.pages_resident == rs.pages_listed);
+    }
 
     /* Again: nothing to read, all cached already. */
     CHECK(mp_warm_apply(l, NULL, &res, msg, sizeof(msg)) == 0);
