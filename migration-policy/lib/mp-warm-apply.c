@@ -422,9 +422,12 @@ static int pace(ap_state *s, uint64_t len)
     }
 }
 
-/* The next run of uncached pages in [*pg, end) of a job's file. */
+/*
+ * The next run of uncached pages in [*pg, end) of a job's file; the bytes
+ * of the cached pages skipped to reach it are added to *@cached, if given.
+ */
 static int next_uncached(ap_state *s, const ap_job *j, uint64_t *pg,
-                         uint64_t end, uint64_t *run_end)
+                         uint64_t end, uint64_t *run_end, uint64_t *cached)
 {
     ap_file *f = &s->files[j->file];
     uint32_t ps = s->l->page_size;
@@ -448,7 +451,9 @@ static int next_uncached(ap_state *s, const ap_job *j, uint64_t *pg,
         while (i < n && (vec[i] & 1)) {
             i++;
         }
-        s->p.bytes_cached_before += range_bytes(*pg, i, ps, f->size);
+        if (cached) {
+            *cached += range_bytes(*pg, i, ps, f->size);
+        }
         *pg += i;
         if (i < n) {
             uint64_t k = i;
@@ -478,7 +483,8 @@ static int run_jobs(ap_state *s)
             uint32_t trim;
             int stop;
 
-            if (!next_uncached(s, j, &pg, end, &run_end)) {
+            if (!next_uncached(s, j, &pg, end, &run_end,
+                               &s->p.bytes_cached_before)) {
                 break;
             }
             n = run_end - pg < chunk_pages ? run_end - pg : chunk_pages;
@@ -538,47 +544,43 @@ static int run_jobs(ap_state *s)
 static void reread_dropped(ap_state *s)
 {
     uint32_t ps = s->l->page_size;
+    uint64_t chunk_pages = s->o.chunk_bytes / ps;
     long sys_ps = sysconf(_SC_PAGESIZE);
-    unsigned char vec[256];
 
     if (sys_ps <= 0 || (uint32_t)sys_ps != ps) {
-        return;
+        return;                         /* no mincore: nothing to check */
     }
-    for (size_t j = 0; j < s->njobs; j++) {
-        const ap_job *jb = &s->jobs[j];
-        const ap_file *f = &s->files[jb->file];
-        uint64_t end = jb->first_page + jb->npages;
+    for (size_t ji = 0; ji < s->njobs; ji++) {
+        const ap_job *j = &s->jobs[ji];
+        const ap_file *f = &s->files[j->file];
+        uint64_t pg = j->first_page, end = j->first_page + j->npages;
 
-        if (!f->map || jb->cut) {
+        if (!f->map || j->cut) {
             continue;
         }
-        for (uint64_t pg = jb->first_page; pg < end;) {
-            uint64_t n = end - pg < sizeof(vec) ? end - pg : sizeof(vec);
-            uint64_t bytes = range_bytes(pg, n, ps, f->size);
+        while (pg < end) {
+            uint64_t run_end, n, len;
+            ssize_t got;
 
-            if (bytes == 0 || mincore(f->map + pg * ps, bytes, vec) != 0) {
+            if (!next_uncached(s, j, &pg, end, &run_end, NULL)) {
                 break;
             }
-            n = (bytes + ps - 1) / ps;
-            for (uint64_t k = 0; k < n; k++) {
-                uint64_t b = range_bytes(pg + k, 1, ps, f->size);
-                ssize_t got;
-
-                if (vec[k] & 1) {
-                    continue;
-                }
-                if ((s->o.budget_bytes &&
-                     s->p.bytes_read + b > s->o.budget_bytes) ||
-                    (s->o.deadline_s > 0 &&
-                     mono_s() - s->t0 >= s->o.deadline_s)) {
-                    return;
-                }
-                got = pread(f->fd, s->slots[0].buf, b, (off_t)((pg + k) * ps));
-                if (got > 0) {
-                    s->p.bytes_read += (uint64_t)got;
-                    s->p.pages_reread++;
-                }
+            n = run_end - pg < chunk_pages ? run_end - pg : chunk_pages;
+            len = range_bytes(pg, n, ps, f->size);
+            if (len == 0) {
+                break;
             }
+            if ((s->o.budget_bytes &&
+                 s->p.bytes_read + len > s->o.budget_bytes) ||
+                (s->o.deadline_s > 0 && mono_s() - s->t0 >= s->o.deadline_s)) {
+                return;
+            }
+            got = pread(f->fd, s->slots[0].buf, len, (off_t)(pg * ps));
+            if (got <= 0) {
+                break;
+            }
+            s->p.bytes_read += (uint64_t)got;
+            s->p.pages_reread += ((uint64_t)got + ps - 1) / ps;
             pg += n;
         }
     }
