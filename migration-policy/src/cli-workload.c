@@ -102,10 +102,51 @@ const cli_option cli_workload_options[] = {
       "moves through\nmemory (a sliding window, a sweeping front):\nbytes/s "
       "or a unit as for --bandwidth; 0: it\nstays (default; memload's "
       "slide= sets it)", NULL },
+    { "hot-motion-windows", OPT_HOT_MOTION_WINDOWS, "S:RATE,S:RATE", "the "
+      "same from the dirty rates page\nsampling measured over two windows "
+      "of\nS seconds (e.g. 1:60MiB/s,3:40MiB/s), as\nadvise computes it: "
+      "growth within the\nsampling's resolution is no motion", NULL },
     { "hot-region", OPT_HOT_REGION, "SIZE", "where it moves, the set "
       "included (default:\nall touched memory but the read-hot set)", NULL },
     { NULL, 0, NULL, NULL, NULL },
 };
+
+/*
+ * "S:RATE,S:RATE": two page-sampling windows of S seconds and the dirty
+ * rate each measured (a rate as for --bandwidth), the second longer.
+ */
+static int parse_windows(const char *arg, cli_workload_opts *w)
+{
+    char buf[128], *item, *save = NULL, *colon;
+    int n = 0;
+
+    if (snprintf(buf, sizeof(buf), "%s", arg) >= (int)sizeof(buf)) {
+        return -1;
+    }
+    for (item = strtok_r(buf, ",", &save); item;
+         item = strtok_r(NULL, ",", &save)) {
+        double s, rate;
+
+        colon = strchr(item, ':');
+        if (n == 2 || !colon) {
+            return -1;
+        }
+        *colon = 0;
+        if (cli_parse_nonneg(item, &s) || !(s > 0) || !isfinite(s)) {
+            return -1;
+        }
+        if (strcmp(colon + 1, "0") == 0) {
+            rate = 0;
+        } else if (!strcmp(colon + 1, "unlimited") ||
+                   cli_parse_rate(colon + 1, &rate)) {
+            return -1;
+        }
+        w->win_s[n] = s;
+        w->win_mibps[n] = rate / 1048576.0;
+        n++;
+    }
+    return n == 2 && w->win_s[1] > w->win_s[0] ? 0 : -1;
+}
 
 static const char *option_name(int c)
 {
@@ -190,6 +231,15 @@ int cli_link_workload_option(const char *cmd, int c, mp_sim_input *in,
         }
         w->have_motion = 1;
         return 1;
+    case OPT_HOT_MOTION_WINDOWS:
+        if (parse_windows(optarg, w)) {
+            cli_usage(cmd, "--hot-motion-windows: '%s' is not two windows "
+                      "S:RATE,S:RATE, the second longer (e.g. "
+                      "1:60MiB/s,3:40MiB/s)", optarg);
+            return -1;
+        }
+        w->have_windows = 1;
+        return 1;
     case OPT_HOT_REGION:
         if (cli_parse_size(optarg, &v) || v == 0) {
             cli_usage(cmd, "--hot-region: '%s' is not a size (e.g. 768MiB)",
@@ -250,8 +300,23 @@ int cli_apply_workload(const char *cmd, const cli_workload_opts *w,
 int cli_apply_motion(const char *cmd, const cli_workload_opts *w,
                      mp_sim_workload *wl)
 {
+    double move;
+
+    if (w->have_motion && w->have_windows) {
+        cli_usage(cmd, "--hot-motion and --hot-motion-windows both give "
+                  "the motion: use one");
+        return -1;
+    }
     if (w->have_motion) {
         wl->hot_move_bytes_per_s = w->motion;
+    }
+    if (w->have_windows) {
+        if (mp_dirty_motion(w->win_mibps[0], w->win_s[0], w->win_mibps[1],
+                            w->win_s[1], &move) < 0) {
+            cli_usage(cmd, "--hot-motion-windows: not two measured windows");
+            return -1;
+        }
+        wl->hot_move_bytes_per_s = move;
     }
     if (w->have_region) {
         wl->hot_region_bytes = w->region;

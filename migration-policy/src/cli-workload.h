@@ -23,13 +23,13 @@
 enum {
     OPT_RTT = 0x200, OPT_LIMIT, OPT_TIMEOUT, OPT_CAP_ONLY,
     OPT_WORKLOAD, OPT_RAM, OPT_TOUCHED, OPT_WHOT, OPT_DIRTY,
-    OPT_HOT_MOTION, OPT_HOT_REGION,
+    OPT_HOT_MOTION, OPT_HOT_MOTION_WINDOWS, OPT_HOT_REGION,
 };
 
 /* -b/--bandwidth, --cap-only, --rtt-ms, --downtime-limit-ms, --timeout-s */
 extern const cli_option cli_link_options[];
 /* --workload, --ram, --touched, --write-hot, --dirty-rate, --hot-motion,
- * --hot-region */
+ * --hot-motion-windows, --hot-region */
 extern const cli_option cli_workload_options[];
 
 /* The workload options as given (the link options go into the input). */
@@ -38,9 +38,11 @@ typedef struct cli_workload_opts {
     uint64_t ram, touched, whot;    /* bytes */
     double dirty;                   /* pages/s */
     double motion;                  /* --hot-motion, bytes/s */
+    /* --hot-motion-windows: two page-sampling windows, s and MiB/s */
+    double win_s[2], win_mibps[2];
     uint64_t region;                /* --hot-region, bytes */
     int have_ram, have_touched, have_whot, have_dirty, have_rtt;
-    int have_motion, have_region;
+    int have_motion, have_windows, have_region;
 } cli_workload_opts;
 
 /*
@@ -60,8 +62,9 @@ int cli_apply_workload(const char *cmd, const cli_workload_opts *w,
                        mp_choose_input *in);
 
 /*
- * Set @wl's motion from --hot-motion/--hot-region, once its sizes are
- * final, and check that the region holds the write-hot set and fits the
+ * Set @wl's motion from --hot-motion, or from --hot-motion-windows
+ * through mp_dirty_motion() as advise measures it, and its region from
+ * --hot-region, once its sizes are final, and check that the region holds the write-hot set and fits the
  * touched memory beside the read-hot set.  Returns 0, or -1 after a
  * usage message.
  */

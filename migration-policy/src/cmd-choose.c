@@ -4,6 +4,7 @@
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
+#include <inttypes.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdbool.h>
@@ -47,6 +48,17 @@ static void choose_help(void)
            "the fleet's and built-in defaults for a VM named 'vm').\n");
     cli_print_options(choose_sections, ARRAY_SIZE(choose_sections));
     printf("\nExit status 1 when no strategy satisfies the policy.\n");
+}
+
+/* The workload the estimates were made for, as given or derived (the
+ * motion from --hot-motion-windows among them). */
+static void print_workload_json(const mp_sim_workload *wl)
+{
+    printf(",\"workload\":{\"ram_bytes\":%" PRIu64 ",\"touched_bytes\":%"
+           PRIu64 ",\"write_hot_bytes\":%" PRIu64
+           ",\"dirty_pages_per_s\":%.0f,\"hot_motion_bytes_per_s\":%.0f}",
+           wl->guest_ram_bytes, wl->touched_bytes, wl->write_hot_bytes,
+           wl->dirty_pages_per_s, wl->hot_move_bytes_per_s);
 }
 
 int cmd_choose(int argc, char **argv)
@@ -126,6 +138,7 @@ int cmd_choose(int argc, char **argv)
     if (json) {
         printf("{\"domain\":");
         json_write_str(stdout, dom.name);
+        print_workload_json(&in.sim.workload);
         putchar(',');
         cli_print_choice_json(&ch);
         printf("}\n");

@@ -215,7 +215,7 @@ typedef struct virt_ctx {
     bool dirty_given;            /* --dirty-rate or --workload */
     double motion_mibps;         /* the written set's motion, -1 if not
                                     measured */
-    bool motion_given;           /* --hot-motion or --workload */
+    bool motion_given;           /* --hot-motion(-windows) or --workload */
     uint64_t rss_bytes;
     bool json;
 } virt_ctx;
@@ -294,7 +294,7 @@ static int virt_decide(virt_ctx *v, const char *conn_uri, const char *name,
     v->dirty_short_mibps = -1;
     v->dirty_given = w->have_dirty || w->spec;
     v->motion_mibps = -1;
-    v->motion_given = w->have_motion || w->spec;
+    v->motion_given = w->have_motion || w->have_windows || w->spec;
     if (!v->dirty_given) {
         v->dirty_mibps = probe_dirty_mibps(v->dom, PROBE_DIRTY_CALC_S);
         if (v->dirty_mibps >= 0) {

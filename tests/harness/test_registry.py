@@ -8,7 +8,9 @@ without the binary.
 """
 import importlib.machinery
 import importlib.util
+import json
 import os
+import subprocess
 import sys
 import unittest
 
@@ -19,11 +21,13 @@ from migbench import paths, registry, strategies, workloads  # noqa: E402
 
 MIGPOLICY = paths.MIGPOLICY
 REGISTRY = None
+BINARY = MIGPOLICY          # the migpolicy the registry came from
 
 
 def load_registry(path):
-    global REGISTRY
+    global REGISTRY, BINARY
     REGISTRY = registry.load(path)
+    BINARY = path
     registry.use(REGISTRY)      # what the harness reads, whatever its path
 
 
@@ -80,27 +84,37 @@ class StrategyRegistryTest(unittest.TestCase):
 
 class PolicyRegretInputsTest(unittest.TestCase):
     """The chooser's inputs per cell, as advise's page sampling would see
-    the guest."""
+    the guest; the motion is what migpolicy makes of the windows."""
     MIB = 1048576.0
 
     def inputs(self, params, rate=100000):
-        return load_policy_regret().dirty_inputs(
+        hot, rate, windows = load_policy_regret().dirty_inputs(
             [{"workload_params": params, "progress_units_per_s": {"before": rate}}])
+        p = subprocess.run(
+            [BINARY, "choose", "--json", "--no-policy-dir",
+             "--hot-motion-windows",
+             ",".join("%g:%.3fB/s" % w for w in windows)],
+            capture_output=True, text=True)
+        self.assertIn(p.returncode, (0, 1), p.stderr)
+        motion = json.loads(p.stdout)["workload"]["hot_motion_bytes_per_s"]
+        return hot, rate, windows, motion
 
     def test_a_set_that_stays(self):
-        hot, rate, motion = self.inputs({"w": 64})
+        hot, rate, windows, motion = self.inputs({"w": 64})
         self.assertEqual((hot, motion), (64 * self.MIB, 0.0))
+        self.assertEqual(windows, ((1.0, 64 * self.MIB), (3.0, 64 * self.MIB / 3)))
         self.assertEqual(rate, 100000)
 
     def test_a_sweeping_window(self):
         # 64 MiB moving at 160 MiB/s through 768 MiB: 224 MiB seen in 1 s,
         # 544 MiB in 3 s.
-        hot, _, motion = self.inputs({"w": 768, "win": 64, "slide": 160})
+        hot, _, windows, motion = self.inputs({"w": 768, "win": 64, "slide": 160})
         self.assertEqual(hot, 224 * self.MIB)
+        self.assertEqual(windows[1], (3.0, 544 * self.MIB / 3))
         self.assertEqual(motion, 160 * self.MIB)
 
     def test_a_window_that_stays(self):
-        hot, _, motion = self.inputs({"w": 768, "win": 64})
+        hot, _, _, motion = self.inputs({"w": 768, "win": 64})
         self.assertEqual((hot, motion), (64 * self.MIB, 0.0))
 
 

@@ -11,6 +11,15 @@ policy
 choose --no-policy-dir --workload wh64 --ram 1GiB -b 125MB/s --timeout-s 60 --phase-sched
 choose --no-policy-dir --fleet policy-fleet.conf --workload wh64 -b 125MB/s --timeout-s 60 policy-batch-7.xml
 choose --no-policy-dir --workload wh64 -b 125MB/s --timeout-s 60 --json policy-web-1.xml
+# The motion from two page-sampling windows, as advise measures it: a set
+# that grows from 64 MiB in 1 s to 160 MiB in 3 s moves at 48 MiB/s; one
+# that grows by less than the sampling's resolution stays put.
+choose --no-policy-dir --workload wh64 -b 125MB/s --timeout-s 60 --json --hot-motion-windows 1:64MiB/s,3:53.333333MiB/s
+choose --no-policy-dir --workload wh64 -b 125MB/s --timeout-s 60 --json --hot-motion-windows 1:64MiB/s,3:22MiB/s
+choose --no-policy-dir --hot-motion-windows 3:64MiB/s,1:64MiB/s
+choose --no-policy-dir --hot-motion-windows 1:64MiB/s
+choose --no-policy-dir --hot-motion-windows 1:fast,3:64MiB/s
+choose --no-policy-dir --hot-motion 1MiB/s --hot-motion-windows 1:64MiB/s,3:22MiB/s
 choose --no-policy-dir --workload idle --same-host --shareable policy-web-1.xml
 choose --no-policy-dir -b fast
 # The hook: other events return at once, untouched; bad calls are usage errors.
