@@ -559,11 +559,21 @@ static const struct strategy_apply {
 _Static_assert(sizeof(apply_table) / sizeof(apply_table[0]) ==
                MP_STRATEGY__COUNT, "apply_table must cover every strategy");
 
-typedef struct mig_thread {
+typedef struct mig_args {
     virDomainPtr dom;
     const char *dest_uri;
-    virTypedParameterPtr params;    /* the call's: first or resume_* */
+    virTypedParameterPtr params;
     int nparams;
+    unsigned long flags;
+} mig_args;
+
+typedef struct mig_result {
+    int rc;
+    char err[1024];
+} mig_result;
+
+typedef struct mig_thread {
+    mig_args call;          /* the next call: first_* or resume_* params */
     virTypedParameterPtr first_params;
     int first_nparams;
     /* A resumption's: no XML, the domain exists on both sides. */
@@ -571,14 +581,12 @@ typedef struct mig_thread {
     int resume_nparams;
     bool stalled;           /* a resumption made no progress: abandoned */
     /*
-     * A call was left running in its thread.  It still reads dom, dest_uri
-     * and the params, so the caller must not free them: it ends the
-     * process with _exit() instead.
+     * A call was left running in its thread.  It still reads the dom,
+     * dest_uri and params of its mig_args, so the caller must not free
+     * them: it ends the process with _exit() instead.
      */
     bool left_running;
-    unsigned long flags;
-    int rc;
-    char err[1024];
+    mig_result res;         /* the last call's, copied from its mig_call */
 } mig_thread;
 
 /*
@@ -588,13 +596,8 @@ typedef struct mig_thread {
  * overwrite the result of the call made after it.
  */
 typedef struct mig_call {
-    virDomainPtr dom;
-    const char *dest_uri;
-    virTypedParameterPtr params;
-    int nparams;
-    unsigned long flags;
-    int rc;
-    char err[1024];
+    mig_args args;
+    mig_result res;
     int done;
     int refs;
 } mig_call;
@@ -610,11 +613,12 @@ static void *mig_run(void *opaque)
 {
     mig_call *c = opaque;
 
-    c->rc = virDomainMigrateToURI3(c->dom, c->dest_uri, c->params,
-                                   (unsigned)c->nparams,
-                                   (unsigned)c->flags);
-    if (c->rc) {
-        snprintf(c->err, sizeof(c->err), "%s", virt_err());
+    c->res.rc = virDomainMigrateToURI3(c->args.dom, c->args.dest_uri,
+                                       c->args.params,
+                                       (unsigned)c->args.nparams,
+                                       (unsigned)c->args.flags);
+    if (c->res.rc) {
+        snprintf(c->res.err, sizeof(c->res.err), "%s", virt_err());
     }
     __atomic_store_n(&c->done, 1, __ATOMIC_RELEASE);
     mig_call_unref(c);
@@ -857,10 +861,10 @@ static bool postcopy_failed(virDomainPtr dom)
 /*
  * Run @m's migration call in a thread and wait for it: enforce
  * max-traffic-mib, switch to post-copy when @ap says, print progress.
- * The call's result is in @m->rc and @m->err.  Two calls can block in
- * libvirt: a resumption that sends nothing for RESUME_STALL_S (sets
+ * The call's result is in @m->res.  Two calls can block in libvirt: a
+ * resumption that sends nothing for RESUME_STALL_S (sets
  * @m->stalled) and a first call still running RESUME_STALL_S after the
- * source paused with post-copy failed (sets @m->rc, so the caller
+ * source paused with post-copy failed (sets @m->res.rc, so the caller
  * recovers).  run_job() stops waiting for either and sets
  * @m->left_running.  Returns 0, or -1 when the thread cannot be started.
  */
@@ -872,17 +876,13 @@ static int run_job(virt_ctx *v, mig_thread *m, const struct strategy_apply *ap,
     unsigned long long sent = 0;
     mig_call *c = calloc(1, sizeof(*c));
 
-    m->rc = 0;
-    m->err[0] = 0;
+    m->res.rc = 0;
+    m->res.err[0] = 0;
     m->stalled = false;
     if (!c) {
         return -1;
     }
-    c->dom = m->dom;
-    c->dest_uri = m->dest_uri;
-    c->params = m->params;
-    c->nparams = m->nparams;
-    c->flags = m->flags;
+    c->args = m->call;
     c->refs = 2;
     if (pthread_create(&th, NULL, mig_run, c)) {
         free(c);
@@ -894,7 +894,7 @@ static int run_job(virt_ctx *v, mig_thread *m, const struct strategy_apply *ap,
         job_sample js;
 
         job_read(v->dom, false, &js);
-        if (m->flags & VIR_MIGRATE_POSTCOPY_RESUME) {
+        if (m->call.flags & VIR_MIGRATE_POSTCOPY_RESUME) {
             if (js.processed != sent) {
                 sent = js.processed;
                 moved_at = cli_mono_s();
@@ -914,9 +914,10 @@ static int run_job(virt_ctx *v, mig_thread *m, const struct strategy_apply *ap,
             } else if (!failed_at) {
                 failed_at = cli_mono_s();
             } else if (cli_mono_s() - failed_at > RESUME_STALL_S) {
-                m->rc = -1;
-                snprintf(m->err, sizeof(m->err), "the source paused "
-                         "(post-copy failed) and libvirt's migration call "
+                m->res.rc = -1;
+                snprintf(m->res.err, sizeof(m->res.err),
+                         "the source paused (post-copy failed) and "
+                         "libvirt's migration call "
                          "did not return within %d s", RESUME_STALL_S);
                 m->left_running = true;
                 mig_call_unref(c);
@@ -941,8 +942,7 @@ static int run_job(virt_ctx *v, mig_thread *m, const struct strategy_apply *ap,
         }
         cli_sleep_ms(50);
     }
-    m->rc = c->rc;
-    memcpy(m->err, c->err, sizeof(m->err));
+    m->res = c->res;
     mig_call_unref(c);
     return 0;
 }
@@ -1032,7 +1032,7 @@ static int recover_postcopy(virt_ctx *v, mig_thread *m,
                             const char *dest_uri, unsigned tries,
                             virConnectPtr *dconn)
 {
-    unsigned long flags = m->flags;
+    unsigned long flags = m->call.flags;
     unsigned wait_ms = RECOVER_BACKOFF_MS;
     char why[512] = "", lv[128] = "";
     bool via_qmp = false;
@@ -1051,7 +1051,7 @@ static int recover_postcopy(virt_ctx *v, mig_thread *m,
     for (unsigned i = 1; i <= tries; i++) {
         int has;
 
-        printf("  post-copy interrupted: %s\n", m->err);
+        printf("  post-copy interrupted: %s\n", m->res.err);
         has = dest_has_guest(v->dom, dconn, dest_uri, why, sizeof(why));
         if (has == 0) {
             return cli_fail("migrate", "the destination lost %s during "
@@ -1074,14 +1074,15 @@ static int recover_postcopy(virt_ctx *v, mig_thread *m,
             int rc;
 
             if (!*dconn) {
-                snprintf(m->err, sizeof(m->err), "the destination's libvirt "
-                         "is not reachable: %s", why);
+                snprintf(m->res.err, sizeof(m->res.err),
+                         "the destination's libvirt is not reachable: %s",
+                         why);
                 continue;
             }
             probe_uri_host_port(dest_uri, host, sizeof(host), port,
                                 sizeof(port));
             rc = virt_recover_qmp(v->dom, *dconn, host, RESUME_STALL_S,
-                                  m->err, sizeof(m->err));
+                                  m->res.err, sizeof(m->res.err));
             if (rc == 0) {
                 printf("  post-copy resumed and completed (attempt %u, "
                        "through QEMU's monitor)\n", i);
@@ -1095,7 +1096,7 @@ static int recover_postcopy(virt_ctx *v, mig_thread *m,
                          "resume with 'virsh qemu-monitor-command' (migrate-"
                          "recover there, migrate resume here) once its monitor "
                          "answers, or destroy it on both hosts and start it "
-                         "again from its disk", v->info.name, m->err);
+                         "again from its disk", v->info.name, m->res.err);
                 fflush(stdout);
                 _exit(1);   /* a libvirt call is still blocked in a thread */
             }
@@ -1107,16 +1108,16 @@ static int recover_postcopy(virt_ctx *v, mig_thread *m,
                          "daemon (%s).  The guest waits on the destination; "
                          "resume it once that job is gone, or destroy it on "
                          "both hosts and start it again from its disk",
-                         v->info.name, m->err, lv);
+                         v->info.name, m->res.err, lv);
             }
             if (rc < 0 || !postcopy_failed(v->dom)) {
                 break;
             }
             continue;
         }
-        m->flags = flags | VIR_MIGRATE_POSTCOPY_RESUME;
-        m->params = m->resume_params;
-        m->nparams = m->resume_nparams;
+        m->call.flags = flags | VIR_MIGRATE_POSTCOPY_RESUME;
+        m->call.params = m->resume_params;
+        m->call.nparams = m->resume_nparams;
         if (run_job(v, m, ap, jw)) {
             return cli_fail("migrate", "cannot start a thread");
         }
@@ -1133,7 +1134,7 @@ static int recover_postcopy(virt_ctx *v, mig_thread *m,
                  "it again from its disk", v->info.name, RESUME_STALL_S,
                  v->info.name, dest_uri);
         }
-        if (!m->rc) {
+        if (!m->res.rc) {
             printf("  post-copy resumed and completed (attempt %u)\n", i);
             return 0;
         }
@@ -1148,11 +1149,11 @@ static int recover_postcopy(virt_ctx *v, mig_thread *m,
                     "still here: when the link is back, resume with 'virsh "
                     "migrate --live --p2p --postcopy --postcopy-resume %s %s'",
                     v->info.name, tries ? " in the attempts allowed" : "",
-                    m->err, v->info.name, dest_uri);
+                    m->res.err, v->info.name, dest_uri);
     }
     return cli_fail("migrate", "resuming post-copy of %s failed: "
                     "%s", v->info.name,
-                m->err);
+                m->res.err);
 }
 
 /*
@@ -1297,8 +1298,8 @@ int cmd_migrate(int argc, char **argv)
         rc = cli_fail("migrate", "%s", virt_err());
         goto out;
     }
-    m.params = m.first_params;
-    m.nparams = m.first_nparams;
+    m.call.params = m.first_params;
+    m.call.nparams = m.first_nparams;
     if (virDomainMigrateSetMaxDowntime(v.dom,
             (unsigned long long)llround(v.choice.downtime_limit_ms), 0)) {
         fprintf(stderr, "migpolicy migrate: warning: cannot set the "
@@ -1310,23 +1311,23 @@ int cmd_migrate(int argc, char **argv)
                   ap->phase_sched ? "enable" : "disable", qmp_error(v.side));
         goto out;
     }
-    m.dom = v.dom;
-    m.dest_uri = dest_uri;
+    m.call.dom = v.dom;
+    m.call.dest_uri = dest_uri;
     /* virsh's conventions: transient on the destination and still defined
      * here unless told otherwise. */
-    m.flags = VIR_MIGRATE_LIVE | VIR_MIGRATE_PEER2PEER | ap->flags |
+    m.call.flags = VIR_MIGRATE_LIVE | VIR_MIGRATE_PEER2PEER | ap->flags |
               (mo.persistent ? VIR_MIGRATE_PERSIST_DEST : 0) |
               (mo.undefine_source ? VIR_MIGRATE_UNDEFINE_SOURCE : 0);
     started = (int64_t)time(NULL);
     printf("migrating %s to %s: %s (flags 0x%lx)\n", cli_esc(v.info.name),
-           cli_esc(dest_uri), mp_strategy_name(strat), m.flags);
+           cli_esc(dest_uri), mp_strategy_name(strat), m.call.flags);
     fflush(stdout);
     warm = warm_virt_start(v.dom);  /* warm-up: hot list to the destination */
     if (run_job(&v, &m, ap, &jw)) {
         rc = cli_fail("migrate", "cannot start a thread");
         goto out;
     }
-    if (m.rc && postcopy_failed(v.dom)) {
+    if (m.res.rc && postcopy_failed(v.dom)) {
         /* Past the switch nothing can be cancelled: resume or report. */
         rc = recover_postcopy(&v, &m, ap, &jw, dest_uri, mo.recover_tries,
                               &dconn);
@@ -1335,7 +1336,7 @@ int cmd_migrate(int argc, char **argv)
     if (rc) {
         goto out;
     }
-    if (m.rc) {
+    if (m.res.rc) {
         if (v.in.phase_sched && ap->phase_sched) {
             set_phase_sched(v.side, false);
         }
@@ -1343,13 +1344,13 @@ int cmd_migrate(int argc, char **argv)
             rc = cli_fail("migrate", "migration cancelled: %s; %s keeps "
                       "running here", jw.traffic_why, v.info.name);
         } else {
-            const char *why = virt_err_reason(m.err);
+            const char *why = virt_err_reason(m.res.err);
 
             if (why) {
                 rc = cli_fail("migrate", "migration refused: %s (libvirt: "
-                              "%s)", why, m.err);
+                              "%s)", why, m.res.err);
             } else {
-                rc = cli_fail("migrate", "migration failed: %s", m.err);
+                rc = cli_fail("migrate", "migration failed: %s", m.res.err);
             }
         }
         goto out;
