@@ -111,6 +111,16 @@ const cli_option cli_workload_options[] = {
     { NULL, 0, NULL, NULL, NULL },
 };
 
+/* A finite rate as for --bandwidth, or "0". */
+static int parse_motion_rate(const char *arg, double *out)
+{
+    if (!strcmp(arg, "0")) {
+        *out = 0;
+        return 0;
+    }
+    return !strcmp(arg, "unlimited") || cli_parse_rate(arg, out) ? -1 : 0;
+}
+
 /*
  * "S:RATE,S:RATE": two page-sampling windows of S seconds and the dirty
  * rate each measured (a rate as for --bandwidth), the second longer.
@@ -135,10 +145,7 @@ static int parse_windows(const char *arg, cli_workload_opts *w)
         if (cli_parse_nonneg(item, &s) || !(s > 0) || !isfinite(s)) {
             return -1;
         }
-        if (strcmp(colon + 1, "0") == 0) {
-            rate = 0;
-        } else if (!strcmp(colon + 1, "unlimited") ||
-                   cli_parse_rate(colon + 1, &rate)) {
+        if (parse_motion_rate(colon + 1, &rate)) {
             return -1;
         }
         w->win_s[n] = s;
@@ -220,14 +227,10 @@ int cli_link_workload_option(const char *cmd, int c, mp_sim_input *in,
         }
         return 1;
     case OPT_HOT_MOTION:
-        if (strcmp(optarg, "0") && (!strcmp(optarg, "unlimited") ||
-                                    cli_parse_rate(optarg, &w->motion))) {
+        if (parse_motion_rate(optarg, &w->motion)) {
             cli_usage(cmd, "--hot-motion: '%s' is not a rate (e.g. 0, "
                       "48MiB/s, 160MiB/s)", optarg);
             return -1;
-        }
-        if (!strcmp(optarg, "0")) {
-            w->motion = 0;
         }
         w->have_motion = 1;
         return 1;

@@ -64,9 +64,9 @@ int cli_apply_workload(const char *cmd, const cli_workload_opts *w,
 /*
  * Set @wl's motion from --hot-motion, or from --hot-motion-windows
  * through mp_dirty_motion() as advise measures it, and its region from
- * --hot-region, once its sizes are final, and check that the region holds the write-hot set and fits the
- * touched memory beside the read-hot set.  Returns 0, or -1 after a
- * usage message.
+ * --hot-region, once its sizes are final; check that the region holds
+ * the write-hot set and fits the touched memory beside the read-hot
+ * set.  Returns 0, or -1 after a usage message.
  */
 int cli_apply_motion(const char *cmd, const cli_workload_opts *w,
                      mp_sim_workload *wl);

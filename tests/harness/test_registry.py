@@ -88,12 +88,12 @@ class PolicyRegretInputsTest(unittest.TestCase):
     MIB = 1048576.0
 
     def inputs(self, params, rate=100000):
-        hot, rate, windows = load_policy_regret().dirty_inputs(
+        regret = load_policy_regret()
+        hot, rate, windows = regret.dirty_inputs(
             [{"workload_params": params, "progress_units_per_s": {"before": rate}}])
         p = subprocess.run(
             [BINARY, "choose", "--json", "--no-policy-dir",
-             "--hot-motion-windows",
-             ",".join("%g:%.3fB/s" % w for w in windows)],
+             "--hot-motion-windows", regret.windows_arg(windows)],
             capture_output=True, text=True)
         self.assertIn(p.returncode, (0, 1), p.stderr)
         motion = json.loads(p.stdout)["workload"]["hot_motion_bytes_per_s"]
