@@ -59,7 +59,7 @@ const mp_sim_calibration mp_sim_cal = {
      * STOP -> RESUME, 8.4 MB in 23-81 ms unlimited: 0.3-2.8 GB/s; 500 MB/s. */
     .stop_copy_uncapped_bytes_per_s = 500e6,
     /* Without preempt an urgent page shares the one channel.  The fork's
-     * patches 0015-0017 serve it past the rate limit at once and keep the
+     * patches 0002-0004 serve it past the rate limit at once and keep the
      * pull under the limit to its end (no completion burst for it to
      * queue behind): traced at RTT 0, 125 MB/s, the source served
      * requests in 0.04-0.05 ms and the destination waited 0.12-0.15 ms

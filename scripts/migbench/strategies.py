@@ -142,7 +142,7 @@ for _s in STOCK:
     register(_s)
 
 # The same strategies on Debian's own QEMU binary on both sides: the fork's
-# fixes to stock migration (its patches 0015-0017) do not apply there, so a
+# fixes to stock migration (its patches 0002-0004) do not apply there, so a
 # benchmark shows both.
 DEBIAN = [Strategy("debian-" + _s.name, _s.description + ", on Debian's QEMU",
                    caps=dict(_s.caps), params=dict(_s.params), switch=_s.switch,
